@@ -1,0 +1,251 @@
+//! Settings from the environment, built once in `main` and passed down.
+//!
+//! | variable | used by | default |
+//! |---|---|---|
+//! | `DATABASE_URL` | both | `postgres://postgres@127.0.0.1:5432/openclaw` |
+//! | `AMQP_URL` | both | `amqp://guest:guest@127.0.0.1:5672/%2f` |
+//! | `OPENCLAW_MASTER_KEY` | both | required: base64 of 32 bytes |
+//! | `OPENCLAW_JWT_SECRET` | both | required: at least 32 characters |
+//! | `OPENCLAW_AMQP_PREFIX` | both | `openclaw` (names every exchange and queue) |
+//! | `OPENCLAW_HTTP_ADDR` | server | `127.0.0.1:8080` |
+//! | `OPENCLAW_PUBLIC_URL` | server, worker | `http://<OPENCLAW_HTTP_ADDR>` |
+//! | `OPENCLAW_RETRY_DELAYS_MS` | both | `1000,5000,25000,120000,600000` (backoff per retry round) |
+//! | `OPENCLAW_CLAIM_LEASE_SECS` | worker | `120` (a send claimed longer ago lost its worker) |
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::crypto::MasterKey;
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/openclaw";
+pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
+
+/// A setting that is missing or malformed: one line an operator can act on.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {name}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+/// What both the server and the worker need.
+pub struct Settings {
+    pub database_url: SecretString,
+    pub amqp_url: SecretString,
+    pub amqp_prefix: String,
+    pub master_key: MasterKey,
+    pub jwt_secret: SecretString,
+    /// Where providers post delivery receipts (`…/hooks/providers/{id}/status`).
+    pub public_url: String,
+    pub http_addr: SocketAddr,
+    /// Delay before retry round 1, 2, …; after the last a message fails.
+    pub retry_delays: Vec<Duration>,
+    /// A send claimed longer ago than this belongs to a worker that is gone.
+    pub claim_lease: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("amqp_prefix", &self.amqp_prefix)
+            .field("public_url", &self.public_url)
+            .field("http_addr", &self.http_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can pass their own environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(ConfigError {
+                name: "DATABASE_URL",
+                problem: "must be a postgres:// URL".into(),
+            });
+        }
+        let amqp_url = get("AMQP_URL").unwrap_or_else(|| DEFAULT_AMQP_URL.into());
+        if !(amqp_url.starts_with("amqp://") || amqp_url.starts_with("amqps://")) {
+            return Err(ConfigError {
+                name: "AMQP_URL",
+                problem: "must be an amqp:// URL".into(),
+            });
+        }
+        let amqp_prefix = get("OPENCLAW_AMQP_PREFIX").unwrap_or_else(|| "openclaw".into());
+        if !amqp_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(ConfigError {
+                name: "OPENCLAW_AMQP_PREFIX",
+                problem: "may contain only letters, digits, '-', '_' and '.'".into(),
+            });
+        }
+
+        let master_key = match get("OPENCLAW_MASTER_KEY") {
+            None => {
+                return Err(ConfigError {
+                    name: "OPENCLAW_MASTER_KEY",
+                    problem: "is not set; generate one with `openssl rand -base64 32`".into(),
+                });
+            }
+            Some(value) => MasterKey::from_base64(value.trim()).map_err(|e| ConfigError {
+                name: "OPENCLAW_MASTER_KEY",
+                problem: e.to_string(),
+            })?,
+        };
+        let jwt_secret = match get("OPENCLAW_JWT_SECRET") {
+            Some(v) if v.len() >= 32 => SecretString::from(v),
+            Some(_) => {
+                return Err(ConfigError {
+                    name: "OPENCLAW_JWT_SECRET",
+                    problem: "must be at least 32 characters long".into(),
+                });
+            }
+            None => {
+                return Err(ConfigError {
+                    name: "OPENCLAW_JWT_SECRET",
+                    problem: "is not set; generate one with `openssl rand -base64 48`".into(),
+                });
+            }
+        };
+
+        let http_addr_raw = get("OPENCLAW_HTTP_ADDR").unwrap_or_else(|| DEFAULT_HTTP_ADDR.into());
+        let http_addr: SocketAddr = http_addr_raw.parse().map_err(|_| ConfigError {
+            name: "OPENCLAW_HTTP_ADDR",
+            problem: format!("`{http_addr_raw}` is not an address like 127.0.0.1:8080"),
+        })?;
+        let public_url = get("OPENCLAW_PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://{http_addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(ConfigError {
+                name: "OPENCLAW_PUBLIC_URL",
+                problem: "must start with http:// or https://".into(),
+            });
+        }
+
+        let retry_delays = match get("OPENCLAW_RETRY_DELAYS_MS") {
+            None => crate::queue::DEFAULT_RETRY_DELAYS_MS
+                .iter()
+                .map(|ms| Duration::from_millis(*ms))
+                .collect(),
+            Some(raw) => raw
+                .split(',')
+                .map(|s| s.trim().parse::<u64>().ok().filter(|ms| *ms > 0))
+                .map(|ms| ms.map(Duration::from_millis))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ConfigError {
+                    name: "OPENCLAW_RETRY_DELAYS_MS",
+                    problem: "must be comma-separated positive milliseconds, e.g. 1000,5000".into(),
+                })?,
+        };
+        let claim_lease = match get("OPENCLAW_CLAIM_LEASE_SECS") {
+            None => Duration::from_secs(120),
+            Some(raw) => raw
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs)
+                .ok_or_else(|| ConfigError {
+                    name: "OPENCLAW_CLAIM_LEASE_SECS",
+                    problem: "must be a positive number of seconds".into(),
+                })?,
+        };
+
+        Ok(Settings {
+            retry_delays,
+            claim_lease,
+            database_url: SecretString::from(database_url),
+            amqp_url: SecretString::from(amqp_url),
+            amqp_prefix,
+            master_key,
+            jwt_secret,
+            public_url,
+            http_addr,
+        })
+    }
+
+    pub fn database_url(&self) -> &str {
+        self.database_url.expose_secret()
+    }
+
+    pub fn amqp_url(&self) -> &str {
+        self.amqp_url.expose_secret()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_point_at_this_machine() {
+        let s = Settings::from_lookup(env(&[
+            ("OPENCLAW_MASTER_KEY", KEY),
+            ("OPENCLAW_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ]))
+        .unwrap();
+        assert_eq!(s.database_url(), DEFAULT_DATABASE_URL);
+        assert_eq!(s.amqp_url(), DEFAULT_AMQP_URL);
+        assert_eq!(s.http_addr.to_string(), DEFAULT_HTTP_ADDR);
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert_eq!(s.amqp_prefix, "openclaw");
+    }
+
+    #[test]
+    fn missing_or_malformed_values_name_the_variable() {
+        let err = Settings::from_lookup(env(&[])).err().unwrap();
+        assert_eq!(err.name, "OPENCLAW_MASTER_KEY");
+
+        let err = Settings::from_lookup(env(&[("OPENCLAW_MASTER_KEY", "bm90IDMyIGJ5dGVz")]))
+            .err()
+            .unwrap();
+        assert_eq!(err.name, "OPENCLAW_MASTER_KEY");
+
+        let err = Settings::from_lookup(env(&[
+            ("OPENCLAW_MASTER_KEY", KEY),
+            ("OPENCLAW_JWT_SECRET", "short"),
+        ]))
+        .err()
+        .unwrap();
+        assert_eq!(err.name, "OPENCLAW_JWT_SECRET");
+
+        let err = Settings::from_lookup(env(&[
+            ("OPENCLAW_MASTER_KEY", KEY),
+            ("OPENCLAW_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("OPENCLAW_HTTP_ADDR", "localhost"),
+        ]))
+        .err()
+        .unwrap();
+        assert_eq!(err.name, "OPENCLAW_HTTP_ADDR");
+        assert!(
+            err.to_string()
+                .starts_with("configuration error: OPENCLAW_HTTP_ADDR")
+        );
+    }
+}

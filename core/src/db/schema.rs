@@ -1,0 +1,173 @@
+// Mirrors migrations/ (what `diesel print-schema` would write).
+
+diesel::table! {
+    tenants (id) {
+        id -> Uuid,
+        name -> Text,
+        currency -> Text,
+        created_at -> Timestamptz,
+        default_sender_ids -> Array<Text>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        tenant_id -> Nullable<Uuid>,
+        email -> Text,
+        password_hash -> Text,
+        role -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        family_id -> Uuid,
+        token_hash -> Bytea,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        name -> Text,
+        prefix -> Text,
+        key_hash -> Bytea,
+        mode -> Text,
+        scopes -> Array<Text>,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    providers (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        name -> Text,
+        kind -> Text,
+        credentials_enc -> Bytea,
+        credentials_key_id -> Text,
+        credentials_mask -> Jsonb,
+        base_url -> Nullable<Text>,
+        sender_ids -> Array<Text>,
+        max_rate_per_sec -> Nullable<Int4>,
+        enabled -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    provider_prices (provider_id, country, message_type) {
+        provider_id -> Uuid,
+        tenant_id -> Uuid,
+        country -> Text,
+        message_type -> Text,
+        price_micros -> Int8,
+        currency -> Text,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        api_key_id -> Nullable<Uuid>,
+        mode -> Text,
+        recipient -> Text,
+        sender -> Nullable<Text>,
+        country -> Text,
+        message_type -> Text,
+        body -> Text,
+        encoding -> Text,
+        segments -> Int4,
+        estimated_cost_micros -> Int8,
+        currency -> Text,
+        status -> Text,
+        round -> Int4,
+        claimed_at -> Nullable<Timestamptz>,
+        provider_id -> Nullable<Uuid>,
+        provider_message_id -> Nullable<Text>,
+        cost_micros -> Nullable<Int8>,
+        error_code -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        error_provider_code -> Nullable<Text>,
+        callback_url -> Nullable<Text>,
+        client_ref -> Nullable<Text>,
+        metadata -> Nullable<Jsonb>,
+        scheduled_at -> Nullable<Timestamptz>,
+        expires_at -> Nullable<Timestamptz>,
+        idempotency_key -> Nullable<Text>,
+        request_hash -> Nullable<Bytea>,
+        events -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    message_outbox (message_id) {
+        message_id -> Uuid,
+        round -> Int4,
+        due_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    message_attempts (id) {
+        id -> Int8,
+        message_id -> Uuid,
+        tenant_id -> Uuid,
+        provider_id -> Uuid,
+        round -> Int4,
+        started_at -> Timestamptz,
+        outcome -> Text,
+        provider_code -> Nullable<Text>,
+        provider_message_id -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        latency_ms -> Int4,
+    }
+}
+
+diesel::table! {
+    spend_daily (tenant_id, day, provider_id, country, message_type, currency) {
+        tenant_id -> Uuid,
+        day -> Date,
+        provider_id -> Uuid,
+        country -> Text,
+        message_type -> Text,
+        currency -> Text,
+        messages -> Int8,
+        segments -> Int8,
+        cost_micros -> Int8,
+    }
+}
+
+diesel::joinable!(users -> tenants (tenant_id));
+diesel::joinable!(api_keys -> tenants (tenant_id));
+diesel::joinable!(providers -> tenants (tenant_id));
+diesel::joinable!(provider_prices -> providers (provider_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    users,
+    refresh_tokens,
+    api_keys,
+    providers,
+    provider_prices,
+    messages,
+    message_outbox,
+    message_attempts,
+    spend_daily,
+);

@@ -1,0 +1,52 @@
+//! Who may do what. Tenant roles belong to a membership; platform roles to OpenClaw's staff.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Developer,
+    Billing,
+    Viewer,
+    PlatformAdmin,
+    BillingStaff,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Developer => "developer",
+            Role::Billing => "billing",
+            Role::Viewer => "viewer",
+            Role::PlatformAdmin => "platform_admin",
+            Role::BillingStaff => "billing_staff",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "owner" => Role::Owner,
+            "admin" => Role::Admin,
+            "developer" => Role::Developer,
+            "billing" => Role::Billing,
+            "viewer" => Role::Viewer,
+            "platform_admin" => Role::PlatformAdmin,
+            "billing_staff" => Role::BillingStaff,
+            _ => return None,
+        })
+    }
+
+    pub fn is_platform(self) -> bool {
+        matches!(self, Role::PlatformAdmin | Role::BillingStaff)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,298 @@
+//! The accept path's group commit and outbox publisher.
+//!
+//! Handlers hand validated rows to [`Ingest::submit`] and wait. A committer task gathers
+//! whatever rows are waiting, inserts them in one statement and one transaction (a few run
+//! at once), and only then answers the waiting handlers — so a 202 always follows a commit.
+//! Each message is committed with its outbox row. Committed ids go on to the publisher, which
+//! keeps many publisher confirms in flight and deletes the outbox rows of confirmed messages
+//! in batches. Anything the broker never confirmed (it was down, the process died, a nack) is
+//! published by the worker's relay from the outbox.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::db::messages::{self, Due, Inserted, NewMessage};
+use crate::db::{PgPool, messages::status};
+use crate::queue::{self, Envelope, Topology};
+use anyhow::Context;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+/// Rows per INSERT: 22 bound columns each, well under Postgres' 65,535 parameters.
+const MAX_ROWS_PER_COMMIT: usize = 1_000;
+/// Commits in flight at once. Few: while one commits, the next requests gather into a bigger
+/// batch, so the commit rate (and the WAL flushes) stays low as the request rate climbs.
+const CONCURRENT_COMMITS: usize = 1;
+/// Batches of publishes whose confirms are awaited at once.
+const CONFIRM_BATCHES_IN_FLIGHT: usize = 16;
+
+type Reply = oneshot::Sender<anyhow::Result<Vec<Inserted>>>;
+
+struct Job {
+    rows: Vec<NewMessage>,
+    reply: Reply,
+}
+
+#[derive(Clone)]
+pub struct Ingest {
+    jobs: mpsc::Sender<Job>,
+    broker_up: Arc<AtomicBool>,
+}
+
+/// The background tasks; awaited at shutdown so nothing accepted is left uncommitted.
+pub struct IngestTasks {
+    committer: JoinHandle<()>,
+    publisher: JoinHandle<()>,
+}
+
+impl IngestTasks {
+    /// Waits for the committer to drain (once every `Ingest` handle is dropped) and for the
+    /// publisher to finish the confirms it has in flight.
+    pub async fn join(self) {
+        let _ = self.committer.await;
+        let _ = self.publisher.await;
+    }
+}
+
+impl Ingest {
+    pub fn start(pool: PgPool, amqp_url: String, topology: Topology) -> (Ingest, IngestTasks) {
+        let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(16_384);
+        let (publish_tx, publish_rx) = mpsc::channel::<Uuid>(200_000);
+        let broker_up = Arc::new(AtomicBool::new(false));
+        let committer = tokio::spawn(commit_loop(pool.clone(), jobs_rx, publish_tx));
+        let publisher = tokio::spawn(publish_loop(
+            pool,
+            amqp_url,
+            topology,
+            publish_rx,
+            broker_up.clone(),
+        ));
+        (
+            Ingest {
+                jobs: jobs_tx,
+                broker_up,
+            },
+            IngestTasks {
+                committer,
+                publisher,
+            },
+        )
+    }
+
+    /// Commits the rows (in one transaction) and says, per row, whether it was created or
+    /// an earlier message with the same idempotency key exists.
+    pub async fn submit(&self, rows: Vec<NewMessage>) -> anyhow::Result<Vec<Inserted>> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { rows, reply })
+            .await
+            .map_err(|_| anyhow::anyhow!("the ingest committer has stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("the ingest committer dropped the request"))?
+    }
+
+    pub fn broker_up(&self) -> bool {
+        AtomicBool::load(&self.broker_up, Ordering::Relaxed)
+    }
+}
+
+async fn commit_loop(pool: PgPool, mut jobs: mpsc::Receiver<Job>, publish: mpsc::Sender<Uuid>) {
+    let permits = Arc::new(Semaphore::new(CONCURRENT_COMMITS));
+    let mut waiting: Vec<Job> = Vec::new();
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        if waiting.is_empty() && jobs.recv_many(&mut waiting, 512).await == 0 {
+            break; // every sender is gone: shutting down
+        }
+        // Take jobs up to the row budget (a single job over it goes alone).
+        let mut rows = 0;
+        let mut take = 0;
+        for job in &waiting {
+            if take > 0 && rows + job.rows.len() > MAX_ROWS_PER_COMMIT {
+                break;
+            }
+            rows += job.rows.len();
+            take += 1;
+        }
+        let batch: Vec<Job> = waiting.drain(..take).collect();
+        let permit = permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        let pool = pool.clone();
+        let publish = publish.clone();
+        running.spawn(async move {
+            commit(&pool, batch, &publish).await;
+            drop(permit);
+        });
+        while running.try_join_next().is_some() {}
+    }
+    while running.join_next().await.is_some() {}
+}
+
+async fn commit(pool: &PgPool, batch: Vec<Job>, publish: &mpsc::Sender<Uuid>) {
+    let mut rows = Vec::with_capacity(batch.iter().map(|j| j.rows.len()).sum());
+    let mut replies = Vec::with_capacity(batch.len());
+    for job in batch {
+        replies.push((job.reply, job.rows.len()));
+        rows.extend(job.rows);
+    }
+    let result = async {
+        let mut conn = pool.get().await.context("getting a database connection")?;
+        messages::insert_batch(&mut conn, &rows)
+            .await
+            .context("inserting accepted messages")
+    }
+    .await;
+    match result {
+        Ok(outcomes) => {
+            for (row, outcome) in rows.iter().zip(&outcomes) {
+                if matches!(outcome, Inserted::Created) && row.status == status::QUEUED {
+                    // A full channel only delays the publish until the relay's next scan.
+                    let _ = publish.try_send(row.id);
+                }
+            }
+            let mut outcomes = outcomes.into_iter();
+            for (reply, n) in replies {
+                let _ = reply.send(Ok(outcomes.by_ref().take(n).collect()));
+            }
+        }
+        Err(e) => {
+            let message = format!("{e:#}");
+            for (reply, _) in replies {
+                let _ = reply.send(Err(anyhow::anyhow!("{message}")));
+            }
+        }
+    }
+}
+
+async fn publish_loop(
+    pool: PgPool,
+    amqp_url: String,
+    topology: Topology,
+    mut ids: mpsc::Receiver<Uuid>,
+    broker_up: Arc<AtomicBool>,
+) {
+    let permits = Arc::new(Semaphore::new(CONFIRM_BATCHES_IN_FLIGHT));
+    let mut confirms = tokio::task::JoinSet::new();
+    let (acked_tx, acked_rx) = mpsc::unbounded_channel::<Vec<Uuid>>();
+    let clearer = tokio::spawn(clear_outbox(pool.clone(), acked_rx));
+    let send_queue = topology.send_queue();
+    let mut backoff = Duration::from_millis(200);
+    let mut batch: Vec<Uuid> = Vec::with_capacity(1024);
+    'connect: loop {
+        let connected = async {
+            let conn = queue::connect(&amqp_url, "openclaw-server").await?;
+            let channel = queue::confirm_channel(&conn).await?;
+            topology.declare(&channel).await?;
+            anyhow::Ok((conn, channel))
+        }
+        .await;
+        let (conn, channel) = match connected {
+            Ok(pair) => pair,
+            Err(e) => {
+                broker_up.store(false, Ordering::Relaxed);
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "RabbitMQ unavailable; the relay will publish what is accepted meanwhile"
+                );
+                // Drop what arrives meanwhile: it is committed, and the relay publishes it.
+                let deadline = tokio::time::sleep(backoff);
+                tokio::pin!(deadline);
+                loop {
+                    tokio::select! {
+                        _ = &mut deadline => break,
+                        got = ids.recv() => if got.is_none() { break 'connect },
+                    }
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue 'connect;
+            }
+        };
+        broker_up.store(true, Ordering::Relaxed);
+        backoff = Duration::from_millis(200);
+        tracing::info!("publishing to RabbitMQ with confirms");
+        loop {
+            batch.clear();
+            if ids.recv_many(&mut batch, 1024).await == 0 {
+                break 'connect;
+            }
+            // Whatever has been committed meanwhile goes out together, a few envelopes at most.
+            let mut pending = Vec::new();
+            let mut failed = false;
+            for chunk in batch.chunks(queue::MAX_ENVELOPE) {
+                let envelope = Envelope {
+                    messages: chunk.iter().map(|id| (*id, 0)).collect(),
+                };
+                match queue::publish(&channel, &send_queue, &envelope).await {
+                    Ok(confirm) => pending.push((chunk.to_vec(), confirm)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "publish failed; reconnecting");
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            let permit = permits
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
+            let acked_tx = acked_tx.clone();
+            confirms.spawn(async move {
+                let mut acked = Vec::new();
+                for (ids, confirm) in pending {
+                    if queue::confirmed(confirm.await) {
+                        acked.extend(ids);
+                    }
+                }
+                let _ = acked_tx.send(acked);
+                drop(permit);
+            });
+            while confirms.try_join_next().is_some() {}
+            if failed {
+                broker_up.store(false, Ordering::Relaxed);
+                let _ = conn.close(0, "reconnecting".into()).await;
+                continue 'connect;
+            }
+        }
+    }
+    while confirms.join_next().await.is_some() {}
+    drop(acked_tx);
+    let _ = clearer.await;
+}
+
+/// Clears the outbox rows of confirmed messages, in one statement every few milliseconds
+/// rather than one per confirm.
+async fn clear_outbox(pool: PgPool, mut acked: mpsc::UnboundedReceiver<Vec<Uuid>>) {
+    let mut batch: Vec<Vec<Uuid>> = Vec::new();
+    loop {
+        if acked.recv_many(&mut batch, 256).await == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        while let Ok(more) = acked.try_recv() {
+            batch.push(more);
+        }
+        let done: Vec<Due> = batch
+            .drain(..)
+            .flatten()
+            .map(|id| Due { id, round: 0 })
+            .collect();
+        let result = async {
+            let mut conn = pool.get().await?;
+            anyhow::Ok(messages::published(&mut conn, &done).await?)
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "could not clear the outbox; the relay will publish those messages again"
+            );
+        }
+    }
+}

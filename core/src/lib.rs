@@ -1,0 +1,17 @@
+//! OpenClaw's shared core: the domain types, Postgres storage, the RabbitMQ topology and the
+//! SMS provider adapters. The server and the worker are thin shells around this crate.
+
+pub mod accept;
+pub mod accounts;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod hooks;
+pub mod ingest;
+pub mod jwt;
+pub mod permissions;
+pub mod prices;
+pub mod providers;
+pub mod queue;
+pub mod routing;

@@ -1,0 +1,239 @@
+//! The RabbitMQ side of the send path: queue names, the envelope, declaring the topology and
+//! publishing with confirms.
+//!
+//! Topology (every name starts with the configured prefix, `openclaw` by default):
+//! - `{p}.send`: durable quorum queue the worker consumes. A queue message is an envelope of
+//!   up to [`MAX_ENVELOPE`] (message, round) pairs: the API publishes one per group commit, so
+//!   the broker handles a few hundred small messages a second instead of thousands.
+//! - `{p}.retry.{ms}ms`: one durable quorum queue per backoff step; messages wait there for
+//!   the step's TTL and are then dead-lettered back to `{p}.send`.
+//! - `{p}.lease.{s}s`: where a worker parks a delivery whose message another worker has
+//!   claimed; it comes back after the claim lease, to end the round if that worker is gone.
+//! - `{p}.dead`: durable quorum queue where messages whose retries ran out are parked for
+//!   operators (their status in Postgres is already `failed`).
+//!
+//! The default exchange routes by queue name, so no exchanges are declared. Publishing is
+//! `mandatory`, so a message no queue would take comes back instead of vanishing.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use lapin::{Confirmation, PublisherConfirm};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The default backoff between retry rounds.
+pub const DEFAULT_RETRY_DELAYS_MS: [u64; 5] = [1_000, 5_000, 25_000, 120_000, 600_000];
+
+/// Queue names and the retry schedule, derived from the prefix.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    pub prefix: String,
+    /// Delay before retry round 1, 2, …; after the last one a message fails.
+    pub retry_delays: Vec<Duration>,
+    /// How long a claim may last before its worker is taken to be gone.
+    pub claim_lease: Duration,
+}
+
+impl Topology {
+    pub fn new(prefix: &str, retry_delays: Vec<Duration>, claim_lease: Duration) -> Topology {
+        Topology {
+            prefix: prefix.to_owned(),
+            retry_delays,
+            claim_lease,
+        }
+    }
+
+    pub fn from_settings(settings: &crate::config::Settings) -> Topology {
+        Topology::new(
+            &settings.amqp_prefix,
+            settings.retry_delays.clone(),
+            settings.claim_lease,
+        )
+    }
+
+    pub fn lease_queue(&self) -> String {
+        format!("{}.lease.{}s", self.prefix, self.claim_lease.as_secs())
+    }
+
+    pub fn send_queue(&self) -> String {
+        format!("{}.send", self.prefix)
+    }
+
+    pub fn dead_queue(&self) -> String {
+        format!("{}.dead", self.prefix)
+    }
+
+    pub fn retry_queue(&self, delay: Duration) -> String {
+        format!("{}.retry.{}ms", self.prefix, delay.as_millis())
+    }
+
+    /// The delay before `round` (1-based), or None when retries are exhausted.
+    pub fn delay_before(&self, round: i32) -> Option<Duration> {
+        let idx = usize::try_from(round).ok()?.checked_sub(1)?;
+        self.retry_delays.get(idx).copied()
+    }
+
+    /// Every queue name, for tests that clean up after themselves.
+    pub fn all_queues(&self) -> Vec<String> {
+        let mut names = vec![self.send_queue(), self.dead_queue(), self.lease_queue()];
+        names.extend(self.retry_delays.iter().map(|d| self.retry_queue(*d)));
+        names
+    }
+
+    /// Declares every queue (idempotent; both binaries do it at start).
+    pub async fn declare(&self, channel: &Channel) -> anyhow::Result<()> {
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        let quorum = |extra: &[(&str, AMQPValue)]| {
+            let mut args = FieldTable::default();
+            args.insert(
+                "x-queue-type".into(),
+                AMQPValue::LongString("quorum".into()),
+            );
+            for (k, v) in extra {
+                args.insert((*k).into(), v.clone());
+            }
+            args
+        };
+        for name in [self.send_queue(), self.dead_queue()] {
+            channel
+                .queue_declare(name.as_str().into(), durable, quorum(&[]))
+                .await
+                .with_context(|| format!("declaring queue {name}"))?;
+        }
+        let delayed = self
+            .retry_delays
+            .iter()
+            .map(|d| (self.retry_queue(*d), *d))
+            .chain([(self.lease_queue(), self.claim_lease)]);
+        for (name, delay) in delayed {
+            let ttl = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+            // Expired messages go back to the send queue. Dead-lettering is at-most-once (the
+            // at-least-once strategy crashes this broker's 3.10 quorum queues); whatever it
+            // could drop has an outbox row, and the relay publishes it when due.
+            let args = quorum(&[
+                ("x-message-ttl", AMQPValue::LongLongInt(ttl)),
+                ("x-dead-letter-exchange", AMQPValue::LongString("".into())),
+                (
+                    "x-dead-letter-routing-key",
+                    AMQPValue::LongString(self.send_queue().into()),
+                ),
+            ]);
+            channel
+                .queue_declare(name.as_str().into(), durable, args)
+                .await
+                .with_context(|| format!("declaring queue {name}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Most (message, round) pairs in one queue message.
+pub const MAX_ENVELOPE: usize = 500;
+
+/// What a queue message says: send these messages, each in its retry round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    #[serde(rename = "m")]
+    pub messages: Vec<(Uuid, i32)>,
+}
+
+impl Envelope {
+    pub fn one(id: Uuid, round: i32) -> Envelope {
+        Envelope {
+            messages: vec![(id, round)],
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("an envelope always serializes")
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Option<Envelope> {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
+pub async fn connect(url: &str, name: &str) -> anyhow::Result<Connection> {
+    let props = ConnectionProperties::default()
+        .with_connection_name(name.into())
+        .with_client_property("product".into(), "OpenClaw".into());
+    Connection::connect(url, props)
+        .await
+        .context("connecting to RabbitMQ")
+}
+
+/// A channel in confirm mode.
+pub async fn confirm_channel(conn: &Connection) -> anyhow::Result<Channel> {
+    let channel = conn.create_channel().await.context("opening a channel")?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .context("enabling publisher confirms")?;
+    Ok(channel)
+}
+
+/// Publishes one persistent envelope to `queue` and returns the pending confirm; awaiting it
+/// with [`confirmed`] says whether the broker took it. Many may be in flight at once.
+pub async fn publish(
+    channel: &Channel,
+    queue: &str,
+    envelope: &Envelope,
+) -> lapin::Result<PublisherConfirm> {
+    channel
+        .basic_publish(
+            ShortString::from(""),
+            ShortString::from(queue),
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            &envelope.to_bytes(),
+            BasicProperties::default()
+                .with_delivery_mode(2)
+                .with_content_type("application/json".into()),
+        )
+        .await
+}
+
+/// Whether a confirm means the broker stored the message in a queue.
+pub fn confirmed(result: lapin::Result<Confirmation>) -> bool {
+    matches!(result, Ok(Confirmation::Ack(None)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_schedule_is_one_based_and_ends() {
+        let t = Topology::new(
+            "t",
+            vec![Duration::from_millis(100), Duration::from_millis(300)],
+            Duration::from_secs(30),
+        );
+        assert_eq!(t.delay_before(0), None);
+        assert_eq!(t.delay_before(1), Some(Duration::from_millis(100)));
+        assert_eq!(t.delay_before(2), Some(Duration::from_millis(300)));
+        assert_eq!(t.delay_before(3), None);
+        assert_eq!(t.retry_queue(Duration::from_millis(300)), "t.retry.300ms");
+        assert_eq!(t.lease_queue(), "t.lease.30s");
+        assert_eq!(t.all_queues().len(), 5);
+    }
+
+    #[test]
+    fn envelope_round_trips() {
+        let e = Envelope {
+            messages: vec![(Uuid::now_v7(), 2), (Uuid::now_v7(), 0)],
+        };
+        assert_eq!(Envelope::from_bytes(&e.to_bytes()), Some(e));
+        assert_eq!(Envelope::from_bytes(b"nonsense"), None);
+        assert_eq!(Envelope::one(Uuid::nil(), 1).messages.len(), 1);
+    }
+}

@@ -1,0 +1,10 @@
+DROP TABLE spend_daily;
+DROP TABLE message_attempts;
+DROP TABLE message_outbox;
+DROP TABLE messages;
+DROP TABLE provider_prices;
+DROP TABLE providers;
+DROP TABLE api_keys;
+DROP TABLE refresh_tokens;
+DROP TABLE users;
+DROP TABLE tenants;
