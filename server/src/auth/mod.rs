@@ -1,0 +1,215 @@
+//! Who is calling: a person with a JWT access token, or a tenant app with an API key.
+//! Handlers take [`Caller`] (either), [`User`] (people only) and call `require` first.
+
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, web};
+use chrono::{DateTime, Utc};
+use futures::future::LocalBoxFuture;
+use openclaw_core::accounts;
+use openclaw_core::crypto;
+use openclaw_core::db::api_keys;
+use openclaw_core::domain::Role;
+use uuid::Uuid;
+
+pub use openclaw_core::permissions::{self, Action};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A signed-in person.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub user_id: Uuid,
+    pub tenant_id: Option<Uuid>,
+    pub role: Role,
+    pub session_id: Uuid,
+}
+
+/// A tenant API key, as cached for the accept path.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub key_id: Uuid,
+    pub tenant_id: Uuid,
+    pub test_mode: bool,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Caller {
+    User(User),
+    Key(Arc<Key>),
+}
+
+impl User {
+    /// The tenant a member acts for; staff have none.
+    pub fn tenant(&self) -> Result<Uuid, ApiError> {
+        self.tenant_id.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Platform staff accounts do not belong to a tenant.",
+            )
+        })
+    }
+
+    pub fn require(&self, action: Action) -> Result<Uuid, ApiError> {
+        let tenant = self.tenant()?;
+        if permissions::allowed(self.role, action) {
+            Ok(tenant)
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+}
+
+impl Caller {
+    /// Checks the role (people) or the scope (keys) and returns the tenant acted for.
+    pub fn require(&self, action: Action) -> Result<Uuid, ApiError> {
+        match self {
+            Caller::User(user) => user.require(action),
+            Caller::Key(key) => match permissions::scope_for(action) {
+                Some(scope) if key.scopes.iter().any(|s| s == scope) => Ok(key.tenant_id),
+                _ => Err(ApiError::forbidden()),
+            },
+        }
+    }
+
+    pub fn test_mode(&self) -> bool {
+        matches!(self, Caller::Key(k) if k.test_mode)
+    }
+
+    pub fn api_key_id(&self) -> Option<Uuid> {
+        match self {
+            Caller::Key(k) => Some(k.key_id),
+            Caller::User(_) => None,
+        }
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthenticated("Send `Authorization: Bearer <token or key>`."))?;
+    let value = header
+        .to_str()
+        .map_err(|_| ApiError::unauthenticated("The Authorization header is not readable."))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::unauthenticated("Send `Authorization: Bearer <token or key>`."))?;
+    Ok(token.to_owned())
+}
+
+fn state(req: &HttpRequest) -> web::Data<AppState> {
+    req.app_data::<web::Data<AppState>>()
+        .expect("AppState is registered by startup")
+        .clone()
+}
+
+async fn user_from_token(state: &AppState, token: &str) -> Result<User, ApiError> {
+    match accounts::authenticate(&state.pool, &state.jwt, token).await {
+        Ok(id) => Ok(User {
+            user_id: id.user_id,
+            tenant_id: id.tenant_id,
+            role: id.role,
+            session_id: id.session_id,
+        }),
+        Err(accounts::AuthError::Expired) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "token_expired",
+            "The access token has expired; refresh it.",
+        )),
+        Err(accounts::AuthError::Internal(e)) => Err(ApiError::internal(e)),
+        Err(e) => Err(ApiError::unauthenticated(e.to_string())),
+    }
+}
+
+fn invalid_key() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_api_key",
+        "The API key is not valid (unknown, revoked or expired).",
+    )
+}
+
+async fn key_from_secret(state: &AppState, secret: &str) -> Result<Arc<Key>, ApiError> {
+    if api_keys::mode_of(secret).is_none() || secret.len() > 128 {
+        return Err(invalid_key());
+    }
+    let hash = crypto::hash_token(secret);
+    let cached = match state.keys.get(&hash) {
+        Some(entry) => entry,
+        None => {
+            let mut conn = state.pool.get().await?;
+            let found = api_keys::find_by_secret(&mut conn, secret).await?;
+            state.keys.put(
+                hash,
+                found.map(|k| {
+                    Arc::new(Key {
+                        key_id: k.id,
+                        tenant_id: k.tenant_id,
+                        test_mode: k.mode == "test",
+                        scopes: k.scopes,
+                        expires_at: k.expires_at,
+                        revoked_at: k.revoked_at,
+                    })
+                }),
+            )
+        }
+    };
+    let now = Utc::now();
+    match cached.as_ref() {
+        Some(key)
+            if key.revoked_at.is_none_or(|t| t > now) && key.expires_at.is_none_or(|t| t > now) =>
+        {
+            state.key_usage.record(key.key_id);
+            Ok(key.clone())
+        }
+        _ => Err(invalid_key()),
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = state(req);
+        let token = bearer(req);
+        Box::pin(async move {
+            let token = token?;
+            if token.starts_with("oc_") {
+                key_from_secret(&state, &token).await.map(Caller::Key)
+            } else {
+                user_from_token(&state, &token).await.map(Caller::User)
+            }
+        })
+    }
+}
+
+impl FromRequest for User {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = state(req);
+        let token = bearer(req);
+        Box::pin(async move {
+            let token = token?;
+            if token.starts_with("oc_") {
+                return Err(ApiError::unauthenticated(
+                    "This endpoint takes a user access token, not an API key.",
+                ));
+            }
+            user_from_token(&state, &token).await
+        })
+    }
+}

@@ -1,0 +1,233 @@
+//! Sign up, sign in, refresh, sign out, and who am I.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use openclaw_core::accounts::{self, AccountError, Tokens};
+use openclaw_core::db::{tenants, users};
+use openclaw_core::domain::{Role, TenantId, UserId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::JsonBody;
+use crate::auth::User;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.service(signup)
+        .service(login)
+        .service(refresh)
+        .service(logout)
+        .service(me);
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    #[schema(example = "Acme Ltd")]
+    pub tenant_name: String,
+    #[schema(example = "ops@acme.test")]
+    pub email: String,
+    /// At least 12 characters.
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TenantView {
+    pub id: TenantId,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    pub id: UserId,
+    pub email: String,
+    pub role: Role,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SignupResponse {
+    pub tenant: TenantView,
+    pub user: UserView,
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    pub expires_in: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MeResponse {
+    pub user: UserView,
+    pub tenant: Option<TenantView>,
+    pub role: Role,
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> ApiError {
+        match e {
+            AccountError::Invalid { field, message } => ApiError::invalid(field, message),
+            AccountError::EmailTaken => {
+                ApiError::conflict("email_taken", e.to_string()).with_field("email")
+            }
+            AccountError::BadCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                e.to_string(),
+            ),
+            AccountError::RefreshReused => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "refresh_token_reused",
+                e.to_string(),
+            ),
+            AccountError::SessionInvalid => ApiError::unauthenticated(e.to_string()),
+            AccountError::Internal(e) => ApiError::internal(e),
+        }
+    }
+}
+
+fn pair(tokens: Tokens) -> TokenPair {
+    TokenPair {
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+        token_type: "Bearer",
+        expires_in: tokens.expires_in,
+    }
+}
+
+/// Create a tenant and its first user (the owner).
+#[utoipa::path(
+    tag = "accounts",
+    request_body = SignupRequest,
+    responses(
+        (status = 201, body = SignupResponse),
+        (status = 400, body = ErrorBody),
+        (status = 409, description = "`email_taken`", body = ErrorBody),
+    )
+)]
+#[post("/v1/auth/signup")]
+pub async fn signup(
+    state: web::Data<AppState>,
+    body: JsonBody<SignupRequest>,
+) -> ApiResult<HttpResponse> {
+    let req = body.value;
+    let (tenant, user, tokens) = accounts::sign_up(
+        &state.pool,
+        &state.jwt,
+        &req.tenant_name,
+        &req.email,
+        &req.password,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(SignupResponse {
+        tenant: TenantView {
+            id: tenant.id.into(),
+            name: tenant.name,
+        },
+        user: UserView {
+            id: user.id.into(),
+            email: user.email,
+            role: Role::Owner,
+        },
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+        expires_in: tokens.expires_in,
+    }))
+}
+
+/// Sign in with email and password.
+#[utoipa::path(
+    tag = "accounts",
+    request_body = LoginRequest,
+    responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody))
+)]
+#[post("/v1/auth/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    body: JsonBody<LoginRequest>,
+) -> ApiResult<web::Json<TokenPair>> {
+    let req = body.value;
+    let (_, tokens) = accounts::sign_in(&state.pool, &state.jwt, &req.email, &req.password).await?;
+    Ok(web::Json(pair(tokens)))
+}
+
+/// Trade a refresh token for a new pair. A refresh token works once; presenting a used one
+/// again ends its whole session.
+#[utoipa::path(
+    tag = "accounts",
+    request_body = RefreshRequest,
+    responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody))
+)]
+#[post("/v1/auth/refresh")]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: JsonBody<RefreshRequest>,
+) -> ApiResult<web::Json<TokenPair>> {
+    let tokens = accounts::refresh(&state.pool, &state.jwt, &body.value.refresh_token).await?;
+    Ok(web::Json(pair(tokens)))
+}
+
+/// End the current session (its access and refresh tokens stop working at once).
+#[utoipa::path(
+    tag = "accounts",
+    responses((status = 204), (status = 401, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[post("/v1/auth/logout")]
+pub async fn logout(state: web::Data<AppState>, user: User) -> ApiResult<HttpResponse> {
+    accounts::sign_out(&state.pool, user.session_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The signed-in user, their tenant and role.
+#[utoipa::path(
+    tag = "accounts",
+    responses((status = 200, body = MeResponse), (status = 401, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/v1/me")]
+pub async fn me(state: web::Data<AppState>, user: User) -> ApiResult<web::Json<MeResponse>> {
+    let mut conn = state.pool.get().await?;
+    let row = users::find(&mut conn, user.user_id).await?;
+    let tenant = match row.tenant_id {
+        Some(id) => {
+            let t = tenants::find(&mut conn, id).await?;
+            Some(TenantView {
+                id: t.id.into(),
+                name: t.name,
+            })
+        }
+        None => None,
+    };
+    Ok(web::Json(MeResponse {
+        user: UserView {
+            id: row.id.into(),
+            email: row.email,
+            role: user.role,
+        },
+        tenant,
+        role: user.role,
+    }))
+}

@@ -1,0 +1,246 @@
+//! Tenant API keys: created (the secret shown once), listed, revoked, rotated.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Utc};
+use openclaw_core::db::api_keys::{self, ApiKey, DEFAULT_SCOPES, SCOPES};
+use openclaw_core::domain::ApiKeyId;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::{JsonBody, Page};
+use crate::auth::{Action, User};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.service(create)
+        .service(list)
+        .service(revoke)
+        .service(rotate);
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    #[schema(example = "production backend")]
+    pub name: String,
+    /// `live` (default) or `test` (routes only to sandbox providers, never billed).
+    #[schema(example = "live")]
+    pub mode: Option<String>,
+    /// Default: `messages:send`, `messages:read`.
+    pub scopes: Option<Vec<String>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KeyView {
+    pub id: ApiKeyId,
+    pub name: String,
+    /// The first characters of the key, to recognise it by.
+    #[schema(example = "oc_live_Ab12Cd34")]
+    pub prefix: String,
+    pub mode: String,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Set while a rotated key is in its grace period.
+    pub revokes_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedKey {
+    pub id: ApiKeyId,
+    pub name: String,
+    /// The secret. Shown this once; only its hash is stored.
+    pub key: String,
+    pub prefix: String,
+    pub mode: String,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiKey> for KeyView {
+    fn from(k: ApiKey) -> KeyView {
+        KeyView {
+            id: k.id.into(),
+            name: k.name,
+            prefix: k.prefix,
+            mode: k.mode,
+            scopes: k.scopes,
+            created_at: k.created_at,
+            expires_at: k.expires_at,
+            last_used_at: k.last_used_at,
+            revokes_at: k.revoked_at,
+        }
+    }
+}
+
+fn created(minted: api_keys::Minted) -> CreatedKey {
+    let k = minted.key;
+    CreatedKey {
+        id: k.id.into(),
+        name: k.name,
+        key: minted.secret,
+        prefix: k.prefix,
+        mode: k.mode,
+        scopes: k.scopes,
+        created_at: k.created_at,
+        expires_at: k.expires_at,
+    }
+}
+
+/// Create an API key.
+#[utoipa::path(
+    tag = "api keys",
+    request_body = CreateKeyRequest,
+    responses((status = 201, body = CreatedKey), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[post("/v1/api-keys")]
+pub async fn create(
+    state: web::Data<AppState>,
+    user: User,
+    body: JsonBody<CreateKeyRequest>,
+) -> ApiResult<HttpResponse> {
+    let tenant_id = user.require(Action::ManageApiKeys)?;
+    let req = body.value;
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid(
+            "name",
+            "The name must be 1 to 100 characters.",
+        ));
+    }
+    let mode = req.mode.as_deref().unwrap_or("live");
+    if !matches!(mode, "live" | "test") {
+        return Err(ApiError::invalid(
+            "mode",
+            "`mode` must be `live` or `test`.",
+        ));
+    }
+    let scopes: Vec<String> = match req.scopes {
+        None => DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+        Some(scopes) => {
+            if scopes.is_empty() {
+                return Err(ApiError::invalid(
+                    "scopes",
+                    "Give a key at least one scope.",
+                ));
+            }
+            if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+                return Err(ApiError::invalid(
+                    "scopes",
+                    format!("`{bad}` is not a scope; use {}.", SCOPES.join(", ")),
+                ));
+            }
+            let mut scopes = scopes;
+            scopes.sort();
+            scopes.dedup();
+            scopes
+        }
+    };
+    if req.expires_at.is_some_and(|t| t <= Utc::now()) {
+        return Err(ApiError::invalid(
+            "expires_at",
+            "`expires_at` must be in the future.",
+        ));
+    }
+    let mut conn = state.pool.get().await?;
+    let minted =
+        api_keys::create(&mut conn, tenant_id, name, mode, &scopes, req.expires_at).await?;
+    Ok(HttpResponse::Created().json(created(minted)))
+}
+
+/// List the tenant's API keys (never the secrets).
+#[utoipa::path(
+    tag = "api keys",
+    responses((status = 200, description = "`{data: [KeyView], next_cursor: null}`"), (status = 403, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/v1/api-keys")]
+pub async fn list(state: web::Data<AppState>, user: User) -> ApiResult<web::Json<Page<KeyView>>> {
+    let tenant_id = user.require(Action::ReadApiKeys)?;
+    let mut conn = state.pool.get().await?;
+    let keys = api_keys::list(&mut conn, tenant_id).await?;
+    Ok(web::Json(Page {
+        data: keys.into_iter().map(KeyView::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+fn parse_id(id: &str) -> Result<uuid::Uuid, ApiError> {
+    ApiKeyId::parse(id)
+        .map(ApiKeyId::uuid)
+        .map_err(|_| ApiError::not_found("API key"))
+}
+
+/// Revoke a key; it is refused from this moment.
+#[utoipa::path(
+    tag = "api keys",
+    params(("id" = String, Path, description = "`key_…`")),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[delete("/v1/api-keys/{id}")]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    user: User,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let tenant_id = user.require(Action::ManageApiKeys)?;
+    let id = parse_id(&id)?;
+    let mut conn = state.pool.get().await?;
+    if !api_keys::revoke(&mut conn, tenant_id, id, Utc::now()).await? {
+        return Err(ApiError::not_found("API key"));
+    }
+    state.keys.clear();
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RotateRequest {
+    /// How long the old key keeps working (0–604800 seconds, default 0).
+    pub grace_seconds: Option<i64>,
+}
+
+/// Replace a key with a new one; the old one works until the grace period ends.
+#[utoipa::path(
+    tag = "api keys",
+    params(("id" = String, Path, description = "`key_…`")),
+    request_body = RotateRequest,
+    responses((status = 201, body = CreatedKey), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[post("/v1/api-keys/{id}/rotate")]
+pub async fn rotate(
+    state: web::Data<AppState>,
+    user: User,
+    id: web::Path<String>,
+    mut payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let tenant_id = user.require(Action::ManageApiKeys)?;
+    let id = parse_id(&id)?;
+    let body = super::read_body(&mut payload, 64 * 1024).await?;
+    let req: RotateRequest = if body.is_empty() {
+        RotateRequest::default()
+    } else {
+        super::parse_json(&body)?.value
+    };
+    let grace = req.grace_seconds.unwrap_or(0);
+    if !(0..=604_800).contains(&grace) {
+        return Err(ApiError::invalid(
+            "grace_seconds",
+            "`grace_seconds` must be between 0 and 604800 (7 days).",
+        ));
+    }
+    let mut conn = state.pool.get().await?;
+    let minted = api_keys::rotate(&mut conn, tenant_id, id, chrono::Duration::seconds(grace))
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    state.keys.clear();
+    Ok(HttpResponse::Created().json(created(minted)))
+}

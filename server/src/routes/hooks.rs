@@ -1,0 +1,154 @@
+//! Delivery receipts from providers, in each provider's own wire format.
+//!
+//! The worker gives each provider a callback URL carrying our message id
+//! ([`openclaw_core::hooks::status_callback_url`]). Twilio's callbacks are
+//! checked against `X-Twilio-Signature`.
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use openclaw_core::db::messages::{self, status};
+use openclaw_core::db::providers;
+use openclaw_core::domain::{MessageId, ProviderId};
+use openclaw_core::providers::{Credentials, ProviderKind, ReceiptStatus, twilio, vonage};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.service(provider_status);
+}
+
+fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(bytes).unwrap_or_default()
+}
+
+/// A JSON object flattened to string pairs (Vonage posts DLRs as JSON).
+fn json_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, text)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A provider's delivery receipt (Twilio StatusCallback form, Vonage DLR JSON or form).
+#[utoipa::path(
+    tag = "hooks",
+    params(
+        ("provider_id" = String, Path, description = "`prv_…`"),
+        ("message_id" = Option<String>, Query, description = "`msg_…`, as put in the callback URL"),
+    ),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+)]
+#[post("/hooks/providers/{provider_id}/status")]
+pub async fn provider_status(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    provider_id: web::Path<String>,
+    mut payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let body = super::read_body(&mut payload, 64 * 1024).await?;
+    let provider_uuid = ProviderId::parse(&provider_id)
+        .map_err(|_| ApiError::not_found("provider"))?
+        .uuid();
+    let mut conn = state.pool.get().await?;
+    let provider = providers::find_any_tenant(&mut conn, provider_uuid)
+        .await?
+        .ok_or_else(|| ApiError::not_found("provider"))?;
+    let kind = ProviderKind::parse(&provider.kind)
+        .ok_or_else(|| anyhow::anyhow!("stored provider kind {} is unknown", provider.kind))?;
+    let is_json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    let mut params = if is_json {
+        json_pairs(&body)
+    } else {
+        form_pairs(&body)
+    };
+
+    let receipt = match kind {
+        ProviderKind::Twilio => {
+            let creds =
+                Credentials::open(&state.settings.master_key, kind, &provider.credentials_enc)?;
+            let Credentials::Twilio { auth_token, .. } = &creds else {
+                return Err(anyhow::anyhow!("twilio provider without twilio credentials").into());
+            };
+            let url = format!("{}{}", state.settings.public_url, req.uri());
+            let signature = req
+                .headers()
+                .get("X-Twilio-Signature")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            use secrecy::ExposeSecret;
+            if !twilio::verify_signature(auth_token.expose_secret(), &url, &params, signature) {
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::FORBIDDEN,
+                    "invalid_signature",
+                    "The X-Twilio-Signature does not match.",
+                ));
+            }
+            twilio::parse_status_callback(&params)
+        }
+        ProviderKind::Vonage => {
+            // Vonage may also send the DLR as query parameters.
+            params.extend(form_pairs(req.query_string().as_bytes()));
+            vonage::parse_dlr(&params)
+        }
+        ProviderKind::Sandbox => None,
+    };
+    let Some(receipt) = receipt else {
+        return Err(ApiError::bad_request(
+            "invalid_receipt",
+            "This is not a delivery receipt we understand.",
+        ));
+    };
+
+    let query: Vec<(String, String)> = form_pairs(req.query_string().as_bytes());
+    let ours = query
+        .iter()
+        .find(|(k, _)| k == "message_id")
+        .and_then(|(_, v)| MessageId::parse(v).ok())
+        .map(MessageId::uuid);
+    let target = match ours {
+        Some(id) => Some((id, provider.tenant_id)),
+        None => {
+            messages::find_by_provider_message_id(
+                &mut conn,
+                provider_uuid,
+                &receipt.provider_message_id,
+            )
+            .await?
+        }
+    };
+    let Some((message_id, tenant_id)) = target else {
+        // Unknown to us: acknowledge so the provider stops retrying.
+        return Ok(HttpResponse::NoContent().finish());
+    };
+    if tenant_id != provider.tenant_id {
+        return Err(ApiError::not_found("message"));
+    }
+    let new_status = match receipt.status {
+        ReceiptStatus::Sent => status::SENT,
+        ReceiptStatus::Delivered => status::DELIVERED,
+        ReceiptStatus::Undelivered | ReceiptStatus::Failed => status::UNDELIVERED,
+    };
+    messages::apply_receipt(
+        &mut conn,
+        tenant_id,
+        message_id,
+        new_status,
+        receipt.provider_code.as_deref(),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

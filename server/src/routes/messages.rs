@@ -1,0 +1,527 @@
+//! Sending and reading messages. The accept path validates, prices and hands the row to the
+//! group commit ([`crate::ingest`]); the 202 is sent only once the row is committed.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use openclaw_core::accept::{self, Origin, SendError, SendRequest, now};
+use openclaw_core::db::messages::{self as store, Inserted, ListFilter, Message, NewMessage};
+use openclaw_core::domain::{Money, PhoneNumber, ProviderId};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use super::{JsonBody, Page, PageParams, cursor_for};
+use crate::auth::{Action, Caller};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+
+pub const MAX_BATCH: usize = 1_000;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.service(send)
+        .service(send_batch)
+        .service(list)
+        .service(get_one)
+        .service(cancel);
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AcceptedMessage {
+    pub id: openclaw_core::domain::MessageId,
+    #[schema(example = "queued")]
+    pub status: String,
+    pub to: String,
+    pub from: Option<String>,
+    #[schema(example = "DE")]
+    pub country: String,
+    pub message_type: String,
+    #[schema(example = "GSM-7")]
+    pub encoding: String,
+    pub segments: i32,
+    pub estimated_cost: Money,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageError {
+    pub code: String,
+    pub message: String,
+    pub provider_code: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AttemptView {
+    pub provider_id: ProviderId,
+    pub round: i32,
+    pub started_at: DateTime<Utc>,
+    /// `accepted`, `transient`, `permanent` or `unknown`.
+    pub outcome: String,
+    pub provider_code: Option<String>,
+    pub error_message: Option<String>,
+    pub latency_ms: i32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventView {
+    pub status: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: openclaw_core::domain::MessageId,
+    pub status: String,
+    pub to: String,
+    pub from: Option<String>,
+    pub body: String,
+    pub country: String,
+    pub message_type: String,
+    pub encoding: String,
+    pub segments: i32,
+    /// `live` or `test`.
+    pub mode: String,
+    pub estimated_cost: Money,
+    /// What the message cost once sent (zero for test mode).
+    pub cost: Option<Money>,
+    pub provider_id: Option<ProviderId>,
+    pub error: Option<MessageError>,
+    pub client_ref: Option<String>,
+    pub callback_url: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<Vec<AttemptView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<EventView>>,
+}
+
+fn accepted(m: &Message) -> AcceptedMessage {
+    AcceptedMessage {
+        id: m.id.into(),
+        status: m.initial_status().to_owned(),
+        to: m.recipient.clone(),
+        from: m.sender.clone(),
+        country: m.country.clone(),
+        message_type: m.message_type.clone(),
+        encoding: m.encoding.clone(),
+        segments: m.segments,
+        estimated_cost: Money::new(m.estimated_cost_micros, m.currency.clone()),
+        created_at: m.created_at,
+    }
+}
+
+fn accepted_new(m: &NewMessage) -> AcceptedMessage {
+    AcceptedMessage {
+        id: m.id.into(),
+        status: m.status.clone(),
+        to: m.recipient.clone(),
+        from: m.sender.clone(),
+        country: m.country.clone(),
+        message_type: m.message_type.clone(),
+        encoding: m.encoding.clone(),
+        segments: m.segments,
+        estimated_cost: Money::new(m.estimated_cost_micros, m.currency.clone()),
+        created_at: m.created_at,
+    }
+}
+
+fn view(m: Message) -> MessageView {
+    let error = m.error_code.clone().map(|code| MessageError {
+        code,
+        message: m.error_message.clone().unwrap_or_default(),
+        provider_code: m.error_provider_code.clone(),
+    });
+    MessageView {
+        id: m.id.into(),
+        status: m.status,
+        to: m.recipient,
+        from: m.sender,
+        body: m.body,
+        country: m.country,
+        message_type: m.message_type,
+        encoding: m.encoding,
+        segments: m.segments,
+        mode: m.mode,
+        estimated_cost: Money::new(m.estimated_cost_micros, m.currency.clone()),
+        cost: m.cost_micros.map(|c| Money::new(c, m.currency.clone())),
+        provider_id: m.provider_id.map(ProviderId::from),
+        error,
+        client_ref: m.client_ref,
+        callback_url: m.callback_url,
+        metadata: m.metadata,
+        scheduled_at: m.scheduled_at,
+        expires_at: m.expires_at,
+        created_at: m.created_at,
+        attempts: None,
+        events: None,
+    }
+}
+
+/// JSON with object keys sorted at every level, so the fingerprint of a request does not
+/// depend on how the client ordered its fields.
+fn fingerprint(value: &serde_json::Value) -> Vec<u8> {
+    fn canonical(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                    out.push(':');
+                    canonical(&map[k], out);
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canonical(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut text = String::new();
+    canonical(value, &mut text);
+    Sha256::digest(text.as_bytes()).to_vec()
+}
+
+impl From<SendError> for ApiError {
+    fn from(e: SendError) -> ApiError {
+        let base = match e.kind {
+            accept::Kind::Invalid => ApiError::bad_request(e.code, e.message),
+            accept::Kind::Unroutable => ApiError::unprocessable(e.code, e.message),
+        };
+        base.with_field(e.field)
+    }
+}
+
+/// Validates and prices a request for the caller's tenant.
+async fn prepare(
+    state: &AppState,
+    caller: &Caller,
+    tenant_id: Uuid,
+    req: SendRequest,
+    now: DateTime<Utc>,
+) -> Result<NewMessage, ApiError> {
+    let routes = state.routing_table(tenant_id).await?;
+    let origin = Origin {
+        tenant_id,
+        api_key_id: caller.api_key_id(),
+        test_mode: caller.test_mode(),
+    };
+    Ok(accept::prepare(req, origin, &routes, now)?)
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "Idempotency-Key",
+                "`Idempotency-Key` must be 1 to 255 printable characters.",
+            )
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
+/// Send one SMS.
+#[utoipa::path(
+    tag = "messages",
+    request_body = SendRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely: the same key and body return the first answer")),
+    responses(
+        (status = 202, body = AcceptedMessage),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 409, description = "`idempotency_conflict`", body = ErrorBody),
+        (status = 422, description = "`no_route`", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/messages")]
+pub async fn send(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    body: JsonBody<SendRequest>,
+) -> ApiResult<HttpResponse> {
+    let tenant_id = caller.require(Action::SendMessages)?;
+    let key = idempotency_key(&req)?;
+    let hash = key.as_ref().map(|_| {
+        fingerprint(&serde_json::from_slice(&body.bytes).unwrap_or(serde_json::Value::Null))
+    });
+    let mut row = prepare(&state, &caller, tenant_id, body.value, now()).await?;
+    row.idempotency_key = key;
+    row.request_hash = hash.clone();
+    let response = accepted_new(&row);
+    let outcome = state.ingest.submit(vec![row]).await?;
+    match outcome.into_iter().next() {
+        Some(Inserted::Created) => Ok(HttpResponse::Accepted().json(response)),
+        Some(Inserted::Existing(first)) if first.request_hash == hash => {
+            Ok(HttpResponse::Accepted()
+                .insert_header(("Idempotent-Replayed", "true"))
+                .json(accepted(&first)))
+        }
+        Some(Inserted::Existing(_)) => Err(ApiError::conflict(
+            "idempotency_conflict",
+            "This Idempotency-Key was already used with a different request.",
+        )
+        .with_field("Idempotency-Key")),
+        None => Err(anyhow::anyhow!("the ingest returned no outcome").into()),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// Up to 1,000 messages, each shaped like a single send.
+    #[schema(value_type = Vec<SendRequest>)]
+    pub messages: Vec<serde_json::Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BatchEntry {
+    Accepted(AcceptedMessage),
+    Error { error: crate::error::ErrorDetail },
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchResponse {
+    /// One entry per message, in order: the accepted message or its error.
+    pub data: Vec<BatchEntry>,
+}
+
+/// Send up to 1,000 SMS at once; one bad entry does not sink the rest.
+#[utoipa::path(
+    tag = "messages",
+    request_body = BatchRequest,
+    responses((status = 202, body = BatchResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[post("/v1/messages/batch")]
+pub async fn send_batch(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<BatchRequest>,
+) -> ApiResult<HttpResponse> {
+    let tenant_id = caller.require(Action::SendMessages)?;
+    let entries = body.value.messages;
+    if entries.is_empty() || entries.len() > MAX_BATCH {
+        return Err(ApiError::invalid(
+            "messages",
+            format!("Send 1 to {MAX_BATCH} messages per batch."),
+        ));
+    }
+    let now = now();
+    let mut results: Vec<Result<NewMessage, ApiError>> = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.into_iter().enumerate() {
+        let parsed = serde_json::from_value::<SendRequest>(entry).map_err(|e| {
+            ApiError::invalid(&format!("messages[{i}]"), format!("messages[{i}]: {e}."))
+        });
+        let prepared = match parsed {
+            Ok(req) => prepare(&state, &caller, tenant_id, req, now).await,
+            Err(e) => Err(e),
+        };
+        results.push(prepared.map_err(|mut e| {
+            e.field = Some(match e.field.take() {
+                Some(f) if !f.starts_with("messages[") => format!("messages[{i}].{f}"),
+                Some(f) => f,
+                None => format!("messages[{i}]"),
+            });
+            e
+        }));
+    }
+    let rows: Vec<NewMessage> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
+    if !rows.is_empty() {
+        state.ingest.submit(rows).await?;
+    }
+    let data = results
+        .into_iter()
+        .map(|r| match r {
+            Ok(row) => BatchEntry::Accepted(accepted_new(&row)),
+            Err(e) => BatchEntry::Error {
+                error: e.body().error,
+            },
+        })
+        .collect();
+    Ok(HttpResponse::Accepted().json(BatchResponse { data }))
+}
+
+fn parse_id(id: &str) -> Result<Uuid, ApiError> {
+    openclaw_core::domain::MessageId::parse(id)
+        .map(|m| m.uuid())
+        .map_err(|_| ApiError::not_found("message"))
+}
+
+/// One message with its attempts and status events.
+#[utoipa::path(
+    tag = "messages",
+    params(("id" = String, Path, description = "`msg_…`")),
+    responses((status = 200, body = MessageView), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/v1/messages/{id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<web::Json<MessageView>> {
+    let tenant_id = caller.require(Action::ReadMessages)?;
+    let id = parse_id(&id)?;
+    let mut conn = state.pool.get().await?;
+    let message = store::find(&mut conn, tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    let attempts = store::attempts(&mut conn, tenant_id, id).await?;
+    let events = message.events();
+    let mut v = view(message);
+    v.attempts = Some(
+        attempts
+            .into_iter()
+            .map(|a| AttemptView {
+                provider_id: a.provider_id.into(),
+                round: a.round,
+                started_at: a.started_at,
+                outcome: a.outcome,
+                provider_code: a.provider_code,
+                error_message: a.error_message,
+                latency_ms: a.latency_ms,
+            })
+            .collect(),
+    );
+    v.events = Some(
+        events
+            .into_iter()
+            .map(|e| EventView {
+                status: e.status,
+                at: e.at,
+            })
+            .collect(),
+    );
+    Ok(web::Json(v))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    /// The recipient, in any format `to` accepts.
+    pub to: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Messages, newest first.
+#[utoipa::path(
+    tag = "messages",
+    params(ListQuery),
+    responses((status = 200, description = "`{data: [MessageView], next_cursor}`"), (status = 400, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/v1/messages")]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> ApiResult<web::Json<Page<MessageView>>> {
+    let tenant_id = caller.require(Action::ReadMessages)?;
+    let q = query.into_inner();
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    let limit = page.limit()?;
+    if let Some(s) = &q.status
+        && !store::status::ALL.contains(&s.as_str())
+    {
+        return Err(ApiError::invalid(
+            "status",
+            format!("`status` must be one of {}.", store::status::ALL.join(", ")),
+        ));
+    }
+    let recipient = q
+        .to
+        .as_deref()
+        .map(|t| {
+            PhoneNumber::parse(t)
+                .map(|p| p.e164().to_owned())
+                .map_err(|e| {
+                    ApiError::bad_request("invalid_phone_number", e.to_string()).with_field("to")
+                })
+        })
+        .transpose()?;
+    let filter = ListFilter {
+        status: q.status,
+        recipient,
+        since: q.since,
+        until: q.until,
+        before: page.cursor_uuid()?,
+    };
+    let mut conn = state.pool.get().await?;
+    let mut rows = store::list(&mut conn, tenant_id, &filter, limit + 1).await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|m| cursor_for(m.id))
+    } else {
+        None
+    };
+    Ok(web::Json(Page {
+        data: rows.into_iter().map(view).collect(),
+        next_cursor,
+    }))
+}
+
+/// Cancel a message that is still scheduled or queued.
+#[utoipa::path(
+    tag = "messages",
+    params(("id" = String, Path, description = "`msg_…`")),
+    responses((status = 200, body = MessageView), (status = 404, body = ErrorBody), (status = 409, description = "`not_cancelable`", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[post("/v1/messages/{id}/cancel")]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<web::Json<MessageView>> {
+    let tenant_id = caller.require(Action::SendMessages)?;
+    let id = parse_id(&id)?;
+    let mut conn = state.pool.get().await?;
+    match store::cancel(&mut conn, tenant_id, id).await? {
+        None => Err(ApiError::not_found("message")),
+        Some(Ok(m)) => Ok(web::Json(view(m))),
+        Some(Err(m)) => Err(ApiError::conflict(
+            "not_cancelable",
+            format!(
+                "The message is {}; only scheduled or queued messages can be canceled.",
+                m.status
+            ),
+        )),
+    }
+}

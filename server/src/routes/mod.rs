@@ -1,0 +1,187 @@
+//! Every route, declared in one place; `/openapi.json` is collected from these same
+//! registrations (utoipa-actix-web), so the document cannot drift from the code.
+
+pub mod accounts;
+pub mod api_keys;
+pub mod health;
+pub mod hooks;
+pub mod messages;
+pub mod providers;
+pub mod spend;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, web};
+use base64::Engine;
+use futures::StreamExt;
+use futures::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::ApiError;
+
+/// Largest accepted request body (a batch of 1,000 long messages fits).
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    health::config(cfg);
+    accounts::config(cfg);
+    api_keys::config(cfg);
+    providers::config(cfg);
+    messages::config(cfg);
+    spend::config(cfg);
+    hooks::config(cfg);
+}
+
+/// A JSON body parsed into `T`, with errors in our shape: `invalid_json` for syntax,
+/// `invalid_field` naming the field for a wrong or missing value, 413 over the limit.
+pub struct JsonBody<T> {
+    pub value: T,
+    /// The body as received (for the idempotency fingerprint).
+    pub bytes: web::Bytes,
+}
+
+pub async fn read_body<S>(payload: &mut S, limit: usize) -> Result<web::Bytes, ApiError>
+where
+    S: futures::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
+{
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::bad_request("invalid_body", "The request body could not be read.")
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("The request body is over the limit of {limit} bytes."),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &web::Bytes) -> Result<JsonBody<T>, ApiError> {
+    let invalid_json = |e: serde_json::Error| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("The request body is not valid JSON: {e}."),
+        )
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return invalid_json(inner);
+        }
+        let inner = inner.to_string();
+        // "missing field `to`" names the field; the path then points at its parent.
+        let field = match inner.split('`').nth(1) {
+            Some(name) if inner.starts_with("missing field") => {
+                if path == "." {
+                    name.to_owned()
+                } else {
+                    format!("{path}.{name}")
+                }
+            }
+            _ => path,
+        };
+        ApiError::invalid(&field, format!("`{field}`: {inner}."))
+    })?;
+    de.end().map_err(invalid_json)?;
+    Ok(JsonBody {
+        value,
+        bytes: bytes.clone(),
+    })
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|ct| ct.starts_with("application/json"));
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "Send the body as application/json.",
+                ));
+            }
+            let bytes = read_body(&mut payload, MAX_BODY_BYTES).await?;
+            parse_json(&bytes)
+        })
+    }
+}
+
+/// `limit` (1–200, default 50) and `cursor` of a list request.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    pub fn limit(&self) -> Result<i64, ApiError> {
+        match self.limit {
+            None => Ok(50),
+            Some(n) if (1..=200).contains(&n) => Ok(n),
+            Some(_) => Err(ApiError::invalid(
+                "limit",
+                "`limit` must be between 1 and 200.",
+            )),
+        }
+    }
+
+    /// Cursors are opaque: base64url of the last id of the previous page.
+    pub fn cursor_uuid(&self) -> Result<Option<uuid::Uuid>, ApiError> {
+        let Some(cursor) = &self.cursor else {
+            return Ok(None);
+        };
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()
+            .and_then(|b| uuid::Uuid::from_slice(&b).ok())
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid("cursor", "`cursor` is not a cursor this API issued."))
+    }
+}
+
+pub fn cursor_for(id: uuid::Uuid) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+/// `{"data": [...], "next_cursor": "..." | null}`.
+#[derive(serde::Serialize)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Query strings that fail to parse get our error shape too.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("The query string is not valid: {err}."),
+        )
+        .into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _| {
+        ApiError::bad_request("invalid_path", format!("The path is not valid: {err}.")).into()
+    })
+}

@@ -1,0 +1,109 @@
+//! Spend reports from the daily rollup.
+
+use actix_web::{get, web};
+use chrono::{Datelike, NaiveDate, Utc};
+use openclaw_core::db::spend::{self, GroupBy};
+use openclaw_core::db::tenants;
+use openclaw_core::domain::Money;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::{Action, Caller};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.service(report);
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SpendQuery {
+    /// First UTC day (YYYY-MM-DD), default: the first of this month.
+    pub from: Option<NaiveDate>,
+    /// Last UTC day, inclusive, default: today.
+    pub to: Option<NaiveDate>,
+    /// `day` (default), `provider`, `country` or `message_type`.
+    pub group_by: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SpendLine {
+    /// The day, provider id, country or message type.
+    pub key: String,
+    pub messages: i64,
+    pub segments: i64,
+    pub cost: Money,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SpendReport {
+    pub data: Vec<SpendLine>,
+    pub total: Money,
+}
+
+/// What the tenant spent on sent messages (live mode only), grouped.
+#[utoipa::path(
+    tag = "spend",
+    params(SpendQuery),
+    responses((status = 200, body = SpendReport), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/v1/spend")]
+pub async fn report(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<SpendQuery>,
+) -> ApiResult<web::Json<SpendReport>> {
+    let tenant_id = caller.require(Action::ReadSpend)?;
+    let today = Utc::now().date_naive();
+    let from = query
+        .from
+        .unwrap_or_else(|| today.with_day(1).unwrap_or(today));
+    let to = query.to.unwrap_or(today);
+    if from > to {
+        return Err(ApiError::invalid("from", "`from` must not be after `to`."));
+    }
+    if (to - from).num_days() > 366 {
+        return Err(ApiError::invalid(
+            "from",
+            "Ask for at most 366 days at a time.",
+        ));
+    }
+    let group_by = match query.group_by.as_deref() {
+        None => GroupBy::Day,
+        Some(g) => GroupBy::parse(g).ok_or_else(|| {
+            ApiError::invalid(
+                "group_by",
+                "`group_by` must be day, provider, country or message_type.",
+            )
+        })?,
+    };
+    let mut conn = state.pool.get().await?;
+    let currency = tenants::find(&mut conn, tenant_id).await?.currency;
+    let rows = spend::report(&mut conn, tenant_id, from, to, group_by).await?;
+    let total = rows
+        .iter()
+        .filter(|r| r.currency == currency)
+        .map(|r| r.cost_micros)
+        .sum();
+    let data = rows
+        .into_iter()
+        .map(|r| SpendLine {
+            key: match group_by {
+                GroupBy::Provider => uuid::Uuid::parse_str(&r.key)
+                    .map(|u| openclaw_core::domain::ProviderId::from(u).to_string())
+                    .unwrap_or(r.key),
+                _ => r.key,
+            },
+            messages: r.messages,
+            segments: r.segments,
+            cost: Money::new(r.cost_micros, r.currency),
+        })
+        .collect();
+    Ok(web::Json(SpendReport {
+        data,
+        total: Money::new(total, currency),
+    }))
+}

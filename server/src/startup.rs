@@ -1,0 +1,193 @@
+//! Building and running the server: migrations, pools, the ingest tasks and the HTTP app.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use openclaw_core::config::Settings;
+use openclaw_core::db;
+use openclaw_core::queue::Topology;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+use crate::cache::TtlCache;
+use crate::error::ApiError;
+use crate::routes;
+use crate::state::{AppState, CACHE_TTL, KeyUsage};
+use openclaw_core::ingest::{Ingest, IngestTasks};
+use openclaw_core::jwt::JwtKeys;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "OpenClaw API",
+        description = "Multi-tenant SMS relay: one API, the cheapest provider that delivers, failover and spend.",
+        version = "1"
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(crate::error::ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A user access token (JWT) or a tenant API key (`oc_live_…`, `oc_test_…`).",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document of every registered route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes::config)
+        .split_for_parts();
+    doc
+}
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    ingest_tasks: IngestTasks,
+    state: web::Data<AppState>,
+    flusher: tokio::task::JoinHandle<()>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let applied = db::run_migrations(settings.database_url())?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, "applied database migrations");
+        }
+        let pool = db::pool(settings.database_url(), 24)?;
+        let topology = Topology::from_settings(&settings);
+        let (ingest, ingest_tasks) =
+            Ingest::start(pool.clone(), settings.amqp_url().to_owned(), topology);
+        let listener = TcpListener::bind(settings.http_addr)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.http_addr))?;
+        let port = listener.local_addr()?.port();
+        let jwt = Arc::new(JwtKeys::new(&settings.jwt_secret));
+        let settings = Arc::new(settings);
+        let keys: Arc<TtlCache<Vec<u8>, Option<Arc<crate::auth::Key>>>> =
+            Arc::new(TtlCache::new(CACHE_TTL));
+        let web_keys = keys.clone();
+        let routes: Arc<TtlCache<uuid::Uuid, Vec<openclaw_core::routing::RouteProvider>>> =
+            Arc::new(TtlCache::new(CACHE_TTL));
+        let web_routes = routes.clone();
+        let web_context = web::Data::new(openclaw_web::WebContext {
+            keys_changed: Arc::new(move || web_keys.clear()),
+            routes_changed: Arc::new(move |tenant| web_routes.evict(&tenant)),
+            pool: pool.clone(),
+            settings: settings.clone(),
+            jwt: jwt.clone(),
+            secure_cookies: settings.public_url.starts_with("https://"),
+            origin: origin_of(&settings.public_url),
+            ingest: ingest.clone(),
+        });
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            jwt,
+            settings,
+            keys,
+            routes,
+            key_usage: Arc::new(KeyUsage::default()),
+            ingest,
+        });
+
+        // Holds only what it needs, so the ingest channel closes when the server stops.
+        let (usage, usage_pool) = (state.key_usage.clone(), pool.clone());
+        let flusher = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                if let Err(e) = usage.flush(&usage_pool).await {
+                    tracing::warn!(error = format!("{e:#}"), "could not record API key usage");
+                }
+            }
+        });
+
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            let (app, doc) = App::new()
+                .into_utoipa_app()
+                .openapi(ApiDoc::openapi())
+                .app_data(app_state.clone())
+                .app_data(routes::query_config())
+                .app_data(routes::path_config())
+                .app_data(web::PayloadConfig::new(routes::MAX_BODY_BYTES))
+                .configure(routes::config)
+                .split_for_parts();
+            app.app_data(web::Data::new(doc))
+                .app_data(web_context.clone())
+                .app_data(web::FormConfig::default().limit(64 * 1024))
+                .route("/openapi.json", web::get().to(routes::health::openapi))
+                .configure(openclaw_web::configure)
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(20)
+        .run();
+
+        Ok(Application {
+            server,
+            port,
+            ingest_tasks,
+            state,
+            flusher,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish and drains the
+    /// ingest tasks, so every 202 given was committed and every commit offered to the broker.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await?;
+        self.flusher.abort();
+        if let Err(e) = self.state.key_usage.flush(&self.state.pool).await {
+            tracing::warn!(error = format!("{e:#}"), "could not record API key usage");
+        }
+        drop(self.state);
+        if tokio::time::timeout(Duration::from_secs(15), self.ingest_tasks.join())
+            .await
+            .is_err()
+        {
+            tracing::warn!("ingest tasks did not finish in time; the relay will publish the rest");
+        }
+        Ok(())
+    }
+}
+
+/// `scheme://host[:port]` of a URL: what browsers send as `Origin` from our pages.
+fn origin_of(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split('/').next().unwrap_or(rest);
+            format!("{scheme}://{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+async fn not_found() -> HttpResponse {
+    use actix_web::ResponseError;
+    ApiError::not_found("route").error_response()
+}

@@ -1,0 +1,73 @@
+//! What every handler shares.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use openclaw_core::config::Settings;
+use openclaw_core::db::{self, PgPool, providers};
+use openclaw_core::routing::RouteProvider;
+use uuid::Uuid;
+
+use crate::auth::Key;
+use crate::cache::TtlCache;
+use crate::error::ApiError;
+use openclaw_core::ingest::Ingest;
+use openclaw_core::jwt::JwtKeys;
+
+/// How long another process's change to a key or a price list may take to be seen here.
+pub const CACHE_TTL: Duration = Duration::from_secs(2);
+
+pub struct AppState {
+    pub pool: PgPool,
+    pub settings: Arc<Settings>,
+    pub jwt: Arc<JwtKeys>,
+    /// API key hash → the key (or None: no such key).
+    pub keys: Arc<TtlCache<Vec<u8>, Option<Arc<Key>>>>,
+    /// Tenant → its providers and prices, for the estimate and `no_route`.
+    pub routes: Arc<TtlCache<Uuid, Vec<RouteProvider>>>,
+    pub key_usage: Arc<KeyUsage>,
+    pub ingest: Ingest,
+}
+
+impl AppState {
+    pub async fn routing_table(
+        &self,
+        tenant_id: Uuid,
+    ) -> Result<Arc<Vec<RouteProvider>>, ApiError> {
+        if let Some(table) = self.routes.get(&tenant_id) {
+            return Ok(table);
+        }
+        let mut conn = self.pool.get().await?;
+        let table = providers::routing_table(&mut conn, tenant_id).await?;
+        Ok(self
+            .routes
+            .put(tenant_id, table.into_iter().map(|p| p.route).collect()))
+    }
+}
+
+/// Which keys were used since the last flush; `last_used_at` is written in the background
+/// (at most every few seconds per key) instead of once per request.
+#[derive(Default)]
+pub struct KeyUsage {
+    used: Mutex<HashSet<Uuid>>,
+}
+
+impl KeyUsage {
+    pub fn record(&self, key_id: Uuid) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        used.insert(key_id);
+    }
+
+    pub async fn flush(&self, pool: &PgPool) -> anyhow::Result<()> {
+        let ids: Vec<Uuid> = {
+            let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+            used.drain().collect()
+        };
+        if !ids.is_empty() {
+            let mut conn = pool.get().await?;
+            db::api_keys::touch(&mut conn, &ids).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,75 @@
+//! The relay: Postgres is the source of truth, and this task makes the broker agree with it.
+//! Every second it publishes what the outbox says is past due — messages the API committed but
+//! the broker never confirmed, scheduled messages whose time came, retries whose delayed queue
+//! message was never confirmed — and clears each outbox row once the broker confirms.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use openclaw_core::db::messages;
+use openclaw_core::queue::{self, Envelope};
+use tokio_util::sync::CancellationToken;
+
+use crate::startup::Shared;
+
+const SCAN_LIMIT: i64 = 2_000;
+
+pub async fn run(
+    shared: Arc<Shared>,
+    conn: &lapin::Connection,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let channel = queue::confirm_channel(conn).await?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = relay_once(&shared, &channel).await {
+            tracing::warn!(error = format!("{e:#}"), "relay pass failed");
+            if !channel.status().connected() {
+                return Err(e);
+            }
+        }
+    }
+    let _ = channel.close(200, "worker stopping".into()).await;
+    Ok(())
+}
+
+/// Publishes everything due; returns how many were published.
+pub async fn relay_once(shared: &Shared, channel: &lapin::Channel) -> anyhow::Result<usize> {
+    let due = {
+        let mut conn = shared.pool.get().await?;
+        messages::take_due(&mut conn, SCAN_LIMIT).await?
+    };
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let send_queue = shared.topology.send_queue();
+    let mut pending = Vec::new();
+    for chunk in due.chunks(queue::MAX_ENVELOPE) {
+        let envelope = Envelope {
+            messages: chunk.iter().map(|d| (d.id, d.round)).collect(),
+        };
+        if let Ok(c) = queue::publish(channel, &send_queue, &envelope).await {
+            pending.push((chunk, c));
+        }
+    }
+    // What is not confirmed stays in the outbox and is due again when its lease ends.
+    let mut confirmed = Vec::with_capacity(due.len());
+    for (chunk, c) in pending {
+        if queue::confirmed(c.await) {
+            confirmed.extend_from_slice(chunk);
+        }
+    }
+    let mut conn = shared.pool.get().await?;
+    messages::published(&mut conn, &confirmed).await?;
+    tracing::info!(
+        published = confirmed.len(),
+        due = due.len(),
+        "relay published from the outbox"
+    );
+    Ok(confirmed.len())
+}

@@ -1,0 +1,293 @@
+//! One round of one message: route → attempt each candidate → outcome.
+//! Pure of the queue: it reads the tenant's providers and returns what to commit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use openclaw_core::config::Settings;
+use openclaw_core::db::messages::{Message, NewAttempt, Resolution, RoundResult};
+use openclaw_core::db::{PgPool, providers};
+use openclaw_core::providers::{
+    Credentials, OutboundSms, ProviderClient, ProviderKind, SendOutcome, sandbox,
+};
+use openclaw_core::queue::Topology;
+use openclaw_core::routing::{self, RouteProvider};
+use tokio::sync::RwLock;
+use uuid::Uuid;
+
+/// A provider ready to be called.
+pub struct Gateway {
+    pub kind: ProviderKind,
+    pub base_url: Option<String>,
+    pub credentials: Credentials,
+    pub sender_ids: Vec<String>,
+}
+
+/// What a tenant's messages are routed over.
+pub struct TenantRoutes {
+    pub routes: Vec<RouteProvider>,
+    pub gateways: HashMap<Uuid, Gateway>,
+    /// The tenant's default sender, when neither message nor provider names one.
+    pub default_sender: Option<String>,
+}
+
+/// Tenants' providers, reloaded every few seconds so edits take effect without a restart.
+pub struct RouteCache {
+    ttl: Duration,
+    entries: RwLock<HashMap<Uuid, (Instant, Arc<TenantRoutes>)>>,
+}
+
+impl RouteCache {
+    pub fn new(ttl: Duration) -> RouteCache {
+        RouteCache {
+            ttl,
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub async fn get(
+        &self,
+        pool: &PgPool,
+        settings: &Settings,
+        tenant_id: Uuid,
+    ) -> anyhow::Result<Arc<TenantRoutes>> {
+        if let Some((at, routes)) = self.entries.read().await.get(&tenant_id)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(routes.clone());
+        }
+        let mut conn = pool.get().await?;
+        let table = providers::routing_table(&mut conn, tenant_id).await?;
+        let default_sender = openclaw_core::db::tenants::find(&mut conn, tenant_id)
+            .await?
+            .default_sender_ids
+            .into_iter()
+            .next();
+        drop(conn);
+        let mut gateways = HashMap::new();
+        let mut routes = Vec::with_capacity(table.len());
+        for p in table {
+            let Some(kind) = ProviderKind::parse(&p.row.kind) else {
+                tracing::error!(provider_id = %p.row.id, kind = p.row.kind, "unknown provider kind; skipped");
+                continue;
+            };
+            let credentials = Credentials::open(&settings.master_key, kind, &p.row.credentials_enc);
+            match credentials {
+                Ok(credentials) => {
+                    gateways.insert(
+                        p.row.id,
+                        Gateway {
+                            kind,
+                            base_url: p.row.base_url.clone(),
+                            credentials,
+                            sender_ids: p.row.sender_ids.clone(),
+                        },
+                    );
+                    routes.push(p.route);
+                }
+                Err(e) => tracing::error!(
+                    provider_id = %p.row.id,
+                    error = format!("{e:#}"),
+                    "cannot read provider credentials (wrong OPENCLAW_MASTER_KEY?); provider skipped"
+                ),
+            }
+        }
+        let entry = Arc::new(TenantRoutes {
+            routes,
+            gateways,
+            default_sender,
+        });
+        self.entries
+            .write()
+            .await
+            .insert(tenant_id, (Instant::now(), entry.clone()));
+        Ok(entry)
+    }
+}
+
+/// Everything a round needs besides the message.
+pub struct SendContext<'a> {
+    pub http: &'a reqwest::Client,
+    pub topology: &'a Topology,
+    pub public_url: &'a str,
+}
+
+/// Tries each candidate provider in price order until one accepts. Transient failures make
+/// the message due for another round (after the next backoff step); permanent refusals
+/// exclude that provider from later rounds.
+pub async fn send_round(
+    ctx: &SendContext<'_>,
+    routes: &TenantRoutes,
+    message: Message,
+    refused_before: &[Uuid],
+) -> RoundResult {
+    let mut attempts = Vec::new();
+    if message.expires_at.is_some_and(|t| t <= Utc::now()) {
+        return RoundResult {
+            message,
+            attempts,
+            resolution: Resolution::Expired,
+        };
+    }
+    let test_mode = message.mode == "test";
+    let candidates: Vec<_> = routing::candidates(
+        &routes.routes,
+        &message.country,
+        &message.message_type,
+        test_mode,
+    )
+    .into_iter()
+    .filter(|c| !refused_before.contains(&c.provider_id))
+    .collect();
+
+    let mut transient = false;
+    let mut last_refusal: Option<(Option<String>, String)> = None;
+    for candidate in &candidates {
+        let Some(gateway) = routes.gateways.get(&candidate.provider_id) else {
+            continue;
+        };
+        let from = message
+            .sender
+            .as_deref()
+            .or(gateway.sender_ids.first().map(String::as_str))
+            .or(routes.default_sender.as_deref());
+        let callback = (gateway.kind != ProviderKind::Sandbox).then(|| {
+            openclaw_core::hooks::status_callback_url(
+                ctx.public_url,
+                candidate.provider_id,
+                message.id,
+            )
+        });
+        let client_ref = openclaw_core::domain::MessageId::from(message.id).to_string();
+        let sms = OutboundSms {
+            to: &message.recipient,
+            from,
+            body: &message.body,
+            client_ref: &client_ref,
+            status_callback: callback.as_deref(),
+        };
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let outcome = ProviderClient {
+            kind: gateway.kind,
+            base_url: gateway.base_url.as_deref(),
+            credentials: &gateway.credentials,
+        }
+        .send(ctx.http, &sms)
+        .await;
+        let latency_ms = i32::try_from(clock.elapsed().as_millis()).unwrap_or(i32::MAX);
+        let mut attempt = NewAttempt {
+            provider_id: candidate.provider_id,
+            started_at,
+            outcome: outcome.kind(),
+            provider_code: None,
+            provider_message_id: None,
+            error_message: None,
+            latency_ms,
+        };
+        match outcome {
+            SendOutcome::Accepted {
+                provider_message_id,
+            } => {
+                attempt.provider_message_id = Some(provider_message_id.clone());
+                attempts.push(attempt);
+                let cost_micros = if test_mode {
+                    0
+                } else {
+                    candidate
+                        .price_micros
+                        .saturating_mul(i64::from(message.segments))
+                };
+                return RoundResult {
+                    message,
+                    attempts,
+                    resolution: Resolution::Sent {
+                        provider_id: candidate.provider_id,
+                        provider_message_id,
+                        cost_micros,
+                    },
+                };
+            }
+            SendOutcome::Transient {
+                code,
+                message: text,
+            } => {
+                transient = true;
+                attempt.provider_code = code;
+                attempt.error_message = Some(text);
+                attempts.push(attempt);
+            }
+            SendOutcome::Permanent {
+                code,
+                message: text,
+            } => {
+                last_refusal = Some((code.clone(), text.clone()));
+                attempt.provider_code = code;
+                attempt.error_message = Some(text);
+                attempts.push(attempt);
+            }
+        }
+    }
+
+    let resolution = if transient {
+        match ctx.topology.delay_before(message.round + 1) {
+            Some(delay) => Resolution::Retry {
+                at: Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
+            },
+            None => Resolution::Failed {
+                code: "retries_exhausted".into(),
+                message: format!(
+                    "Every provider failed temporarily, {} times; giving up.",
+                    message.round + 1
+                ),
+                provider_code: attempts.last().and_then(|a| a.provider_code.clone()),
+            },
+        }
+    } else if let Some((code, text)) = last_refusal {
+        Resolution::Failed {
+            code: "provider_refused".into(),
+            message: format!("Every provider refused the message; the last said: {text}"),
+            provider_code: code,
+        }
+    } else {
+        Resolution::Failed {
+            code: "no_route".into(),
+            message: format!(
+                "No enabled provider is priced for {} any more.",
+                message.country
+            ),
+            provider_code: None,
+        }
+    };
+    RoundResult {
+        message,
+        attempts,
+        resolution,
+    }
+}
+
+/// The sandbox reports delivery a little after accepting, like a real gateway would.
+pub fn sandbox_receipt(pool: PgPool, message: &Message) {
+    let (delay, status) = sandbox::receipt_for(&message.recipient);
+    let status = match status {
+        openclaw_core::providers::ReceiptStatus::Delivered => "delivered",
+        openclaw_core::providers::ReceiptStatus::Sent => "sent",
+        _ => "undelivered",
+    };
+    let (tenant_id, id) = (message.tenant_id, message.id);
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let result = async {
+            let mut conn = pool.get().await?;
+            openclaw_core::db::messages::apply_receipt(&mut conn, tenant_id, id, status, None)
+                .await?;
+            anyhow::Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = format!("{e:#}"), message_id = %id, "sandbox receipt not applied");
+        }
+    });
+}

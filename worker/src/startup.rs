@@ -1,0 +1,115 @@
+//! Wiring: settings, pool, HTTP client, the consumer and the relay, and a clean stop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use openclaw_core::config::Settings;
+use openclaw_core::db::{self, PgPool};
+use openclaw_core::queue::{self, Topology};
+use tokio_util::sync::CancellationToken;
+
+use crate::send::RouteCache;
+use crate::{consumer, relay};
+
+/// What the consumer and the relay share.
+pub struct Shared {
+    pub pool: PgPool,
+    pub settings: Settings,
+    pub topology: Topology,
+    pub http: reqwest::Client,
+    pub routes: RouteCache,
+}
+
+impl Shared {
+    pub fn new(settings: Settings) -> anyhow::Result<Shared> {
+        let pool = db::pool(settings.database_url(), 16)?;
+        let topology = Topology::from_settings(&settings);
+        let http = reqwest::Client::builder()
+            .timeout(openclaw_core::providers::SEND_TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            .pool_max_idle_per_host(512)
+            .user_agent(concat!("OpenClaw/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Shared {
+            pool,
+            settings,
+            topology,
+            http,
+            routes: RouteCache::new(Duration::from_secs(2)),
+        })
+    }
+}
+
+/// Waits until the server has migrated the database.
+pub async fn wait_for_schema(pool: &PgPool, stop: &CancellationToken) -> anyhow::Result<()> {
+    let mut logged = false;
+    loop {
+        let ready = async {
+            let mut conn = pool.get().await?;
+            db::schema_is_current(&mut conn).await
+        }
+        .await;
+        match ready {
+            Ok(true) => return Ok(()),
+            Ok(false) if !logged => {
+                tracing::info!("waiting for openclaw-server to migrate the database");
+                logged = true;
+            }
+            Err(e) if !logged => {
+                tracing::warn!(error = format!("{e:#}"), "waiting for Postgres");
+                logged = true;
+            }
+            _ => {}
+        }
+        tokio::select! {
+            _ = stop.cancelled() => anyhow::bail!("stopped while waiting for the schema"),
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// Runs until `stop` is cancelled, reconnecting to RabbitMQ when it goes away.
+pub async fn run(shared: Arc<Shared>, stop: CancellationToken) -> anyhow::Result<()> {
+    wait_for_schema(&shared.pool, &stop).await?;
+    let mut backoff = Duration::from_millis(500);
+    while !stop.is_cancelled() {
+        let session = async {
+            let conn = queue::connect(shared.settings.amqp_url(), "openclaw-worker").await?;
+            let setup = conn.create_channel().await?;
+            shared.topology.declare(&setup).await?;
+            let _ = setup.close(200, "declared".into()).await;
+            backoff = Duration::from_millis(500);
+            // Either task ending (a lost connection) ends the session; both stop on `stop`.
+            let session_stop = stop.child_token();
+            let (a, b) = tokio::join!(
+                async {
+                    let r = consumer::run(shared.clone(), &conn, session_stop.clone()).await;
+                    session_stop.cancel();
+                    r
+                },
+                async {
+                    let r = relay::run(shared.clone(), &conn, session_stop.clone()).await;
+                    session_stop.cancel();
+                    r
+                }
+            );
+            let _ = conn.close(200, "worker stopping".into()).await;
+            a.and(b)
+        }
+        .await;
+        if let Err(e) = session {
+            if stop.is_cancelled() {
+                break;
+            }
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "RabbitMQ session ended; reconnecting"
+            );
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+    Ok(())
+}
