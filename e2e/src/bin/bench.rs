@@ -1,0 +1,338 @@
+//! The send-path benchmark: API → Postgres → RabbitMQ → worker → provider simulator.
+//!
+//!   cargo run --release -p openclaw-e2e --bin bench -- [--messages 20000] [--concurrency 64]
+//!
+//! Starts a fresh database, `provider-sim`, `openclaw-server` and `openclaw-worker` (release
+//! builds of this checkout) on this machine's Postgres and RabbitMQ, then measures:
+//! 1. single sends (`POST /v1/messages`) as fast as `--concurrency` clients go: accepted/s, p50/p99;
+//! 2. single sends paced at `--paced-rate` (default 2,000/s): p50/p99 accept latency;
+//! 3. the batch endpoint (1,000 per request): accepted/s;
+//! 4. end to end: how fast accepted messages become `sent` (committed after the provider
+//!    accepted them), over everything the phases above accepted;
+//!
+//! It also prints the worker's and the server's peak memory (VmHWM).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use openclaw_e2e::procs::{Process, Relay, Simulator};
+use openclaw_e2e::services::query_i64;
+use serde_json::{Value, json};
+
+struct Args {
+    messages: usize,
+    concurrency: usize,
+    paced_rate: u64,
+    paced_secs: u64,
+    batch_messages: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        messages: 20_000,
+        concurrency: 64,
+        paced_rate: 2_000,
+        paced_secs: 10,
+        batch_messages: 100_000,
+    };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < argv.len() {
+        let value = argv.get(i + 1).and_then(|v| v.parse::<u64>().ok());
+        match (argv[i].as_str(), value) {
+            ("--messages", Some(v)) => a.messages = v as usize,
+            ("--concurrency", Some(v)) => a.concurrency = v as usize,
+            ("--paced-rate", Some(v)) => a.paced_rate = v,
+            ("--paced-secs", Some(v)) => a.paced_secs = v,
+            ("--batch-messages", Some(v)) => a.batch_messages = v as usize,
+            (flag, _) => {
+                eprintln!("unknown or incomplete argument {flag}");
+                std::process::exit(2);
+            }
+        }
+        i += 2;
+    }
+    a
+}
+
+fn peak_memory_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+/// CPU seconds used so far, per command name, over every process on the machine.
+fn cpu_by_command() -> std::collections::HashMap<String, f64> {
+    let ticks = 100.0; // USER_HZ on Linux
+    let mut out = std::collections::HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid … utime(14) stime(15)
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_owned();
+        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        let (Some(u), Some(s)) = (fields.get(11), fields.get(12)) else {
+            continue;
+        };
+        let secs = (u.parse::<f64>().unwrap_or(0.0) + s.parse::<f64>().unwrap_or(0.0)) / ticks;
+        *out.entry(comm).or_insert(0.0) += secs;
+    }
+    out
+}
+
+/// Prints where the CPU went since `before`, biggest first.
+fn cpu_report(before: &std::collections::HashMap<String, f64>, elapsed: Duration) {
+    let after = cpu_by_command();
+    let mut used: Vec<(String, f64)> = after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
+        .filter(|(_, v)| *v > 0.05)
+        .collect();
+    used.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let line: Vec<String> = used
+        .iter()
+        .take(7)
+        .map(|(k, v)| format!("{k} {:.0}%", 100.0 * v / elapsed.as_secs_f64()))
+        .collect();
+    println!("  cpu (100% = one core): {}", line.join(", "));
+}
+
+fn report(name: &str, n: usize, elapsed: Duration, hist: Option<&Histogram<u64>>) {
+    let rate = n as f64 / elapsed.as_secs_f64();
+    match hist {
+        Some(h) => println!(
+            "{name:<34} {n:>8} msgs in {:>6.2}s = {rate:>9.0}/s   p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms",
+            elapsed.as_secs_f64(),
+            h.value_at_quantile(0.50) as f64 / 1000.0,
+            h.value_at_quantile(0.99) as f64 / 1000.0,
+            h.max() as f64 / 1000.0,
+        ),
+        None => println!(
+            "{name:<34} {n:>8} msgs in {:>6.2}s = {rate:>9.0}/s",
+            elapsed.as_secs_f64()
+        ),
+    }
+}
+
+async fn send_one(http: &reqwest::Client, url: &str, key: &str, phase: &str, i: u64) -> Duration {
+    let started = Instant::now();
+    let res = http
+        .post(url)
+        .bearer_auth(key)
+        .json(&json!({"to": "+14155552671", "body": format!("benchmark {phase} {i}")}))
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(
+        res.status(),
+        202,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let _ = res.bytes().await;
+    started.elapsed()
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    println!("starting provider-sim, openclaw-server and openclaw-worker (release builds)…");
+    let sim = Simulator::start();
+    let relay = Relay::start(&[("RUST_LOG", "warn")]).await;
+    let owner = relay.signup().await;
+    let provider = relay
+        .provider(
+            &owner,
+            "twilio",
+            json!({"account_sid": "AC00000000000000000000000000000001", "auth_token": "bench-auth-token-000000000000000001"}),
+            Some(&sim.base_url),
+            &[("*", "0.0040")],
+        )
+        .await;
+    let res = relay
+        .http
+        .patch(relay.url(&format!("/v1/providers/{provider}")))
+        .bearer_auth(&owner.access_token)
+        .json(&json!({"sender_ids": ["+14155550100"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let key = relay.api_key(&owner, "live").await;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency * 2)
+        .build()
+        .unwrap();
+    let url = relay.url("/v1/messages");
+    // Warm up connections and caches.
+    for i in 0..200 {
+        send_one(&http, &url, &key, "warm-up", i).await;
+    }
+    let first_accept = Instant::now();
+    let mut accepted_total = 200usize;
+
+    // 1. Single sends, flat out.
+    let next = Arc::new(AtomicU64::new(0));
+    let cpu = cpu_by_command();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency {
+        let (http, url, key, next) = (http.clone(), url.clone(), key.clone(), next.clone());
+        let total = args.messages as u64;
+        tasks.push(tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new(3).unwrap();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    return hist;
+                }
+                let took = send_one(&http, &url, &key, "flat", i).await;
+                hist.record(took.as_micros() as u64).unwrap();
+            }
+        }));
+    }
+    let mut hist = Histogram::<u64>::new(3).unwrap();
+    for t in tasks {
+        hist.add(t.await.unwrap()).unwrap();
+    }
+    report(
+        "POST /v1/messages (flat out)",
+        args.messages,
+        started.elapsed(),
+        Some(&hist),
+    );
+    cpu_report(&cpu, started.elapsed());
+    accepted_total += args.messages;
+
+    // 2. Single sends at a steady rate.
+    let paced = (args.paced_rate * args.paced_secs) as usize;
+    let interval = Duration::from_secs_f64(1.0 / args.paced_rate as f64);
+    let cpu = cpu_by_command();
+    let started = Instant::now();
+    let mut handles = Vec::with_capacity(paced);
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    for i in 0..paced {
+        tick.tick().await;
+        let (http, url, key) = (http.clone(), url.clone(), key.clone());
+        handles.push(tokio::spawn(async move {
+            send_one(&http, &url, &key, "paced", i as u64).await
+        }));
+    }
+    let mut hist = Histogram::<u64>::new(3).unwrap();
+    for h in handles {
+        hist.record(h.await.unwrap().as_micros() as u64).unwrap();
+    }
+    report(
+        &format!("POST /v1/messages (paced {}/s)", args.paced_rate),
+        paced,
+        started.elapsed(),
+        Some(&hist),
+    );
+    cpu_report(&cpu, started.elapsed());
+    accepted_total += paced;
+
+    // 3. The batch endpoint.
+    let batch_url = relay.url("/v1/messages/batch");
+    let batches = args.batch_messages.div_ceil(1000);
+    let cpu = cpu_by_command();
+    let started = Instant::now();
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (http, url, key, next) = (http.clone(), batch_url.clone(), key.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new(3).unwrap();
+            loop {
+                let b = next.fetch_add(1, Ordering::Relaxed);
+                if b >= batches as u64 {
+                    return hist;
+                }
+                let messages: Vec<Value> = (0..1000)
+                    .map(|i| json!({"to": "+14155552671", "body": format!("batch {b}-{i}")}))
+                    .collect();
+                let t = Instant::now();
+                let res = http
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .json(&json!({ "messages": messages }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 202);
+                let _ = res.bytes().await;
+                hist.record(t.elapsed().as_micros() as u64).unwrap();
+            }
+        }));
+    }
+    let mut hist = Histogram::<u64>::new(3).unwrap();
+    for t in tasks {
+        hist.add(t.await.unwrap()).unwrap();
+    }
+    report(
+        "POST /v1/messages/batch (1000/req)",
+        batches * 1000,
+        started.elapsed(),
+        Some(&hist),
+    );
+    println!("  (latency above is per 1,000-message request)");
+    cpu_report(&cpu, started.elapsed());
+    accepted_total += batches * 1000;
+
+    // 4. End to end: wait until everything accepted is sent.
+    let mut last = 0;
+    let mut stalled = Instant::now();
+    loop {
+        let sent = query_i64(
+            &relay.db.url,
+            "SELECT count(*) FROM messages WHERE status IN ('sent', 'delivered')",
+        )
+        .await as usize;
+        if sent >= accepted_total {
+            break;
+        }
+        if sent != last {
+            last = sent;
+            stalled = Instant::now();
+        } else if stalled.elapsed() > Duration::from_secs(30) {
+            println!("end to end stalled at {sent}/{accepted_total}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    report(
+        "end to end (accepted → sent)",
+        last.max(accepted_total),
+        first_accept.elapsed(),
+        None,
+    );
+    let worker = relay.worker.as_ref().map(Process::pid).unwrap_or_default();
+    println!(
+        "worker peak memory (VmHWM)         {:>8} KiB",
+        peak_memory_kib(worker).unwrap_or(0)
+    );
+    println!(
+        "server peak memory (VmHWM)         {:>8} KiB",
+        peak_memory_kib(relay.server.pid()).unwrap_or(0)
+    );
+    let stats: Value = reqwest::get(format!("{}/_sim/stats", sim.base_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    println!("simulator stats: {stats}");
+    relay.cleanup().await;
+}

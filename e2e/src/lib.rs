@@ -1,0 +1,8 @@
+//! Test support and black-box tools: real services for tests, the provider simulator, and
+//! helpers that run the relay in-process or as the built binaries.
+
+pub mod app;
+pub mod browser;
+pub mod procs;
+pub mod services;
+pub mod sim;

@@ -1,0 +1,233 @@
+//! The built binaries as child processes: `openclaw-server`, `openclaw-worker` and
+//! `provider-sim`, each killed when its handle is dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::app::Api;
+use crate::services::{TestDb, TestQueues, amqp_url, master_key};
+
+/// target/<profile>/ of this build: test binaries live in its `deps/`.
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe.parent().expect("deps/");
+    if dir.ends_with("deps") {
+        dir.parent().expect("target/<profile>").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+static BUILT: OnceLock<()> = OnceLock::new();
+
+/// The path of a workspace binary, built first (once per test process) so a test never runs
+/// a stale one.
+pub fn binary(name: &str) -> PathBuf {
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "--manifest-path", manifest])
+            .args([
+                "-p",
+                "openclaw-server",
+                "-p",
+                "openclaw-worker",
+                "-p",
+                "openclaw-e2e",
+                "--bins",
+            ]);
+        if target_dir().ends_with("release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build");
+        assert!(status.success(), "building the binaries failed");
+    });
+    let path = target_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing; run `cargo build --workspace --bins`",
+        path.display()
+    );
+    path
+}
+
+/// A child process, stopped (SIGKILL) when dropped.
+pub struct Process {
+    pub name: String,
+    child: Option<Child>,
+}
+
+impl Process {
+    pub fn spawn(name: &str, mut cmd: Command) -> Process {
+        if std::env::var_os("TEST_LOG").is_none() {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        Process {
+            name: name.to_owned(),
+            child: Some(child),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or_default()
+    }
+
+    /// Sends a signal ("TERM", "KILL") and waits for the process to exit.
+    pub fn stop(&mut self, signal: &str) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status();
+        for _ in 0..600 {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        child.wait().ok()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `provider-sim` on a free port.
+pub struct Simulator {
+    pub base_url: String,
+    _process: Process,
+}
+
+impl Simulator {
+    pub fn start() -> Simulator {
+        let mut cmd = Command::new(binary("provider-sim"));
+        cmd.args(["--addr", "127.0.0.1:0"]).stdout(Stdio::piped());
+        let mut child = cmd.spawn().expect("starting provider-sim");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("reading provider-sim's first line");
+        let base_url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .filter(|u| u.starts_with("http://"))
+            .unwrap_or_else(|| panic!("provider-sim said {line:?}"))
+            .to_owned();
+        Simulator {
+            base_url,
+            _process: Process {
+                name: "provider-sim".into(),
+                child: Some(child),
+            },
+        }
+    }
+}
+
+/// The relay as the built binaries: one server and (optionally) one worker.
+pub struct Relay {
+    pub api: Api,
+    pub env: Vec<(String, String)>,
+    pub server: Process,
+    pub worker: Option<Process>,
+    pub db: TestDb,
+    pub queues: TestQueues,
+}
+
+impl Relay {
+    pub async fn start(extra_env: &[(&str, &str)]) -> Relay {
+        let db = TestDb::new().await;
+        let queues = TestQueues::new().await;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut env: Vec<(String, String)> = vec![
+            ("DATABASE_URL".into(), db.url.clone()),
+            ("AMQP_URL".into(), amqp_url()),
+            ("OPENCLAW_AMQP_PREFIX".into(), queues.prefix.clone()),
+            ("OPENCLAW_MASTER_KEY".into(), master_key()),
+            (
+                "OPENCLAW_JWT_SECRET".into(),
+                "e2e-secret-e2e-secret-e2e-secret-012345".into(),
+            ),
+            ("OPENCLAW_HTTP_ADDR".into(), format!("127.0.0.1:{port}")),
+            ("RUST_LOG".into(), "info".into()),
+        ];
+        for (k, v) in extra_env {
+            env.retain(|(name, _)| name != k);
+            env.push(((*k).into(), (*v).into()));
+        }
+        let lookup = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let settings =
+            openclaw_core::config::Settings::from_lookup(lookup).expect("valid settings");
+        queues.track(&openclaw_core::queue::Topology::from_settings(&settings));
+        let mut cmd = Command::new(binary("openclaw-server"));
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        let server = Process::spawn("openclaw-server", cmd);
+        let address = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let mut ready = false;
+        for _ in 0..300 {
+            if let Ok(res) = http.get(format!("{address}/readyz")).send().await
+                && res.status() == 200
+            {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            ready,
+            "openclaw-server did not become ready (run with TEST_LOG=1 to see why)"
+        );
+        let mut relay = Relay {
+            api: Api::new(address),
+            env,
+            server,
+            worker: None,
+            db,
+            queues,
+        };
+        relay.start_worker();
+        relay
+    }
+
+    pub fn start_worker(&mut self) {
+        let mut cmd = Command::new(binary("openclaw-worker"));
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        self.worker = Some(Process::spawn("openclaw-worker", cmd));
+    }
+
+    /// Stops the worker with a signal ("TERM" drains, "KILL" does not).
+    pub fn stop_worker(&mut self, signal: &str) -> Option<std::process::ExitStatus> {
+        self.worker.take().and_then(|mut w| w.stop(signal))
+    }
+
+    /// Stops the processes; the database and queues go when the value is dropped.
+    pub async fn cleanup(mut self) {
+        self.stop_worker("TERM");
+        self.server.stop("TERM");
+    }
+}
+
+impl std::ops::Deref for Relay {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}

@@ -1,0 +1,10 @@
+//! API integration tests: the server and worker in this process, on a database of their own
+//! (copied from a migrated template) and a queue prefix of their own, against the real
+//! Postgres and RabbitMQ of this machine.
+
+mod accounts;
+mod api_keys;
+mod messages;
+mod operations;
+mod providers;
+mod spend;

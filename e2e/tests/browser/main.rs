@@ -1,0 +1,304 @@
+//! The admin app in a real headless Chromium, once with JavaScript on and once with it off,
+//! following a new tenant from sign-up to a delivered message. Screenshots of each page land in
+//! target/screenshots/.
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use openclaw_e2e::app::TestApp;
+use openclaw_e2e::browser::Browser;
+use serde_json::json;
+
+const PASSWORD: &str = "a long enough password";
+
+async fn value_of(browser: &Browser, id: &str) -> String {
+    browser
+        .client
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("no #{id}: {e}"))
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+/// Reloads `path` until its text contains `wanted`.
+async fn wait_for_text(browser: &Browser, url: &str, wanted: &str) -> String {
+    let mut text = String::new();
+    for _ in 0..40 {
+        browser.goto(url).await;
+        text = browser.text().await;
+        if text.contains(wanted) {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("{url} never showed {wanted:?}: {text}");
+}
+
+async fn tenant_journey(javascript: bool) {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start(javascript).await;
+    let files = std::env::temp_dir().join(format!(
+        "openclaw-browser-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&files).unwrap();
+
+    // Signed out, the pages behind sign-in send you to sign in.
+    browser.goto(&app.url("/dashboard")).await;
+    assert_eq!(browser.path().await, "/sign-in");
+    browser.screenshot("sign-in").await;
+
+    // Sign up: a weak password is refused next to its field, the rest kept.
+    browser.goto(&app.url("/sign-up")).await;
+    browser.fill("tenant_name", "Browser Test Ltd").await;
+    browser.fill("email", "browser@example.test").await;
+    browser.fill("password", "short").await;
+    browser.click("form.form button[type=submit]").await;
+    assert_eq!(browser.path().await, "/sign-up");
+    assert!(browser.text().await.contains("at least 12 characters"));
+    assert_eq!(value_of(&browser, "tenant_name").await, "Browser Test Ltd");
+    browser.screenshot("sign-up-error").await;
+    browser.fill("password", PASSWORD).await;
+    browser.click("form.form button[type=submit]").await;
+
+    // The dashboard greets the new tenant and says what to do first.
+    assert_eq!(browser.path().await, "/dashboard");
+    let text = browser.text().await;
+    assert!(
+        text.contains("Browser Test Ltd") && text.contains("browser@example.test"),
+        "{text}"
+    );
+    assert!(
+        text.contains("No messages yet") && text.contains("Add an SMS provider"),
+        "{text}"
+    );
+    browser.screenshot("dashboard-empty").await;
+
+    // Add the sandbox as a provider and give it prices from an uploaded CSV file; a bad row
+    // is reported with its line.
+    browser.goto(&app.url("/providers/new?kind=sandbox")).await;
+    browser.fill("name", "Sandbox").await;
+    browser.click("form.form button[type=submit]").await;
+    let provider_page = browser.path().await;
+    assert!(
+        provider_page.starts_with("/providers/prv_"),
+        "{provider_page}"
+    );
+    let bad = files.join("bad.csv");
+    std::fs::write(
+        &bad,
+        "country,message_type,price,currency\nUS,,0.0050,USD\nAMERICA,,0.01,USD\n",
+    )
+    .unwrap();
+    browser.fill("file", bad.to_str().unwrap()).await;
+    browser.click("form[action$='/prices'] button").await;
+    assert!(
+        browser.text().await.contains("Line 3:"),
+        "{}",
+        browser.text().await
+    );
+    browser.screenshot("prices-csv-error").await;
+    let good = files.join("good.csv");
+    std::fs::write(
+        &good,
+        "country,message_type,price,currency\nUS,,0.0050,USD\n*,,0.0100,USD\n",
+    )
+    .unwrap();
+    browser.fill("file", good.to_str().unwrap()).await;
+    browser.click("form[action$='/prices'] button").await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("Saved 2 prices.") && text.contains("0.005000 USD"),
+        "{text}"
+    );
+    browser.screenshot("provider").await;
+
+    // Create an API key: shown once, with a copy button.
+    browser.goto(&app.url("/api-keys")).await;
+    browser.fill("name", "backend").await;
+    browser
+        .click("form[action='/api-keys'] button[type=submit]")
+        .await;
+    let key = value_of(&browser, "secret").await;
+    assert!(key.starts_with("oc_live_"), "{key}");
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("button.copy"))
+            .await
+            .is_ok()
+    );
+    browser.screenshot("api-key-created").await;
+    browser.goto(&app.url("/api-keys")).await;
+    assert!(
+        browser.client.find(Locator::Id("secret")).await.is_err(),
+        "shown only once"
+    );
+    browser.screenshot("api-keys").await;
+
+    // Send with that key over the API; the message shows up in the app with route and cost.
+    let res = app
+        .post(
+            "/v1/messages",
+            &key,
+            &json!({"to": "+1 415 555 2671", "body": "Hello from the API"}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let id = res.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let text = wait_for_text(&browser, &app.url(&format!("/messages/{id}")), "delivered").await;
+    assert!(
+        text.contains("+14155552671") && text.contains("Hello from the API"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Sandbox") && text.contains("accepted"),
+        "route and attempt: {text}"
+    );
+    assert!(text.contains("0.005000 USD"), "cost: {text}");
+    browser.screenshot("message-detail").await;
+    browser.goto(&app.url("/messages")).await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("+14155552671") && text.contains("delivered"),
+        "{text}"
+    );
+    browser.screenshot("messages").await;
+    browser.goto(&app.url("/messages?status=failed")).await;
+    assert!(browser.text().await.contains("No messages match."));
+
+    // A test message from the browser: a bad number is explained; a good one goes out.
+    browser.goto(&app.url("/messages/new")).await;
+    browser.fill("to", "12345").await;
+    browser.fill("body", "Hello from the browser").await;
+    browser.click("form.form button[type=submit]").await;
+    assert_eq!(browser.path().await, "/messages/new");
+    assert!(browser.text().await.contains("is not a valid phone number"));
+    browser.screenshot("send-test-error").await;
+    browser.fill("to", "+1 415 555 2671").await;
+    browser.click("form.form button[type=submit]").await;
+    let path = browser.path().await;
+    assert!(path.starts_with("/messages/msg_"), "{path}");
+    wait_for_text(&browser, &app.url(&path), "delivered").await;
+
+    // Add a Twilio account: its fields are checked and its token never shown.
+    browser.goto(&app.url("/providers/new?kind=twilio")).await;
+    browser.fill("name", "Twilio EU").await;
+    browser.fill("account_sid", "not-a-sid").await;
+    browser
+        .fill("auth_token", "f00dfeedf00dfeedf00dfeedf00d1234")
+        .await;
+    browser.click("form.form button[type=submit]").await;
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("Account SID is `AC` followed by 32")
+    );
+    browser.screenshot("provider-error").await;
+    browser
+        .fill("account_sid", "AC0123456789abcdef0123456789abcdef")
+        .await;
+    browser
+        .fill("auth_token", "f00dfeedf00dfeedf00dfeedf00d1234")
+        .await;
+    browser.click("form.form button[type=submit]").await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("AC01…cdef") && !text.contains("f00dfeedf00dfeedf00dfeedf00d1234"),
+        "{text}"
+    );
+
+    // The dashboard shows the traffic, the chart and the sandbox's record.
+    browser.goto(&app.url("/dashboard")).await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("Last 30 days") && text.contains("Providers, last 30 days"),
+        "{text}"
+    );
+    assert!(text.contains("100.0 %"), "{text}");
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("figure.chart svg rect.bar"))
+            .await
+            .is_ok()
+    );
+    browser.screenshot("dashboard").await;
+
+    // Settings: a bad default sender is explained; good ones are saved.
+    browser.goto(&app.url("/settings")).await;
+    browser
+        .fill("default_sender_ids", "not a valid sender!")
+        .await;
+    browser.click("form[action='/settings'] button").await;
+    assert!(browser.text().await.contains("is not a sender"));
+    browser
+        .fill("default_sender_ids", "Acme, +14155550100")
+        .await;
+    browser.click("form[action='/settings'] button").await;
+    assert!(browser.text().await.contains("Saved."));
+    assert_eq!(
+        value_of(&browser, "default_sender_ids").await,
+        "Acme, +14155550100"
+    );
+    browser.screenshot("settings").await;
+
+    // Revoking the key refuses it at once.
+    browser.goto(&app.url("/api-keys")).await;
+    browser.click("form[action$='/revoke'] button").await;
+    let res = app
+        .post(
+            "/v1/messages",
+            &key,
+            &json!({"to": "+14155552671", "body": "x"}),
+        )
+        .await;
+    assert_eq!(res.status(), 401);
+
+    // Sign out: the pages close again; a wrong password is refused, the right one works.
+    browser.click("form[action='/sign-out'] button").await;
+    assert_eq!(browser.path().await, "/sign-in");
+    for page in [
+        "/dashboard",
+        "/messages",
+        "/providers",
+        "/api-keys",
+        "/settings",
+    ] {
+        browser.goto(&app.url(page)).await;
+        assert_eq!(browser.path().await, "/sign-in", "{page}");
+    }
+    browser.fill("email", "browser@example.test").await;
+    browser.fill("password", "not the password").await;
+    browser.click("form.form button[type=submit]").await;
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("The email or password is not right.")
+    );
+    browser.fill("password", PASSWORD).await;
+    browser.click("form.form button[type=submit]").await;
+    assert_eq!(browser.path().await, "/dashboard");
+
+    let _ = std::fs::remove_dir_all(&files);
+    browser.close().await;
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_tenant_gets_a_message_through_with_javascript() {
+    tenant_journey(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_tenant_gets_a_message_through_without_javascript() {
+    tenant_journey(false).await;
+}

@@ -1,0 +1,8 @@
+//! End-to-end: the built `openclaw-server` and `openclaw-worker` binaries, real Postgres and
+//! RabbitMQ, and `provider-sim` speaking the Twilio and Vonage wire formats. Providers are real
+//! `twilio`/`vonage` providers pointed at the simulator through `base_url`.
+
+mod delivery;
+mod outbox;
+mod restart;
+mod support;
