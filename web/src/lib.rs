@@ -1,0 +1,116 @@
+//! openclaw-web: the admin app, server-rendered with Leptos through leptos_actix and mounted
+//! by openclaw-server at `/` beside the `/v1` API. Pages work without JavaScript.
+
+pub mod components;
+pub mod forms;
+pub mod pages;
+pub mod session;
+
+use actix_web::{HttpResponse, web};
+use leptos::prelude::*;
+use leptos_actix::LeptosRoutes;
+use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+use pages::api_keys::ApiKeys;
+use pages::dashboard::Dashboard;
+use pages::message::MessageDetail;
+use pages::messages::Messages;
+use pages::not_found::NotFound;
+use pages::providers::{NewProvider, ProviderDetail, Providers};
+use pages::send::SendTest;
+use pages::settings::Settings;
+use pages::sign_in::SignIn;
+use pages::sign_up::SignUp;
+
+pub use session::WebContext;
+
+const STYLESHEET: &str = include_str!("../assets/app.css");
+const SCRIPT: &str = include_str!("../assets/app.js");
+
+/// The HTML document around every page.
+pub fn shell() -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="stylesheet" href="/assets/app.css" />
+                <script src="/assets/app.js" defer></script>
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title text="OpenClaw" />
+        <Router>
+            // Async: the whole page is rendered before anything is sent, so pages need no
+            // JavaScript and can still redirect or set cookies.
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=Dashboard ssr=SsrMode::Async />
+                <Route path=path!("/dashboard") view=Dashboard ssr=SsrMode::Async />
+                <Route path=path!("/sign-in") view=SignIn ssr=SsrMode::Async />
+                <Route path=path!("/sign-up") view=SignUp ssr=SsrMode::Async />
+                <Route path=path!("/api-keys") view=ApiKeys ssr=SsrMode::Async />
+                <Route path=path!("/settings") view=Settings ssr=SsrMode::Async />
+                <Route path=path!("/providers") view=Providers ssr=SsrMode::Async />
+                <Route path=path!("/providers/new") view=NewProvider ssr=SsrMode::Async />
+                <Route path=path!("/providers/:id") view=ProviderDetail ssr=SsrMode::Async />
+                <Route path=path!("/messages") view=Messages ssr=SsrMode::Async />
+                <Route path=path!("/messages/new") view=SendTest ssr=SsrMode::Async />
+                <Route path=path!("/messages/:id") view=MessageDetail ssr=SsrMode::Async />
+            </Routes>
+        </Router>
+    }
+}
+
+async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(SCRIPT)
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(STYLESHEET)
+}
+
+/// Registers the pages, their form posts and the stylesheet. The server provides a
+/// `web::Data<WebContext>`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let routes = leptos_actix::generate_route_list(App);
+    cfg.route("/assets/app.css", web::get().to(stylesheet))
+        .route("/assets/app.js", web::get().to(script))
+        .route("/providers", web::post().to(forms::create_provider))
+        .route("/providers/{id}", web::post().to(forms::update_provider))
+        .route(
+            "/providers/{id}/prices",
+            web::post().to(forms::upload_prices),
+        )
+        .route(
+            "/providers/{id}/delete",
+            web::post().to(forms::delete_provider),
+        )
+        .route("/settings", web::post().to(forms::save_settings))
+        .route("/api-keys", web::post().to(forms::create_key))
+        .route("/api-keys/{id}/revoke", web::post().to(forms::revoke_key))
+        .route("/api-keys/{id}/rotate", web::post().to(forms::rotate_key))
+        .route("/sign-in", web::post().to(forms::sign_in))
+        .route("/sign-up", web::post().to(forms::sign_up))
+        .route("/sign-out", web::post().to(forms::sign_out))
+        .route("/messages/test", web::post().to(forms::send_test));
+    cfg.leptos_routes(routes, shell);
+}

@@ -1,0 +1,135 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use openclaw_core::db::{messages, providers};
+use openclaw_core::domain::{MessageId, Money};
+
+use crate::components::layout::Layout;
+
+struct Detail {
+    message: messages::Message,
+    attempts: Vec<(String, messages::Attempt)>,
+    provider: Option<String>,
+}
+
+async fn detail(id: Option<MessageId>) -> Option<anyhow::Result<Option<Detail>>> {
+    let (ctx, identity) = super::signed_in().await?;
+    Some(
+        async move {
+            let (Some(id), Some(tenant_id)) = (id, identity.tenant_id) else {
+                return Ok(None);
+            };
+            let mut conn = ctx.pool.get().await?;
+            let Some(message) = messages::find(&mut conn, tenant_id, id.uuid()).await? else {
+                return Ok(None);
+            };
+            let names = providers::names(&mut conn, tenant_id).await?;
+            let name = |p: &uuid::Uuid| names.get(p).cloned().unwrap_or_else(|| "(removed)".into());
+            let attempts = messages::attempts(&mut conn, tenant_id, message.id)
+                .await?
+                .into_iter()
+                .map(|a| (name(&a.provider_id), a))
+                .collect();
+            Ok(Some(Detail {
+                provider: message.provider_id.as_ref().map(name),
+                attempts,
+                message,
+            }))
+        }
+        .await,
+    )
+}
+
+fn money(micros: i64, currency: &str) -> String {
+    format!("{} {currency}", Money::format_amount(micros))
+}
+
+#[component]
+pub fn MessageDetail() -> impl IntoView {
+    let id = use_params_map()
+        .get_untracked()
+        .get("id")
+        .and_then(|id| MessageId::parse(&id).ok());
+    view! {
+        <Title text="Message — OpenClaw" />
+        <Suspense fallback=|| ()>
+            {Suspend::new(async move {
+                match detail(id).await {
+                    None => ().into_any(),
+                    Some(Err(e)) => super::failed(e, "this message").into_any(),
+                    Some(Ok(None)) => {
+                        super::not_found_status();
+                        view! {
+                            <Layout signed_in=true>
+                                <section class="card">
+                                    <h1>"No such message"</h1>
+                                    <p><a href="/messages">"Back to the messages"</a></p>
+                                </section>
+                            </Layout>
+                        }.into_any()
+                    }
+                    Some(Ok(Some(d))) => {
+                        let m = d.message;
+                        let events = m.events();
+                        view! {
+                            <Layout signed_in=true>
+                                <section class="card">
+                                    <p><a href="/messages">"← Messages"</a></p>
+                                    <h1>"Message to " {m.recipient.clone()}</h1>
+                                    <dl class="facts">
+                                        <dt>"Status"</dt><dd><span class=format!("status status-{}", m.status)>{m.status.clone()}</span></dd>
+                                        <dt>"Id"</dt><dd><code>{MessageId::from(m.id).to_string()}</code></dd>
+                                        <dt>"Body"</dt><dd class="body">{m.body.clone()}</dd>
+                                        <dt>"From"</dt><dd>{m.sender.clone().unwrap_or_else(|| "(provider default)".into())}</dd>
+                                        <dt>"Country"</dt><dd>{m.country.clone()}</dd>
+                                        <dt>"Type"</dt><dd>{m.message_type.clone()} " · " {m.mode.clone()} " mode"</dd>
+                                        <dt>"Encoding"</dt><dd>{m.encoding.clone()} ", " {m.segments} " segment(s)"</dd>
+                                        <dt>"Estimated cost"</dt><dd>{money(m.estimated_cost_micros, &m.currency)}</dd>
+                                        <dt>"Cost"</dt><dd>{m.cost_micros.map(|c| money(c, &m.currency)).unwrap_or_else(|| "—".into())}</dd>
+                                        <dt>"Sent through"</dt><dd>{d.provider.unwrap_or_else(|| "—".into())}</dd>
+                                        {m.error_message.clone().map(|e| view! { <dt>"Error"</dt><dd class="field-error">{e}</dd> })}
+                                    </dl>
+                                </section>
+                                <section class="card">
+                                    <h2>"Attempts"</h2>
+                                    {if d.attempts.is_empty() {
+                                        view! { <p class="empty-note">"No provider has been tried yet."</p> }.into_any()
+                                    } else {
+                                        view! {
+                                            <table>
+                                                <thead><tr>
+                                                    <th scope="col">"Started (UTC)"</th><th scope="col">"Provider"</th>
+                                                    <th scope="col">"Outcome"</th><th scope="col">"Provider code"</th>
+                                                    <th scope="col" class="num">"Latency"</th>
+                                                </tr></thead>
+                                                <tbody>
+                                                    {d.attempts.into_iter().map(|(name, a)| view! {
+                                                        <tr>
+                                                            <td>{a.started_at.format("%Y-%m-%d %H:%M:%S%.3f").to_string()}</td>
+                                                            <td>{name}</td>
+                                                            <td>{a.outcome}</td>
+                                                            <td>{a.provider_code.unwrap_or_else(|| "—".into())}</td>
+                                                            <td class="num">{a.latency_ms} " ms"</td>
+                                                        </tr>
+                                                    }).collect_view()}
+                                                </tbody>
+                                            </table>
+                                        }.into_any()
+                                    }}
+                                </section>
+                                <section class="card">
+                                    <h2>"Status history"</h2>
+                                    <ol class="timeline">
+                                        {events.into_iter().map(|e| view! {
+                                            <li><strong>{e.status}</strong> " — " {e.at.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()}</li>
+                                        }).collect_view()}
+                                    </ol>
+                                </section>
+                            </Layout>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}

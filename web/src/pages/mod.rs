@@ -1,0 +1,106 @@
+//! Pages. Each renders on the server; the ones behind sign-in check the session cookie first
+//! and redirect to the sign-in page without one.
+
+pub mod api_keys;
+pub mod dashboard;
+pub mod message;
+pub mod messages;
+pub mod not_found;
+pub mod providers;
+pub mod send;
+pub mod settings;
+pub mod sign_in;
+pub mod sign_up;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web;
+use leptos::prelude::*;
+use openclaw_core::accounts::Identity;
+
+use crate::session::{self, Flash, WebContext};
+
+/// The request being rendered and where to put response headers.
+pub(crate) fn request() -> Option<(leptos_actix::Request, leptos_actix::ResponseOptions)> {
+    Some((use_context()?, use_context()?))
+}
+
+fn set_cookie(res: &leptos_actix::ResponseOptions, cookie: actix_web::cookie::Cookie<'_>) {
+    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+        res.append_header(header::SET_COOKIE, value);
+    }
+}
+
+/// Sends the browser elsewhere (the page must render with `SsrMode::Async`, so nothing has
+/// been sent yet).
+pub(crate) fn redirect(res: &leptos_actix::ResponseOptions, to: &str) {
+    res.insert_header(header::LOCATION, HeaderValue::from_str(to).expect("a path"));
+    res.set_status(StatusCode::SEE_OTHER);
+}
+
+/// The form outcome carried over a redirect, consumed as it is read.
+pub(crate) fn take_flash(form: &str) -> Flash {
+    let Some((req, res)) = request() else {
+        return Flash::default();
+    };
+    let Some(flash) = Flash::from_request(&req) else {
+        return Flash::default();
+    };
+    if let Some(ctx) = req.app_data::<web::Data<WebContext>>() {
+        set_cookie(&res, Flash::cleared(ctx));
+    }
+    if flash.form == form {
+        flash
+    } else {
+        Flash::default()
+    }
+}
+
+/// The signed-in person with the app's context, or a redirect to the sign-in page.
+pub(crate) async fn signed_in() -> Option<(web::Data<WebContext>, Identity)> {
+    let (req, res) = request()?;
+    let Some(ctx) = req.app_data::<web::Data<WebContext>>().cloned() else {
+        tracing::error!("the admin app is mounted without its WebContext");
+        redirect(&res, "/sign-in");
+        return None;
+    };
+    let cookies = session::SessionCookies::of(&req);
+    drop(req);
+    match session::current(&ctx, cookies).await {
+        Some((identity, refreshed)) => {
+            if let Some(tokens) = refreshed {
+                for c in session::session_cookies(&ctx, &tokens) {
+                    set_cookie(&res, c);
+                }
+            }
+            Some((ctx, identity))
+        }
+        None => {
+            redirect(&res, "/sign-in");
+            None
+        }
+    }
+}
+
+/// Marks the response 404 (the page says what is missing).
+pub(crate) fn not_found_status() {
+    if let Some((_, res)) = request() {
+        res.set_status(StatusCode::NOT_FOUND);
+    }
+}
+
+/// A friendly page for our own failures; the cause chain goes to the log, not to the person.
+pub(crate) fn failed(e: anyhow::Error, what: &'static str) -> impl IntoView {
+    tracing::error!(error = format!("{e:#}"), what, "page failed");
+    if let Some((_, res)) = request() {
+        res.set_status(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    view! {
+        <crate::components::layout::Layout signed_in=true>
+            <section class="card">
+                <h1>"Something went wrong"</h1>
+                <p>"We could not load " {what} "; it has been logged. Please try again in a moment."</p>
+            </section>
+        </crate::components::layout::Layout>
+    }
+}

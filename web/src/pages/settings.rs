@@ -1,0 +1,69 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use openclaw_core::db::tenants;
+use openclaw_core::permissions::{Action, allowed};
+
+use crate::components::layout::{Field, Layout};
+
+async fn tenant() -> Option<anyhow::Result<(tenants::Tenant, bool)>> {
+    let (ctx, identity) = super::signed_in().await?;
+    Some(
+        async move {
+            let tenant_id = identity
+                .tenant_id
+                .ok_or_else(|| anyhow::anyhow!("staff accounts have no tenant settings"))?;
+            let mut conn = ctx.pool.get().await?;
+            Ok((
+                tenants::find(&mut conn, tenant_id).await?,
+                allowed(identity.role, Action::ManageSettings),
+            ))
+        }
+        .await,
+    )
+}
+
+#[component]
+pub fn Settings() -> impl IntoView {
+    let flash = super::take_flash("settings");
+    view! {
+        <Title text="Settings — OpenClaw" />
+        <Suspense fallback=|| ()>
+            {Suspend::new(async move {
+                let flash = flash.clone();
+                match tenant().await {
+                    None => ().into_any(),
+                    Some(Err(e)) => super::failed(e, "your settings").into_any(),
+                    Some(Ok((t, can_edit))) => {
+                        let saved = (flash.field.as_deref() == Some("saved")).then(|| flash.message.clone());
+                        let name = if flash.value("name").is_empty() { t.name.clone() } else { flash.value("name") };
+                        let senders = if flash.value("default_sender_ids").is_empty() {
+                            t.default_sender_ids.join(", ")
+                        } else {
+                            flash.value("default_sender_ids")
+                        };
+                        view! {
+                            <Layout signed_in=true>
+                                <section class="card" aria-labelledby="title">
+                                    <h1 id="title">"Settings"</h1>
+                                    {saved.map(|m| view! { <p class="notice" role="status">{m}</p> })}
+                                    <form class="form" method="post" action="/settings">
+                                        <fieldset disabled=!can_edit>
+                                            <Field label="Company name" name="name" value=name error=flash.error_for("name") />
+                                            <label for="default_sender_ids">"Default sender ids (comma-separated: phone numbers or 1–11 letters and digits)"</label>
+                                            <input id="default_sender_ids" name="default_sender_ids" type="text" value=senders />
+                                            {flash.error_for("default_sender_ids").map(|e| view! { <p class="field-error">{e}</p> })}
+                                            <p class="hint">"Used when neither the message nor its provider names a sender."</p>
+                                            <button type="submit">"Save"</button>
+                                        </fieldset>
+                                    </form>
+                                    {(!can_edit).then(|| view! { <p class="hint">"Only owners and admins can change these."</p> })}
+                                    <p>"Billing currency: " <strong>{t.currency}</strong></p>
+                                </section>
+                            </Layout>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
