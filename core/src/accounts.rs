@@ -3,10 +3,12 @@
 
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
 use uuid::Uuid;
 
+use crate::audit::{self, Client, action};
 use crate::crypto;
-use crate::db::{PgPool, sessions, tenants, users};
+use crate::db::{PgPool, sessions, tenants, throttle, users};
 use crate::domain::Role;
 use crate::jwt::{ACCESS_TTL_SECS, JwtKeys};
 
@@ -30,6 +32,8 @@ pub enum AccountError {
     RefreshReused,
     #[error("The session is not valid any more; sign in again.")]
     SessionInvalid,
+    #[error("Too many failed sign-ins; try again in {retry_after} seconds.")]
+    Throttled { retry_after: u64 },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -72,7 +76,9 @@ pub fn validate_email(email: &str) -> Result<String, AccountError> {
     }
 }
 
-pub fn validate_password(password: &str) -> Result<(), AccountError> {
+/// At least 12 characters, not the email address, and not in the list of common passwords
+/// shipped with the `passwords` crate (100,000 entries from public breach corpora).
+pub fn validate_password(password: &str, email: &str) -> Result<(), AccountError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(invalid(
             "password",
@@ -81,6 +87,28 @@ pub fn validate_password(password: &str) -> Result<(), AccountError> {
     }
     if password.len() > 1024 {
         return Err(invalid("password", "The password is too long."));
+    }
+    let lower = password.to_lowercase();
+    if passwords::analyzer::is_common_password(password)
+        || passwords::analyzer::is_common_password(&lower)
+    {
+        return Err(invalid(
+            "password",
+            "This password is on the list of commonly used passwords; choose another.",
+        ));
+    }
+    let email = email.trim().to_lowercase();
+    if !email.is_empty() && (lower == email || email.split('@').next() == Some(lower.as_str())) {
+        return Err(invalid(
+            "password",
+            "The password must not be your email address.",
+        ));
+    }
+    if password.chars().all(|c| password.starts_with(c)) {
+        return Err(invalid(
+            "password",
+            "The password must not be one character repeated.",
+        ));
     }
     Ok(())
 }
@@ -128,7 +156,16 @@ async fn issue(
     })
 }
 
-async fn hash_password(password: String) -> Result<String, AccountError> {
+/// Starts a new session (a new refresh token family) for `user`.
+pub async fn start_session(
+    jwt: &JwtKeys,
+    conn: &mut AsyncPgConnection,
+    user: &users::User,
+) -> Result<Tokens, AccountError> {
+    issue(jwt, conn, user, Uuid::now_v7()).await
+}
+
+pub async fn hash_password(password: String) -> Result<String, AccountError> {
     tokio::task::spawn_blocking(move || crypto::hash_password(&password))
         .await
         .map_err(|e| AccountError::Internal(anyhow::Error::new(e).context("hashing a password")))
@@ -141,10 +178,11 @@ pub async fn sign_up(
     tenant_name: &str,
     email: &str,
     password: &str,
+    client: &Client,
 ) -> Result<(tenants::Tenant, users::User, Tokens), AccountError> {
     let tenant_name = validate_tenant_name(tenant_name)?;
     let email = validate_email(email)?;
-    validate_password(password)?;
+    validate_password(password, &email)?;
     let password_hash = hash_password(password.to_owned()).await?;
     let mut conn = pool.get().await?;
     if users::find_by_email(&mut conn, &email).await?.is_some() {
@@ -160,9 +198,22 @@ pub async fn sign_up(
                     id: user_id,
                     tenant_id: Some(tenant_id),
                     email: &email,
-                    password_hash: &password_hash,
+                    password_hash: Some(&password_hash),
                     role: Role::Owner.as_str(),
+                    status: users::ACTIVE,
+                    invite_token_hash: None,
+                    invite_expires_at: None,
+                    invited_by: None,
                 },
+            )
+            .await?;
+            audit::record(
+                c,
+                &client.person(user_id, false),
+                Some(tenant_id),
+                action::SIGNED_UP,
+                Some(crate::domain::TenantId::from(tenant_id).to_string()),
+                json!({"email": email, "tenant_name": tenant_name}),
             )
             .await?;
             diesel::QueryResult::Ok((tenant, user))
@@ -182,17 +233,46 @@ pub async fn sign_up(
     Ok((tenant, user, tokens))
 }
 
-/// Checks email and password and starts a session. Unknown emails are verified against a
-/// dummy hash, so the answer takes as long either way.
+/// Failed sign-ins allowed per email (per client address) before delays start; each further
+/// failure doubles the delay from 1 s up to 15 minutes. Counts reset after 15 quiet minutes.
+pub const FREE_FAILURES_PER_EMAIL: i32 = 5;
+pub const FREE_FAILURES_PER_CLIENT: i32 = 20;
+const THROTTLE_MAX_SECS: i32 = 15 * 60;
+const THROTTLE_WINDOW_SECS: i32 = 15 * 60;
+
+fn throttle_keys(email: &str, client: &Client) -> (String, Option<String>) {
+    (
+        format!("email:{}", email.trim().to_lowercase()),
+        client.ip.as_ref().map(|ip| format!("ip:{ip}")),
+    )
+}
+
+fn retry_after(until: chrono::DateTime<Utc>) -> AccountError {
+    let secs = (until - Utc::now()).num_seconds().max(1) as u64;
+    AccountError::Throttled { retry_after: secs }
+}
+
+/// Checks email and password and starts a session. Unknown emails (and invited members with
+/// no password yet) are verified against a dummy hash, so the answer and its timing are the
+/// same either way. Repeated failures per email and per client address are throttled with a
+/// growing delay, before the password is even looked at.
 pub async fn sign_in(
     pool: &PgPool,
     jwt: &JwtKeys,
     email: &str,
     password: &str,
+    client: &Client,
 ) -> Result<(users::User, Tokens), AccountError> {
     let mut conn = pool.get().await?;
+    let (email_key, client_key) = throttle_keys(email, client);
+    let keys: Vec<String> = std::iter::once(email_key.clone())
+        .chain(client_key.clone())
+        .collect();
+    if let Some(until) = throttle::blocked_until(&mut conn, &keys).await? {
+        return Err(retry_after(until));
+    }
     let user = users::find_by_email(&mut conn, email.trim()).await?;
-    let phc = user.as_ref().map(|u| u.password_hash.clone());
+    let phc = user.as_ref().and_then(|u| u.password_hash.clone());
     let password = password.to_owned();
     let ok =
         tokio::task::spawn_blocking(move || crypto::verify_password(&password, phc.as_deref()))
@@ -201,11 +281,162 @@ pub async fn sign_in(
                 AccountError::Internal(anyhow::Error::new(e).context("verifying a password"))
             })?;
     let user = match user {
-        Some(user) if ok => user,
-        _ => return Err(AccountError::BadCredentials),
+        Some(user) if ok && user.status == users::ACTIVE => user,
+        other => {
+            let mut blocked = throttle::record_failure(
+                &mut conn,
+                std::slice::from_ref(&email_key),
+                FREE_FAILURES_PER_EMAIL,
+                1,
+                THROTTLE_MAX_SECS,
+                THROTTLE_WINDOW_SECS,
+            )
+            .await?;
+            if let Some(key) = &client_key {
+                let by_client = throttle::record_failure(
+                    &mut conn,
+                    std::slice::from_ref(key),
+                    FREE_FAILURES_PER_CLIENT,
+                    1,
+                    THROTTLE_MAX_SECS,
+                    THROTTLE_WINDOW_SECS,
+                )
+                .await?;
+                blocked = blocked.max(by_client);
+            }
+            let actor = match &other {
+                Some(u) => client.person(u.id, u.tenant_id.is_none()),
+                None => client.anonymous(email.trim()),
+            };
+            audit::record(
+                &mut conn,
+                &actor,
+                other.as_ref().and_then(|u| u.tenant_id),
+                action::SIGN_IN_FAILED,
+                None,
+                json!({"email": email.trim(), "throttled": blocked.is_some()}),
+            )
+            .await?;
+            return Err(AccountError::BadCredentials);
+        }
     };
+    throttle::clear(&mut conn, &email_key).await?;
+    audit::record(
+        &mut conn,
+        &client.person(user.id, user.tenant_id.is_none()),
+        user.tenant_id,
+        action::SIGNED_IN,
+        None,
+        json!({}),
+    )
+    .await?;
     let tokens = issue(jwt, &mut conn, &user, Uuid::now_v7()).await?;
     Ok((user, tokens))
+}
+
+/// Changes a password after checking the current one, ends every session of the person
+/// (other browsers and scripts must sign in again) and starts a fresh one for the caller.
+pub async fn change_password(
+    pool: &PgPool,
+    jwt: &JwtKeys,
+    user_id: Uuid,
+    current: &str,
+    new: &str,
+    client: &Client,
+) -> Result<Tokens, AccountError> {
+    let mut conn = pool.get().await?;
+    let user = users::find(&mut conn, user_id).await?;
+    let phc = user.password_hash.clone();
+    let current = current.to_owned();
+    let ok = tokio::task::spawn_blocking(move || crypto::verify_password(&current, phc.as_deref()))
+        .await
+        .map_err(|e| {
+            AccountError::Internal(anyhow::Error::new(e).context("verifying a password"))
+        })?;
+    if !ok {
+        return Err(invalid(
+            "current_password",
+            "The current password is not right.",
+        ));
+    }
+    validate_password(new, &user.email)?;
+    let hash = hash_password(new.to_owned()).await?;
+    let user = conn
+        .transaction(async |c| {
+            users::set_password(c, user.id, &hash).await?;
+            sessions::revoke_user(c, user.id).await?;
+            audit::record(
+                c,
+                &client.person(user.id, user.tenant_id.is_none()),
+                user.tenant_id,
+                action::PASSWORD_CHANGED,
+                None,
+                json!({}),
+            )
+            .await?;
+            diesel::QueryResult::Ok(user)
+        })
+        .await?;
+    issue(jwt, &mut conn, &user, Uuid::now_v7()).await
+}
+
+/// Creates a platform staff account (no tenant). Operators run this from the command line.
+pub async fn create_staff(
+    pool: &PgPool,
+    email: &str,
+    role: Role,
+    password: &str,
+) -> Result<users::User, AccountError> {
+    if !role.is_platform() {
+        return Err(invalid(
+            "role",
+            "Staff roles are platform_admin and billing_staff.",
+        ));
+    }
+    let email = validate_email(email)?;
+    validate_password(password, &email)?;
+    let hash = hash_password(password.to_owned()).await?;
+    let mut conn = pool.get().await?;
+    let created = conn
+        .transaction(async |c| {
+            let user = users::insert(
+                c,
+                &users::NewUser {
+                    id: Uuid::now_v7(),
+                    tenant_id: None,
+                    email: &email,
+                    password_hash: Some(&hash),
+                    role: role.as_str(),
+                    status: users::ACTIVE,
+                    invite_token_hash: None,
+                    invite_expires_at: None,
+                    invited_by: None,
+                },
+            )
+            .await?;
+            audit::record(
+                c,
+                &audit::Actor {
+                    label: Some("operator (command line)".into()),
+                    ..Default::default()
+                },
+                None,
+                action::STAFF_CREATED,
+                Some(crate::domain::UserId::from(user.id).to_string()),
+                json!({"email": email, "role": role.as_str()}),
+            )
+            .await?;
+            diesel::QueryResult::Ok(user)
+        })
+        .await;
+    match created {
+        Ok(user) => Ok(user),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Err(AccountError::EmailTaken),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Trades a refresh token for a new pair in the same session. A refresh token works once;
@@ -231,9 +462,22 @@ pub async fn refresh(
 }
 
 /// Ends a session: its access and refresh tokens stop working at once.
-pub async fn sign_out(pool: &PgPool, session_id: Uuid) -> Result<(), AccountError> {
+pub async fn sign_out(
+    pool: &PgPool,
+    identity: &Identity,
+    client: &Client,
+) -> Result<(), AccountError> {
     let mut conn = pool.get().await?;
-    sessions::revoke_family(&mut conn, session_id).await?;
+    sessions::revoke_family(&mut conn, identity.session_id).await?;
+    audit::record(
+        &mut conn,
+        &client.person(identity.user_id, identity.role.is_platform()),
+        identity.tenant_id,
+        action::SIGNED_OUT,
+        None,
+        json!({}),
+    )
+    .await?;
     Ok(())
 }
 

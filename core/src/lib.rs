@@ -3,6 +3,7 @@
 
 pub mod accept;
 pub mod accounts;
+pub mod audit;
 pub mod config;
 pub mod crypto;
 pub mod db;
@@ -10,6 +11,7 @@ pub mod domain;
 pub mod hooks;
 pub mod ingest;
 pub mod jwt;
+pub mod members;
 pub mod permissions;
 pub mod prices;
 pub mod providers;

@@ -1,5 +1,6 @@
-//! The permission matrix, written once as data: which role may do which action. Every
-//! handler asks [`allowed`] (through `Caller::require`) before doing anything.
+//! The permission matrix, written once as data: which role may do which action. Every API
+//! handler and every admin-app page asks [`allowed`] (through `Caller::require`,
+//! `User::require` or the web's `require`) before doing anything.
 
 use crate::domain::Role;
 
@@ -14,12 +15,21 @@ pub enum Action {
     ManageProviders,
     /// Tenant name and default sender ids.
     ManageSettings,
+    ReadMembers,
+    /// Invite, change roles, remove. Only owners may grant or take away `owner`.
+    ManageMembers,
+    ReadAuditLog,
+    /// Platform staff: the list of tenants.
+    ListTenants,
+    /// Platform staff: spend across tenants.
+    ReadPlatformSpend,
 }
 
 use Action::*;
 use Role::*;
 
-/// Role × action. Platform staff are not tenant members and appear nowhere here.
+/// Role × action. Tenant roles act inside their tenant only; platform roles act on no
+/// tenant's data beyond what is listed here.
 pub const MATRIX: &[(Role, &[Action])] = &[
     (
         Owner,
@@ -32,6 +42,9 @@ pub const MATRIX: &[(Role, &[Action])] = &[
             ReadProviders,
             ManageProviders,
             ManageSettings,
+            ReadMembers,
+            ManageMembers,
+            ReadAuditLog,
         ],
     ),
     (
@@ -45,6 +58,9 @@ pub const MATRIX: &[(Role, &[Action])] = &[
             ReadProviders,
             ManageProviders,
             ManageSettings,
+            ReadMembers,
+            ManageMembers,
+            ReadAuditLog,
         ],
     ),
     (
@@ -55,16 +71,64 @@ pub const MATRIX: &[(Role, &[Action])] = &[
             ReadApiKeys,
             ManageApiKeys,
             ReadProviders,
+            ReadMembers,
         ],
     ),
-    (Billing, &[ReadMessages, ReadSpend, ReadProviders]),
-    (Viewer, &[ReadMessages, ReadProviders]),
+    (
+        Billing,
+        &[ReadMessages, ReadSpend, ReadProviders, ReadMembers],
+    ),
+    (Viewer, &[ReadMessages, ReadProviders, ReadMembers]),
+    (PlatformAdmin, &[ListTenants, ReadPlatformSpend]),
+    (BillingStaff, &[ListTenants, ReadPlatformSpend]),
 ];
 
 pub fn allowed(role: Role, action: Action) -> bool {
     MATRIX
         .iter()
         .any(|(r, actions)| *r == role && actions.contains(&action))
+}
+
+impl Action {
+    /// Every action, for documentation and exhaustive tests.
+    pub const ALL: &[Action] = &[
+        SendMessages,
+        ReadMessages,
+        ReadSpend,
+        ReadApiKeys,
+        ManageApiKeys,
+        ReadProviders,
+        ManageProviders,
+        ManageSettings,
+        ReadMembers,
+        ManageMembers,
+        ReadAuditLog,
+        ListTenants,
+        ReadPlatformSpend,
+    ];
+
+    /// Actions on the platform as a whole rather than inside one tenant.
+    pub fn is_platform(self) -> bool {
+        matches!(self, ListTenants | ReadPlatformSpend)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SendMessages => "send messages",
+            ReadMessages => "read messages",
+            ReadSpend => "read spend",
+            ReadApiKeys => "read API keys",
+            ManageApiKeys => "manage API keys",
+            ReadProviders => "read providers",
+            ManageProviders => "manage providers",
+            ManageSettings => "manage settings",
+            ReadMembers => "read members",
+            ManageMembers => "manage members",
+            ReadAuditLog => "read the audit log",
+            ListTenants => "list tenants",
+            ReadPlatformSpend => "read platform spend",
+        }
+    }
 }
 
 /// API key scopes map onto the few actions a key can take.
@@ -89,6 +153,28 @@ mod tests {
         assert!(!allowed(Billing, ManageApiKeys));
         assert!(!allowed(Developer, ManageProviders));
         assert!(!allowed(PlatformAdmin, ReadMessages));
+    }
+
+    #[test]
+    fn tenant_roles_never_get_platform_actions_and_staff_no_tenant_ones() {
+        for (role, actions) in MATRIX {
+            for action in *actions {
+                assert_eq!(
+                    role.is_platform(),
+                    action.is_platform(),
+                    "{role} must not {}",
+                    action.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_action_is_listed_once_and_owners_have_every_tenant_action() {
+        for action in Action::ALL {
+            assert_eq!(Action::ALL.iter().filter(|a| *a == action).count(), 1);
+            assert_eq!(allowed(Owner, *action), !action.is_platform());
+        }
     }
 
     #[test]

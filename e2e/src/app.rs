@@ -58,6 +58,17 @@ fn settings(env: &[(String, String)]) -> Settings {
 }
 
 impl TestApp {
+    /// Creates a platform staff account straight in this app's database (what the operator's
+    /// `openclaw-server staff create` does) and signs it in; returns the access token.
+    pub async fn staff(&self, role: openclaw_core::domain::Role) -> String {
+        let email = format!("staff-{}@example.test", uuid::Uuid::new_v4().simple());
+        let pool = openclaw_core::db::pool(&self.db.url, 1).expect("pool");
+        openclaw_core::accounts::create_staff(&pool, &email, role, "staff password 42")
+            .await
+            .expect("staff account created");
+        self.login(&email, "staff password 42").await
+    }
+
     pub async fn spawn() -> TestApp {
         TestApp::spawn_with(Options::default()).await
     }
@@ -206,6 +217,53 @@ impl Api {
             tenant_id: body["tenant"]["id"].as_str().unwrap().to_owned(),
             email,
         }
+    }
+
+    /// Invites `email` with `role` as `owner` and accepts the invitation; returns the member's
+    /// id and access token.
+    pub async fn member(&self, owner: &Owner, role: &str) -> (String, String) {
+        let email = format!("{role}-{}@example.test", uuid::Uuid::new_v4().simple());
+        let res = self
+            .post(
+                "/v1/members",
+                &owner.access_token,
+                &json!({"email": email, "role": role}),
+            )
+            .await;
+        let status = res.status();
+        let invited: Value = res.json().await.unwrap();
+        assert_eq!(status, 201, "invite: {invited}");
+        let res = self
+            .http
+            .post(self.url("/v1/auth/accept-invite"))
+            .json(
+                &json!({"invite_token": invited["invite_token"], "password": "member password 42"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let tokens: Value = res.json().await.unwrap();
+        assert_eq!(status, 200, "accept: {tokens}");
+        (
+            invited["id"].as_str().unwrap().to_owned(),
+            tokens["access_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Signs in and returns the access token (panics unless 200).
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let res = self
+            .http
+            .post(self.url("/v1/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(status, 200, "login {email}: {body}");
+        body["access_token"].as_str().unwrap().to_owned()
     }
 
     /// Creates an API key and returns the secret.

@@ -1,9 +1,19 @@
+use std::io::Read;
+
 use openclaw_core::config::Settings;
+use openclaw_core::domain::Role;
 use openclaw_server::startup::Application;
+
+const USAGE: &str = "usage:
+  openclaw-server                      run the API and the admin app
+  openclaw-server staff create --email E --role billing_staff|platform_admin
+                                       create a platform staff account; the password is read
+                                       from OPENCLAW_STAFF_PASSWORD, or else from stdin";
 
 #[actix_web::main]
 async fn main() {
     openclaw_server::telemetry::init("info");
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
@@ -11,6 +21,23 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => serve(settings).await,
+        ["staff", "create", rest @ ..] => staff_create(settings, rest).await,
+        ["--help" | "-h" | "help"] => println!("{USAGE}"),
+        _ => {
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    }
+}
+
+async fn serve(settings: Settings) {
     let addr = settings.http_addr;
     let app = match Application::build(settings).await {
         Ok(app) => app,
@@ -23,5 +50,55 @@ async fn main() {
     if let Err(e) = app.run_until_stopped().await {
         eprintln!("openclaw-server: {e:#}");
         std::process::exit(1);
+    }
+}
+
+fn fail(message: impl std::fmt::Display) -> ! {
+    eprintln!("openclaw-server: {message}");
+    std::process::exit(2);
+}
+
+async fn staff_create(settings: Settings, args: &[&str]) {
+    let (mut email, mut role) = (None, None);
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        match (*flag, it.next()) {
+            ("--email", Some(v)) => email = Some(v.to_string()),
+            ("--role", Some(v)) => role = Some(v.to_string()),
+            _ => fail(USAGE),
+        }
+    }
+    let (Some(email), Some(role)) = (email, role) else {
+        fail(USAGE)
+    };
+    let role = match Role::parse(&role) {
+        Some(r) if r.is_platform() => r,
+        _ => fail("--role must be billing_staff or platform_admin"),
+    };
+    let password = match std::env::var("OPENCLAW_STAFF_PASSWORD") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            let mut input = String::new();
+            if std::io::stdin().read_to_string(&mut input).is_err() {
+                fail("could not read the password from stdin");
+            }
+            input.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    if let Err(e) = openclaw_core::db::run_migrations(settings.database_url()) {
+        fail(format!("{e:#}"));
+    }
+    let pool = match openclaw_core::db::pool(settings.database_url(), 2) {
+        Ok(p) => p,
+        Err(e) => fail(format!("{e:#}")),
+    };
+    match openclaw_core::accounts::create_staff(&pool, &email, role, &password).await {
+        Ok(user) => println!(
+            "created {} staff account {} ({})",
+            role,
+            user.email,
+            openclaw_core::domain::UserId::from_uuid(user.id)
+        ),
+        Err(e) => fail(e),
     }
 }

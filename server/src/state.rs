@@ -31,6 +31,17 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Runs `f` on a pooled connection in a transaction scoped to `tenant` (row-level
+    /// security refuses other tenants' rows; see `openclaw_core::db::scoped`).
+    pub async fn scoped<R>(
+        &self,
+        tenant: Uuid,
+        f: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<R, ApiError>,
+    ) -> Result<R, ApiError> {
+        let mut conn = self.pool.get().await?;
+        openclaw_core::db::scoped(&mut conn, tenant, f).await
+    }
+
     pub async fn routing_table(
         &self,
         tenant_id: Uuid,

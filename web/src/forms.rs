@@ -86,6 +86,7 @@ pub async fn sign_up(ctx: web::Data<WebContext>, req: HttpRequest, form: Fields)
         &tenant_name,
         &email,
         &field(&form, "password"),
+        &session::client_of(&req),
     )
     .await
     {
@@ -111,7 +112,16 @@ pub async fn sign_in(ctx: web::Data<WebContext>, req: HttpRequest, form: Fields)
         return forbidden();
     }
     let email = field(&form, "email");
-    match accounts::sign_in(&ctx.pool, &ctx.jwt, &email, &field(&form, "password")).await {
+    let client = session::client_of(&req);
+    match accounts::sign_in(
+        &ctx.pool,
+        &ctx.jwt,
+        &email,
+        &field(&form, "password"),
+        &client,
+    )
+    .await
+    {
         Ok((_, tokens)) => {
             let mut res = see_other("/dashboard");
             for c in session::session_cookies(&ctx, &tokens) {
@@ -128,7 +138,7 @@ pub async fn sign_out(ctx: web::Data<WebContext>, req: HttpRequest) -> HttpRespo
         return forbidden();
     }
     if let Some((identity, _)) = session::current(&ctx, session::SessionCookies::of(&req)).await
-        && let Err(e) = accounts::sign_out(&ctx.pool, identity.session_id).await
+        && let Err(e) = accounts::sign_out(&ctx.pool, &identity, &session::client_of(&req)).await
     {
         tracing::error!(error = %e, "signing out failed");
     }

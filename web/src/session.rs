@@ -35,6 +35,17 @@ pub struct WebContext {
     pub routes_changed: Arc<dyn Fn(uuid::Uuid) + Send + Sync>,
 }
 
+/// The client address (the TCP peer; a proxy in front is not trusted to name another) and
+/// user agent of a request, for the audit log and sign-in throttling.
+pub fn client_of(req: &HttpRequest) -> openclaw_core::audit::Client {
+    openclaw_core::audit::Client::new(
+        req.peer_addr().map(|a| a.ip().to_string()),
+        req.headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
 fn cookie(
     name: &'static str,
     value: String,

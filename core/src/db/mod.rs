@@ -2,12 +2,14 @@
 //! Every query on a tenant-owned table takes the tenant id and filters by it.
 
 pub mod api_keys;
+pub mod audit;
 pub mod messages;
 pub mod providers;
 pub mod schema;
 pub mod sessions;
 pub mod spend;
 pub mod tenants;
+pub mod throttle;
 pub mod users;
 
 use std::time::Duration;
@@ -61,6 +63,46 @@ pub fn pool(database_url: &str, size: usize) -> anyhow::Result<PgPool> {
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .context("building the Postgres pool")
+}
+
+/// Runs `f` in a transaction that acts for `tenant` only: it switches to the `openclaw_tenant`
+/// role and sets `app.tenant_id`, so Postgres's row-level security refuses every other
+/// tenant's rows even to a query that forgot its `tenant_id` filter (defence in depth; the
+/// queries still filter). Commits when `f` succeeds, rolls back when it fails. A future
+/// dropped half-way leaves the transaction open, and the pool then discards the connection.
+pub async fn scoped<R, E>(
+    conn: &mut AsyncPgConnection,
+    tenant: uuid::Uuid,
+    f: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, E>,
+) -> Result<R, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel_async::TransactionManager;
+    type Tm = <AsyncPgConnection as diesel_async::AsyncConnection>::TransactionManager;
+    Tm::begin_transaction(conn).await?;
+    let scoped = diesel::sql_query(
+        "SELECT set_config('role', 'openclaw_tenant', true), set_config('app.tenant_id', $1, true)",
+    )
+    .bind::<diesel::sql_types::Text, _>(tenant.to_string())
+    .execute(conn)
+    .await;
+    let result = match scoped {
+        Ok(_) => f(conn).await,
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok(value) => {
+            Tm::commit_transaction(conn).await?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = Tm::rollback_transaction(conn).await {
+                tracing::warn!(error = %rollback, "rolling back a tenant-scoped transaction");
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Applies pending migrations and returns the versions it applied.

@@ -15,9 +15,13 @@ diesel::table! {
         id -> Uuid,
         tenant_id -> Nullable<Uuid>,
         email -> Text,
-        password_hash -> Text,
+        password_hash -> Nullable<Text>,
         role -> Text,
         created_at -> Timestamptz,
+        status -> Text,
+        invite_token_hash -> Nullable<Bytea>,
+        invite_expires_at -> Nullable<Timestamptz>,
+        invited_by -> Nullable<Uuid>,
     }
 }
 
@@ -171,3 +175,28 @@ diesel::allow_tables_to_appear_in_same_query!(
     message_attempts,
     spend_daily,
 );
+
+diesel::table! {
+    audit_log (id) {
+        id -> Uuid,
+        tenant_id -> Nullable<Uuid>,
+        actor_id -> Nullable<Uuid>,
+        actor -> Text,
+        actor_kind -> Text,
+        action -> Text,
+        target -> Nullable<Text>,
+        details -> Jsonb,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    login_throttle (key) {
+        key -> Text,
+        failures -> Integer,
+        last_failure_at -> Timestamptz,
+        blocked_until -> Nullable<Timestamptz>,
+    }
+}

@@ -50,3 +50,46 @@ pub async fn update_settings(
         .get_result(conn)
         .await
 }
+
+/// A tenant as platform staff see it in the list.
+#[derive(Debug, Clone, diesel::QueryableByName)]
+pub struct Summary {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub currency: String,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub members: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub messages_this_month: i64,
+}
+
+/// Tenants oldest first after `after`, with member and this month's message counts (from the
+/// spend rollup, not a scan of `messages`).
+pub async fn summaries(
+    conn: &mut AsyncPgConnection,
+    after: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<Vec<Summary>> {
+    use diesel::sql_types::{BigInt, Nullable, Uuid as SqlUuid};
+    diesel::sql_query(
+        "SELECT t.id, t.name, t.currency, t.created_at, \
+           (SELECT count(*) FROM users u WHERE u.tenant_id = t.id) AS members, \
+           COALESCE((SELECT sum(s.messages) FROM spend_daily s \
+                     WHERE s.tenant_id = t.id \
+                       AND s.day >= date_trunc('month', now() AT TIME ZONE 'UTC')::date), 0)::bigint \
+             AS messages_this_month \
+         FROM tenants t \
+         WHERE $1::uuid IS NULL OR t.id > $1 \
+         ORDER BY t.id \
+         LIMIT $2",
+    )
+    .bind::<Nullable<SqlUuid>, _>(after)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await
+}

@@ -1,4 +1,4 @@
-//! People who sign in: tenant members and (with no tenant) platform staff.
+//! People who sign in: tenant members (active or invited) and, with no tenant, platform staff.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -7,15 +7,22 @@ use uuid::Uuid;
 
 use super::schema::users;
 
+pub const ACTIVE: &str = "active";
+pub const INVITED: &str = "invited";
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
     pub id: Uuid,
     pub tenant_id: Option<Uuid>,
     pub email: String,
-    pub password_hash: String,
+    /// None until an invited member accepts.
+    pub password_hash: Option<String>,
     pub role: String,
     pub created_at: DateTime<Utc>,
+    pub status: String,
+    pub invite_expires_at: Option<DateTime<Utc>>,
+    pub invited_by: Option<Uuid>,
 }
 
 #[derive(Debug, Insertable)]
@@ -24,8 +31,12 @@ pub struct NewUser<'a> {
     pub id: Uuid,
     pub tenant_id: Option<Uuid>,
     pub email: &'a str,
-    pub password_hash: &'a str,
+    pub password_hash: Option<&'a str>,
     pub role: &'a str,
+    pub status: &'a str,
+    pub invite_token_hash: Option<&'a [u8]>,
+    pub invite_expires_at: Option<DateTime<Utc>>,
+    pub invited_by: Option<Uuid>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewUser<'_>) -> QueryResult<User> {
@@ -54,4 +65,128 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<User> {
         .select(User::as_select())
         .get_result(conn)
         .await
+}
+
+/// A member of `tenant`; another tenant's member is simply not found.
+pub async fn find_member(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::tenant_id.eq(tenant).and(users::id.eq(id)))
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The tenant's members, oldest first.
+pub async fn list_members(conn: &mut AsyncPgConnection, tenant: Uuid) -> QueryResult<Vec<User>> {
+    users::table
+        .filter(users::tenant_id.eq(tenant))
+        .order(users::id.asc())
+        .select(User::as_select())
+        .load(conn)
+        .await
+}
+
+/// Active owners of the tenant, locked for the rest of the transaction so two concurrent
+/// demotions cannot both see "another owner is left".
+pub async fn lock_active_owners(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+) -> QueryResult<Vec<Uuid>> {
+    users::table
+        .filter(users::tenant_id.eq(tenant))
+        .filter(users::role.eq("owner"))
+        .filter(users::status.eq(ACTIVE))
+        .select(users::id)
+        .for_update()
+        .load(conn)
+        .await
+}
+
+pub async fn set_role(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    role: &str,
+) -> QueryResult<User> {
+    diesel::update(users::table.filter(users::tenant_id.eq(tenant).and(users::id.eq(id))))
+        .set(users::role.eq(role))
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn delete_member(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> QueryResult<usize> {
+    diesel::delete(users::table.filter(users::tenant_id.eq(tenant).and(users::id.eq(id))))
+        .execute(conn)
+        .await
+}
+
+/// Takes an unexpired invitation by its token hash and activates the member with a password.
+/// The token works once.
+pub async fn accept_invite(
+    conn: &mut AsyncPgConnection,
+    token_hash: &[u8],
+    password_hash: &str,
+) -> QueryResult<Option<User>> {
+    diesel::update(
+        users::table
+            .filter(users::invite_token_hash.eq(token_hash))
+            .filter(users::status.eq(INVITED))
+            .filter(users::invite_expires_at.gt(diesel::dsl::now)),
+    )
+    .set((
+        users::status.eq(ACTIVE),
+        users::password_hash.eq(password_hash),
+        users::invite_token_hash.eq(None::<Vec<u8>>),
+        users::invite_expires_at.eq(None::<DateTime<Utc>>),
+    ))
+    .returning(User::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+pub async fn set_password(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    password_hash: &str,
+) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(password_hash))
+        .execute(conn)
+        .await
+}
+
+/// Platform staff: people with no tenant.
+pub async fn list_staff(conn: &mut AsyncPgConnection) -> QueryResult<Vec<User>> {
+    users::table
+        .filter(users::tenant_id.is_null())
+        .order(users::id.asc())
+        .select(User::as_select())
+        .load(conn)
+        .await
+}
+
+/// The pending member an unexpired invitation token belongs to.
+pub async fn find_by_invite(
+    conn: &mut AsyncPgConnection,
+    token_hash: &[u8],
+) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::invite_token_hash.eq(token_hash))
+        .filter(users::status.eq(INVITED))
+        .filter(users::invite_expires_at.gt(diesel::dsl::now))
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()
 }

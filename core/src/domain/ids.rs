@@ -119,6 +119,9 @@ typed_id!(
 typed_id!(
     /// One SMS.
     MessageId, "msg_", "message");
+typed_id!(
+    /// One entry of the audit log.
+    AuditEventId, "aud_", "audit event");
 
 #[cfg(test)]
 mod tests {

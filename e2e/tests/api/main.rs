@@ -4,7 +4,10 @@
 
 mod accounts;
 mod api_keys;
+mod audit;
+mod members;
 mod messages;
 mod operations;
 mod providers;
+mod security;
 mod spend;

@@ -9,6 +9,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use chrono::{DateTime, Utc};
 use futures::future::LocalBoxFuture;
 use openclaw_core::accounts;
+use openclaw_core::audit::{Actor, ActorKind, Client};
 use openclaw_core::crypto;
 use openclaw_core::db::api_keys;
 use openclaw_core::domain::Role;
@@ -26,7 +27,11 @@ pub struct User {
     pub tenant_id: Option<Uuid>,
     pub role: Role,
     pub session_id: Uuid,
+    /// Where the request came from, for the audit log and sign-in throttling.
+    pub client: Client,
 }
+
+pub use openclaw_web::session::client_of;
 
 /// A tenant API key, as cached for the accept path.
 #[derive(Debug, Clone)]
@@ -58,11 +63,38 @@ impl User {
     }
 
     pub fn require(&self, action: Action) -> Result<Uuid, ApiError> {
+        debug_assert!(
+            !action.is_platform(),
+            "platform actions go through require_platform"
+        );
         let tenant = self.tenant()?;
         if permissions::allowed(self.role, action) {
             Ok(tenant)
         } else {
             Err(ApiError::forbidden())
+        }
+    }
+
+    /// For platform staff routes: the role must allow `action` (tenant members never do).
+    pub fn require_platform(&self, action: Action) -> Result<(), ApiError> {
+        if permissions::allowed(self.role, action) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+
+    /// This person, as the audit log names them.
+    pub fn actor(&self) -> Actor {
+        self.client.person(self.user_id, self.role.is_platform())
+    }
+
+    pub fn identity(&self) -> accounts::Identity {
+        accounts::Identity {
+            user_id: self.user_id,
+            tenant_id: self.tenant_id,
+            role: self.role,
+            session_id: self.session_id,
         }
     }
 }
@@ -81,6 +113,20 @@ impl Caller {
 
     pub fn test_mode(&self) -> bool {
         matches!(self, Caller::Key(k) if k.test_mode)
+    }
+
+    /// The audit log's name for this caller: a person, or a key by its id.
+    pub fn actor(&self) -> Actor {
+        match self {
+            Caller::User(user) => user.actor(),
+            Caller::Key(key) => Actor {
+                id: Some(key.key_id),
+                label: Some(openclaw_core::domain::ApiKeyId::from_uuid(key.key_id).to_string()),
+                kind: ActorKind::ApiKey,
+                ip: None,
+                user_agent: None,
+            },
+        }
     }
 
     pub fn api_key_id(&self) -> Option<Uuid> {
@@ -114,13 +160,14 @@ fn state(req: &HttpRequest) -> web::Data<AppState> {
         .clone()
 }
 
-async fn user_from_token(state: &AppState, token: &str) -> Result<User, ApiError> {
+async fn user_from_token(state: &AppState, token: &str, client: Client) -> Result<User, ApiError> {
     match accounts::authenticate(&state.pool, &state.jwt, token).await {
         Ok(id) => Ok(User {
             user_id: id.user_id,
             tenant_id: id.tenant_id,
             role: id.role,
             session_id: id.session_id,
+            client,
         }),
         Err(accounts::AuthError::Expired) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -184,12 +231,15 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = state(req);
         let token = bearer(req);
+        let client = client_of(req);
         Box::pin(async move {
             let token = token?;
             if token.starts_with("oc_") {
                 key_from_secret(&state, &token).await.map(Caller::Key)
             } else {
-                user_from_token(&state, &token).await.map(Caller::User)
+                user_from_token(&state, &token, client)
+                    .await
+                    .map(Caller::User)
             }
         })
     }
@@ -202,6 +252,7 @@ impl FromRequest for User {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = state(req);
         let token = bearer(req);
+        let client = client_of(req);
         Box::pin(async move {
             let token = token?;
             if token.starts_with("oc_") {
@@ -209,7 +260,7 @@ impl FromRequest for User {
                     "This endpoint takes a user access token, not an API key.",
                 ));
             }
-            user_from_token(&state, &token).await
+            user_from_token(&state, &token, client).await
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Sign up, sign in, refresh, sign out, and who am I.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use openclaw_core::accounts::{self, AccountError, Tokens};
 use openclaw_core::db::{tenants, users};
 use openclaw_core::domain::{Role, TenantId, UserId};
@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::JsonBody;
-use crate::auth::User;
+use crate::auth::{User, client_of};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 
@@ -19,7 +19,8 @@ pub fn config(cfg: &mut ServiceConfig) {
         .service(login)
         .service(refresh)
         .service(logout)
-        .service(me);
+        .service(me)
+        .service(change_password);
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -103,6 +104,12 @@ impl From<AccountError> for ApiError {
                 e.to_string(),
             ),
             AccountError::SessionInvalid => ApiError::unauthenticated(e.to_string()),
+            AccountError::Throttled { retry_after } => {
+                let mut err =
+                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string());
+                err.retry_after = Some(retry_after);
+                err
+            }
             AccountError::Internal(e) => ApiError::internal(e),
         }
     }
@@ -130,6 +137,7 @@ fn pair(tokens: Tokens) -> TokenPair {
 #[post("/v1/auth/signup")]
 pub async fn signup(
     state: web::Data<AppState>,
+    http: HttpRequest,
     body: JsonBody<SignupRequest>,
 ) -> ApiResult<HttpResponse> {
     let req = body.value;
@@ -139,6 +147,7 @@ pub async fn signup(
         &req.tenant_name,
         &req.email,
         &req.password,
+        &client_of(&http),
     )
     .await?;
     Ok(HttpResponse::Created().json(SignupResponse {
@@ -157,19 +166,33 @@ pub async fn signup(
     }))
 }
 
-/// Sign in with email and password.
+/// Sign in with email and password. Unknown email and wrong password get the same answer;
+/// repeated failures per email and per client address are refused with 429 and a growing
+/// `Retry-After`.
 #[utoipa::path(
     tag = "accounts",
     request_body = LoginRequest,
-    responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody))
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 401, description = "`invalid_credentials`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
+    )
 )]
 #[post("/v1/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
+    http: HttpRequest,
     body: JsonBody<LoginRequest>,
 ) -> ApiResult<web::Json<TokenPair>> {
     let req = body.value;
-    let (_, tokens) = accounts::sign_in(&state.pool, &state.jwt, &req.email, &req.password).await?;
+    let (_, tokens) = accounts::sign_in(
+        &state.pool,
+        &state.jwt,
+        &req.email,
+        &req.password,
+        &client_of(&http),
+    )
+    .await?;
     Ok(web::Json(pair(tokens)))
 }
 
@@ -197,7 +220,7 @@ pub async fn refresh(
 )]
 #[post("/v1/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, user: User) -> ApiResult<HttpResponse> {
-    accounts::sign_out(&state.pool, user.session_id).await?;
+    accounts::sign_out(&state.pool, &user.identity(), &user.client).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -230,4 +253,43 @@ pub async fn me(state: web::Data<AppState>, user: User) -> ApiResult<web::Json<M
         tenant,
         role: user.role,
     }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    /// At least 12 characters, not a common password.
+    pub new_password: String,
+}
+
+/// Change your password. Every session of yours ends (other browsers and scripts must sign
+/// in again); the answer carries a fresh token pair for this one.
+#[utoipa::path(
+    tag = "accounts",
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 400, description = "wrong current password or weak new one", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/me/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    user: User,
+    body: JsonBody<ChangePasswordRequest>,
+) -> ApiResult<web::Json<TokenPair>> {
+    let req = body.value;
+    let tokens = accounts::change_password(
+        &state.pool,
+        &state.jwt,
+        user.user_id,
+        &req.current_password,
+        &req.new_password,
+        &user.client,
+    )
+    .await?;
+    Ok(web::Json(pair(tokens)))
 }

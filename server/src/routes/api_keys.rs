@@ -2,9 +2,11 @@
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
+use openclaw_core::audit::{self, action};
 use openclaw_core::db::api_keys::{self, ApiKey, DEFAULT_SCOPES, SCOPES};
 use openclaw_core::domain::ApiKeyId;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -148,9 +150,22 @@ pub async fn create(
             "`expires_at` must be in the future.",
         ));
     }
-    let mut conn = state.pool.get().await?;
-    let minted =
-        api_keys::create(&mut conn, tenant_id, name, mode, &scopes, req.expires_at).await?;
+    let minted = state
+        .scoped(tenant_id, async |c| {
+            let minted =
+                api_keys::create(c, tenant_id, name, mode, &scopes, req.expires_at).await?;
+            audit::record(
+                c,
+                &user.actor(),
+                Some(tenant_id),
+                action::API_KEY_CREATED,
+                Some(ApiKeyId::from_uuid(minted.key.id).to_string()),
+                json!({"name": name, "prefix": minted.key.prefix, "mode": mode, "scopes": scopes}),
+            )
+            .await?;
+            Ok(minted)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(created(minted)))
 }
 
@@ -163,8 +178,9 @@ pub async fn create(
 #[get("/v1/api-keys")]
 pub async fn list(state: web::Data<AppState>, user: User) -> ApiResult<web::Json<Page<KeyView>>> {
     let tenant_id = user.require(Action::ReadApiKeys)?;
-    let mut conn = state.pool.get().await?;
-    let keys = api_keys::list(&mut conn, tenant_id).await?;
+    let keys = state
+        .scoped(tenant_id, async |c| Ok(api_keys::list(c, tenant_id).await?))
+        .await?;
     Ok(web::Json(Page {
         data: keys.into_iter().map(KeyView::from).collect(),
         next_cursor: None,
@@ -192,10 +208,23 @@ pub async fn revoke(
 ) -> ApiResult<HttpResponse> {
     let tenant_id = user.require(Action::ManageApiKeys)?;
     let id = parse_id(&id)?;
-    let mut conn = state.pool.get().await?;
-    if !api_keys::revoke(&mut conn, tenant_id, id, Utc::now()).await? {
-        return Err(ApiError::not_found("API key"));
-    }
+    state
+        .scoped(tenant_id, async |c| {
+            if !api_keys::revoke(c, tenant_id, id, Utc::now()).await? {
+                return Err(ApiError::not_found("API key"));
+            }
+            audit::record(
+                c,
+                &user.actor(),
+                Some(tenant_id),
+                action::API_KEY_REVOKED,
+                Some(ApiKeyId::from_uuid(id).to_string()),
+                json!({}),
+            )
+            .await?;
+            Ok(())
+        })
+        .await?;
     state.keys.clear();
     Ok(HttpResponse::NoContent().finish())
 }
@@ -237,10 +266,24 @@ pub async fn rotate(
             "`grace_seconds` must be between 0 and 604800 (7 days).",
         ));
     }
-    let mut conn = state.pool.get().await?;
-    let minted = api_keys::rotate(&mut conn, tenant_id, id, chrono::Duration::seconds(grace))
-        .await?
-        .ok_or_else(|| ApiError::not_found("API key"))?;
+    let minted = state
+        .scoped(tenant_id, async |c| {
+            let minted = api_keys::rotate(c, tenant_id, id, chrono::Duration::seconds(grace))
+                .await?
+                .ok_or_else(|| ApiError::not_found("API key"))?;
+            audit::record(
+                c,
+                &user.actor(),
+                Some(tenant_id),
+                action::API_KEY_ROTATED,
+                Some(ApiKeyId::from_uuid(id).to_string()),
+                json!({"new_key": ApiKeyId::from_uuid(minted.key.id).to_string(),
+                       "new_prefix": minted.key.prefix, "grace_seconds": grace}),
+            )
+            .await?;
+            Ok(minted)
+        })
+        .await?;
     state.keys.clear();
     Ok(HttpResponse::Created().json(created(minted)))
 }

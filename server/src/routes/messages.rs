@@ -392,11 +392,15 @@ pub async fn get_one(
 ) -> ApiResult<web::Json<MessageView>> {
     let tenant_id = caller.require(Action::ReadMessages)?;
     let id = parse_id(&id)?;
-    let mut conn = state.pool.get().await?;
-    let message = store::find(&mut conn, tenant_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("message"))?;
-    let attempts = store::attempts(&mut conn, tenant_id, id).await?;
+    let (message, attempts) = state
+        .scoped(tenant_id, async |c| {
+            let message = store::find(c, tenant_id, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("message"))?;
+            let attempts = store::attempts(c, tenant_id, id).await?;
+            Ok((message, attempts))
+        })
+        .await?;
     let events = message.events();
     let mut v = view(message);
     v.attempts = Some(
@@ -483,8 +487,11 @@ pub async fn list(
         until: q.until,
         before: page.cursor_uuid()?,
     };
-    let mut conn = state.pool.get().await?;
-    let mut rows = store::list(&mut conn, tenant_id, &filter, limit + 1).await?;
+    let mut rows = state
+        .scoped(tenant_id, async |c| {
+            Ok(store::list(c, tenant_id, &filter, limit + 1).await?)
+        })
+        .await?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|m| cursor_for(m.id))
@@ -512,8 +519,12 @@ pub async fn cancel(
 ) -> ApiResult<web::Json<MessageView>> {
     let tenant_id = caller.require(Action::SendMessages)?;
     let id = parse_id(&id)?;
-    let mut conn = state.pool.get().await?;
-    match store::cancel(&mut conn, tenant_id, id).await? {
+    let canceled = state
+        .scoped(tenant_id, async |c| {
+            Ok(store::cancel(c, tenant_id, id).await?)
+        })
+        .await?;
+    match canceled {
         None => Err(ApiError::not_found("message")),
         Some(Ok(m)) => Ok(web::Json(view(m))),
         Some(Err(m)) => Err(ApiError::conflict(

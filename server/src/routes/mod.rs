@@ -2,9 +2,12 @@
 //! registrations (utoipa-actix-web), so the document cannot drift from the code.
 
 pub mod accounts;
+pub mod admin;
 pub mod api_keys;
+pub mod audit;
 pub mod health;
 pub mod hooks;
+pub mod members;
 pub mod messages;
 pub mod providers;
 pub mod spend;
@@ -26,6 +29,9 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub fn config(cfg: &mut ServiceConfig) {
     health::config(cfg);
     accounts::config(cfg);
+    members::config(cfg);
+    audit::config(cfg);
+    admin::config(cfg);
     api_keys::config(cfg);
     providers::config(cfg);
     messages::config(cfg);

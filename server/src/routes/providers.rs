@@ -2,12 +2,14 @@
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
+use openclaw_core::audit::{self, action};
 use openclaw_core::db::{providers, tenants};
 use openclaw_core::domain::ProviderId;
 use openclaw_core::prices::{self, PriceEntry, PriceError};
 use openclaw_core::providers::{self as providers_core, Credentials, ProviderKind};
 use openclaw_core::routing::Price;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -176,8 +178,21 @@ pub async fn create(
         max_rate_per_sec,
         enabled: req.enabled.unwrap_or(true),
     };
-    let mut conn = state.pool.get().await?;
-    let row = providers::insert(&mut conn, &new).await?;
+    let row = state
+        .scoped(tenant_id, async |c| {
+            let row = providers::insert(c, &new).await?;
+            audit::record(
+                c,
+                &user.actor(),
+                Some(tenant_id),
+                action::PROVIDER_CREATED,
+                Some(ProviderId::from_uuid(row.id).to_string()),
+                json!({"name": row.name, "kind": row.kind, "enabled": row.enabled}),
+            )
+            .await?;
+            Ok(row)
+        })
+        .await?;
     state.routes.evict(&tenant_id);
     Ok(HttpResponse::Created().json(ProviderView::from(row)))
 }
@@ -194,8 +209,12 @@ pub async fn list(
     user: User,
 ) -> ApiResult<web::Json<Page<ProviderView>>> {
     let tenant_id = user.require(Action::ReadProviders)?;
-    let mut conn = state.pool.get().await?;
-    let rows = providers::list(&mut conn, tenant_id).await?;
+    let rows = state
+        .scoped(
+            tenant_id,
+            async |c| Ok(providers::list(c, tenant_id).await?),
+        )
+        .await?;
     Ok(web::Json(Page {
         data: rows.into_iter().map(ProviderView::from).collect(),
         next_cursor: None,
@@ -217,8 +236,10 @@ pub async fn get_one(
 ) -> ApiResult<web::Json<ProviderView>> {
     let tenant_id = user.require(Action::ReadProviders)?;
     let id = parse_id(&id)?;
-    let mut conn = state.pool.get().await?;
-    let row = providers::find(&mut conn, tenant_id, id)
+    let row = state
+        .scoped(tenant_id, async |c| {
+            Ok(providers::find(c, tenant_id, id).await?)
+        })
         .await?
         .ok_or_else(|| ApiError::not_found("provider"))?;
     Ok(web::Json(row.into()))
@@ -242,39 +263,67 @@ pub async fn update(
     let tenant_id = user.require(Action::ManageProviders)?;
     let id = parse_id(&id)?;
     let req = body.value;
-    let mut conn = state.pool.get().await?;
-    let current = providers::find(&mut conn, tenant_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("provider"))?;
-    let mut changes = providers::ProviderChanges {
-        name: req.name.as_deref().map(validate_name).transpose()?,
-        base_url: req
-            .base_url
-            .map(|b| b.as_deref().map(validate_base_url).transpose())
-            .transpose()?,
-        sender_ids: req
-            .sender_ids
-            .as_deref()
-            .map(validate_senders)
-            .transpose()?,
-        max_rate_per_sec: req
-            .max_rate_per_sec
-            .map(|r| r.map(validate_rate).transpose())
-            .transpose()?,
-        enabled: req.enabled,
-        ..Default::default()
-    };
-    if let Some(value) = &req.credentials {
-        let kind = ProviderKind::parse(&current.kind)
-            .ok_or_else(|| anyhow::anyhow!("stored provider kind {} is unknown", current.kind))?;
-        let sealed = credentials(kind, Some(value))?.seal(&state.settings.master_key);
-        changes.credentials_enc = Some(sealed.ciphertext);
-        changes.credentials_key_id = Some(sealed.key_id);
-        changes.credentials_mask = Some(sealed.mask);
-    }
-    let row = providers::update(&mut conn, tenant_id, id, changes)
-        .await?
-        .ok_or_else(|| ApiError::not_found("provider"))?;
+    let row = state
+        .scoped(tenant_id, async |c| {
+            let current = providers::find(c, tenant_id, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("provider"))?;
+            let mut changes = providers::ProviderChanges {
+                name: req.name.as_deref().map(validate_name).transpose()?,
+                base_url: req
+                    .base_url
+                    .map(|b| b.as_deref().map(validate_base_url).transpose())
+                    .transpose()?,
+                sender_ids: req
+                    .sender_ids
+                    .as_deref()
+                    .map(validate_senders)
+                    .transpose()?,
+                max_rate_per_sec: req
+                    .max_rate_per_sec
+                    .map(|r| r.map(validate_rate).transpose())
+                    .transpose()?,
+                enabled: req.enabled,
+                ..Default::default()
+            };
+            if let Some(value) = &req.credentials {
+                let kind = ProviderKind::parse(&current.kind).ok_or_else(|| {
+                    anyhow::anyhow!("stored provider kind {} is unknown", current.kind)
+                })?;
+                let sealed = credentials(kind, Some(value))?.seal(&state.settings.master_key);
+                changes.credentials_enc = Some(sealed.ciphertext);
+                changes.credentials_key_id = Some(sealed.key_id);
+                changes.credentials_mask = Some(sealed.mask);
+            }
+            let mut changed: Vec<&str> = Vec::new();
+            for (name, present) in [
+                ("name", changes.name.is_some()),
+                ("base_url", changes.base_url.is_some()),
+                ("sender_ids", changes.sender_ids.is_some()),
+                ("max_rate_per_sec", changes.max_rate_per_sec.is_some()),
+                ("enabled", changes.enabled.is_some()),
+                ("credentials", changes.credentials_enc.is_some()),
+            ] {
+                if present {
+                    changed.push(name);
+                }
+            }
+            let enabled = changes.enabled;
+            let row = providers::update(c, tenant_id, id, changes)
+                .await?
+                .ok_or_else(|| ApiError::not_found("provider"))?;
+            audit::record(
+                c,
+                &user.actor(),
+                Some(tenant_id),
+                action::PROVIDER_UPDATED,
+                Some(ProviderId::from_uuid(id).to_string()),
+                json!({"changed": changed, "enabled": enabled}),
+            )
+            .await?;
+            Ok(row)
+        })
+        .await?;
     state.routes.evict(&tenant_id);
     Ok(web::Json(row.into()))
 }
@@ -294,10 +343,23 @@ pub async fn remove(
 ) -> ApiResult<HttpResponse> {
     let tenant_id = user.require(Action::ManageProviders)?;
     let id = parse_id(&id)?;
-    let mut conn = state.pool.get().await?;
-    if !providers::delete(&mut conn, tenant_id, id).await? {
-        return Err(ApiError::not_found("provider"));
-    }
+    state
+        .scoped(tenant_id, async |c| {
+            if !providers::delete(c, tenant_id, id).await? {
+                return Err(ApiError::not_found("provider"));
+            }
+            audit::record(
+                c,
+                &user.actor(),
+                Some(tenant_id),
+                action::PROVIDER_DELETED,
+                Some(ProviderId::from_uuid(id).to_string()),
+                json!({}),
+            )
+            .await?;
+            Ok(())
+        })
+        .await?;
     state.routes.evict(&tenant_id);
     Ok(HttpResponse::NoContent().finish())
 }
@@ -347,24 +409,37 @@ pub async fn put_prices(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_ascii_lowercase();
-    let mut conn = state.pool.get().await?;
-    let currency = tenants::find(&mut conn, tenant_id).await?.currency;
-    let prices = if content_type.starts_with("text/csv") {
-        prices::from_csv(&body, &currency)?
-    } else if content_type.starts_with("application/json") {
-        let parsed: PriceList = super::parse_json(&body)?.value;
-        prices::from_entries(&parsed.prices, &currency)?
-    } else {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Send prices as application/json or text/csv.",
-        ));
-    };
-    if providers::find(&mut conn, tenant_id, id).await?.is_none() {
-        return Err(ApiError::not_found("provider"));
-    }
-    providers::replace_prices(&mut conn, tenant_id, id, &prices).await?;
+    let prices = state
+        .scoped(tenant_id, async |c| {
+            let currency = tenants::find(c, tenant_id).await?.currency;
+            let prices = if content_type.starts_with("text/csv") {
+                prices::from_csv(&body, &currency)?
+            } else if content_type.starts_with("application/json") {
+                let parsed: PriceList = super::parse_json(&body)?.value;
+                prices::from_entries(&parsed.prices, &currency)?
+            } else {
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "Send prices as application/json or text/csv.",
+                ));
+            };
+            if providers::find(c, tenant_id, id).await?.is_none() {
+                return Err(ApiError::not_found("provider"));
+            }
+            providers::replace_prices(c, tenant_id, id, &prices).await?;
+            audit::record(
+                c,
+                &user.actor(),
+                Some(tenant_id),
+                action::PRICES_CHANGED,
+                Some(ProviderId::from_uuid(id).to_string()),
+                json!({"entries": prices.len()}),
+            )
+            .await?;
+            Ok(prices)
+        })
+        .await?;
     state.routes.evict(&tenant_id);
     Ok(web::Json(price_list(prices)))
 }
@@ -390,10 +465,13 @@ pub async fn get_prices(
 ) -> ApiResult<web::Json<PriceList>> {
     let tenant_id = user.require(Action::ReadProviders)?;
     let id = parse_id(&id)?;
-    let mut conn = state.pool.get().await?;
-    if providers::find(&mut conn, tenant_id, id).await?.is_none() {
-        return Err(ApiError::not_found("provider"));
-    }
-    let prices = providers::prices(&mut conn, tenant_id, id).await?;
+    let prices = state
+        .scoped(tenant_id, async |c| {
+            if providers::find(c, tenant_id, id).await?.is_none() {
+                return Err(ApiError::not_found("provider"));
+            }
+            Ok(providers::prices(c, tenant_id, id).await?)
+        })
+        .await?;
     Ok(web::Json(price_list(prices)))
 }

@@ -80,9 +80,13 @@ pub async fn report(
             )
         })?,
     };
-    let mut conn = state.pool.get().await?;
-    let currency = tenants::find(&mut conn, tenant_id).await?.currency;
-    let rows = spend::report(&mut conn, tenant_id, from, to, group_by).await?;
+    let (currency, rows) = state
+        .scoped(tenant_id, async |c| {
+            let currency = tenants::find(c, tenant_id).await?.currency;
+            let rows = spend::report(c, tenant_id, from, to, group_by).await?;
+            Ok((currency, rows))
+        })
+        .await?;
     let total = rows
         .iter()
         .filter(|r| r.currency == currency)

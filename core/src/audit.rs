@@ -1,0 +1,134 @@
+//! The audit log: who did what, when and from where. Handlers record an event next to the
+//! change it describes (in the same transaction where there is one). Details never carry a
+//! secret: keys appear by prefix, credentials not at all.
+
+use diesel::sql_types::{Jsonb, Nullable, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Who acted, and from where.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    /// The user (person or staff) or API key.
+    pub id: Option<Uuid>,
+    /// Email of a person, prefix of a key; looked up from `id` when None.
+    pub label: Option<String>,
+    pub kind: ActorKind,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ActorKind {
+    User,
+    Staff,
+    ApiKey,
+    #[default]
+    Anonymous,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::User => "user",
+            ActorKind::Staff => "staff",
+            ActorKind::ApiKey => "api_key",
+            ActorKind::Anonymous => "anonymous",
+        }
+    }
+}
+
+/// Where a request came from: the client address and its user agent (trimmed).
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Client {
+    pub fn new(ip: Option<String>, user_agent: Option<&str>) -> Client {
+        Client {
+            ip,
+            user_agent: user_agent.map(|ua| ua.chars().take(200).collect()),
+        }
+    }
+
+    pub fn person(&self, id: Uuid, staff: bool) -> Actor {
+        Actor {
+            id: Some(id),
+            label: None,
+            kind: if staff {
+                ActorKind::Staff
+            } else {
+                ActorKind::User
+            },
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+
+    pub fn anonymous(&self, label: &str) -> Actor {
+        Actor {
+            id: None,
+            label: Some(label.to_owned()),
+            kind: ActorKind::Anonymous,
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}
+
+/// The actions recorded, by name.
+pub mod action {
+    pub const SIGNED_UP: &str = "auth.signed_up";
+    pub const SIGNED_IN: &str = "auth.signed_in";
+    pub const SIGN_IN_FAILED: &str = "auth.sign_in_failed";
+    pub const SIGNED_OUT: &str = "auth.signed_out";
+    pub const PASSWORD_CHANGED: &str = "auth.password_changed";
+    pub const MEMBER_INVITED: &str = "member.invited";
+    pub const MEMBER_JOINED: &str = "member.joined";
+    pub const MEMBER_ROLE_CHANGED: &str = "member.role_changed";
+    pub const MEMBER_REMOVED: &str = "member.removed";
+    pub const API_KEY_CREATED: &str = "api_key.created";
+    pub const API_KEY_ROTATED: &str = "api_key.rotated";
+    pub const API_KEY_REVOKED: &str = "api_key.revoked";
+    pub const PROVIDER_CREATED: &str = "provider.created";
+    pub const PROVIDER_UPDATED: &str = "provider.updated";
+    pub const PROVIDER_DELETED: &str = "provider.deleted";
+    pub const PRICES_CHANGED: &str = "provider.prices_changed";
+    pub const SETTINGS_CHANGED: &str = "tenant.settings_changed";
+    pub const STAFF_CREATED: &str = "staff.created";
+    pub const STAFF_LISTED_TENANTS: &str = "staff.listed_tenants";
+}
+
+/// Appends one event. `tenant` is None for platform-level events.
+pub async fn record(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    tenant: Option<Uuid>,
+    action: &str,
+    target: Option<String>,
+    details: Value,
+) -> diesel::QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO audit_log \
+           (id, tenant_id, actor_id, actor, actor_kind, action, target, details, ip, user_agent) \
+         VALUES ($1, $2, $3, \
+           COALESCE($4, (SELECT email FROM users WHERE id = $3), 'unknown'), \
+           $5, $6, $7, $8, $9, $10)",
+    )
+    .bind::<SqlUuid, _>(Uuid::now_v7())
+    .bind::<Nullable<SqlUuid>, _>(tenant)
+    .bind::<Nullable<SqlUuid>, _>(actor.id)
+    .bind::<Nullable<Text>, _>(actor.label.as_deref())
+    .bind::<Text, _>(actor.kind.as_str())
+    .bind::<Text, _>(action)
+    .bind::<Nullable<Text>, _>(target)
+    .bind::<Jsonb, _>(details)
+    .bind::<Nullable<Text>, _>(actor.ip.as_deref())
+    .bind::<Nullable<Text>, _>(actor.user_agent.as_deref())
+    .execute(conn)
+    .await?;
+    Ok(())
+}

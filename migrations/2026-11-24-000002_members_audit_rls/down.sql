@@ -1,0 +1,33 @@
+DROP POLICY tenant_isolation ON refresh_tokens;
+ALTER TABLE refresh_tokens DISABLE ROW LEVEL SECURITY;
+DROP POLICY tenant_isolation ON message_outbox;
+ALTER TABLE message_outbox DISABLE ROW LEVEL SECURITY;
+DROP POLICY tenant_isolation ON audit_log;
+DROP POLICY tenant_isolation ON spend_daily;
+ALTER TABLE spend_daily DISABLE ROW LEVEL SECURITY;
+DROP POLICY tenant_isolation ON message_attempts;
+ALTER TABLE message_attempts DISABLE ROW LEVEL SECURITY;
+DROP POLICY tenant_isolation ON messages;
+ALTER TABLE messages DISABLE ROW LEVEL SECURITY;
+DROP POLICY tenant_isolation ON provider_prices;
+ALTER TABLE provider_prices DISABLE ROW LEVEL SECURITY;
+DROP POLICY tenant_isolation ON providers;
+ALTER TABLE providers DISABLE ROW LEVEL SECURITY;
+DROP POLICY tenant_isolation ON api_keys;
+ALTER TABLE api_keys DISABLE ROW LEVEL SECURITY;
+DROP POLICY tenant_isolation ON users;
+ALTER TABLE users DISABLE ROW LEVEL SECURITY;
+DROP POLICY tenant_isolation ON tenants;
+ALTER TABLE tenants DISABLE ROW LEVEL SECURITY;
+REVOKE ALL ON tenants, users, api_keys, providers, provider_prices, messages, message_attempts,
+    spend_daily, message_outbox, refresh_tokens FROM openclaw_tenant;
+DROP TABLE login_throttle;
+DROP TABLE audit_log;
+DROP FUNCTION app_tenant();
+ALTER TABLE users DROP COLUMN invited_by;
+ALTER TABLE users DROP COLUMN invite_expires_at;
+ALTER TABLE users DROP COLUMN invite_token_hash;
+ALTER TABLE users DROP COLUMN status;
+-- Invited users have no password; they cannot survive the NOT NULL.
+DELETE FROM users WHERE password_hash IS NULL;
+ALTER TABLE users ALTER COLUMN password_hash SET NOT NULL;

@@ -1,0 +1,80 @@
+//! Platform staff: read across tenants, nothing more. Every call is itself audited.
+
+use actix_web::{get, web};
+use chrono::{DateTime, Utc};
+use openclaw_core::audit::{self, action};
+use openclaw_core::db::tenants;
+use openclaw_core::domain::TenantId;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::{Page, PageParams, cursor_for};
+use crate::auth::{Action, User};
+use crate::error::{ApiResult, ErrorBody};
+use crate::state::AppState;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.service(list_tenants);
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TenantSummary {
+    pub id: TenantId,
+    pub name: String,
+    pub currency: String,
+    pub created_at: DateTime<Utc>,
+    /// Active members and pending invitations.
+    pub members: i64,
+    /// Messages sent since the start of this month (UTC), from the spend rollup.
+    pub messages_this_month: i64,
+}
+
+/// Every tenant, oldest first (platform staff only).
+#[utoipa::path(
+    tag = "staff",
+    params(PageParams),
+    responses(
+        (status = 200, description = "`{data: [TenantSummary], next_cursor}`"),
+        (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/v1/admin/tenants")]
+pub async fn list_tenants(
+    state: web::Data<AppState>,
+    user: User,
+    page: web::Query<PageParams>,
+) -> ApiResult<web::Json<Page<TenantSummary>>> {
+    user.require_platform(Action::ListTenants)?;
+    let limit = page.limit()?;
+    let after = page.cursor_uuid()?;
+    let mut conn = state.pool.get().await?;
+    let mut rows = tenants::summaries(&mut conn, after, limit + 1).await?;
+    audit::record(
+        &mut conn,
+        &user.actor(),
+        None,
+        action::STAFF_LISTED_TENANTS,
+        None,
+        serde_json::json!({"count": rows.len().min(limit as usize)}),
+    )
+    .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = more.then(|| cursor_for(rows.last().expect("limit ≥ 1").id));
+    Ok(web::Json(Page {
+        data: rows
+            .into_iter()
+            .map(|t| TenantSummary {
+                id: t.id.into(),
+                name: t.name,
+                currency: t.currency,
+                created_at: t.created_at,
+                members: t.members,
+                messages_this_month: t.messages_this_month,
+            })
+            .collect(),
+        next_cursor,
+    }))
+}
