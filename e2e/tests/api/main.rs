@@ -5,6 +5,7 @@
 mod accounts;
 mod api_keys;
 mod audit;
+mod isolation;
 mod members;
 mod messages;
 mod operations;
