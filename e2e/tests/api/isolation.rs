@@ -104,7 +104,9 @@ impl Ids {
 
 /// An allowed call: not refused, and a read of a real id finds it.
 fn passed(status: u16, reads_real_id: bool) -> bool {
-    !matches!(status, 401 | 403) && !(reads_real_id && status == 404)
+    let refused = matches!(status, 401 | 403);
+    let missing = reads_real_id && status == 404;
+    !refused && !missing
 }
 
 struct Call {
