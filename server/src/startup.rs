@@ -90,6 +90,7 @@ impl Application {
         let routes: Arc<TtlCache<uuid::Uuid, Vec<openclaw_core::routing::RouteProvider>>> =
             Arc::new(TtlCache::new(CACHE_TTL));
         let web_routes = routes.clone();
+        let https = settings.public_url.starts_with("https://");
         let web_context = web::Data::new(openclaw_web::WebContext {
             keys_changed: Arc::new(move || web_keys.clear()),
             routes_changed: Arc::new(move |tenant| web_routes.evict(&tenant)),
@@ -139,6 +140,7 @@ impl Application {
                 .route("/openapi.json", web::get().to(routes::health::openapi))
                 .configure(openclaw_web::configure)
                 .default_service(web::to(not_found))
+                .wrap(openclaw_web::security_headers(https))
         })
         .listen(listener)?
         .shutdown_timeout(20)

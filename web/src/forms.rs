@@ -5,6 +5,8 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use openclaw_core::accounts::{self, AccountError};
+use openclaw_core::audit::{self, action};
+use serde_json::json;
 
 use crate::session::{self, Flash, WebContext};
 
@@ -122,8 +124,13 @@ pub async fn sign_in(ctx: web::Data<WebContext>, req: HttpRequest, form: Fields)
     )
     .await
     {
-        Ok((_, tokens)) => {
-            let mut res = see_other("/dashboard");
+        Ok((user, tokens)) => {
+            // Staff have no tenant dashboard: their console is the tenant list.
+            let mut res = see_other(if user.tenant_id.is_none() {
+                "/admin/tenants"
+            } else {
+                "/dashboard"
+            });
             for c in session::session_cookies(&ctx, &tokens) {
                 res.cookie(c);
             }
@@ -298,17 +305,30 @@ async fn add_sandbox(
     })
 }
 
+/// A signed-in member acting for their tenant, as the audit log names them.
+pub(crate) struct Member {
+    pub tenant: uuid::Uuid,
+    pub user_id: uuid::Uuid,
+    pub role: openclaw_core::domain::Role,
+    pub actor: audit::Actor,
+}
+
 /// The signed-in member of a tenant whose role allows `action`, or where to send the browser.
 async fn member(
     ctx: &WebContext,
     req: &HttpRequest,
     action: openclaw_core::permissions::Action,
-) -> Result<uuid::Uuid, HttpResponse> {
+) -> Result<Member, HttpResponse> {
     let Some((identity, _)) = session::current(ctx, session::SessionCookies::of(req)).await else {
         return Err(see_other("/sign-in").finish());
     };
     match identity.tenant_id {
-        Some(t) if openclaw_core::permissions::allowed(identity.role, action) => Ok(t),
+        Some(tenant) if openclaw_core::permissions::allowed(identity.role, action) => Ok(Member {
+            tenant,
+            user_id: identity.user_id,
+            role: identity.role,
+            actor: session::client_of(req).person(identity.user_id, false),
+        }),
         _ => Err(HttpResponse::Forbidden()
             .content_type("text/html; charset=utf-8")
             .body("<!DOCTYPE html><title>Not allowed</title><p>Your role does not allow this. <a href=\"/dashboard\">Back</a>.</p>")),
@@ -334,16 +354,17 @@ pub async fn create_key(
     if !same_origin(&ctx, &req) {
         return forbidden();
     }
-    let tenant_id = match member(
+    let m = match member(
         &ctx,
         &req,
         openclaw_core::permissions::Action::ManageApiKeys,
     )
     .await
     {
-        Ok(t) => t,
+        Ok(m) => m,
         Err(res) => return res,
     };
+    let tenant_id = m.tenant;
     let name = field(&form, "name").trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
         return keys_flash(
@@ -361,11 +382,21 @@ pub async fn create_key(
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let result = async {
-        let mut conn = ctx.pool.get().await?;
-        anyhow::Ok(api_keys::create(&mut conn, tenant_id, &name, mode, &scopes, None).await?)
-    }
-    .await;
+    let result = ctx
+        .scoped(tenant_id, async |c| {
+            let minted = api_keys::create(c, tenant_id, &name, mode, &scopes, None).await?;
+            audit::record(
+                c,
+                &m.actor,
+                Some(tenant_id),
+                action::API_KEY_CREATED,
+                Some(openclaw_core::domain::ApiKeyId::from(minted.key.id).to_string()),
+                json!({"name": name, "prefix": minted.key.prefix, "mode": mode, "scopes": scopes}),
+            )
+            .await?;
+            Ok(minted)
+        })
+        .await;
     match result {
         Ok(minted) => {
             (ctx.keys_changed)();
@@ -393,32 +424,49 @@ async fn change_key(
     if !same_origin(&ctx, &req) {
         return forbidden();
     }
-    let tenant_id = match member(
+    let m = match member(
         &ctx,
         &req,
         openclaw_core::permissions::Action::ManageApiKeys,
     )
     .await
     {
-        Ok(t) => t,
+        Ok(m) => m,
         Err(res) => return res,
     };
+    let tenant_id = m.tenant;
     let Ok(id) = openclaw_core::domain::ApiKeyId::parse(&id) else {
         return keys_flash(&ctx, None, "That key does not exist.".into());
     };
-    let result = async {
-        let mut conn = ctx.pool.get().await?;
-        if rotate {
-            let minted =
-                api_keys::rotate(&mut conn, tenant_id, id.uuid(), chrono::Duration::zero()).await?;
-            anyhow::Ok(minted.map(|m| Some(m.secret)))
-        } else {
-            let done =
-                api_keys::revoke(&mut conn, tenant_id, id.uuid(), chrono::Utc::now()).await?;
-            anyhow::Ok(done.then_some(None))
-        }
-    }
-    .await;
+    let result = ctx
+        .scoped(tenant_id, async |c| {
+            let outcome = if rotate {
+                api_keys::rotate(c, tenant_id, id.uuid(), chrono::Duration::zero())
+                    .await?
+                    .map(|minted| Some(minted.secret))
+            } else {
+                api_keys::revoke(c, tenant_id, id.uuid(), chrono::Utc::now())
+                    .await?
+                    .then_some(None)
+            };
+            if outcome.is_some() {
+                audit::record(
+                    c,
+                    &m.actor,
+                    Some(tenant_id),
+                    if rotate {
+                        action::API_KEY_ROTATED
+                    } else {
+                        action::API_KEY_REVOKED
+                    },
+                    Some(id.to_string()),
+                    json!({}),
+                )
+                .await?;
+            }
+            Ok(outcome)
+        })
+        .await;
     match result {
         Ok(Some(new_secret)) => {
             (ctx.keys_changed)();
@@ -521,16 +569,17 @@ pub async fn create_provider(
     if !same_origin(&ctx, &req) {
         return forbidden();
     }
-    let tenant_id = match member(
+    let m = match member(
         &ctx,
         &req,
         openclaw_core::permissions::Action::ManageProviders,
     )
     .await
     {
-        Ok(t) => t,
+        Ok(m) => m,
         Err(res) => return res,
     };
+    let tenant_id = m.tenant;
     let kind = ProviderKind::parse(&field(&form, "kind")).unwrap_or(ProviderKind::Sandbox);
     let back_to = format!("/providers/new?kind={}", kind.as_str());
     let keep = vec![
@@ -575,11 +624,21 @@ pub async fn create_provider(
         max_rate_per_sec: None,
         enabled: true,
     };
-    let result = async {
-        let mut conn = ctx.pool.get().await?;
-        anyhow::Ok(providers::insert(&mut conn, &new).await?)
-    }
-    .await;
+    let result = ctx
+        .scoped(tenant_id, async |c| {
+            let row = providers::insert(c, &new).await?;
+            audit::record(
+                c,
+                &m.actor,
+                Some(tenant_id),
+                action::PROVIDER_CREATED,
+                Some(openclaw_core::domain::ProviderId::from(row.id).to_string()),
+                json!({"name": row.name, "kind": row.kind, "enabled": row.enabled}),
+            )
+            .await?;
+            Ok(row)
+        })
+        .await;
     match result {
         Ok(row) => {
             (ctx.routes_changed)(tenant_id);
@@ -614,71 +673,87 @@ pub async fn update_provider(
     if !same_origin(&ctx, &req) {
         return forbidden();
     }
-    let tenant_id = match member(
+    let m = match member(
         &ctx,
         &req,
         openclaw_core::permissions::Action::ManageProviders,
     )
     .await
     {
-        Ok(t) => t,
+        Ok(m) => m,
         Err(res) => return res,
     };
+    let tenant_id = m.tenant;
     let back_to = format!("/providers/{}", id.as_str());
     let Some(id) = provider_id(&id) else {
         return see_other("/providers").finish();
     };
     let fail = |f: &str, m: String| flash_to(&ctx, &back_to, "provider", Some(f), m, Vec::new());
-    let result = async {
-        let mut conn = ctx.pool.get().await?;
-        let Some(current) = providers::find(&mut conn, tenant_id, id).await? else {
-            return Ok(None);
-        };
-        let kind = ProviderKind::parse(&current.kind).unwrap_or(ProviderKind::Sandbox);
-        let mut changes = providers::ProviderChanges {
-            enabled: Some(field(&form, "enabled") == "on"),
-            ..Default::default()
-        };
-        match p::validate_name(&field(&form, "name")) {
-            Ok(n) => changes.name = Some(n),
-            Err(m) => return Ok(Some(Err(("name", m)))),
-        }
-        if kind != ProviderKind::Sandbox {
-            changes.base_url = Some(match field(&form, "base_url").trim() {
-                "" => None,
-                url => match p::validate_base_url(url) {
-                    Ok(u) => Some(u),
-                    Err(m) => return Ok(Some(Err(("base_url", m)))),
-                },
-            });
-        }
-        match p::validate_senders(&split_senders(&field(&form, "sender_ids"))) {
-            Ok(s) => changes.sender_ids = Some(s),
-            Err((_, m)) => return Ok(Some(Err(("sender_ids", m)))),
-        }
-        let typed = credentials_json(&form, kind);
-        if typed.as_object().is_some_and(|o| !o.is_empty()) {
-            match Credentials::from_json(kind, &typed) {
-                Ok(creds) => {
-                    let sealed = creds.seal(&ctx.settings.master_key);
-                    changes.credentials_enc = Some(sealed.ciphertext);
-                    changes.credentials_key_id = Some(sealed.key_id);
-                    changes.credentials_mask = Some(sealed.mask);
-                }
-                Err(e) => {
-                    let f = crate::pages::providers::credential_fields(kind)
-                        .iter()
-                        .map(|(n, _, _)| *n)
-                        .find(|n| e.field.ends_with(n))
-                        .unwrap_or("name");
-                    return Ok(Some(Err((f, e.message))));
+    let result = ctx
+        .scoped(tenant_id, async |c| {
+            let Some(current) = providers::find(c, tenant_id, id).await? else {
+                return Ok(None);
+            };
+            let kind = ProviderKind::parse(&current.kind).unwrap_or(ProviderKind::Sandbox);
+            let mut changes = providers::ProviderChanges {
+                enabled: Some(field(&form, "enabled") == "on"),
+                ..Default::default()
+            };
+            match p::validate_name(&field(&form, "name")) {
+                Ok(n) => changes.name = Some(n),
+                Err(m) => return Ok(Some(Err(("name", m)))),
+            }
+            if kind != ProviderKind::Sandbox {
+                changes.base_url = Some(match field(&form, "base_url").trim() {
+                    "" => None,
+                    url => match p::validate_base_url(url) {
+                        Ok(u) => Some(u),
+                        Err(m) => return Ok(Some(Err(("base_url", m)))),
+                    },
+                });
+            }
+            match p::validate_senders(&split_senders(&field(&form, "sender_ids"))) {
+                Ok(s) => changes.sender_ids = Some(s),
+                Err((_, m)) => return Ok(Some(Err(("sender_ids", m)))),
+            }
+            let typed = credentials_json(&form, kind);
+            if typed.as_object().is_some_and(|o| !o.is_empty()) {
+                match Credentials::from_json(kind, &typed) {
+                    Ok(creds) => {
+                        let sealed = creds.seal(&ctx.settings.master_key);
+                        changes.credentials_enc = Some(sealed.ciphertext);
+                        changes.credentials_key_id = Some(sealed.key_id);
+                        changes.credentials_mask = Some(sealed.mask);
+                    }
+                    Err(e) => {
+                        let f = crate::pages::providers::credential_fields(kind)
+                            .iter()
+                            .map(|(n, _, _)| *n)
+                            .find(|n| e.field.ends_with(n))
+                            .unwrap_or("name");
+                        return Ok(Some(Err((f, e.message))));
+                    }
                 }
             }
-        }
-        providers::update(&mut conn, tenant_id, id, changes).await?;
-        anyhow::Ok(Some(Ok(())))
-    }
-    .await;
+            let credentials = changes.credentials_enc.is_some();
+            let enabled = changes.enabled;
+            providers::update(c, tenant_id, id, changes).await?;
+            audit::record(
+                c,
+                &m.actor,
+                Some(tenant_id),
+                action::PROVIDER_UPDATED,
+                Some(openclaw_core::domain::ProviderId::from(id).to_string()),
+                json!({"changed": if credentials {
+                vec!["name", "base_url", "sender_ids", "enabled", "credentials"]
+            } else {
+                vec!["name", "base_url", "sender_ids", "enabled"]
+            }, "enabled": enabled}),
+            )
+            .await?;
+            Ok(Some(Ok(())))
+        })
+        .await;
     match result {
         Ok(Some(Ok(()))) => {
             (ctx.routes_changed)(tenant_id);
@@ -740,16 +815,17 @@ pub async fn upload_prices(
     if !same_origin(&ctx, &req) {
         return forbidden();
     }
-    let tenant_id = match member(
+    let m = match member(
         &ctx,
         &req,
         openclaw_core::permissions::Action::ManageProviders,
     )
     .await
     {
-        Ok(t) => t,
+        Ok(m) => m,
         Err(res) => return res,
     };
+    let tenant_id = m.tenant;
     let back_to = format!("/providers/{}", id.as_str());
     let Some(id) = provider_id(&id) else {
         return see_other("/providers").finish();
@@ -758,21 +834,30 @@ pub async fn upload_prices(
         Ok(csv) => csv,
         Err(m) => return flash_to(&ctx, &back_to, "provider", Some("csv"), m, Vec::new()),
     };
-    let result = async {
-        let mut conn = ctx.pool.get().await?;
-        if providers::find(&mut conn, tenant_id, id).await?.is_none() {
-            return Ok(None);
-        }
-        let currency = tenants::find(&mut conn, tenant_id).await?.currency;
-        match openclaw_core::prices::from_csv(csv.trim().as_bytes(), &currency) {
-            Ok(prices) => {
-                providers::replace_prices(&mut conn, tenant_id, id, &prices).await?;
-                anyhow::Ok(Some(Ok(prices.len())))
+    let result = ctx
+        .scoped(tenant_id, async |c| {
+            if providers::find(c, tenant_id, id).await?.is_none() {
+                return Ok(None);
             }
-            Err(e) => Ok(Some(Err(e.message))),
-        }
-    }
-    .await;
+            let currency = tenants::find(c, tenant_id).await?.currency;
+            match openclaw_core::prices::from_csv(csv.trim().as_bytes(), &currency) {
+                Ok(prices) => {
+                    providers::replace_prices(c, tenant_id, id, &prices).await?;
+                    audit::record(
+                        c,
+                        &m.actor,
+                        Some(tenant_id),
+                        action::PRICES_CHANGED,
+                        Some(openclaw_core::domain::ProviderId::from(id).to_string()),
+                        json!({"entries": prices.len()}),
+                    )
+                    .await?;
+                    Ok(Some(Ok(prices.len())))
+                }
+                Err(e) => Ok(Some(Err(e.message))),
+            }
+        })
+        .await;
     match result {
         Ok(Some(Ok(n))) => {
             (ctx.routes_changed)(tenant_id);
@@ -807,24 +892,37 @@ pub async fn delete_provider(
     if !same_origin(&ctx, &req) {
         return forbidden();
     }
-    let tenant_id = match member(
+    let m = match member(
         &ctx,
         &req,
         openclaw_core::permissions::Action::ManageProviders,
     )
     .await
     {
-        Ok(t) => t,
+        Ok(m) => m,
         Err(res) => return res,
     };
+    let tenant_id = m.tenant;
     let Some(id) = provider_id(&id) else {
         return see_other("/providers").finish();
     };
-    let result = async {
-        let mut conn = ctx.pool.get().await?;
-        anyhow::Ok(providers::delete(&mut conn, tenant_id, id).await?)
-    }
-    .await;
+    let result = ctx
+        .scoped(tenant_id, async |c| {
+            let deleted = providers::delete(c, tenant_id, id).await?;
+            if deleted {
+                audit::record(
+                    c,
+                    &m.actor,
+                    Some(tenant_id),
+                    action::PROVIDER_DELETED,
+                    Some(openclaw_core::domain::ProviderId::from(id).to_string()),
+                    json!({}),
+                )
+                .await?;
+            }
+            Ok(deleted)
+        })
+        .await;
     match result {
         Ok(_) => {
             (ctx.routes_changed)(tenant_id);
@@ -843,16 +941,17 @@ pub async fn save_settings(
     if !same_origin(&ctx, &req) {
         return forbidden();
     }
-    let tenant_id = match member(
+    let m = match member(
         &ctx,
         &req,
         openclaw_core::permissions::Action::ManageSettings,
     )
     .await
     {
-        Ok(t) => t,
+        Ok(m) => m,
         Err(res) => return res,
     };
+    let tenant_id = m.tenant;
     let keep = vec![
         ("name".to_owned(), field(&form, "name")),
         (
@@ -873,11 +972,21 @@ pub async fn save_settings(
         Ok(s) => s,
         Err((_, m)) => return fail("default_sender_ids", m),
     };
-    let result = async {
-        let mut conn = ctx.pool.get().await?;
-        anyhow::Ok(tenants::update_settings(&mut conn, tenant_id, &name, &senders).await?)
-    }
-    .await;
+    let result = ctx
+        .scoped(tenant_id, async |c| {
+            let tenant = tenants::update_settings(c, tenant_id, &name, &senders).await?;
+            audit::record(
+                c,
+                &m.actor,
+                Some(tenant_id),
+                action::SETTINGS_CHANGED,
+                None,
+                json!({"name": name, "default_sender_ids": senders}),
+            )
+            .await?;
+            Ok(tenant)
+        })
+        .await;
     match result {
         Ok(_) => flash_to(
             &ctx,
@@ -889,4 +998,189 @@ pub async fn save_settings(
         ),
         Err(e) => internal(&ctx, "/settings", "settings", e),
     }
+}
+
+fn members_flash(ctx: &WebContext, field: Option<&str>, message: String) -> HttpResponse {
+    flash_to(ctx, "/members", "members", field, message, Vec::new())
+}
+
+fn member_failed(
+    ctx: &WebContext,
+    e: openclaw_core::members::MemberError,
+    values: Vec<(String, String)>,
+) -> HttpResponse {
+    use openclaw_core::members::MemberError;
+    let (field, message) = match e {
+        MemberError::Invalid { field, message } => (Some(field), message),
+        MemberError::EmailTaken => (Some("email"), e.to_string()),
+        MemberError::Internal(cause) => return internal(ctx, "/members", "members", cause),
+        other => (None, other.to_string()),
+    };
+    flash_to(ctx, "/members", "members", field, message, values)
+}
+
+fn manager(m: &Member) -> openclaw_core::members::Manager {
+    openclaw_core::members::Manager {
+        tenant: m.tenant,
+        user_id: m.user_id,
+        role: m.role,
+        actor: m.actor.clone(),
+    }
+}
+
+/// Invites someone; the page then shows the invitation link, this once.
+pub async fn invite_member(
+    ctx: web::Data<WebContext>,
+    req: HttpRequest,
+    form: Fields,
+) -> HttpResponse {
+    if !same_origin(&ctx, &req) {
+        return forbidden();
+    }
+    let m = match member(
+        &ctx,
+        &req,
+        openclaw_core::permissions::Action::ManageMembers,
+    )
+    .await
+    {
+        Ok(m) => m,
+        Err(res) => return res,
+    };
+    let email = field(&form, "email");
+    match openclaw_core::members::invite(&ctx.pool, &manager(&m), &email, &field(&form, "role"))
+        .await
+    {
+        Ok(inv) => members_flash(
+            &ctx,
+            Some("invited"),
+            format!("{}/accept-invite?token={}", ctx.origin, inv.token),
+        ),
+        // Keep the address typed so it need not be typed again.
+        Err(e) => member_failed(&ctx, e, vec![("email".into(), email)]),
+    }
+}
+
+pub async fn change_member_role(
+    ctx: web::Data<WebContext>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: Fields,
+) -> HttpResponse {
+    if !same_origin(&ctx, &req) {
+        return forbidden();
+    }
+    let m = match member(
+        &ctx,
+        &req,
+        openclaw_core::permissions::Action::ManageMembers,
+    )
+    .await
+    {
+        Ok(m) => m,
+        Err(res) => return res,
+    };
+    let Ok(id) = openclaw_core::domain::UserId::parse(&id) else {
+        return members_flash(&ctx, None, "No such member.".into());
+    };
+    match openclaw_core::members::change_role(
+        &ctx.pool,
+        &manager(&m),
+        id.uuid(),
+        &field(&form, "role"),
+    )
+    .await
+    {
+        Ok(changed) if changed.id == m.user_id => see_other("/sign-in").finish(),
+        Ok(changed) => members_flash(
+            &ctx,
+            Some("saved"),
+            format!("{} is now {}.", changed.email, changed.role),
+        ),
+        Err(e) => member_failed(&ctx, e, Vec::new()),
+    }
+}
+
+pub async fn remove_member(
+    ctx: web::Data<WebContext>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    if !same_origin(&ctx, &req) {
+        return forbidden();
+    }
+    let m = match member(
+        &ctx,
+        &req,
+        openclaw_core::permissions::Action::ManageMembers,
+    )
+    .await
+    {
+        Ok(m) => m,
+        Err(res) => return res,
+    };
+    let Ok(id) = openclaw_core::domain::UserId::parse(&id) else {
+        return members_flash(&ctx, None, "No such member.".into());
+    };
+    match openclaw_core::members::remove(&ctx.pool, &manager(&m), id.uuid()).await {
+        Ok(()) if id.uuid() == m.user_id => see_other("/sign-in").finish(),
+        Ok(()) => members_flash(&ctx, Some("saved"), "Removed.".into()),
+        Err(e) => member_failed(&ctx, e, Vec::new()),
+    }
+}
+
+/// Accepts an invitation from the link: sets the password and signs the new member in.
+pub async fn accept_invite(
+    ctx: web::Data<WebContext>,
+    req: HttpRequest,
+    form: Fields,
+) -> HttpResponse {
+    use openclaw_core::members::MemberError;
+    if !same_origin(&ctx, &req) {
+        return forbidden();
+    }
+    let token = field(&form, "token");
+    let back_to = format!("/accept-invite?token={}", url_escape(&token));
+    match openclaw_core::members::accept_invite(
+        &ctx.pool,
+        &ctx.jwt,
+        &token,
+        &field(&form, "password"),
+        &session::client_of(&req),
+    )
+    .await
+    {
+        Ok((_, tokens)) => {
+            let mut res = see_other("/dashboard");
+            for c in session::session_cookies(&ctx, &tokens) {
+                res.cookie(c);
+            }
+            res.finish()
+        }
+        Err(MemberError::Invalid { field, message }) => flash_to(
+            &ctx,
+            &back_to,
+            "accept-invite",
+            Some(field),
+            message,
+            Vec::new(),
+        ),
+        Err(MemberError::Internal(cause)) => internal(&ctx, &back_to, "accept-invite", cause),
+        Err(other) => flash_to(
+            &ctx,
+            &back_to,
+            "accept-invite",
+            None,
+            other.to_string(),
+            Vec::new(),
+        ),
+    }
+}
+
+/// Tokens are URL-safe already; anything else is dropped rather than trusted into a URL.
+fn url_escape(token: &str) -> String {
+    token
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        .collect()
 }

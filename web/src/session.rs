@@ -46,6 +46,19 @@ pub fn client_of(req: &HttpRequest) -> openclaw_core::audit::Client {
     )
 }
 
+impl WebContext {
+    /// Runs `f` in a transaction scoped to `tenant` (row-level security refuses other
+    /// tenants' rows; see `openclaw_core::db::scoped`).
+    pub async fn scoped<R>(
+        &self,
+        tenant: uuid::Uuid,
+        f: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> anyhow::Result<R>,
+    ) -> anyhow::Result<R> {
+        let mut conn = self.pool.get().await?;
+        openclaw_core::db::scoped(&mut conn, tenant, f).await
+    }
+}
+
 fn cookie(
     name: &'static str,
     value: String,

@@ -2,6 +2,8 @@
 //! following a new tenant from sign-up to a delivered message. Screenshots of each page land in
 //! target/screenshots/.
 
+mod team;
+
 use std::time::Duration;
 
 use fantoccini::Locator;

@@ -5,15 +5,34 @@ use leptos::prelude::*;
 /// without JavaScript).
 #[component]
 pub fn Layout(#[prop(optional)] signed_in: bool, children: Children) -> impl IntoView {
+    use openclaw_core::permissions::{Action, allowed};
     let nav = if signed_in {
+        // Links follow the permission matrix: a role sees only the pages it may use.
+        let role = crate::pages::nav_role();
+        let may = |action| role.is_some_and(|r| allowed(r, action));
+        let staff = role.is_some_and(|r| r.is_platform());
+        let links: Vec<(&'static str, &'static str)> = [
+            (!staff, "/dashboard", "Dashboard"),
+            (may(Action::ReadMessages), "/messages", "Messages"),
+            (
+                may(Action::SendMessages),
+                "/messages/new",
+                "Send a test message",
+            ),
+            (may(Action::ReadProviders), "/providers", "Providers"),
+            (may(Action::ReadApiKeys), "/api-keys", "API keys"),
+            (may(Action::ReadMembers), "/members", "Members"),
+            (may(Action::ReadAuditLog), "/audit-log", "Audit log"),
+            (!staff && role.is_some(), "/settings", "Settings"),
+            (may(Action::ListTenants), "/admin/tenants", "Tenants"),
+        ]
+        .into_iter()
+        .filter(|(show, _, _)| *show)
+        .map(|(_, href, text)| (href, text))
+        .collect();
         view! {
             <nav aria-label="Main">
-                <a href="/dashboard">"Dashboard"</a>
-                <a href="/messages">"Messages"</a>
-                <a href="/messages/new">"Send a test message"</a>
-                <a href="/providers">"Providers"</a>
-                <a href="/api-keys">"API keys"</a>
-                <a href="/settings">"Settings"</a>
+                {links.into_iter().map(|(href, text)| view! { <a href=href>{text}</a> }).collect_view()}
                 <a href="/openapi.json">"API reference"</a>
                 <form method="post" action="/sign-out" class="inline">
                     <button type="submit" class="link">"Sign out"</button>

@@ -18,12 +18,14 @@ async fn keys() -> Option<anyhow::Result<Keys>> {
             let tenant_id = identity
                 .tenant_id
                 .filter(|_| allowed(identity.role, Action::ReadApiKeys))
-                .ok_or_else(|| anyhow::anyhow!("this role cannot see API keys"))?;
-            let mut conn = ctx.pool.get().await?;
-            Ok(Keys {
-                keys: api_keys::list(&mut conn, tenant_id).await?,
-                can_manage: allowed(identity.role, Action::ManageApiKeys),
+                .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
+            ctx.scoped(tenant_id, async |conn| {
+                Ok(Keys {
+                    keys: api_keys::list(conn, tenant_id).await?,
+                    can_manage: allowed(identity.role, Action::ManageApiKeys),
+                })
             })
+            .await
         }
         .await,
     )

@@ -31,96 +31,104 @@ struct Overview {
 
 async fn overview() -> Option<anyhow::Result<Overview>> {
     let (ctx, identity) = super::signed_in().await?;
+    if identity.role.is_platform() {
+        if let Some((_, res)) = super::request() {
+            super::redirect(&res, "/admin/tenants");
+        }
+        return None;
+    }
     Some(
         async move {
             let tenant_id = identity
                 .tenant_id
-                .ok_or_else(|| anyhow::anyhow!("staff accounts have no tenant dashboard"))?;
-            let mut conn = ctx.pool.get().await?;
-            let tenant = tenants::find(&mut conn, tenant_id).await?;
-            let user = users::find(&mut conn, identity.user_id).await?;
-            let now = Utc::now();
-            let midnight = now
-                .date_naive()
-                .and_hms_opt(0, 0, 0)
-                .unwrap_or_default()
-                .and_utc();
-            let first = now.date_naive().with_day(1).unwrap_or(now.date_naive());
-            let month_start = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-            let today = messages::status_counts(&mut conn, tenant_id, midnight).await?;
-            let month = messages::status_counts(&mut conn, tenant_id, month_start).await?;
-            let spent: i64 = spend::report(
-                &mut conn,
-                tenant_id,
-                first,
-                now.date_naive(),
-                spend::GroupBy::Day,
-            )
-            .await?
-            .iter()
-            .filter(|r| r.currency == tenant.currency)
-            .map(|r| r.cost_micros)
-            .sum();
-            // The last 30 UTC days, today included, with empty days filled in.
-            let start = now.date_naive() - chrono::Duration::days(29);
-            let since = start.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-            let counts = messages::daily_counts(&mut conn, tenant_id, since).await?;
-            let spend_days = spend::report(
-                &mut conn,
-                tenant_id,
-                start,
-                now.date_naive(),
-                spend::GroupBy::Day,
-            )
-            .await?;
-            let days = (0..30)
-                .map(|i| {
-                    let date = start + chrono::Duration::days(i);
-                    let key = date.to_string();
-                    Day {
-                        date,
-                        messages: counts
-                            .iter()
-                            .find(|(d, _)| *d == date)
-                            .map(|(_, n)| *n)
-                            .unwrap_or(0),
-                        spend_micros: spend_days
-                            .iter()
-                            .filter(|r| r.key == key && r.currency == tenant.currency)
-                            .map(|r| r.cost_micros)
-                            .sum(),
-                    }
-                })
-                .collect();
-            let names = providers::names(&mut conn, tenant_id).await?;
-            let provider_lines = messages::provider_stats(&mut conn, tenant_id, since)
+                .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
+            ctx.scoped(tenant_id, async |conn| {
+                let tenant = tenants::find(conn, tenant_id).await?;
+                let user = users::find(conn, identity.user_id).await?;
+                let now = Utc::now();
+                let midnight = now
+                    .date_naive()
+                    .and_hms_opt(0, 0, 0)
+                    .unwrap_or_default()
+                    .and_utc();
+                let first = now.date_naive().with_day(1).unwrap_or(now.date_naive());
+                let month_start = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+                let today = messages::status_counts(conn, tenant_id, midnight).await?;
+                let month = messages::status_counts(conn, tenant_id, month_start).await?;
+                let spent: i64 = spend::report(
+                    conn,
+                    tenant_id,
+                    first,
+                    now.date_naive(),
+                    spend::GroupBy::Day,
+                )
                 .await?
-                .into_iter()
-                .map(|s| ProviderLine {
-                    name: names
-                        .get(&s.provider_id)
-                        .cloned()
-                        .unwrap_or_else(|| "(removed)".into()),
-                    attempts: s.attempts,
-                    success: format!(
-                        "{:.1} %",
-                        100.0 * s.accepted as f64 / s.attempts.max(1) as f64
-                    ),
-                    p50_ms: s.p50_ms,
-                    p95_ms: s.p95_ms,
+                .iter()
+                .filter(|r| r.currency == tenant.currency)
+                .map(|r| r.cost_micros)
+                .sum();
+                // The last 30 UTC days, today included, with empty days filled in.
+                let start = now.date_naive() - chrono::Duration::days(29);
+                let since = start.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+                let counts = messages::daily_counts(conn, tenant_id, since).await?;
+                let spend_days = spend::report(
+                    conn,
+                    tenant_id,
+                    start,
+                    now.date_naive(),
+                    spend::GroupBy::Day,
+                )
+                .await?;
+                let days = (0..30)
+                    .map(|i| {
+                        let date = start + chrono::Duration::days(i);
+                        let key = date.to_string();
+                        Day {
+                            date,
+                            messages: counts
+                                .iter()
+                                .find(|(d, _)| *d == date)
+                                .map(|(_, n)| *n)
+                                .unwrap_or(0),
+                            spend_micros: spend_days
+                                .iter()
+                                .filter(|r| r.key == key && r.currency == tenant.currency)
+                                .map(|r| r.cost_micros)
+                                .sum(),
+                        }
+                    })
+                    .collect();
+                let names = providers::names(conn, tenant_id).await?;
+                let provider_lines = messages::provider_stats(conn, tenant_id, since)
+                    .await?
+                    .into_iter()
+                    .map(|s| ProviderLine {
+                        name: names
+                            .get(&s.provider_id)
+                            .cloned()
+                            .unwrap_or_else(|| "(removed)".into()),
+                        attempts: s.attempts,
+                        success: format!(
+                            "{:.1} %",
+                            100.0 * s.accepted as f64 / s.attempts.max(1) as f64
+                        ),
+                        p50_ms: s.p50_ms,
+                        p95_ms: s.p95_ms,
+                    })
+                    .collect();
+                Ok(Overview {
+                    days,
+                    provider_lines,
+                    spend_month: Money::new(spent, tenant.currency.clone()),
+                    tenant: tenant.name,
+                    email: user.email,
+                    today,
+                    month,
+                    providers: providers::list(conn, tenant_id).await?.len(),
+                    keys: api_keys::list(conn, tenant_id).await?.len(),
                 })
-                .collect();
-            Ok(Overview {
-                days,
-                provider_lines,
-                spend_month: Money::new(spent, tenant.currency.clone()),
-                tenant: tenant.name,
-                email: user.email,
-                today,
-                month,
-                providers: providers::list(&mut conn, tenant_id).await?.len(),
-                keys: api_keys::list(&mut conn, tenant_id).await?.len(),
             })
+            .await
         }
         .await,
     )

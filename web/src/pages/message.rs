@@ -19,22 +19,25 @@ async fn detail(id: Option<MessageId>) -> Option<anyhow::Result<Option<Detail>>>
             let (Some(id), Some(tenant_id)) = (id, identity.tenant_id) else {
                 return Ok(None);
             };
-            let mut conn = ctx.pool.get().await?;
-            let Some(message) = messages::find(&mut conn, tenant_id, id.uuid()).await? else {
-                return Ok(None);
-            };
-            let names = providers::names(&mut conn, tenant_id).await?;
-            let name = |p: &uuid::Uuid| names.get(p).cloned().unwrap_or_else(|| "(removed)".into());
-            let attempts = messages::attempts(&mut conn, tenant_id, message.id)
-                .await?
-                .into_iter()
-                .map(|a| (name(&a.provider_id), a))
-                .collect();
-            Ok(Some(Detail {
-                provider: message.provider_id.as_ref().map(name),
-                attempts,
-                message,
-            }))
+            ctx.scoped(tenant_id, async |conn| {
+                let Some(message) = messages::find(conn, tenant_id, id.uuid()).await? else {
+                    return Ok(None);
+                };
+                let names = providers::names(conn, tenant_id).await?;
+                let name =
+                    |p: &uuid::Uuid| names.get(p).cloned().unwrap_or_else(|| "(removed)".into());
+                let attempts = messages::attempts(conn, tenant_id, message.id)
+                    .await?
+                    .into_iter()
+                    .map(|a| (name(&a.provider_id), a))
+                    .collect();
+                Ok(Some(Detail {
+                    provider: message.provider_id.as_ref().map(name),
+                    attempts,
+                    message,
+                }))
+            })
+            .await
         }
         .await,
     )

@@ -65,40 +65,42 @@ async fn listing(
         async move {
             let tenant_id = identity
                 .tenant_id
-                .ok_or_else(|| anyhow::anyhow!("staff accounts have no messages"))?;
-            let mut conn = ctx.pool.get().await?;
-            let mut found = messages::list(&mut conn, tenant_id, &filter, PAGE + 1).await?;
-            let names = providers::names(&mut conn, tenant_id).await?;
-            let older = if found.len() as i64 > PAGE {
-                found.truncate(PAGE as usize);
-                found.last().map(|m| MessageId::from(m.id).to_string())
-            } else {
-                None
-            };
-            let rows = found
-                .into_iter()
-                .map(|m| Row {
-                    id: MessageId::from(m.id).to_string(),
-                    created: m.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                    to: m.recipient,
-                    status: m.status,
-                    segments: m.segments,
-                    cost: m
-                        .cost_micros
-                        .map(|c| format!("{} {}", Money::format_amount(c), m.currency))
-                        .unwrap_or_else(|| "—".into()),
-                    provider: m
-                        .provider_id
-                        .and_then(|p| names.get(&p).cloned())
-                        .unwrap_or_else(|| "—".into()),
+                .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
+            ctx.scoped(tenant_id, async |conn| {
+                let mut found = messages::list(conn, tenant_id, &filter, PAGE + 1).await?;
+                let names = providers::names(conn, tenant_id).await?;
+                let older = if found.len() as i64 > PAGE {
+                    found.truncate(PAGE as usize);
+                    found.last().map(|m| MessageId::from(m.id).to_string())
+                } else {
+                    None
+                };
+                let rows = found
+                    .into_iter()
+                    .map(|m| Row {
+                        id: MessageId::from(m.id).to_string(),
+                        created: m.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        to: m.recipient,
+                        status: m.status,
+                        segments: m.segments,
+                        cost: m
+                            .cost_micros
+                            .map(|c| format!("{} {}", Money::format_amount(c), m.currency))
+                            .unwrap_or_else(|| "—".into()),
+                        provider: m
+                            .provider_id
+                            .and_then(|p| names.get(&p).cloned())
+                            .unwrap_or_else(|| "—".into()),
+                    })
+                    .collect();
+                Ok(Listing {
+                    rows,
+                    older,
+                    can_send: allowed(identity.role, Action::SendMessages),
+                    filter_error,
                 })
-                .collect();
-            Ok(Listing {
-                rows,
-                older,
-                can_send: allowed(identity.role, Action::SendMessages),
-                filter_error,
             })
+            .await
         }
         .await,
     )

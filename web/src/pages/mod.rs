@@ -1,8 +1,12 @@
 //! Pages. Each renders on the server; the ones behind sign-in check the session cookie first
 //! and redirect to the sign-in page without one.
 
+pub mod accept_invite;
+pub mod admin_tenants;
 pub mod api_keys;
+pub mod audit_log;
 pub mod dashboard;
+pub mod members;
 pub mod message;
 pub mod messages;
 pub mod not_found;
@@ -12,6 +16,7 @@ pub mod settings;
 pub mod sign_in;
 pub mod sign_up;
 
+use actix_web::HttpMessage;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web;
@@ -68,6 +73,10 @@ pub(crate) async fn signed_in() -> Option<(web::Data<WebContext>, Identity)> {
     drop(req);
     match session::current(&ctx, cookies).await {
         Some((identity, refreshed)) => {
+            // The layout's navigation shows only what this role may use.
+            if let Some((req, _)) = request() {
+                req.extensions_mut().insert(NavRole(identity.role));
+            }
             if let Some(tokens) = refreshed {
                 for c in session::session_cookies(&ctx, &tokens) {
                     set_cookie(&res, c);
@@ -82,6 +91,16 @@ pub(crate) async fn signed_in() -> Option<(web::Data<WebContext>, Identity)> {
     }
 }
 
+/// The signed-in person's role, left on the request for the layout.
+#[derive(Clone, Copy)]
+pub(crate) struct NavRole(pub openclaw_core::domain::Role);
+
+/// The role of whoever is signed in on this request, once a page has checked the session.
+pub(crate) fn nav_role() -> Option<openclaw_core::domain::Role> {
+    let (req, _) = request()?;
+    req.extensions().get::<NavRole>().map(|r| r.0)
+}
+
 /// Marks the response 404 (the page says what is missing).
 pub(crate) fn not_found_status() {
     if let Some((_, res)) = request() {
@@ -89,8 +108,28 @@ pub(crate) fn not_found_status() {
     }
 }
 
+/// The signed-in person's role (or staff account) does not allow this page.
+#[derive(Debug, thiserror::Error)]
+#[error("this role does not allow the page")]
+pub(crate) struct NotAllowed;
+
 /// A friendly page for our own failures; the cause chain goes to the log, not to the person.
-pub(crate) fn failed(e: anyhow::Error, what: &'static str) -> impl IntoView {
+/// A page the role may not see answers 403 with a sentence saying so.
+pub(crate) fn failed(e: anyhow::Error, what: &'static str) -> AnyView {
+    if e.is::<NotAllowed>() {
+        if let Some((_, res)) = request() {
+            res.set_status(StatusCode::FORBIDDEN);
+        }
+        return view! {
+            <crate::components::layout::Layout signed_in=true>
+                <section class="card">
+                    <h1>"Not available to your role"</h1>
+                    <p>"Your role does not include " {what} ". Ask an owner or admin of your account if you need it."</p>
+                </section>
+            </crate::components::layout::Layout>
+        }
+        .into_any();
+    }
     tracing::error!(error = format!("{e:#}"), what, "page failed");
     if let Some((_, res)) = request() {
         res.set_status(StatusCode::INTERNAL_SERVER_ERROR);
@@ -103,4 +142,5 @@ pub(crate) fn failed(e: anyhow::Error, what: &'static str) -> impl IntoView {
             </section>
         </crate::components::layout::Layout>
     }
+    .into_any()
 }

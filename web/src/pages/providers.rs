@@ -50,16 +50,18 @@ async fn list() -> Option<anyhow::Result<List>> {
             let tenant_id = identity
                 .tenant_id
                 .filter(|_| allowed(identity.role, Action::ReadProviders))
-                .ok_or_else(|| anyhow::anyhow!("this role cannot see providers"))?;
-            let mut conn = ctx.pool.get().await?;
-            let table = providers::routing_table(&mut conn, tenant_id).await?;
-            Ok(List {
-                rows: table
-                    .into_iter()
-                    .map(|p| (p.row, p.route.prices.len()))
-                    .collect(),
-                can_manage: allowed(identity.role, Action::ManageProviders),
+                .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
+            ctx.scoped(tenant_id, async |conn| {
+                let table = providers::routing_table(conn, tenant_id).await?;
+                Ok(List {
+                    rows: table
+                        .into_iter()
+                        .map(|p| (p.row, p.route.prices.len()))
+                        .collect(),
+                    can_manage: allowed(identity.role, Action::ManageProviders),
+                })
             })
+            .await
         }
         .await,
     )
@@ -199,22 +201,24 @@ async fn detail(id: Option<ProviderId>) -> Option<anyhow::Result<Option<Detail>>
             if !allowed(identity.role, Action::ReadProviders) {
                 return Ok(None);
             }
-            let mut conn = ctx.pool.get().await?;
-            let Some(provider) = providers::find(&mut conn, tenant_id, id.uuid()).await? else {
-                return Ok(None);
-            };
-            let prices = providers::prices(&mut conn, tenant_id, provider.id).await?;
-            let since = chrono::Utc::now() - chrono::Duration::hours(24);
-            let health = openclaw_core::db::messages::provider_stats(&mut conn, tenant_id, since)
-                .await?
-                .into_iter()
-                .find(|s| s.provider_id == provider.id);
-            Ok(Some(Detail {
-                health,
-                provider,
-                prices,
-                can_manage: allowed(identity.role, Action::ManageProviders),
-            }))
+            ctx.scoped(tenant_id, async |conn| {
+                let Some(provider) = providers::find(conn, tenant_id, id.uuid()).await? else {
+                    return Ok(None);
+                };
+                let prices = providers::prices(conn, tenant_id, provider.id).await?;
+                let since = chrono::Utc::now() - chrono::Duration::hours(24);
+                let health = openclaw_core::db::messages::provider_stats(conn, tenant_id, since)
+                    .await?
+                    .into_iter()
+                    .find(|s| s.provider_id == provider.id);
+                Ok(Some(Detail {
+                    health,
+                    provider,
+                    prices,
+                    can_manage: allowed(identity.role, Action::ManageProviders),
+                }))
+            })
+            .await
         }
         .await,
     )

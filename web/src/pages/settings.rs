@@ -11,12 +11,14 @@ async fn tenant() -> Option<anyhow::Result<(tenants::Tenant, bool)>> {
         async move {
             let tenant_id = identity
                 .tenant_id
-                .ok_or_else(|| anyhow::anyhow!("staff accounts have no tenant settings"))?;
-            let mut conn = ctx.pool.get().await?;
-            Ok((
-                tenants::find(&mut conn, tenant_id).await?,
-                allowed(identity.role, Action::ManageSettings),
-            ))
+                .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
+            ctx.scoped(tenant_id, async |conn| {
+                Ok((
+                    tenants::find(conn, tenant_id).await?,
+                    allowed(identity.role, Action::ManageSettings),
+                ))
+            })
+            .await
         }
         .await,
     )
