@@ -5,6 +5,7 @@
 //! | `DATABASE_URL` | both | `postgres://postgres@127.0.0.1:5432/openclaw` |
 //! | `AMQP_URL` | both | `amqp://guest:guest@127.0.0.1:5672/%2f` |
 //! | `OPENCLAW_MASTER_KEY` | both | required: base64 of 32 bytes |
+//! | `OPENCLAW_OLD_MASTER_KEYS` | both | empty; comma-separated earlier master keys, still readable while `openclaw-server master-key rotate` re-encrypts |
 //! | `OPENCLAW_JWT_SECRET` | both | required: at least 32 characters |
 //! | `OPENCLAW_AMQP_PREFIX` | both | `openclaw` (names every exchange and queue) |
 //! | `OPENCLAW_HTTP_ADDR` | server | `127.0.0.1:8080` |
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::crypto::MasterKey;
+use crate::crypto::{Keyring, MasterKey};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/openclaw";
 pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -36,7 +37,8 @@ pub struct Settings {
     pub database_url: SecretString,
     pub amqp_url: SecretString,
     pub amqp_prefix: String,
-    pub master_key: MasterKey,
+    /// `OPENCLAW_MASTER_KEY` (encrypts) and `OPENCLAW_OLD_MASTER_KEYS` (still decrypt).
+    pub master_key: Keyring,
     pub jwt_secret: SecretString,
     /// Where providers post delivery receipts (`…/hooks/providers/{id}/status`).
     pub public_url: String,
@@ -104,6 +106,19 @@ impl Settings {
                 problem: e.to_string(),
             })?,
         };
+        let old_master_keys = get("OPENCLAW_OLD_MASTER_KEYS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(|k| {
+                MasterKey::from_base64(k).map_err(|e| ConfigError {
+                    name: "OPENCLAW_OLD_MASTER_KEYS",
+                    problem: format!("each comma-separated key {e}"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let master_key = Keyring::new(master_key, old_master_keys);
         let jwt_secret = match get("OPENCLAW_JWT_SECRET") {
             Some(v) if v.len() >= 32 => SecretString::from(v),
             Some(_) => {

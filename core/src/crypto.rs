@@ -82,6 +82,42 @@ impl MasterKey {
     }
 }
 
+/// The master keys: the current one encrypts, older ones (`OPENCLAW_OLD_MASTER_KEYS`) still
+/// decrypt what they encrypted until `openclaw-server master-key rotate` has re-encrypted it.
+#[derive(Debug)]
+pub struct Keyring {
+    current: MasterKey,
+    old: Vec<MasterKey>,
+}
+
+impl Keyring {
+    pub fn new(current: MasterKey, old: Vec<MasterKey>) -> Keyring {
+        Keyring { current, old }
+    }
+
+    pub fn current(&self) -> &MasterKey {
+        &self.current
+    }
+
+    /// The key with this id, current or old.
+    pub fn get(&self, key_id: &str) -> Option<&MasterKey> {
+        std::iter::once(&self.current)
+            .chain(&self.old)
+            .find(|k| k.key_id() == key_id)
+    }
+
+    /// Decrypts a blob made under the key `key_id`.
+    pub fn decrypt(&self, key_id: &str, blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        self.get(key_id)
+            .ok_or_else(|| {
+                CryptoError::BadKey(format!(
+                    "no master key with id {key_id} is configured (set it in OPENCLAW_OLD_MASTER_KEYS)"
+                ))
+            })?
+            .decrypt(blob)
+    }
+}
+
 /// SHA-256 of a token (API key, refresh token), as stored in Postgres.
 pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
@@ -198,5 +234,29 @@ mod tests {
             None
         ));
         assert!(!verify_password("x", Some("not a phc string")));
+    }
+
+    #[test]
+    fn a_keyring_decrypts_by_key_id_and_encrypts_with_the_current_key() {
+        let old = MasterKey::from_base64(KEY).unwrap();
+        let blob = old.encrypt(b"secret");
+        let old_id = old.key_id().to_owned();
+        let new =
+            MasterKey::from_base64(&base64::engine::general_purpose::STANDARD.encode([7u8; 32]))
+                .unwrap();
+        let new_id = new.key_id().to_owned();
+        let ring = Keyring::new(new, vec![old]);
+        assert_eq!(ring.decrypt(&old_id, &blob).unwrap(), b"secret");
+        assert_eq!(ring.current().key_id(), new_id);
+        let only_new = Keyring::new(
+            MasterKey::from_base64(&base64::engine::general_purpose::STANDARD.encode([7u8; 32]))
+                .unwrap(),
+            Vec::new(),
+        );
+        let err = only_new.decrypt(&old_id, &blob).unwrap_err();
+        assert!(
+            err.to_string().contains("OPENCLAW_OLD_MASTER_KEYS"),
+            "{err}"
+        );
     }
 }

@@ -8,7 +8,10 @@ const USAGE: &str = "usage:
   openclaw-server                      run the API and the admin app
   openclaw-server staff create --email E --role billing_staff|platform_admin
                                        create a platform staff account; the password is read
-                                       from OPENCLAW_STAFF_PASSWORD, or else from stdin";
+                                       from OPENCLAW_STAFF_PASSWORD, or else from stdin
+  openclaw-server master-key rotate    re-encrypt every provider's credentials under
+                                       OPENCLAW_MASTER_KEY; the keys they were sealed with
+                                       must be in OPENCLAW_OLD_MASTER_KEYS";
 
 #[actix_web::main]
 async fn main() {
@@ -29,6 +32,7 @@ async fn main() {
     {
         [] => serve(settings).await,
         ["staff", "create", rest @ ..] => staff_create(settings, rest).await,
+        ["master-key", "rotate"] => rotate_master_key(settings).await,
         ["--help" | "-h" | "help"] => println!("{USAGE}"),
         _ => {
             eprintln!("{USAGE}");
@@ -100,5 +104,27 @@ async fn staff_create(settings: Settings, args: &[&str]) {
             openclaw_core::domain::UserId::from_uuid(user.id)
         ),
         Err(e) => fail(e),
+    }
+}
+
+async fn rotate_master_key(settings: Settings) {
+    if let Err(e) = openclaw_core::db::run_migrations(settings.database_url()) {
+        fail(format!("{e:#}"));
+    }
+    let pool = match openclaw_core::db::pool(settings.database_url(), 2) {
+        Ok(p) => p,
+        Err(e) => fail(format!("{e:#}")),
+    };
+    match openclaw_core::providers::rotate_master_key(&pool, &settings.master_key).await {
+        Ok(done) => println!(
+            "re-encrypted {} providers' credentials under master key {} ({} changed meanwhile, already current)",
+            done.resealed,
+            settings.master_key.current().key_id(),
+            done.raced
+        ),
+        Err(e) => {
+            eprintln!("openclaw-server: master key rotation stopped: {e:#}");
+            std::process::exit(1);
+        }
     }
 }

@@ -73,7 +73,12 @@ impl RouteCache {
                 tracing::error!(provider_id = %p.row.id, kind = p.row.kind, "unknown provider kind; skipped");
                 continue;
             };
-            let credentials = Credentials::open(&settings.master_key, kind, &p.row.credentials_enc);
+            let credentials = Credentials::open(
+                &settings.master_key,
+                kind,
+                &p.row.credentials_key_id,
+                &p.row.credentials_enc,
+            );
             match credentials {
                 Ok(credentials) => {
                     gateways.insert(

@@ -267,3 +267,46 @@ pub async fn names(
         .await?;
     Ok(rows.into_iter().collect())
 }
+
+/// Credentials sealed under a key other than `current_key_id`, every tenant's, deleted ones
+/// too (id, key id, ciphertext), at most `limit`.
+pub async fn sealed_under_other_keys(
+    conn: &mut AsyncPgConnection,
+    current_key_id: &str,
+    limit: i64,
+) -> QueryResult<Vec<(Uuid, String, Vec<u8>)>> {
+    providers::table
+        .filter(providers::credentials_key_id.ne(current_key_id))
+        .select((
+            providers::id,
+            providers::credentials_key_id,
+            providers::credentials_enc,
+        ))
+        .order(providers::id)
+        .limit(limit)
+        .load(conn)
+        .await
+}
+
+/// Replaces credentials sealed under `old_key_id` with a re-encryption; false if someone
+/// changed them in the meantime (their new ciphertext is under the current key already).
+pub async fn reseal(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    old_key_id: &str,
+    ciphertext: &[u8],
+    key_id: &str,
+) -> QueryResult<bool> {
+    diesel::update(
+        providers::table
+            .filter(providers::id.eq(id))
+            .filter(providers::credentials_key_id.eq(old_key_id)),
+    )
+    .set((
+        providers::credentials_enc.eq(ciphertext),
+        providers::credentials_key_id.eq(key_id),
+    ))
+    .execute(conn)
+    .await
+    .map(|n| n == 1)
+}

@@ -425,8 +425,9 @@ pub struct Sealed {
 }
 
 impl Credentials {
-    /// Encrypts for storage under the master key.
-    pub fn seal(&self, key: &crate::crypto::MasterKey) -> Sealed {
+    /// Encrypts for storage under the current master key.
+    pub fn seal(&self, keys: &crate::crypto::Keyring) -> Sealed {
+        let key = keys.current();
         let plaintext = serde_json::to_vec(&self.to_json()).expect("credentials always serialize");
         Sealed {
             ciphertext: key.encrypt(&plaintext),
@@ -435,15 +436,55 @@ impl Credentials {
         }
     }
 
-    /// Decrypts stored credentials of a provider of `kind`.
+    /// Decrypts stored credentials of a provider of `kind`, sealed under key `key_id`.
     pub fn open(
-        key: &crate::crypto::MasterKey,
+        keys: &crate::crypto::Keyring,
         kind: ProviderKind,
+        key_id: &str,
         ciphertext: &[u8],
     ) -> anyhow::Result<Credentials> {
-        let plaintext = key.decrypt(ciphertext)?;
+        let plaintext = keys.decrypt(key_id, ciphertext)?;
         let json: serde_json::Value = serde_json::from_slice(&plaintext)?;
         Credentials::from_json(kind, &json).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
+/// What `openclaw-server master-key rotate` did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Rotation {
+    /// Re-encrypted under the current key.
+    pub resealed: usize,
+    /// Changed by someone else meanwhile (so already under the current key).
+    pub raced: usize,
+}
+
+/// Re-encrypts every provider's credentials that are sealed under an old key with the current
+/// one. The ciphertext is re-encrypted as is (decrypted bytes, never parsed or logged). Fails
+/// without changing anything further if a row's key is not in the keyring.
+pub async fn rotate_master_key(
+    pool: &crate::db::PgPool,
+    keys: &crate::crypto::Keyring,
+) -> anyhow::Result<Rotation> {
+    use anyhow::Context;
+    let mut conn = pool.get().await?;
+    let current = keys.current().key_id().to_owned();
+    let mut done = Rotation::default();
+    loop {
+        let batch = crate::db::providers::sealed_under_other_keys(&mut conn, &current, 500).await?;
+        if batch.is_empty() {
+            return Ok(done);
+        }
+        for (id, key_id, blob) in batch {
+            let plaintext = keys
+                .decrypt(&key_id, &blob)
+                .with_context(|| format!("provider {}", crate::domain::ProviderId::from(id)))?;
+            let sealed = keys.current().encrypt(&plaintext);
+            if crate::db::providers::reseal(&mut conn, id, &key_id, &sealed, &current).await? {
+                done.resealed += 1;
+            } else {
+                done.raced += 1;
+            }
+        }
     }
 }
 

@@ -213,3 +213,87 @@ async fn the_staff_create_command_makes_an_account_that_signs_in() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("staff password 42"));
     app.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn master_key_rotation_reseals_credentials_under_the_new_key() {
+    use base64::Engine;
+    use openclaw_core::crypto::{Keyring, MasterKey};
+    use openclaw_core::domain::{ProviderId, TenantId};
+    use openclaw_core::providers::{Credentials, ProviderKind};
+
+    let app = TestApp::spawn_with(no_worker()).await;
+    let owner = app.signup().await;
+    let provider = app
+        .provider(
+            &owner,
+            "twilio",
+            json!({"account_sid": "AC0123456789abcdef0123456789abcdef", "auth_token": "rotate-me-0123456789"}),
+            None,
+            &[("*", "0.01")],
+        )
+        .await;
+    let old = app
+        .settings_env
+        .iter()
+        .find(|(k, _)| k == "OPENCLAW_MASTER_KEY")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let new = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+    let bin = openclaw_e2e::procs::binary("openclaw-server");
+    let rotate = |old_keys: &str| {
+        std::process::Command::new(&bin)
+            .args(["master-key", "rotate"])
+            .env("DATABASE_URL", &app.db.url)
+            .env("OPENCLAW_MASTER_KEY", &new)
+            .env("OPENCLAW_OLD_MASTER_KEYS", old_keys)
+            .env("OPENCLAW_JWT_SECRET", "0123456789abcdef0123456789abcdef")
+            .output()
+            .expect("openclaw-server runs")
+    };
+    let pool = openclaw_core::db::pool(&app.db.url, 1).unwrap();
+    let row = async || {
+        let mut conn = pool.get().await.unwrap();
+        openclaw_core::db::providers::find(
+            &mut conn,
+            TenantId::parse(&owner.tenant_id).unwrap().uuid(),
+            ProviderId::parse(&provider).unwrap().uuid(),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+    };
+    let before = row().await;
+
+    // Without the old key the command stops and changes nothing.
+    let out = rotate("");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("OPENCLAW_OLD_MASTER_KEYS"), "{stderr}");
+    assert_eq!(row().await.credentials_enc, before.credentials_enc);
+
+    let out = rotate(&old);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("re-encrypted 1 "), "{stdout}");
+    assert!(!stdout.contains("rotate-me") && !stdout.contains(&new));
+    let after = row().await;
+    let new_only = Keyring::new(MasterKey::from_base64(&new).unwrap(), Vec::new());
+    assert_eq!(after.credentials_key_id, new_only.current().key_id());
+    assert_ne!(after.credentials_key_id, before.credentials_key_id);
+    let creds = Credentials::open(
+        &new_only,
+        ProviderKind::Twilio,
+        &after.credentials_key_id,
+        &after.credentials_enc,
+    )
+    .expect("readable with the new key alone");
+    assert_eq!(creds.to_json()["auth_token"], "rotate-me-0123456789");
+    // Run again: nothing left to do.
+    let out = rotate(&old);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("re-encrypted 0 "));
+    app.cleanup().await;
+}

@@ -78,8 +78,12 @@ pub async fn provider_status(
 
     let receipt = match kind {
         ProviderKind::Twilio => {
-            let creds =
-                Credentials::open(&state.settings.master_key, kind, &provider.credentials_enc)?;
+            let creds = Credentials::open(
+                &state.settings.master_key,
+                kind,
+                &provider.credentials_key_id,
+                &provider.credentials_enc,
+            )?;
             let Credentials::Twilio { auth_token, .. } = &creds else {
                 return Err(anyhow::anyhow!("twilio provider without twilio credentials").into());
             };
