@@ -8,6 +8,7 @@
 //! | `OPENCLAW_OLD_MASTER_KEYS` | both | empty; comma-separated earlier master keys, still readable while `openclaw-server master-key rotate` re-encrypts |
 //! | `OPENCLAW_JWT_SECRET` | both | required: at least 32 characters |
 //! | `OPENCLAW_AMQP_PREFIX` | both | `openclaw` (names every exchange and queue) |
+//! | `OPENCLAW_API_KEY_RATE` | server | `1000` requests per second per API key (429 beyond) |
 //! | `OPENCLAW_HTTP_ADDR` | server | `127.0.0.1:8080` |
 //! | `OPENCLAW_PUBLIC_URL` | server, worker | `http://<OPENCLAW_HTTP_ADDR>` |
 //! | `OPENCLAW_RETRY_DELAYS_MS` | both | `1000,5000,25000,120000,600000` (backoff per retry round) |
@@ -47,6 +48,8 @@ pub struct Settings {
     pub retry_delays: Vec<Duration>,
     /// A send claimed longer ago than this belongs to a worker that is gone.
     pub claim_lease: Duration,
+    /// Requests per second each API key may make (bursts up to one second's worth).
+    pub api_key_rate: std::num::NonZeroU32,
 }
 
 impl std::fmt::Debug for Settings {
@@ -180,7 +183,16 @@ impl Settings {
                 })?,
         };
 
+        let api_key_rate = match get("OPENCLAW_API_KEY_RATE") {
+            None => std::num::NonZeroU32::new(1000).expect("non-zero"),
+            Some(raw) => raw.trim().parse().map_err(|_| ConfigError {
+                name: "OPENCLAW_API_KEY_RATE",
+                problem: "must be a positive whole number of requests per second".into(),
+            })?,
+        };
+
         Ok(Settings {
+            api_key_rate,
             retry_delays,
             claim_lease,
             database_url: SecretString::from(database_url),

@@ -40,6 +40,8 @@ pub struct Options {
     pub worker: bool,
     pub retry_delays_ms: &'static str,
     pub claim_lease_secs: u64,
+    /// `OPENCLAW_API_KEY_RATE`, requests per second per key.
+    pub api_key_rate: u32,
 }
 
 impl Default for Options {
@@ -48,6 +50,7 @@ impl Default for Options {
             worker: true,
             retry_delays_ms: "200,400",
             claim_lease_secs: 5,
+            api_key_rate: 1000,
         }
     }
 }
@@ -100,6 +103,10 @@ impl TestApp {
             (
                 "OPENCLAW_CLAIM_LEASE_SECS".into(),
                 options.claim_lease_secs.to_string(),
+            ),
+            (
+                "OPENCLAW_API_KEY_RATE".into(),
+                options.api_key_rate.to_string(),
             ),
         ];
         queues.track(&openclaw_core::queue::Topology::from_settings(&settings(

@@ -101,6 +101,7 @@ impl Application {
             origin: origin_of(&settings.public_url),
             ingest: ingest.clone(),
         });
+        let api_key_rate = settings.api_key_rate;
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             jwt,
@@ -108,15 +109,21 @@ impl Application {
             keys,
             routes,
             key_usage: Arc::new(KeyUsage::default()),
+            key_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_second(
+                api_key_rate,
+            ))),
             ingest,
         });
 
         // Holds only what it needs, so the ingest channel closes when the server stops.
         let (usage, usage_pool) = (state.key_usage.clone(), pool.clone());
+        let limiter = state.key_limiter.clone();
         let flusher = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(5));
             loop {
                 tick.tick().await;
+                // Forget the buckets of keys that have been quiet (they are full again).
+                limiter.retain_recent();
                 if let Err(e) = usage.flush(&usage_pool).await {
                     tracing::warn!(error = format!("{e:#}"), "could not record API key usage");
                 }

@@ -27,6 +27,8 @@ pub struct AppState {
     /// Tenant → its providers and prices, for the estimate and `no_route`.
     pub routes: Arc<TtlCache<Uuid, Vec<RouteProvider>>>,
     pub key_usage: Arc<KeyUsage>,
+    /// Requests per API key (a token bucket per key, `OPENCLAW_API_KEY_RATE`).
+    pub key_limiter: Arc<governor::DefaultKeyedRateLimiter<Uuid>>,
     pub ingest: Ingest,
 }
 

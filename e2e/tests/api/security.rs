@@ -297,3 +297,44 @@ async fn master_key_rotation_reseals_credentials_under_the_new_key() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("re-encrypted 0 "));
     app.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_api_key_has_its_own_rate_limit_with_retry_after() {
+    let app = TestApp::spawn_with(Options {
+        worker: false,
+        api_key_rate: 5,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup().await;
+    let busy = app.api_key(&owner, "live").await;
+    let quiet = app.api_key(&owner, "live").await;
+    // Twenty at once: one second's worth (5) passes, the rest is refused.
+    let responses =
+        futures::future::join_all((0..20).map(|_| app.get("/v1/messages", &busy))).await;
+    let mut passed = 0;
+    for res in responses {
+        match res.status().as_u16() {
+            200 => passed += 1,
+            429 => {
+                assert_eq!(res.headers()["retry-after"], "1");
+                let body: Value = res.json().await.unwrap();
+                assert_eq!(body["error"]["code"], "rate_limited");
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!((5..=7).contains(&passed), "{passed} of 20 passed");
+    // Other keys and people are not held back by it.
+    assert_eq!(app.get("/v1/messages", &quiet).await.status(), 200);
+    for _ in 0..8 {
+        assert_eq!(
+            app.get("/v1/messages", &owner.access_token).await.status(),
+            200
+        );
+    }
+    // The bucket refills.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(app.get("/v1/messages", &busy).await.status(), 200);
+    app.cleanup().await;
+}

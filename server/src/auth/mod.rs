@@ -217,6 +217,21 @@ async fn key_from_secret(state: &AppState, secret: &str) -> Result<Arc<Key>, Api
         Some(key)
             if key.revoked_at.is_none_or(|t| t > now) && key.expires_at.is_none_or(|t| t > now) =>
         {
+            if let Err(not_until) = state.key_limiter.check_key(&key.key_id) {
+                use governor::clock::{Clock, DefaultClock};
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let mut err = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!(
+                        "This API key is over its limit of {} requests per second; retry after \
+                         the Retry-After seconds.",
+                        state.settings.api_key_rate
+                    ),
+                );
+                err.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+                return Err(err);
+            }
             state.key_usage.record(key.key_id);
             Ok(key.clone())
         }
