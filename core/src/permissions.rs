@@ -21,8 +21,6 @@ pub enum Action {
     ReadAuditLog,
     /// Platform staff: the list of tenants.
     ListTenants,
-    /// Platform staff: spend across tenants.
-    ReadPlatformSpend,
 }
 
 use Action::*;
@@ -79,8 +77,8 @@ pub const MATRIX: &[(Role, &[Action])] = &[
         &[ReadMessages, ReadSpend, ReadProviders, ReadMembers],
     ),
     (Viewer, &[ReadMessages, ReadProviders, ReadMembers]),
-    (PlatformAdmin, &[ListTenants, ReadPlatformSpend]),
-    (BillingStaff, &[ListTenants, ReadPlatformSpend]),
+    (PlatformAdmin, &[ListTenants]),
+    (BillingStaff, &[ListTenants]),
 ];
 
 pub fn allowed(role: Role, action: Action) -> bool {
@@ -104,12 +102,11 @@ impl Action {
         ManageMembers,
         ReadAuditLog,
         ListTenants,
-        ReadPlatformSpend,
     ];
 
     /// Actions on the platform as a whole rather than inside one tenant.
     pub fn is_platform(self) -> bool {
-        matches!(self, ListTenants | ReadPlatformSpend)
+        matches!(self, ListTenants)
     }
 
     pub fn name(self) -> &'static str {
@@ -126,9 +123,40 @@ impl Action {
             ManageMembers => "manage members",
             ReadAuditLog => "read the audit log",
             ListTenants => "list tenants",
-            ReadPlatformSpend => "read platform spend",
         }
     }
+}
+
+/// The matrix as the Markdown table the README shows (a test keeps the two the same).
+pub fn markdown_table() -> String {
+    let roles = [
+        Owner,
+        Admin,
+        Developer,
+        Billing,
+        Viewer,
+        PlatformAdmin,
+        BillingStaff,
+    ];
+    let mut out = String::from("| action |");
+    for role in roles {
+        out.push_str(&format!(" `{role}` |"));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(roles.len()));
+    out.push('\n');
+    for action in Action::ALL {
+        out.push_str(&format!("| {} |", action.name()));
+        for role in roles {
+            out.push_str(if allowed(role, *action) {
+                " ✓ |"
+            } else {
+                " |"
+            });
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// API key scopes map onto the few actions a key can take.
@@ -175,6 +203,16 @@ mod tests {
             assert_eq!(Action::ALL.iter().filter(|a| *a == action).count(), 1);
             assert_eq!(allowed(Owner, *action), !action.is_platform());
         }
+    }
+
+    #[test]
+    fn the_readme_shows_this_matrix() {
+        let readme = include_str!("../../README.md");
+        let table = markdown_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's permission table is out of date; paste this:\n{table}"
+        );
     }
 
     #[test]
