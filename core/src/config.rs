@@ -9,6 +9,8 @@
 //! | `OPENCLAW_JWT_SECRET` | both | required: at least 32 characters |
 //! | `OPENCLAW_AMQP_PREFIX` | both | `openclaw` (names every exchange and queue) |
 //! | `OPENCLAW_API_KEY_RATE` | server | `1000` requests per second per API key (429 beyond) |
+//! | `OPENCLAW_SMTP_URL` | server | unset: invitations are not mailed (`smtp://host:25`, `smtp://u:p@host:587?tls=required`, `smtps://…`) |
+//! | `OPENCLAW_MAIL_FROM` | server | `OpenClaw <no-reply@localhost>` |
 //! | `OPENCLAW_HTTP_ADDR` | server | `127.0.0.1:8080` |
 //! | `OPENCLAW_PUBLIC_URL` | server, worker | `http://<OPENCLAW_HTTP_ADDR>` |
 //! | `OPENCLAW_RETRY_DELAYS_MS` | both | `1000,5000,25000,120000,600000` (backoff per retry round) |
@@ -50,6 +52,10 @@ pub struct Settings {
     pub claim_lease: Duration,
     /// Requests per second each API key may make (bursts up to one second's worth).
     pub api_key_rate: std::num::NonZeroU32,
+    /// `OPENCLAW_SMTP_URL`: invitations are mailed when set (it may carry credentials).
+    pub smtp_url: Option<SecretString>,
+    /// `OPENCLAW_MAIL_FROM`: the sender of OpenClaw's mail.
+    pub mail_from: String,
 }
 
 impl std::fmt::Debug for Settings {
@@ -191,7 +197,15 @@ impl Settings {
             })?,
         };
 
+        let smtp_url = get("OPENCLAW_SMTP_URL")
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| SecretString::from(u.trim().to_owned()));
+        let mail_from =
+            get("OPENCLAW_MAIL_FROM").unwrap_or_else(|| "OpenClaw <no-reply@localhost>".into());
+
         Ok(Settings {
+            smtp_url,
+            mail_from,
             api_key_rate,
             retry_delays,
             claim_lease,
@@ -207,6 +221,10 @@ impl Settings {
 
     pub fn database_url(&self) -> &str {
         self.database_url.expose_secret()
+    }
+
+    pub fn smtp_url(&self) -> Option<&str> {
+        self.smtp_url.as_ref().map(|u| u.expose_secret())
     }
 
     pub fn amqp_url(&self) -> &str {

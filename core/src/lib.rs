@@ -11,6 +11,7 @@ pub mod domain;
 pub mod hooks;
 pub mod ingest;
 pub mod jwt;
+pub mod mail;
 pub mod members;
 pub mod permissions;
 pub mod prices;

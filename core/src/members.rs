@@ -108,11 +108,22 @@ pub async fn list(pool: &PgPool, tenant: Uuid) -> Result<Vec<users::User>, Membe
     .await
 }
 
+/// Where invitations are mailed, when mail is configured.
+pub struct Mail<'a> {
+    pub mailer: std::sync::Arc<crate::mail::Mailer>,
+    /// `OPENCLAW_PUBLIC_URL`: the link points at its `/accept-invite`.
+    pub public_url: &'a str,
+}
+
+/// Invites `email` with `role`. With `mail`, the invitation also goes out by mail once
+/// committed (in the background: a mail server that is slow or down never fails the invite;
+/// the token is in the answer either way, and a failure is logged without it).
 pub async fn invite(
     pool: &PgPool,
     manager: &Manager,
     email: &str,
     role: &str,
+    mail: Option<Mail<'_>>,
 ) -> Result<Invitation, MemberError> {
     let email = accounts::validate_email(email)?;
     let role = parse_tenant_role(role)?;
@@ -129,6 +140,8 @@ pub async fn invite(
         return Err(MemberError::EmailTaken);
     }
     let inserted = db::scoped(&mut conn, manager.tenant, async |c| {
+        let tenant_name = crate::db::tenants::find(c, manager.tenant).await?.name;
+        let inviter = users::find(c, manager.user_id).await?.email;
         let member = users::insert(
             c,
             &users::NewUser {
@@ -153,10 +166,10 @@ pub async fn invite(
             json!({"email": member.email, "role": role.as_str()}),
         )
         .await?;
-        diesel::QueryResult::Ok(member)
+        diesel::QueryResult::Ok((member, tenant_name, inviter))
     })
     .await;
-    let member = match inserted {
+    let (member, tenant_name, inviter) = match inserted {
         Ok(m) => m,
         Err(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
@@ -164,6 +177,33 @@ pub async fn invite(
         )) => return Err(MemberError::EmailTaken),
         Err(e) => return Err(e.into()),
     };
+    if let Some(mail) = mail {
+        let link = format!(
+            "{}/accept-invite?token={token}",
+            mail.public_url.trim_end_matches('/')
+        );
+        let (to, role) = (member.email.clone(), member.role.clone());
+        let member_id = member.id;
+        tokio::spawn(async move {
+            let sent = mail
+                .mailer
+                .send_invite(&crate::mail::Invite {
+                    to: &to,
+                    tenant_name: &tenant_name,
+                    invited_by: &inviter,
+                    role: &role,
+                    link: &link,
+                    expires_at,
+                })
+                .await;
+            match sent {
+                Ok(()) => tracing::info!(%member_id, "invitation mailed"),
+                Err(e) => {
+                    tracing::warn!(%member_id, error = format!("{e:#}"), "could not mail an invitation")
+                }
+            }
+        });
+    }
     Ok(Invitation {
         member,
         token,

@@ -42,6 +42,8 @@ pub struct Options {
     pub claim_lease_secs: u64,
     /// `OPENCLAW_API_KEY_RATE`, requests per second per key.
     pub api_key_rate: u32,
+    /// More settings, e.g. `OPENCLAW_SMTP_URL`.
+    pub extra_env: Vec<(&'static str, String)>,
 }
 
 impl Default for Options {
@@ -51,6 +53,7 @@ impl Default for Options {
             retry_delays_ms: "200,400",
             claim_lease_secs: 5,
             api_key_rate: 1000,
+            extra_env: Vec::new(),
         }
     }
 }
@@ -108,7 +111,15 @@ impl TestApp {
                 "OPENCLAW_API_KEY_RATE".into(),
                 options.api_key_rate.to_string(),
             ),
-        ];
+        ]
+        .into_iter()
+        .chain(
+            options
+                .extra_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone())),
+        )
+        .collect();
         queues.track(&openclaw_core::queue::Topology::from_settings(&settings(
             &env,
         )));

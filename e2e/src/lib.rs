@@ -6,3 +6,4 @@ pub mod browser;
 pub mod procs;
 pub mod services;
 pub mod sim;
+pub mod smtp;

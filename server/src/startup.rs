@@ -91,7 +91,15 @@ impl Application {
             Arc::new(TtlCache::new(CACHE_TTL));
         let web_routes = routes.clone();
         let https = settings.public_url.starts_with("https://");
+        let mailer = match settings.smtp_url() {
+            Some(url) => Some(Arc::new(openclaw_core::mail::Mailer::new(
+                url,
+                &settings.mail_from,
+            )?)),
+            None => None,
+        };
         let web_context = web::Data::new(openclaw_web::WebContext {
+            mailer: mailer.clone(),
             keys_changed: Arc::new(move || web_keys.clear()),
             routes_changed: Arc::new(move |tenant| web_routes.evict(&tenant)),
             pool: pool.clone(),
@@ -112,6 +120,7 @@ impl Application {
             key_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_second(
                 api_key_rate,
             ))),
+            mailer: mailer.clone(),
             ingest,
         });
 

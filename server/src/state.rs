@@ -29,10 +29,22 @@ pub struct AppState {
     pub key_usage: Arc<KeyUsage>,
     /// Requests per API key (a token bucket per key, `OPENCLAW_API_KEY_RATE`).
     pub key_limiter: Arc<governor::DefaultKeyedRateLimiter<Uuid>>,
+    /// Mails invitations when `OPENCLAW_SMTP_URL` is set.
+    pub mailer: Option<Arc<openclaw_core::mail::Mailer>>,
     pub ingest: Ingest,
 }
 
 impl AppState {
+    /// Where invitations are mailed, if anywhere.
+    pub fn invite_mail(&self) -> Option<openclaw_core::members::Mail<'_>> {
+        self.mailer
+            .clone()
+            .map(|mailer| openclaw_core::members::Mail {
+                mailer,
+                public_url: &self.settings.public_url,
+            })
+    }
+
     /// Runs `f` on a pooled connection in a transaction scoped to `tenant` (row-level
     /// security refuses other tenants' rows; see `openclaw_core::db::scoped`).
     pub async fn scoped<R>(

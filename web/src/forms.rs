@@ -1048,13 +1048,32 @@ pub async fn invite_member(
         Err(res) => return res,
     };
     let email = field(&form, "email");
-    match openclaw_core::members::invite(&ctx.pool, &manager(&m), &email, &field(&form, "role"))
-        .await
+    let mail = ctx
+        .mailer
+        .clone()
+        .map(|mailer| openclaw_core::members::Mail {
+            mailer,
+            public_url: &ctx.settings.public_url,
+        });
+    match openclaw_core::members::invite(
+        &ctx.pool,
+        &manager(&m),
+        &email,
+        &field(&form, "role"),
+        mail,
+    )
+    .await
     {
-        Ok(inv) => members_flash(
+        Ok(inv) => flash_to(
             &ctx,
+            "/members",
+            "members",
             Some("invited"),
             format!("{}/accept-invite?token={}", ctx.origin, inv.token),
+            vec![(
+                "mailed".into(),
+                if ctx.mailer.is_some() { "yes" } else { "" }.into(),
+            )],
         ),
         // Keep the address typed so it need not be typed again.
         Err(e) => member_failed(&ctx, e, vec![("email".into(), email)]),

@@ -28,6 +28,8 @@ pub struct WebContext {
     /// The group commit, shared with the API: a test message sent from the app is accepted
     /// exactly like one sent through `POST /v1/messages`.
     pub ingest: openclaw_core::ingest::Ingest,
+    /// Mails invitations when `OPENCLAW_SMTP_URL` is set.
+    pub mailer: Option<Arc<openclaw_core::mail::Mailer>>,
     /// Called after a key is created, revoked or rotated, so the API's key cache forgets it.
     pub keys_changed: Arc<dyn Fn() + Send + Sync>,
     /// Called after a tenant's providers or prices change, so the API's routing cache forgets

@@ -248,3 +248,54 @@ async fn a_removed_member_is_out_at_once_and_other_tenants_members_are_not_found
     assert_eq!(delete(&app, &path, &owner.access_token).await, 404);
     app.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_smtp_configured_the_invitation_is_mailed_with_its_link() {
+    let smtp = openclaw_e2e::smtp::SmtpSink::start().await;
+    let app = TestApp::spawn_with(Options {
+        worker: false,
+        extra_env: vec![
+            ("OPENCLAW_SMTP_URL", smtp.url()),
+            (
+                "OPENCLAW_MAIL_FROM",
+                "OpenClaw <no-reply@openclaw.test>".into(),
+            ),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup().await;
+    let res = app
+        .post(
+            "/v1/members",
+            &owner.access_token,
+            &json!({"email": "new.hire@example.test", "role": "billing"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let invited: Value = res.json().await.unwrap();
+    let token = invited["invite_token"].as_str().unwrap();
+
+    let mails = smtp.wait_for(1).await;
+    let mail = &mails[0];
+    assert_eq!(mail.from, "no-reply@openclaw.test");
+    assert_eq!(mail.to, ["new.hire@example.test"]);
+    // Undo quoted-printable soft breaks, should the body have been encoded.
+    let data = mail.data.replace("=\r\n", "").replace("=3D", "=");
+    assert!(data.contains("Subject: Join Acme on OpenClaw"), "{data}");
+    assert!(data.contains(&owner.email), "{data}");
+    assert!(data.contains("as billing"), "{data}");
+    let link = format!("{}/accept-invite?token={token}", app.address);
+    assert!(data.contains(&link), "{link} not in {data}");
+
+    // The link's token works.
+    let res = app
+        .http
+        .post(app.url("/v1/auth/accept-invite"))
+        .json(&json!({"invite_token": token, "password": "a billing passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    app.cleanup().await;
+}

@@ -165,7 +165,14 @@ pub async fn invite(
 ) -> ApiResult<HttpResponse> {
     let manager = manager(&user)?;
     let req = body.value;
-    let inv = members::invite(&state.pool, &manager, &req.email, &req.role).await?;
+    let inv = members::invite(
+        &state.pool,
+        &manager,
+        &req.email,
+        &req.role,
+        state.invite_mail(),
+    )
+    .await?;
     Ok(HttpResponse::Created().json(InvitedMember {
         id: inv.member.id.into(),
         email: inv.member.email,

@@ -73,12 +73,17 @@ pub fn MembersPage() -> impl IntoView {
                         let saved = (flash.field.as_deref() == Some("saved")).then(|| flash.message.clone());
                         let general = (flash.field.is_none() && !flash.message.is_empty()).then(|| flash.message.clone());
                         let me = m.me;
+                        let mailed = flash.value("mailed") == "yes";
                         view! {
                             <Layout signed_in=true>
                                 {link.map(|link| view! {
                                     <section class="card created" aria-labelledby="invite-link">
                                         <h2 id="invite-link">"Invitation link"</h2>
-                                        <p>"Send this link to the person you invited; it works once, for 7 days. It is shown this once."</p>
+                                        <p>{if mailed {
+                                            "We mailed this link to the person you invited; you can also pass it on yourself. It works once, for 7 days, and is shown here this once."
+                                        } else {
+                                            "Send this link to the person you invited; it works once, for 7 days. It is shown this once."
+                                        }}</p>
                                         <div class="secret">
                                             <label for="secret" class="visually-hidden">"Invitation link"</label>
                                             <input id="secret" type="text" readonly value=link />

@@ -1,0 +1,67 @@
+//! Outgoing mail (member invitations) over SMTP, when `OPENCLAW_SMTP_URL` is set:
+//! `smtp://host:25` (plain, a local relay), `smtp://user:pass@host:587?tls=required`
+//! (STARTTLS) or `smtps://user:pass@host:465`. Without it, invitations are handed over as links.
+
+use anyhow::Context;
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry SMTP credentials: never printed.
+        f.debug_struct("Mailer")
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An invitation to join a tenant.
+pub struct Invite<'a> {
+    pub to: &'a str,
+    pub tenant_name: &'a str,
+    pub invited_by: &'a str,
+    pub role: &'a str,
+    pub link: &'a str,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Mailer {
+    pub fn new(smtp_url: &str, from: &str) -> anyhow::Result<Mailer> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
+            .context("OPENCLAW_SMTP_URL is not an smtp:// or smtps:// URL")?
+            .build();
+        let from = from.parse().context(
+            "OPENCLAW_MAIL_FROM is not a mailbox like `OpenClaw <no-reply@example.com>`",
+        )?;
+        Ok(Mailer { transport, from })
+    }
+
+    pub async fn send_invite(&self, invite: &Invite<'_>) -> anyhow::Result<()> {
+        let body = format!(
+            "Hello,\r\n\r\n{} invited you to join {} on OpenClaw as {}.\r\n\r\n\
+             Accept the invitation and choose your password here:\r\n\r\n{}\r\n\r\n\
+             The link works once, until {} UTC.\r\n",
+            invite.invited_by,
+            invite.tenant_name,
+            invite.role,
+            invite.link,
+            invite.expires_at.format("%Y-%m-%d %H:%M"),
+        );
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(invite.to.parse().context("the invited address")?)
+            .subject(format!("Join {} on OpenClaw", invite.tenant_name))
+            .body(body)
+            .context("building the invitation")?;
+        self.transport
+            .send(message)
+            .await
+            .context("sending the invitation over SMTP")?;
+        Ok(())
+    }
+}
