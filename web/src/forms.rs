@@ -1203,3 +1203,56 @@ fn url_escape(token: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
         .collect()
 }
+
+/// Changes the signed-in person's password; every other session ends, this one continues.
+pub async fn change_password(
+    ctx: web::Data<WebContext>,
+    req: HttpRequest,
+    form: Fields,
+) -> HttpResponse {
+    if !same_origin(&ctx, &req) {
+        return forbidden();
+    }
+    let Some((identity, _)) = session::current(&ctx, session::SessionCookies::of(&req)).await
+    else {
+        return see_other("/sign-in").finish();
+    };
+    let fail = |field: Option<&str>, message: String| {
+        flash_to(&ctx, "/settings", "password", field, message, Vec::new())
+    };
+    match accounts::change_password(
+        &ctx.pool,
+        &ctx.jwt,
+        identity.user_id,
+        &field(&form, "current_password"),
+        &field(&form, "new_password"),
+        &session::client_of(&req),
+    )
+    .await
+    {
+        Ok(tokens) => {
+            let flash = Flash {
+                form: "password".into(),
+                field: Some("saved".into()),
+                message: "Password changed. Every other session has been signed out.".into(),
+                values: Vec::new(),
+            };
+            let mut res = see_other("/settings");
+            for c in session::session_cookies(&ctx, &tokens) {
+                res.cookie(c);
+            }
+            res.cookie(flash.to_cookie(&ctx)).finish()
+        }
+        Err(AccountError::Invalid { field, message }) => {
+            // The new password's problems belong next to the new password field.
+            let field = if field == "password" {
+                "new_password"
+            } else {
+                field
+            };
+            fail(Some(field), message)
+        }
+        Err(AccountError::Internal(cause)) => internal(&ctx, "/settings", "password", cause),
+        Err(other) => fail(None, other.to_string()),
+    }
+}

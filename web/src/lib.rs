@@ -135,6 +135,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(forms::delete_provider),
         )
         .route("/settings", web::post().to(forms::save_settings))
+        .route("/settings/password", web::post().to(forms::change_password))
         .route("/api-keys", web::post().to(forms::create_key))
         .route("/api-keys/{id}/revoke", web::post().to(forms::revoke_key))
         .route("/api-keys/{id}/rotate", web::post().to(forms::rotate_key))

@@ -88,6 +88,31 @@ pub async fn team_journey(javascript: bool) {
     browser.screenshot("not-allowed").await;
     browser.goto(&app.url("/members")).await;
     assert!(!browser.text().await.contains("Invite someone"));
+    // Any member changes their own password in Settings.
+    browser.goto(&app.url("/settings")).await;
+    browser.fill("current_password", "not my password").await;
+    browser.fill("new_password", "a newer passphrase").await;
+    browser
+        .click("form[action='/settings/password'] button")
+        .await;
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("The current password is not right.")
+    );
+    browser
+        .fill("current_password", "a developer's passphrase")
+        .await;
+    browser.fill("new_password", "a newer passphrase").await;
+    browser
+        .click("form[action='/settings/password'] button")
+        .await;
+    assert!(browser.text().await.contains("Password changed."));
+    browser.screenshot("password-changed").await;
+    // Still signed in here, with the new session.
+    browser.goto(&app.url("/members")).await;
+    assert_eq!(browser.path().await, "/members");
     browser.click("form[action='/sign-out'] button").await;
 
     // The owner sees it all in the audit log and makes the developer a viewer.

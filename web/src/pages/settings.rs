@@ -27,6 +27,7 @@ async fn tenant() -> Option<anyhow::Result<(tenants::Tenant, bool)>> {
 #[component]
 pub fn Settings() -> impl IntoView {
     let flash = super::take_flash("settings");
+    let password_flash = super::take_flash("password");
     view! {
         <Title text="Settings — OpenClaw" />
         <Suspense fallback=|| ()>
@@ -61,11 +62,34 @@ pub fn Settings() -> impl IntoView {
                                     {(!can_edit).then(|| view! { <p class="hint">"Only owners and admins can change these."</p> })}
                                     <p>"Billing currency: " <strong>{t.currency}</strong></p>
                                 </section>
+                                <PasswordForm flash=password_flash.clone() />
                             </Layout>
                         }.into_any()
                     }
                 }
             })}
         </Suspense>
+    }
+}
+
+/// Changing your own password (every role).
+#[component]
+fn PasswordForm(flash: crate::session::Flash) -> impl IntoView {
+    let saved = (flash.field.as_deref() == Some("saved")).then(|| flash.message.clone());
+    let general =
+        (flash.field.is_none() && !flash.message.is_empty()).then(|| flash.message.clone());
+    view! {
+        <section class="card" aria-labelledby="password-title">
+            <h2 id="password-title">"Your password"</h2>
+            {saved.map(|m| view! { <p class="notice" role="status">{m}</p> })}
+            {general.map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
+            <form class="form" method="post" action="/settings/password">
+                <Field label="Current password" name="current_password" kind="password"
+                    autocomplete="current-password" error=flash.error_for("current_password") />
+                <Field label="New password (at least 12 characters)" name="new_password" kind="password"
+                    autocomplete="new-password" error=flash.error_for("new_password") />
+                <button type="submit">"Change password"</button>
+            </form>
+        </section>
     }
 }
