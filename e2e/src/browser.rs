@@ -22,11 +22,25 @@ pub struct Browser {
 }
 
 mod tempdir {
-    /// A directory removed when dropped.
+    /// Chromium's profile directory. When dropped (a test that ends, or panics half-way),
+    /// every Chromium process started with it is killed first: utility processes otherwise
+    /// outlive chromedriver and keep using CPU. Then the directory is removed.
     pub struct TempDir(pub std::path::PathBuf);
     impl Drop for TempDir {
         fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
+            let _ = std::process::Command::new("pkill")
+                .arg("-KILL")
+                .arg("-f")
+                .arg(self.0.as_os_str())
+                .status();
+            // Dying processes may still write into it for a moment.
+            for _ in 0..40 {
+                let _ = std::fs::remove_dir_all(&self.0);
+                if !self.0.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
         }
     }
 }
