@@ -293,4 +293,30 @@ mod tests {
                 .starts_with("configuration error: OPENCLAW_HTTP_ADDR")
         );
     }
+
+    #[test]
+    fn security_settings_parse_and_name_the_variable_when_bad() {
+        let base = [
+            ("OPENCLAW_MASTER_KEY", KEY),
+            ("OPENCLAW_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ];
+        let s = Settings::from_lookup(env(&base)).unwrap();
+        assert_eq!(s.api_key_rate.get(), 1000);
+        assert!(s.smtp_url().is_none());
+        let with = |extra: (&'static str, &'static str)| {
+            let mut pairs = base.to_vec();
+            pairs.push(extra);
+            Settings::from_lookup(env(&pairs))
+        };
+        let old = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+        let s = with(("OPENCLAW_OLD_MASTER_KEYS", old)).unwrap();
+        let old_id = MasterKey::from_base64(old).unwrap().key_id().to_owned();
+        assert!(s.master_key.get(&old_id).is_some());
+        let err = with(("OPENCLAW_OLD_MASTER_KEYS", "nope")).err().unwrap();
+        assert_eq!(err.name, "OPENCLAW_OLD_MASTER_KEYS");
+        let err = with(("OPENCLAW_API_KEY_RATE", "0")).err().unwrap();
+        assert_eq!(err.name, "OPENCLAW_API_KEY_RATE");
+        let s = with(("OPENCLAW_SMTP_URL", "smtp://u:secret@mail.test:587")).unwrap();
+        assert!(!format!("{s:?}").contains("secret"));
+    }
 }
