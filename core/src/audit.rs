@@ -79,6 +79,37 @@ impl Client {
     }
 }
 
+/// The client's address: the TCP peer, unless the peer is one of our `trusted` reverse
+/// proxies, in which case the right-most address in `X-Forwarded-For` that is not itself a
+/// trusted proxy (addresses further left were written by the client and prove nothing).
+pub fn client_ip(
+    peer: Option<std::net::IpAddr>,
+    forwarded_for: Option<&str>,
+    trusted: &[std::net::IpAddr],
+) -> Option<std::net::IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let Some(header) = forwarded_for else {
+        return Some(peer);
+    };
+    let mut hops = Vec::new();
+    for hop in header.split(',') {
+        match hop.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) => hops.push(ip),
+            // A malformed chain is not evidence of anything: fall back to the proxy.
+            Err(_) => return Some(peer),
+        }
+    }
+    hops.iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .or(<[std::net::IpAddr]>::first(&hops))
+        .copied()
+        .or(Some(peer))
+}
+
 /// The actions recorded, by name.
 pub mod action {
     pub const SIGNED_UP: &str = "auth.signed_up";
@@ -131,4 +162,40 @@ pub async fn record(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let proxy = ip("10.0.0.2");
+        let trusted = [proxy, ip("10.0.0.3")];
+        // Direct clients cannot claim another address.
+        assert_eq!(
+            client_ip(Some(ip("203.0.113.9")), Some("198.51.100.1"), &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        // Behind the proxy: the right-most untrusted hop, not what the client prepended.
+        assert_eq!(
+            client_ip(
+                Some(proxy),
+                Some("1.2.3.4, 198.51.100.7, 10.0.0.3"),
+                &trusted
+            ),
+            Some(ip("198.51.100.7"))
+        );
+        assert_eq!(client_ip(Some(proxy), None, &trusted), Some(proxy));
+        assert_eq!(
+            client_ip(Some(proxy), Some("not an address"), &trusted),
+            Some(proxy)
+        );
+        assert_eq!(
+            client_ip(Some(proxy), Some("10.0.0.3"), &trusted),
+            Some(ip("10.0.0.3"))
+        );
+        assert_eq!(client_ip(None, Some("1.2.3.4"), &trusted), None);
+    }
 }

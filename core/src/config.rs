@@ -11,6 +11,7 @@
 //! | `OPENCLAW_API_KEY_RATE` | server | `1000` requests per second per API key (429 beyond) |
 //! | `OPENCLAW_SMTP_URL` | server | unset: invitations are not mailed (`smtp://host:25`, `smtp://u:p@host:587?tls=required`, `smtps://…`) |
 //! | `OPENCLAW_MAIL_FROM` | server | `OpenClaw <no-reply@localhost>` |
+//! | `OPENCLAW_TRUSTED_PROXIES` | server | empty; comma-separated proxy IPs whose `X-Forwarded-For` names the client |
 //! | `OPENCLAW_HTTP_ADDR` | server | `127.0.0.1:8080` |
 //! | `OPENCLAW_PUBLIC_URL` | server, worker | `http://<OPENCLAW_HTTP_ADDR>` |
 //! | `OPENCLAW_RETRY_DELAYS_MS` | both | `1000,5000,25000,120000,600000` (backoff per retry round) |
@@ -56,6 +57,8 @@ pub struct Settings {
     pub smtp_url: Option<SecretString>,
     /// `OPENCLAW_MAIL_FROM`: the sender of OpenClaw's mail.
     pub mail_from: String,
+    /// `OPENCLAW_TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -203,7 +206,21 @@ impl Settings {
         let mail_from =
             get("OPENCLAW_MAIL_FROM").unwrap_or_else(|| "OpenClaw <no-reply@localhost>".into());
 
+        let trusted_proxies = get("OPENCLAW_TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse().map_err(|_| ConfigError {
+                    name: "OPENCLAW_TRUSTED_PROXIES",
+                    problem: format!("`{p}` is not an IP address"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
         Ok(Settings {
+            trusted_proxies,
             smtp_url,
             mail_from,
             api_key_rate,
@@ -314,6 +331,12 @@ mod tests {
         assert!(s.master_key.get(&old_id).is_some());
         let err = with(("OPENCLAW_OLD_MASTER_KEYS", "nope")).err().unwrap();
         assert_eq!(err.name, "OPENCLAW_OLD_MASTER_KEYS");
+        let s = with(("OPENCLAW_TRUSTED_PROXIES", "10.0.0.2, ::1")).unwrap();
+        assert_eq!(s.trusted_proxies.len(), 2);
+        let err = with(("OPENCLAW_TRUSTED_PROXIES", "proxy.local"))
+            .err()
+            .unwrap();
+        assert_eq!(err.name, "OPENCLAW_TRUSTED_PROXIES");
         let err = with(("OPENCLAW_API_KEY_RATE", "0")).err().unwrap();
         assert_eq!(err.name, "OPENCLAW_API_KEY_RATE");
         let s = with(("OPENCLAW_SMTP_URL", "smtp://u:secret@mail.test:587")).unwrap();

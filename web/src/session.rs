@@ -37,11 +37,21 @@ pub struct WebContext {
     pub routes_changed: Arc<dyn Fn(uuid::Uuid) + Send + Sync>,
 }
 
-/// The client address (the TCP peer; a proxy in front is not trusted to name another) and
-/// user agent of a request, for the audit log and sign-in throttling.
+/// The client address and user agent of a request, for the audit log and sign-in
+/// throttling. The address is the TCP peer, or, behind a proxy listed in
+/// `OPENCLAW_TRUSTED_PROXIES`, the client that proxy names in `X-Forwarded-For`.
 pub fn client_of(req: &HttpRequest) -> openclaw_core::audit::Client {
+    let trusted = req
+        .app_data::<actix_web::web::Data<WebContext>>()
+        .map(|ctx| ctx.settings.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
     openclaw_core::audit::Client::new(
-        req.peer_addr().map(|a| a.ip().to_string()),
+        openclaw_core::audit::client_ip(req.peer_addr().map(|a| a.ip()), forwarded, trusted)
+            .map(|ip| ip.to_string()),
         req.headers()
             .get(actix_web::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok()),

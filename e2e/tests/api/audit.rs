@@ -106,3 +106,34 @@ async fn the_audit_log_records_who_did_what_from_where_without_secrets() {
     assert_eq!(theirs, ["auth.signed_up"]);
     app.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_the_forwarded_client_is_recorded_and_otherwise_ignored() {
+    for (trusted, expected) in [("127.0.0.1", "198.51.100.7"), ("", "127.0.0.1")] {
+        let app = TestApp::spawn_with(Options {
+            worker: false,
+            extra_env: vec![("OPENCLAW_TRUSTED_PROXIES", trusted.into())],
+            ..Default::default()
+        })
+        .await;
+        let owner = app.signup().await;
+        let res = app
+            .http
+            .post(app.url("/v1/auth/login"))
+            .header("x-forwarded-for", "6.6.6.6, 198.51.100.7")
+            .json(&json!({"email": owner.email, "password": "not the password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        let log: Value = app
+            .get("/v1/audit-log?limit=1", &owner.access_token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(log["data"][0]["action"], "auth.sign_in_failed");
+        assert_eq!(log["data"][0]["ip"], expected, "trusted: {trusted:?}");
+        app.cleanup().await;
+    }
+}
