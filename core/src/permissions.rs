@@ -21,6 +21,9 @@ pub enum Action {
     ReadAuditLog,
     /// Platform staff: the list of tenants.
     ListTenants,
+    /// Platform staff: the platform's own audit log (staff actions, sign-in failures of
+    /// unknown addresses, staff accounts created).
+    ReadPlatformAudit,
 }
 
 use Action::*;
@@ -77,7 +80,7 @@ pub const MATRIX: &[(Role, &[Action])] = &[
         &[ReadMessages, ReadSpend, ReadProviders, ReadMembers],
     ),
     (Viewer, &[ReadMessages, ReadProviders, ReadMembers]),
-    (PlatformAdmin, &[ListTenants]),
+    (PlatformAdmin, &[ListTenants, ReadPlatformAudit]),
     (BillingStaff, &[ListTenants]),
 ];
 
@@ -102,11 +105,12 @@ impl Action {
         ManageMembers,
         ReadAuditLog,
         ListTenants,
+        ReadPlatformAudit,
     ];
 
     /// Actions on the platform as a whole rather than inside one tenant.
     pub fn is_platform(self) -> bool {
-        matches!(self, ListTenants)
+        matches!(self, ListTenants | ReadPlatformAudit)
     }
 
     pub fn name(self) -> &'static str {
@@ -123,6 +127,7 @@ impl Action {
             ManageMembers => "manage members",
             ReadAuditLog => "read the audit log",
             ListTenants => "list tenants",
+            ReadPlatformAudit => "read the platform audit log",
         }
     }
 }

@@ -59,6 +59,7 @@ fn expectation(method: &str, path: &str) -> Option<(Who, Option<Value>)> {
         ("delete", "/v1/members/{id}") => (t(ManageMembers), None),
         ("get", "/v1/audit-log") => (t(ReadAuditLog), None),
         ("get", "/v1/admin/tenants") => (Who::Platform(ListTenants), None),
+        ("get", "/v1/admin/audit-log") => (Who::Platform(ReadPlatformAudit), None),
         ("get", "/v1/api-keys") => (t(ReadApiKeys), None),
         ("post", "/v1/api-keys") => (t(ManageApiKeys), Some(json!({"name": "matrix"}))),
         ("delete", "/v1/api-keys/{id}") => (t(ManageApiKeys), None),

@@ -338,3 +338,46 @@ async fn each_api_key_has_its_own_rate_limit_with_retry_after() {
     assert_eq!(app.get("/v1/messages", &busy).await.status(), 200);
     app.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_admins_read_the_platform_audit_log_and_billing_staff_do_not() {
+    let app = TestApp::spawn_with(no_worker()).await;
+    let owner = app.signup().await;
+    let admin = app.staff(Role::PlatformAdmin).await;
+    let billing = app.staff(Role::BillingStaff).await;
+    assert_eq!(
+        login(&app, "nobody-here@example.test", "some wrong password")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(app.get("/v1/admin/tenants", &billing).await.status(), 200);
+
+    let res = app.get("/v1/admin/audit-log", &admin).await;
+    assert_eq!(res.status(), 200);
+    let log: Value = res.json().await.unwrap();
+    let actions: Vec<&str> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions[0], "staff.listed_tenants", "{log:#}");
+    assert_eq!(log["data"][0]["actor_kind"], "staff");
+    assert!(actions.contains(&"auth.sign_in_failed"), "{actions:?}");
+    assert_eq!(
+        actions.iter().filter(|a| **a == "staff.created").count(),
+        2,
+        "{actions:?}"
+    );
+    // Tenant events stay in the tenant's own log.
+    assert!(!actions.contains(&"auth.signed_up"), "{actions:?}");
+    assert_eq!(app.get("/v1/admin/audit-log", &billing).await.status(), 403);
+    assert_eq!(
+        app.get("/v1/admin/audit-log", &owner.access_token)
+            .await
+            .status(),
+        403
+    );
+    app.cleanup().await;
+}

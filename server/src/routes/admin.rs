@@ -15,7 +15,32 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::state::AppState;
 
 pub fn config(cfg: &mut ServiceConfig) {
-    cfg.service(list_tenants);
+    cfg.service(list_tenants).service(platform_audit_log);
+}
+
+/// The platform's own audit log, newest first (platform admins only): staff accounts created,
+/// staff reads, sign-in failures for addresses that belong to no one.
+#[utoipa::path(
+    tag = "staff",
+    params(PageParams),
+    responses(
+        (status = 200, description = "`{data: [AuditEvent], next_cursor}`"),
+        (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/v1/admin/audit-log")]
+pub async fn platform_audit_log(
+    state: web::Data<AppState>,
+    user: User,
+    page: web::Query<PageParams>,
+) -> ApiResult<web::Json<Page<super::audit::AuditEvent>>> {
+    user.require_platform(Action::ReadPlatformAudit)?;
+    let limit = page.limit()?;
+    let before = page.cursor_uuid()?;
+    let mut conn = state.pool.get().await?;
+    let rows = openclaw_core::db::audit::list(&mut conn, None, before, limit + 1).await?;
+    Ok(web::Json(super::audit::page_of(rows, limit)))
 }
 
 #[derive(Serialize, ToSchema)]
