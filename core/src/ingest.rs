@@ -107,6 +107,20 @@ async fn commit_loop(pool: PgPool, mut jobs: mpsc::Receiver<Job>, publish: mpsc:
         if waiting.is_empty() && jobs.recv_many(&mut waiting, 512).await == 0 {
             break; // every sender is gone: shutting down
         }
+        // Wait for a commit slot first, then take everything that arrived meanwhile: a request
+        // that comes in while a commit runs goes into the very next one (forming the batch
+        // before the slot was free left it for the one after, two commits away).
+        let permit = permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        while waiting.len() < 4 * MAX_ROWS_PER_COMMIT {
+            match jobs.try_recv() {
+                Ok(job) => waiting.push(job),
+                Err(_) => break,
+            }
+        }
         // Take jobs up to the row budget (a single job over it goes alone).
         let mut rows = 0;
         let mut take = 0;
@@ -118,11 +132,6 @@ async fn commit_loop(pool: PgPool, mut jobs: mpsc::Receiver<Job>, publish: mpsc:
             take += 1;
         }
         let batch: Vec<Job> = waiting.drain(..take).collect();
-        let permit = permits
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
         let pool = pool.clone();
         let publish = publish.clone();
         running.spawn(async move {
