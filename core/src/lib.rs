@@ -18,3 +18,4 @@ pub mod prices;
 pub mod providers;
 pub mod queue;
 pub mod routing;
+pub mod staff;

@@ -115,6 +115,16 @@ pub struct Mail<'a> {
     pub public_url: &'a str,
 }
 
+impl<'a> Mail<'a> {
+    /// Some when a mailer is configured.
+    pub fn of(
+        mailer: &Option<std::sync::Arc<crate::mail::Mailer>>,
+        public_url: &'a str,
+    ) -> Option<Mail<'a>> {
+        mailer.clone().map(|mailer| Mail { mailer, public_url })
+    }
+}
+
 /// Invites `email` with `role`. With `mail`, the invitation also goes out by mail once
 /// committed (in the background: a mail server that is slow or down never fails the invite;
 /// the token is in the answer either way, and a failure is logged without it).

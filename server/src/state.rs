@@ -37,12 +37,7 @@ pub struct AppState {
 impl AppState {
     /// Where invitations are mailed, if anywhere.
     pub fn invite_mail(&self) -> Option<openclaw_core::members::Mail<'_>> {
-        self.mailer
-            .clone()
-            .map(|mailer| openclaw_core::members::Mail {
-                mailer,
-                public_url: &self.settings.public_url,
-            })
+        openclaw_core::members::Mail::of(&self.mailer, &self.settings.public_url)
     }
 
     /// Runs `f` on a pooled connection in a transaction scoped to `tenant` (row-level

@@ -1048,13 +1048,7 @@ pub async fn invite_member(
         Err(res) => return res,
     };
     let email = field(&form, "email");
-    let mail = ctx
-        .mailer
-        .clone()
-        .map(|mailer| openclaw_core::members::Mail {
-            mailer,
-            public_url: &ctx.settings.public_url,
-        });
+    let mail = openclaw_core::members::Mail::of(&ctx.mailer, &ctx.settings.public_url);
     match openclaw_core::members::invite(
         &ctx.pool,
         &manager(&m),

@@ -2,9 +2,8 @@
 
 use actix_web::{get, web};
 use chrono::{DateTime, Utc};
-use openclaw_core::audit::{self, action};
-use openclaw_core::db::tenants;
 use openclaw_core::domain::TenantId;
+use openclaw_core::staff;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -75,16 +74,7 @@ pub async fn list_tenants(
     let limit = page.limit()?;
     let after = page.cursor_uuid()?;
     let mut conn = state.pool.get().await?;
-    let mut rows = tenants::summaries(&mut conn, after, limit + 1).await?;
-    audit::record(
-        &mut conn,
-        &user.actor(),
-        None,
-        action::STAFF_LISTED_TENANTS,
-        None,
-        serde_json::json!({"count": rows.len().min(limit as usize)}),
-    )
-    .await?;
+    let mut rows = staff::list_tenants(&mut conn, &user.actor(), after, limit + 1).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = more.then(|| cursor_for(rows.last().expect("limit ≥ 1").id));

@@ -13,23 +13,12 @@ async fn tenants_list() -> Option<anyhow::Result<Vec<tenants::Summary>>> {
             if !allowed(identity.role, Action::ListTenants) {
                 return Err(anyhow::Error::new(super::NotAllowed));
             }
+            let actor = super::request()
+                .map(|(req, _)| crate::session::client_of(&req))
+                .unwrap_or_default()
+                .person(identity.user_id, true);
             let mut conn = ctx.pool.get().await?;
-            let rows = tenants::summaries(&mut conn, None, 500).await?;
-            let actor = openclaw_core::audit::Actor {
-                id: Some(identity.user_id),
-                kind: openclaw_core::audit::ActorKind::Staff,
-                ..Default::default()
-            };
-            openclaw_core::audit::record(
-                &mut conn,
-                &actor,
-                None,
-                openclaw_core::audit::action::STAFF_LISTED_TENANTS,
-                None,
-                serde_json::json!({"count": rows.len(), "via": "admin app"}),
-            )
-            .await?;
-            Ok(rows)
+            Ok(openclaw_core::staff::list_tenants(&mut conn, &actor, None, 500).await?)
         }
         .await,
     )
