@@ -41,9 +41,20 @@ fn template_name() -> String {
     for m in migrations {
         m.name().to_string().hash(&mut h);
     }
-    // The SQL itself, so an edited migration also makes a new template.
-    include_str!("../../migrations/2026-11-23-000001_init/up.sql").hash(&mut h);
-    include_str!("../../migrations/2026-11-24-000001_tenant_settings/up.sql").hash(&mut h);
+    // The SQL itself, so an edited migration also makes a new template: every `up.sql` of
+    // the migrations folder these tests were built from.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let mut ups: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the migrations folder")
+        .filter_map(|e| e.ok().map(|e| e.path().join("up.sql")))
+        .filter(|p| p.exists())
+        .collect();
+    ups.sort();
+    for up in ups {
+        std::fs::read_to_string(&up)
+            .expect("a migration's up.sql")
+            .hash(&mut h);
+    }
     format!("openclaw_tpl_{:016x}", h.finish())
 }
 

@@ -64,30 +64,19 @@ ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON tenants TO openclaw_tenant
     USING (id = app_tenant()) WITH CHECK (id = app_tenant());
 
-ALTER TABLE users ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON users TO openclaw_tenant
-    USING (tenant_id = app_tenant()) WITH CHECK (tenant_id = app_tenant());
-ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON api_keys TO openclaw_tenant
-    USING (tenant_id = app_tenant()) WITH CHECK (tenant_id = app_tenant());
-ALTER TABLE providers ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON providers TO openclaw_tenant
-    USING (tenant_id = app_tenant()) WITH CHECK (tenant_id = app_tenant());
-ALTER TABLE provider_prices ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON provider_prices TO openclaw_tenant
-    USING (tenant_id = app_tenant()) WITH CHECK (tenant_id = app_tenant());
-ALTER TABLE messages ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON messages TO openclaw_tenant
-    USING (tenant_id = app_tenant()) WITH CHECK (tenant_id = app_tenant());
-ALTER TABLE message_attempts ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON message_attempts TO openclaw_tenant
-    USING (tenant_id = app_tenant()) WITH CHECK (tenant_id = app_tenant());
-ALTER TABLE spend_daily ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON spend_daily TO openclaw_tenant
-    USING (tenant_id = app_tenant()) WITH CHECK (tenant_id = app_tenant());
-ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON audit_log TO openclaw_tenant
-    USING (tenant_id = app_tenant()) WITH CHECK (tenant_id = app_tenant());
+-- Every table with a `tenant_id` column: the same policy.
+DO $$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['users', 'api_keys', 'providers', 'provider_prices', 'messages',
+                             'message_attempts', 'spend_daily', 'audit_log']
+    LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY tenant_isolation ON %I TO openclaw_tenant '
+                       'USING (tenant_id = app_tenant()) WITH CHECK (tenant_id = app_tenant())', t);
+    END LOOP;
+END
+$$;
 -- The outbox holds only message ids: a tenant may add and remove rows of its own messages.
 ALTER TABLE message_outbox ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON message_outbox TO openclaw_tenant
