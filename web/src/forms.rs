@@ -313,12 +313,16 @@ pub(crate) struct Member {
     pub actor: audit::Actor,
 }
 
-/// The signed-in member of a tenant whose role allows `action`, or where to send the browser.
+/// For a form post: checks it came from our own pages, then returns the signed-in member of a
+/// tenant whose role allows `action`, or the answer to send the browser.
 async fn member(
     ctx: &WebContext,
     req: &HttpRequest,
     action: openclaw_core::permissions::Action,
 ) -> Result<Member, HttpResponse> {
+    if !same_origin(ctx, req) {
+        return Err(forbidden());
+    }
     let Some((identity, _)) = session::current(ctx, session::SessionCookies::of(req)).await else {
         return Err(see_other("/sign-in").finish());
     };
@@ -351,9 +355,6 @@ pub async fn create_key(
     form: Fields,
 ) -> HttpResponse {
     use openclaw_core::db::api_keys;
-    if !same_origin(&ctx, &req) {
-        return forbidden();
-    }
     let m = match member(
         &ctx,
         &req,
@@ -421,9 +422,6 @@ async fn change_key(
     rotate: bool,
 ) -> HttpResponse {
     use openclaw_core::db::api_keys;
-    if !same_origin(&ctx, &req) {
-        return forbidden();
-    }
     let m = match member(
         &ctx,
         &req,
@@ -566,9 +564,6 @@ pub async fn create_provider(
 ) -> HttpResponse {
     use openclaw_core::db::providers;
     use openclaw_core::providers::{self as p, Credentials, ProviderKind};
-    if !same_origin(&ctx, &req) {
-        return forbidden();
-    }
     let m = match member(
         &ctx,
         &req,
@@ -670,9 +665,6 @@ pub async fn update_provider(
 ) -> HttpResponse {
     use openclaw_core::db::providers;
     use openclaw_core::providers::{self as p, Credentials, ProviderKind};
-    if !same_origin(&ctx, &req) {
-        return forbidden();
-    }
     let m = match member(
         &ctx,
         &req,
@@ -812,9 +804,6 @@ pub async fn upload_prices(
     form: actix_multipart::Multipart,
 ) -> HttpResponse {
     use openclaw_core::db::{providers, tenants};
-    if !same_origin(&ctx, &req) {
-        return forbidden();
-    }
     let m = match member(
         &ctx,
         &req,
@@ -889,9 +878,6 @@ pub async fn delete_provider(
     id: web::Path<String>,
 ) -> HttpResponse {
     use openclaw_core::db::providers;
-    if !same_origin(&ctx, &req) {
-        return forbidden();
-    }
     let m = match member(
         &ctx,
         &req,
@@ -938,9 +924,6 @@ pub async fn save_settings(
     form: Fields,
 ) -> HttpResponse {
     use openclaw_core::db::tenants;
-    if !same_origin(&ctx, &req) {
-        return forbidden();
-    }
     let m = match member(
         &ctx,
         &req,
@@ -1034,9 +1017,6 @@ pub async fn invite_member(
     req: HttpRequest,
     form: Fields,
 ) -> HttpResponse {
-    if !same_origin(&ctx, &req) {
-        return forbidden();
-    }
     let m = match member(
         &ctx,
         &req,
@@ -1080,9 +1060,6 @@ pub async fn change_member_role(
     id: web::Path<String>,
     form: Fields,
 ) -> HttpResponse {
-    if !same_origin(&ctx, &req) {
-        return forbidden();
-    }
     let m = match member(
         &ctx,
         &req,
@@ -1119,9 +1096,6 @@ pub async fn remove_member(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
-    if !same_origin(&ctx, &req) {
-        return forbidden();
-    }
     let m = match member(
         &ctx,
         &req,

@@ -201,5 +201,29 @@ async fn admin_app_form_posts_from_another_origin_are_refused() {
             .all(|c| c.contains("HttpOnly") && c.contains("SameSite=Lax")),
         "{cookies:?}"
     );
+    // A signed-in member's form (create an API key) from another origin is refused too.
+    let session: Vec<&str> = cookies
+        .iter()
+        .map(|c| c.split(';').next().unwrap())
+        .collect();
+    let post_key = |origin: String| {
+        no_redirects
+            .post(app.url("/api-keys"))
+            .header("Cookie", session.join("; "))
+            .header("Origin", origin)
+            .form(&[("name", "from elsewhere"), ("mode", "live")])
+            .send()
+    };
+    assert_eq!(
+        post_key("http://evil.example".into())
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let keys = || openclaw_e2e::services::query_i64(&app.db.url, "SELECT count(*) FROM api_keys");
+    assert_eq!(keys().await, 0);
+    assert_eq!(post_key(app.address.clone()).await.unwrap().status(), 303);
+    assert_eq!(keys().await, 1);
     app.cleanup().await;
 }
