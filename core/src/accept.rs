@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::messages::NewMessage;
-use crate::domain::{PhoneNumber, SegmentInfo};
+use crate::domain::{PhoneNumber, SegmentInfo, text};
 use crate::routing::{self, RouteProvider};
 
 /// Longest body accepted, in characters (ten UCS-2 segments fit well inside).
@@ -111,6 +111,26 @@ pub fn prepare(
     routes: &[RouteProvider],
     now: DateTime<Utc>,
 ) -> Result<NewMessage, SendError> {
+    for (field, text) in [
+        ("body", Some(&req.body)),
+        ("client_ref", req.client_ref.as_ref()),
+        ("callback_url", req.callback_url.as_ref()),
+    ] {
+        if text.is_some_and(|t| !text::storable(t)) {
+            return Err(SendError::invalid(
+                field,
+                format!("`{field}` contains a NUL character (\\u0000), which cannot be stored."),
+            ));
+        }
+    }
+    if let Some(path) = req.metadata.as_ref().and_then(text::unstorable_in_json) {
+        return Err(SendError::invalid(
+            "metadata",
+            format!(
+                "`metadata.{path}` contains a NUL character (\\u0000), which cannot be stored."
+            ),
+        ));
+    }
     let to = PhoneNumber::parse(&req.to)
         .map_err(|e| SendError::new(Kind::Invalid, "invalid_phone_number", "to", e.to_string()))?;
     let chars = req.body.chars().count();

@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::db::messages::{self, Due, Inserted, NewMessage};
-use crate::db::{PgPool, messages::status};
+use crate::db::{PgPool, idempotency, messages::status};
 use crate::queue::{self, Envelope, Topology};
 use anyhow::Context;
+use diesel_async::AsyncConnection;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -28,11 +29,38 @@ const CONCURRENT_COMMITS: usize = 1;
 /// Batches of publishes whose confirms are awaited at once.
 const CONFIRM_BATCHES_IN_FLIGHT: usize = 16;
 
-type Reply = oneshot::Sender<anyhow::Result<Vec<Inserted>>>;
+type Reply = oneshot::Sender<anyhow::Result<Committed>>;
 
 struct Job {
     rows: Vec<NewMessage>,
+    keep: Option<Keep>,
     reply: Reply,
+}
+
+enum Committed {
+    Rows(Vec<Inserted>),
+    Kept(Kept),
+}
+
+/// An answer to store under the tenant's idempotency key in the transaction that stores the
+/// rows (a batch sent with `Idempotency-Key`), built from what became of each row.
+pub struct Keep {
+    pub tenant_id: Uuid,
+    pub key: String,
+    pub request_hash: Vec<u8>,
+    pub respond: Respond,
+}
+
+/// Builds a kept answer from what became of each row, in order.
+pub type Respond = Box<dyn FnOnce(&[Inserted]) -> serde_json::Value + Send>;
+
+/// What a request with a [`Keep`] came to.
+#[derive(Debug)]
+pub enum Kept {
+    /// Its rows were committed with this answer.
+    Answered(serde_json::Value),
+    /// The key was taken by an earlier request (committed first): nothing was stored.
+    Earlier(idempotency::Stored),
 }
 
 #[derive(Clone)]
@@ -84,9 +112,25 @@ impl Ingest {
     /// Commits the rows (in one transaction) and says, per row, whether it was created or
     /// an earlier message with the same idempotency key exists.
     pub async fn submit(&self, rows: Vec<NewMessage>) -> anyhow::Result<Vec<Inserted>> {
+        match self.job(rows, None).await? {
+            Committed::Rows(rows) => Ok(rows),
+            Committed::Kept(_) => anyhow::bail!("the ingest answered a plain job with a kept one"),
+        }
+    }
+
+    /// Commits the rows together with the answer `keep` builds, stored under its idempotency
+    /// key; or, when an earlier request took that key, stores nothing and returns that one.
+    pub async fn submit_keeping(&self, rows: Vec<NewMessage>, keep: Keep) -> anyhow::Result<Kept> {
+        match self.job(rows, Some(keep)).await? {
+            Committed::Kept(kept) => Ok(kept),
+            Committed::Rows(_) => anyhow::bail!("the ingest answered a kept job with rows"),
+        }
+    }
+
+    async fn job(&self, rows: Vec<NewMessage>, keep: Option<Keep>) -> anyhow::Result<Committed> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job { rows, reply })
+            .send(Job { rows, keep, reply })
             .await
             .map_err(|_| anyhow::anyhow!("the ingest committer has stopped"))?;
         answer
@@ -144,6 +188,17 @@ async fn commit_loop(pool: PgPool, mut jobs: mpsc::Receiver<Job>, publish: mpsc:
 }
 
 async fn commit(pool: &PgPool, batch: Vec<Job>, publish: &mpsc::Sender<Uuid>) {
+    let (plain, kept): (Vec<Job>, Vec<Job>) = batch.into_iter().partition(|j| j.keep.is_none());
+    if !plain.is_empty() {
+        commit_plain(pool, plain, publish).await;
+    }
+    for job in kept {
+        commit_kept(pool, job, publish).await;
+    }
+}
+
+/// The group commit proper: every job's rows in one statement.
+async fn commit_plain(pool: &PgPool, batch: Vec<Job>, publish: &mpsc::Sender<Uuid>) {
     let mut rows = Vec::with_capacity(batch.iter().map(|j| j.rows.len()).sum());
     let mut replies = Vec::with_capacity(batch.len());
     for job in batch {
@@ -152,22 +207,17 @@ async fn commit(pool: &PgPool, batch: Vec<Job>, publish: &mpsc::Sender<Uuid>) {
     }
     let result = async {
         let mut conn = pool.get().await.context("getting a database connection")?;
-        messages::insert_batch(&mut conn, &rows)
+        insert_isolating(&mut conn, &rows, false)
             .await
             .context("inserting accepted messages")
     }
     .await;
     match result {
         Ok(outcomes) => {
-            for (row, outcome) in rows.iter().zip(&outcomes) {
-                if matches!(outcome, Inserted::Created) && row.status == status::QUEUED {
-                    // A full channel only delays the publish until the relay's next scan.
-                    let _ = publish.try_send(row.id);
-                }
-            }
+            announce(&rows, &outcomes, publish);
             let mut outcomes = outcomes.into_iter();
             for (reply, n) in replies {
-                let _ = reply.send(Ok(outcomes.by_ref().take(n).collect()));
+                let _ = reply.send(Ok(Committed::Rows(outcomes.by_ref().take(n).collect())));
             }
         }
         Err(e) => {
@@ -177,6 +227,114 @@ async fn commit(pool: &PgPool, batch: Vec<Job>, publish: &mpsc::Sender<Uuid>) {
             }
         }
     }
+}
+
+/// A job whose answer is stored under an idempotency key: its own transaction, which takes
+/// the key first (waiting out a concurrent request with the same key), then stores the rows
+/// and the answer. An earlier request's answer is returned as it is, and nothing is stored.
+async fn commit_kept(pool: &PgPool, job: Job, publish: &mpsc::Sender<Uuid>) {
+    let Job { rows, keep, reply } = job;
+    let Some(keep) = keep else {
+        let _ = reply.send(Err(anyhow::anyhow!("a kept job without a key")));
+        return;
+    };
+    let result = async {
+        let mut conn = pool.get().await.context("getting a database connection")?;
+        let (kept, outcomes) = conn
+            .transaction(async |c| {
+                if !idempotency::reserve(c, keep.tenant_id, &keep.key, &keep.request_hash).await? {
+                    let earlier = idempotency::find(c, keep.tenant_id, &keep.key)
+                        .await?
+                        .ok_or(diesel::result::Error::NotFound)?;
+                    return Ok((Kept::Earlier(earlier), Vec::new()));
+                }
+                let outcomes = insert_isolating(c, &rows, true).await?;
+                let response = (keep.respond)(&outcomes);
+                idempotency::answer(c, keep.tenant_id, &keep.key, &response).await?;
+                diesel::QueryResult::Ok((Kept::Answered(response), outcomes))
+            })
+            .await
+            .context("storing a batch and its answer")?;
+        anyhow::Ok((kept, outcomes))
+    }
+    .await;
+    match result {
+        Ok((kept, outcomes)) => {
+            announce(&rows, &outcomes, publish);
+            let _ = reply.send(Ok(Committed::Kept(kept)));
+        }
+        Err(e) => {
+            let _ = reply.send(Err(e));
+        }
+    }
+}
+
+/// Hands the committed, due messages to the publisher.
+fn announce(rows: &[NewMessage], outcomes: &[Inserted], publish: &mpsc::Sender<Uuid>) {
+    for (row, outcome) in rows.iter().zip(outcomes) {
+        if matches!(outcome, Inserted::Created) && row.status == status::QUEUED {
+            // A full channel only delays the publish until the relay's next scan.
+            let _ = publish.try_send(row.id);
+        }
+    }
+}
+
+/// Whether Postgres refused the rows themselves (a value it cannot store, a constraint), as
+/// opposed to the connection or the server failing, which says nothing about any one row.
+fn refused_rows(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as K, Error};
+    matches!(
+        e,
+        Error::DatabaseError(
+            K::Unknown
+                | K::UniqueViolation
+                | K::ForeignKeyViolation
+                | K::NotNullViolation
+                | K::CheckViolation
+                | K::RestrictViolation
+                | K::ExclusionViolation,
+            _
+        ) | Error::SerializationError(_)
+    )
+}
+
+/// Inserts the rows in one statement; if Postgres refuses a row, splits the rows in halves
+/// until the refused ones stand alone, so one bad row (one tenant's request, or one entry of a
+/// batch) fails by itself and every other row in the group commit is stored. Inside a
+/// transaction (`savepoints`), each try runs in a savepoint so a refusal does not abort it.
+fn insert_isolating<'a>(
+    conn: &'a mut diesel_async::AsyncPgConnection,
+    rows: &'a [NewMessage],
+    savepoints: bool,
+) -> futures::future::BoxFuture<'a, diesel::QueryResult<Vec<Inserted>>> {
+    Box::pin(async move {
+        let tried = if savepoints {
+            conn.transaction(async |c| messages::insert_batch(c, rows).await)
+                .await
+        } else {
+            messages::insert_batch(conn, rows).await
+        };
+        match tried {
+            Ok(outcomes) => Ok(outcomes),
+            Err(e) if refused_rows(&e) && rows.len() == 1 => {
+                tracing::warn!(
+                    error = %e,
+                    tenant_id = %rows[0].tenant_id,
+                    "the database refused an accepted message; validation let it through"
+                );
+                Ok(vec![Inserted::Refused {
+                    reason: e.to_string(),
+                }])
+            }
+            Err(e) if refused_rows(&e) => {
+                let (left, right) = rows.split_at(rows.len() / 2);
+                let mut outcomes = insert_isolating(conn, left, savepoints).await?;
+                outcomes.extend(insert_isolating(conn, right, savepoints).await?);
+                Ok(outcomes)
+            }
+            Err(e) => Err(e),
+        }
+    })
 }
 
 async fn publish_loop(

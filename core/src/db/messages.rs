@@ -137,6 +137,11 @@ pub enum Inserted {
     Created,
     /// The tenant already used this idempotency key: here is that message.
     Existing(Box<Message>),
+    /// The database refused this row (a value validation let through); nothing was stored.
+    /// Only the group commit ([`crate::ingest`]) says this: it fails the row alone.
+    Refused {
+        reason: String,
+    },
 }
 
 /// SQL appending a status event to `events` (the status in `$status_sql`, stamped now).
@@ -288,6 +293,21 @@ pub async fn find(
         .filter(messages::tenant_id.eq(tenant_id))
         .filter(messages::id.eq(id))
         .select(Message::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The message a single send stored under this idempotency key.
+pub async fn find_by_idempotency_key(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    key: &str,
+) -> QueryResult<Option<Uuid>> {
+    messages::table
+        .filter(messages::tenant_id.eq(tenant_id))
+        .filter(messages::idempotency_key.eq(key))
+        .select(messages::id)
         .first(conn)
         .await
         .optional()

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod idempotency;
 pub mod messages;
 pub mod providers;
 pub mod schema;

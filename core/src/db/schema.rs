@@ -200,3 +200,13 @@ diesel::table! {
         blocked_until -> Nullable<Timestamptz>,
     }
 }
+
+diesel::table! {
+    idempotent_requests (tenant_id, key) {
+        tenant_id -> Uuid,
+        key -> Text,
+        request_hash -> Bytea,
+        response -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}

@@ -5,6 +5,7 @@ pub mod money;
 pub mod phone;
 pub mod role;
 pub mod segments;
+pub mod text;
 
 pub use ids::*;
 pub use money::Money;

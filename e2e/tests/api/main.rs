@@ -9,6 +9,7 @@ mod isolation;
 mod members;
 mod messages;
 mod operations;
+mod poison;
 mod providers;
 mod security;
 mod spend;

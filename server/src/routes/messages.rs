@@ -4,8 +4,10 @@
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use openclaw_core::accept::{self, Origin, SendError, SendRequest, now};
+use openclaw_core::db::idempotency;
 use openclaw_core::db::messages::{self as store, Inserted, ListFilter, Message, NewMessage};
 use openclaw_core::domain::{Money, PhoneNumber, ProviderId};
+use openclaw_core::ingest::{Keep, Kept};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -282,13 +284,27 @@ pub async fn send(
                 .insert_header(("Idempotent-Replayed", "true"))
                 .json(accepted(&first)))
         }
-        Some(Inserted::Existing(_)) => Err(ApiError::conflict(
-            "idempotency_conflict",
-            "This Idempotency-Key was already used with a different request.",
-        )
-        .with_field("Idempotency-Key")),
+        Some(Inserted::Existing(_)) => Err(idempotency_conflict()),
+        Some(Inserted::Refused { .. }) => Err(refused()),
         None => Err(anyhow::anyhow!("the ingest returned no outcome").into()),
     }
+}
+
+fn idempotency_conflict() -> ApiError {
+    ApiError::conflict(
+        "idempotency_conflict",
+        "This Idempotency-Key was already used with a different request.",
+    )
+    .with_field("Idempotency-Key")
+}
+
+/// A message that passed validation but that the database would not store (the cause is
+/// logged); only this message fails, never the others committed with it.
+fn refused() -> ApiError {
+    ApiError::bad_request(
+        "invalid_request",
+        "This message contains a value that cannot be stored; nothing was sent.",
+    )
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -316,16 +332,30 @@ pub struct BatchResponse {
 #[utoipa::path(
     tag = "messages",
     request_body = BatchRequest,
-    responses((status = 202, body = BatchResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat a batch safely: the same key and body return the first answer; another body gets 409")),
+    responses(
+        (status = 202, body = BatchResponse),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 409, description = "`idempotency_conflict`", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[post("/v1/messages/batch")]
 pub async fn send_batch(
     state: web::Data<AppState>,
     caller: Caller,
+    req: HttpRequest,
     body: JsonBody<BatchRequest>,
 ) -> ApiResult<HttpResponse> {
     let tenant_id = caller.require(Action::SendMessages)?;
+    let key = idempotency_key(&req)?;
+    let hash = fingerprint(&serde_json::from_slice(&body.bytes).unwrap_or(serde_json::Value::Null));
+    if let Some(key) = &key
+        && let Some(earlier) = earlier_batch(&state, tenant_id, key).await?
+    {
+        return replay_batch(earlier, &hash);
+    }
     let entries = body.value.messages;
     if entries.is_empty() || entries.len() > MAX_BATCH {
         return Err(ApiError::invalid(
@@ -343,32 +373,90 @@ pub async fn send_batch(
             Ok(req) => prepare(&state, &caller, tenant_id, req, now).await,
             Err(e) => Err(e),
         };
-        results.push(prepared.map_err(|mut e| {
-            e.field = Some(match e.field.take() {
-                Some(f) if !f.starts_with("messages[") => format!("messages[{i}].{f}"),
-                Some(f) => f,
-                None => format!("messages[{i}]"),
-            });
-            e
-        }));
+        results.push(prepared.map_err(|e| in_entry(i, e)));
     }
     let rows: Vec<NewMessage> = results
         .iter()
         .filter_map(|r| r.as_ref().ok().cloned())
         .collect();
-    if !rows.is_empty() {
-        state.ingest.submit(rows).await?;
+    // What became of each row, in order, turned into the answer's entries.
+    let respond = move |outcomes: &[Inserted]| -> BatchResponse {
+        let mut outcomes = outcomes.iter();
+        let data = results
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| match r {
+                Ok(row) => match outcomes.next() {
+                    Some(Inserted::Refused { .. }) | None => BatchEntry::Error {
+                        error: in_entry(i, refused()).body().error,
+                    },
+                    Some(_) => BatchEntry::Accepted(accepted_new(&row)),
+                },
+                Err(e) => BatchEntry::Error {
+                    error: e.body().error,
+                },
+            })
+            .collect();
+        BatchResponse { data }
+    };
+    let Some(key) = key else {
+        let outcomes = if rows.is_empty() {
+            Vec::new()
+        } else {
+            state.ingest.submit(rows).await?
+        };
+        return Ok(HttpResponse::Accepted().json(respond(&outcomes)));
+    };
+    let keep = Keep {
+        tenant_id,
+        key,
+        request_hash: hash.clone(),
+        respond: Box::new(move |outcomes| {
+            serde_json::to_value(respond(outcomes)).unwrap_or(serde_json::Value::Null)
+        }),
+    };
+    match state.ingest.submit_keeping(rows, keep).await? {
+        Kept::Answered(response) => Ok(HttpResponse::Accepted().json(response)),
+        Kept::Earlier(earlier) => replay_batch(earlier, &hash),
     }
-    let data = results
-        .into_iter()
-        .map(|r| match r {
-            Ok(row) => BatchEntry::Accepted(accepted_new(&row)),
-            Err(e) => BatchEntry::Error {
-                error: e.body().error,
-            },
+}
+
+/// An error of entry `i`, its field named inside the batch (`messages[3].to`).
+fn in_entry(i: usize, mut e: ApiError) -> ApiError {
+    e.field = Some(match e.field.take() {
+        Some(f) if !f.starts_with("messages[") => format!("messages[{i}].{f}"),
+        Some(f) => f,
+        None => format!("messages[{i}]"),
+    });
+    e
+}
+
+/// The batch sent earlier under this key, if any. A key used by a single send is refused.
+async fn earlier_batch(
+    state: &AppState,
+    tenant_id: Uuid,
+    key: &str,
+) -> ApiResult<Option<idempotency::Stored>> {
+    state
+        .scoped(tenant_id, async |c| {
+            if store::find_by_idempotency_key(c, tenant_id, key)
+                .await?
+                .is_some()
+            {
+                return Err(idempotency_conflict());
+            }
+            Ok(idempotency::find(c, tenant_id, key).await?)
         })
-        .collect();
-    Ok(HttpResponse::Accepted().json(BatchResponse { data }))
+        .await
+}
+
+fn replay_batch(earlier: idempotency::Stored, hash: &[u8]) -> ApiResult<HttpResponse> {
+    if earlier.request_hash != hash {
+        return Err(idempotency_conflict());
+    }
+    Ok(HttpResponse::Accepted()
+        .insert_header(("Idempotent-Replayed", "true"))
+        .json(earlier.response))
 }
 
 fn parse_id(id: &str) -> Result<Uuid, ApiError> {
