@@ -34,6 +34,8 @@ pub enum AccountError {
     SessionInvalid,
     #[error("Too many failed sign-ins; try again in {retry_after} seconds.")]
     Throttled { retry_after: u64 },
+    #[error("Too many sign-ups from your address; try again in {retry_after} seconds.")]
+    SignUpsThrottled { retry_after: u64 },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -166,9 +168,53 @@ pub async fn start_session(
 }
 
 pub async fn hash_password(password: String) -> Result<String, AccountError> {
-    tokio::task::spawn_blocking(move || crypto::hash_password(&password))
+    crypto::hash_password(password)
         .await
-        .map_err(|e| AccountError::Internal(anyhow::Error::new(e).context("hashing a password")))
+        .map_err(|e| AccountError::Internal(e.context("hashing a password")))
+}
+
+/// Verifies against a PHC string, or against a dummy hash for `None` (see
+/// [`crypto::verify_password`]).
+pub async fn verify_password(password: String, phc: Option<String>) -> Result<bool, AccountError> {
+    crypto::verify_password(password, phc)
+        .await
+        .map_err(|e| AccountError::Internal(e.context("verifying a password")))
+}
+
+/// Sign-ups allowed per client address in [`SIGN_UP_WINDOW_SECS`] before delays start; each
+/// further one doubles the delay from 1 s up to 15 minutes. Sign-up needs no account, and each
+/// costs a password hash, so it is throttled before the hash.
+pub const FREE_SIGN_UPS_PER_CLIENT: i32 = 10;
+const SIGN_UP_WINDOW_SECS: i32 = 60 * 60;
+
+async fn throttle_sign_up(
+    conn: &mut AsyncPgConnection,
+    client: &Client,
+) -> Result<(), AccountError> {
+    let Some(ip) = &client.ip else {
+        return Ok(());
+    };
+    let key = vec![format!("signup:ip:{ip}")];
+    let blocked = match throttle::blocked_until(conn, &key).await? {
+        Some(until) => Some(until),
+        None => {
+            throttle::record_failure(
+                conn,
+                &key,
+                FREE_SIGN_UPS_PER_CLIENT,
+                1,
+                THROTTLE_MAX_SECS,
+                SIGN_UP_WINDOW_SECS,
+            )
+            .await?
+        }
+    };
+    match blocked {
+        Some(until) => Err(AccountError::SignUpsThrottled {
+            retry_after: (until - Utc::now()).num_seconds().max(1) as u64,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Creates a tenant and its first user, the owner, and signs them in.
@@ -183,11 +229,12 @@ pub async fn sign_up(
     let tenant_name = validate_tenant_name(tenant_name)?;
     let email = validate_email(email)?;
     validate_password(password, &email)?;
-    let password_hash = hash_password(password.to_owned()).await?;
     let mut conn = pool.get().await?;
+    throttle_sign_up(&mut conn, client).await?;
     if users::find_by_email(&mut conn, &email).await?.is_some() {
         return Err(AccountError::EmailTaken);
     }
+    let password_hash = hash_password(password.to_owned()).await?;
     let (tenant_id, user_id) = (Uuid::now_v7(), Uuid::now_v7());
     let created = conn
         .transaction(async |c| {
@@ -274,12 +321,7 @@ pub async fn sign_in(
     let user = users::find_by_email(&mut conn, email.trim()).await?;
     let phc = user.as_ref().and_then(|u| u.password_hash.clone());
     let password = password.to_owned();
-    let ok =
-        tokio::task::spawn_blocking(move || crypto::verify_password(&password, phc.as_deref()))
-            .await
-            .map_err(|e| {
-                AccountError::Internal(anyhow::Error::new(e).context("verifying a password"))
-            })?;
+    let ok = verify_password(password, phc).await?;
     let user = match user {
         Some(user) if ok && user.status == users::ACTIVE => user,
         other => {
@@ -348,11 +390,7 @@ pub async fn change_password(
     let user = users::find(&mut conn, user_id).await?;
     let phc = user.password_hash.clone();
     let current = current.to_owned();
-    let ok = tokio::task::spawn_blocking(move || crypto::verify_password(&current, phc.as_deref()))
-        .await
-        .map_err(|e| {
-            AccountError::Internal(anyhow::Error::new(e).context("verifying a password"))
-        })?;
+    let ok = verify_password(current, phc).await?;
     if !ok {
         return Err(invalid(
             "current_password",

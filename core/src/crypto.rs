@@ -6,8 +6,7 @@ use std::sync::LazyLock;
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
 use aes_gcm::{Aes256Gcm, Nonce};
 use argon2::Argon2;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use base64::Engine;
 use rand::TryRngCore;
 use sha2::{Digest, Sha256};
@@ -144,30 +143,148 @@ pub fn random_token(chars: usize) -> String {
     out
 }
 
-/// argon2id PHC string with the crate's default parameters. CPU-heavy: call it from
-/// `spawn_blocking`.
-pub fn hash_password(password: &str) -> String {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .expect("argon2 hashing with default parameters cannot fail")
-        .to_string()
+/// The working memory of one argon2 computation (~19 MiB with the default parameters),
+/// allocated once per hashing thread and reused: allocated per hash, glibc's aligned
+/// allocations fragmented the heap and each hash left about its size behind.
+pub struct HashMemory(Vec<argon2::Block>);
+
+impl HashMemory {
+    pub fn new() -> HashMemory {
+        HashMemory(vec![
+            argon2::Block::new();
+            argon2::Params::default().block_count()
+        ])
+    }
+
+    /// At least `blocks` blocks (a stored hash made with other parameters may need more).
+    fn blocks(&mut self, blocks: usize) -> &mut [argon2::Block] {
+        if self.0.len() < blocks {
+            self.0.resize(blocks, argon2::Block::new());
+        }
+        &mut self.0[..blocks]
+    }
 }
 
-static DUMMY_HASH: LazyLock<String> =
-    LazyLock::new(|| hash_password("a password nobody has, to spend the same time"));
+impl Default for HashMemory {
+    fn default() -> Self {
+        HashMemory::new()
+    }
+}
 
-/// Verifies against a PHC string; with `None` (no such user) it verifies against a fixed dummy
-/// hash so the answer takes as long as for a wrong password, then returns false.
-pub fn verify_password(password: &str, phc: Option<&str>) -> bool {
+/// argon2id PHC string with the crate's default parameters and a random 16-byte salt,
+/// computed in `memory`. CPU-heavy: call it from the hashing threads ([`hash_password`]).
+pub fn hash_password_in(memory: &mut HashMemory, password: &str) -> String {
+    let argon2 = Argon2::default();
+    let mut salt = [0u8; Salt::RECOMMENDED_LENGTH];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut salt)
+        .expect("the operating system's random number generator works");
+    let mut out = [0u8; argon2::Params::DEFAULT_OUTPUT_LEN];
+    let blocks = argon2.params().block_count();
+    argon2
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory.blocks(blocks))
+        .expect("argon2 hashing with default parameters cannot fail");
+    PasswordHash {
+        algorithm: argon2::Algorithm::Argon2id.ident(),
+        version: Some(argon2::Version::V0x13.into()),
+        params: ParamsString::try_from(argon2.params()).expect("default parameters encode"),
+        salt: Some(Salt::new(&salt).expect("a 16-byte salt is valid")),
+        hash: Some(Output::new(&out).expect("a 32-byte output is valid")),
+    }
+    .to_string()
+}
+
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    hash_password_in(
+        &mut HashMemory::new(),
+        "a password nobody has, to spend the same time",
+    )
+});
+
+/// Verifies against a PHC string, computed in `memory`; with `None` (no such user) it verifies
+/// against a fixed dummy hash so the answer takes as long as for a wrong password, then returns
+/// false.
+pub fn verify_password_in(memory: &mut HashMemory, password: &str, phc: Option<&str>) -> bool {
     let target = phc.unwrap_or(DUMMY_HASH.as_str());
-    let ok = PasswordHash::new(target)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false);
-    ok && phc.is_some()
+    let matches = (|| {
+        let hash = PasswordHash::new(target).ok()?;
+        let algorithm = argon2::Algorithm::try_from(hash.algorithm.as_str()).ok()?;
+        let version = match hash.version {
+            Some(v) => argon2::Version::try_from(v).ok()?,
+            None => argon2::Version::default(),
+        };
+        let params = argon2::Params::try_from(&hash).ok()?;
+        let (salt, expected) = (hash.salt?, hash.hash?);
+        let blocks = params.block_count();
+        let argon2 = Argon2::new(algorithm, version, params);
+        let mut out = vec![0u8; expected.len()];
+        argon2
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                salt.as_ref(),
+                &mut out,
+                memory.blocks(blocks),
+            )
+            .ok()?;
+        // `Output` compares in constant time.
+        Some(Output::new(&out).ok()? == expected)
+    })();
+    matches.unwrap_or(false) && phc.is_some()
+}
+
+type HashJob = Box<dyn FnOnce(&mut HashMemory) + Send>;
+
+/// Argon2 runs on threads of its own, one per core, process-wide, each with its
+/// [`HashMemory`]: unbounded (the blocking pool's hundreds of threads), a burst of sign-ups took
+/// the server into gigabytes. A fixed few threads bound the work at once and the memory.
+static HASHERS: LazyLock<std::sync::mpsc::Sender<HashJob>> = LazyLock::new(|| {
+    let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+    for i in 0..std::thread::available_parallelism().map_or(2, |n| n.get()) {
+        let queue = queue.clone();
+        std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || {
+                let mut memory = HashMemory::new();
+                loop {
+                    let job = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(poisoned) => poisoned.into_inner().recv(),
+                    };
+                    match job {
+                        Ok(job) => job(&mut memory),
+                        Err(_) => return,
+                    }
+                }
+            })
+            .expect("starting a password hashing thread");
+    }
+    jobs
+});
+
+/// Runs argon2 work on the hashing threads and waits for it.
+async fn on_hashers<T: Send + 'static>(
+    work: impl FnOnce(&mut HashMemory) -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    HASHERS
+        .send(Box::new(move |memory| {
+            let _ = done.send(work(memory));
+        }))
+        .map_err(|_| anyhow::anyhow!("the password hashing threads have stopped"))?;
+    result
+        .await
+        .map_err(|_| anyhow::anyhow!("a password hashing thread failed"))
+}
+
+/// [`hash_password_in`] on the hashing threads.
+pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    on_hashers(move |memory| hash_password_in(memory, &password)).await
+}
+
+/// [`verify_password_in`] on the hashing threads.
+pub async fn verify_password(password: String, phc: Option<String>) -> anyhow::Result<bool> {
+    on_hashers(move |memory| verify_password_in(memory, &password, phc.as_deref())).await
 }
 
 #[cfg(test)]
@@ -225,15 +342,55 @@ mod tests {
 
     #[test]
     fn passwords_verify() {
-        let phc = hash_password("correct horse battery");
-        assert!(phc.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse battery", Some(&phc)));
-        assert!(!verify_password("wrong", Some(&phc)));
-        assert!(!verify_password(
+        let memory = &mut HashMemory::new();
+        let phc = hash_password_in(memory, "correct horse battery");
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(verify_password_in(
+            memory,
+            "correct horse battery",
+            Some(&phc)
+        ));
+        assert!(!verify_password_in(memory, "wrong", Some(&phc)));
+        assert!(!verify_password_in(
+            memory,
             "a password nobody has, to spend the same time",
             None
         ));
-        assert!(!verify_password("x", Some("not a phc string")));
+        assert!(!verify_password_in(memory, "x", Some("not a phc string")));
+    }
+
+    /// The reused-memory path makes and checks the same PHC strings as the argon2 crate's own.
+    #[test]
+    fn hashes_agree_with_the_argon2_crates_own_hasher() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let memory = &mut HashMemory::new();
+        let ours = hash_password_in(memory, "correct horse battery");
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse battery", &parsed)
+                .is_ok()
+        );
+        let theirs = Argon2::default()
+            .hash_password(b"correct horse battery")
+            .unwrap()
+            .to_string();
+        assert!(verify_password_in(
+            memory,
+            "correct horse battery",
+            Some(&theirs)
+        ));
+        // A hash made with other parameters (more memory) still verifies.
+        let bigger = Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(32 * 1024, 2, 1, None).unwrap(),
+        )
+        .hash_password(b"pw")
+        .unwrap()
+        .to_string();
+        assert!(verify_password_in(memory, "pw", Some(&bigger)));
+        assert!(!verify_password_in(memory, "pW", Some(&bigger)));
     }
 
     #[test]

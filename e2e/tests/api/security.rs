@@ -381,3 +381,46 @@ async fn platform_admins_read_the_platform_audit_log_and_billing_staff_do_not() 
     );
     app.cleanup().await;
 }
+
+async fn sign_up_from(app: &TestApp, address: &str) -> reqwest::Response {
+    app.http
+        .post(app.url("/v1/auth/signup"))
+        .header("X-Forwarded-For", address)
+        .json(&json!({
+            "tenant_name": "Throttled",
+            "email": format!("t-{}@example.test", uuid::Uuid::new_v4().simple()),
+            "password": "correct horse battery",
+        }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ups_are_throttled_per_client_address() {
+    let app = TestApp::spawn_with(Options {
+        worker: false,
+        extra_env: vec![("OPENCLAW_TRUSTED_PROXIES", "127.0.0.1".into())],
+        ..Default::default()
+    })
+    .await;
+    let free = openclaw_core::accounts::FREE_SIGN_UPS_PER_CLIENT;
+    for i in 0..free {
+        let res = sign_up_from(&app, "203.0.113.7").await;
+        assert_eq!(res.status(), 201, "sign-up {i}");
+    }
+    let res = sign_up_from(&app, "203.0.113.7").await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // While blocked, nothing is created (the throttle comes before the password hash).
+    assert_eq!(sign_up_from(&app, "203.0.113.7").await.status(), 429);
+    assert_eq!(
+        openclaw_e2e::services::query_i64(&app.db.url, "SELECT count(*) FROM tenants").await,
+        i64::from(free)
+    );
+    // Another address is not held back.
+    assert_eq!(sign_up_from(&app, "198.51.100.9").await.status(), 201);
+    app.cleanup().await;
+}

@@ -104,7 +104,8 @@ impl From<AccountError> for ApiError {
                 e.to_string(),
             ),
             AccountError::SessionInvalid => ApiError::unauthenticated(e.to_string()),
-            AccountError::Throttled { retry_after } => {
+            AccountError::Throttled { retry_after }
+            | AccountError::SignUpsThrottled { retry_after } => {
                 let mut err =
                     ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string());
                 err.retry_after = Some(retry_after);
