@@ -59,6 +59,16 @@ pub struct Settings {
     pub mail_from: String,
     /// `OPENCLAW_TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `OPENCLAW_PROVIDER_TIMEOUT_MS`: how long one provider call may take (10 s). A call that
+    /// times out may have been taken, so its message waits for the provider's receipt.
+    pub provider_timeout: Duration,
+    /// `OPENCLAW_OUTCOME_WINDOW_SECS`: how long a message whose send outcome is unknown waits
+    /// for the provider's receipt before it is failed with `outcome_unknown` (10 hours, the
+    /// default validity period of Twilio's queue).
+    pub outcome_window: Duration,
+    /// `OPENCLAW_WORKER_IN_FLIGHT`: messages one worker process holds claimed at once (64).
+    /// What a crashed worker held is in doubt, so this bounds what one crash can leave so.
+    pub worker_in_flight: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -219,7 +229,30 @@ impl Settings {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
+        let positive = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(raw) => raw
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError {
+                        name,
+                        problem: "must be a positive whole number".into(),
+                    }),
+            }
+        };
+        let provider_timeout =
+            Duration::from_millis(positive("OPENCLAW_PROVIDER_TIMEOUT_MS", 10_000)?);
+        let outcome_window = Duration::from_secs(positive("OPENCLAW_OUTCOME_WINDOW_SECS", 36_000)?);
+        let worker_in_flight =
+            usize::try_from(positive("OPENCLAW_WORKER_IN_FLIGHT", 64)?).unwrap_or(usize::MAX);
+
         Ok(Settings {
+            provider_timeout,
+            outcome_window,
+            worker_in_flight,
             trusted_proxies,
             smtp_url,
             mail_from,
@@ -341,5 +374,32 @@ mod tests {
         assert_eq!(err.name, "OPENCLAW_API_KEY_RATE");
         let s = with(("OPENCLAW_SMTP_URL", "smtp://u:secret@mail.test:587")).unwrap();
         assert!(!format!("{s:?}").contains("secret"));
+    }
+
+    #[test]
+    fn send_path_limits_have_defaults_and_refuse_zero() {
+        let base = [
+            ("OPENCLAW_MASTER_KEY", KEY),
+            ("OPENCLAW_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ];
+        let s = Settings::from_lookup(env(&base)).unwrap();
+        assert_eq!(s.provider_timeout, Duration::from_secs(10));
+        assert_eq!(s.outcome_window, Duration::from_secs(36_000));
+        assert_eq!(s.worker_in_flight, 64);
+        for name in [
+            "OPENCLAW_PROVIDER_TIMEOUT_MS",
+            "OPENCLAW_OUTCOME_WINDOW_SECS",
+            "OPENCLAW_WORKER_IN_FLIGHT",
+        ] {
+            let mut pairs = base.to_vec();
+            pairs.push((name, "0"));
+            assert_eq!(Settings::from_lookup(env(&pairs)).err().unwrap().name, name);
+        }
+        let mut pairs = base.to_vec();
+        pairs.push(("OPENCLAW_WORKER_IN_FLIGHT", "8"));
+        assert_eq!(
+            Settings::from_lookup(env(&pairs)).unwrap().worker_in_flight,
+            8
+        );
     }
 }

@@ -211,9 +211,14 @@ impl Relay {
     }
 
     pub fn start_worker(&mut self) {
+        self.worker = Some(self.spawn_worker());
+    }
+
+    /// One more worker process on the same database and queues (stopped when dropped).
+    pub fn spawn_worker(&self) -> Process {
         let mut cmd = Command::new(binary("openclaw-worker"));
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-        self.worker = Some(Process::spawn("openclaw-worker", cmd));
+        Process::spawn("openclaw-worker", cmd)
     }
 
     /// Stops the worker with a signal ("TERM" drains, "KILL" does not).

@@ -17,8 +17,11 @@
 //!   "receipt_delay_ms": 200, "fail_first": null|N}`. With `fail_first: N` only the first N
 //!   requests get the mode; later ones are accepted.
 //! - `GET /_sim/behaviour`, `POST /_sim/reset`.
-//! - `GET /_sim/received?account=&to=` → what arrived; `GET /_sim/stats` → counts and
-//!   `duplicates` (accepted requests whose account, recipient and body were accepted before).
+//!   `late_answer` takes the message (its receipts follow) but answers only after `delay_ms`:
+//!   a gateway whose answer is lost to a timeout although it sent the message.
+//! - `GET /_sim/received?account=&to=` → what arrived; `GET /_sim/stats` → counts,
+//!   `duplicates` (accepted requests whose account, recipient and body were accepted before)
+//!   and `max_in_flight` (per account, the most requests it was answering at once).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -45,6 +48,7 @@ pub enum Mode {
     Throttle,
     Refuse,
     Timeout,
+    LateAnswer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -116,6 +120,24 @@ struct State {
     accepted: HashMap<(String, String, String), u64>,
     /// Twilio messages by sid: (resource, status).
     twilio: HashMap<String, Value>,
+    /// Requests being answered now, and the most at once, per account.
+    in_flight: HashMap<String, u64>,
+    max_in_flight: HashMap<String, u64>,
+}
+
+/// Counts a request as in flight for its account until dropped (answered or abandoned).
+struct InFlight {
+    sim: Sim,
+    account: String,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut st = self.sim.lock();
+        if let Some(n) = st.in_flight.get_mut(&self.account) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -146,6 +168,19 @@ impl Sim {
                 ..b
             },
             _ => b,
+        }
+    }
+
+    fn enter(&self, account: &str) -> InFlight {
+        let mut st = self.lock();
+        let n = st.in_flight.entry(account.to_owned()).or_default();
+        *n += 1;
+        let now = *n;
+        let max = st.max_in_flight.entry(account.to_owned()).or_default();
+        *max = (*max).max(now);
+        InFlight {
+            sim: self.clone(),
+            account: account.to_owned(),
         }
     }
 
@@ -271,6 +306,7 @@ async fn twilio_create(
         Some((user, pass)) if user == sid && !pass.is_empty() => {}
         _ => return twilio_error(401, 20003, "Authenticate"),
     }
+    let _in_flight = sim.enter(&sid);
     let form = form.into_inner();
     let Some(to) = form_get(&form, "To").map(str::to_owned) else {
         return twilio_error(400, 21604, "A 'To' phone number is required.");
@@ -307,7 +343,7 @@ async fn twilio_create(
         received_at: Utc::now().to_rfc3339(),
     };
     let answer = match behaviour.mode {
-        Mode::Accept | Mode::Slow => None,
+        Mode::Accept | Mode::Slow | Mode::LateAnswer => None,
         Mode::Error5xx => Some(("error", twilio_error(500, 20500, "Internal Server Error"))),
         Mode::Throttle => Some(("throttled", twilio_error(429, 20429, "Too Many Requests"))),
         Mode::Refuse => Some((
@@ -408,6 +444,9 @@ async fn twilio_create(
             }
         });
     }
+    if behaviour.mode == Mode::LateAnswer {
+        tokio::time::sleep(Duration::from_millis(behaviour.delay_ms)).await;
+    }
     HttpResponse::Created().json(resource)
 }
 
@@ -478,6 +517,7 @@ async fn vonage_send(sim: web::Data<Sim>, form: web::Form<Vec<(String, String)>>
     let client_ref = form_get(&form, "client-ref").map(str::to_owned);
     let callback = form_get(&form, "callback").map(str::to_owned);
     let behaviour = sim.behaviour_for(key);
+    let _in_flight = sim.enter(key);
     let mut record = Received {
         seq: 0,
         provider: "vonage",
@@ -495,7 +535,7 @@ async fn vonage_send(sim: web::Data<Sim>, form: web::Form<Vec<(String, String)>>
         tokio::time::sleep(Duration::from_millis(behaviour.delay_ms)).await;
     }
     let refusal = match behaviour.mode {
-        Mode::Accept | Mode::Slow => None,
+        Mode::Accept | Mode::Slow | Mode::LateAnswer => None,
         Mode::Error5xx => Some(("error", "5", "Internal Error")),
         Mode::Throttle => Some((
             "throttled",
@@ -583,6 +623,9 @@ async fn vonage_send(sim: web::Data<Sim>, form: web::Form<Vec<(String, String)>>
             let _ = sim.http.post(&url).json(&dlr).send().await;
         });
     }
+    if behaviour.mode == Mode::LateAnswer {
+        tokio::time::sleep(Duration::from_millis(behaviour.delay_ms)).await;
+    }
     HttpResponse::Ok().json(json!({
         "message-count": parts.to_string(),
         "messages": messages,
@@ -645,6 +688,7 @@ async fn stats(sim: web::Data<Sim>) -> HttpResponse {
         "accepted": st.accepted.values().sum::<u64>(),
         "duplicates": duplicates,
         "by": by,
+        "max_in_flight": st.max_in_flight,
     }))
 }
 

@@ -284,6 +284,7 @@ async fn add_sandbox(
             base_url: None,
             sender_ids: Vec::new(),
             max_rate_per_sec: None,
+            max_concurrency: None,
             enabled: true,
         },
     )
@@ -617,6 +618,7 @@ pub async fn create_provider(
         base_url,
         sender_ids,
         max_rate_per_sec: None,
+        max_concurrency: None,
         enabled: true,
     };
     let result = ctx

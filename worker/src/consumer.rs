@@ -1,25 +1,34 @@
 //! The consumer: queue deliveries in, committed outcomes and acks out.
 //!
-//! Deliveries are taken in batches. A batch is claimed in one UPDATE (only rows still in the
-//! delivery's round and unclaimed), sent concurrently, and its outcomes are committed in one
-//! transaction; only then are retries published (with confirms) and the deliveries acked.
-//! A redelivered message finds its row already claimed or in a later round and is acked
-//! without sending: Postgres, not the broker, decides whether a message is sent.
+//! A delivery is an envelope of (message, round) pairs. Its pairs are claimed a few at a time,
+//! only as fast as sends finish: the process holds at most `OPENCLAW_WORKER_IN_FLIGHT` messages
+//! claimed and not yet committed, because whatever a worker holds when it dies is in doubt.
+//! Each claimed message is routed and sent on its own task (at most a provider's
+//! `max_concurrency` calls to it at once), and its outcome goes to the committer, which commits
+//! outcomes in groups as they arrive (one transaction each), then publishes retries and acks
+//! each delivery whose every pair is settled. A redelivered pair finds its row already claimed
+//! or in a later round and is acked without sending: Postgres, not the broker, decides whether
+//! a message is sent.
+//!
+//! A broker error or a stop ends the intake only: every provider call under way is finished
+//! and its outcome committed before the session ends (then the worker reconnects). Pairs not
+//! yet claimed stay in their unacked delivery, which the broker hands out again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 use futures::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Consumer};
 use openclaw_core::db::messages::{self, Due, Resolution, RoundResult};
 use openclaw_core::providers::ProviderKind;
 use openclaw_core::queue::{self, Envelope};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -28,12 +37,37 @@ use crate::startup::Shared;
 
 /// Unacked queue messages (envelopes of up to 500 sends) the broker may push to us.
 pub const PREFETCH: u16 = 64;
-/// Sends per batch (a batch takes whole envelopes, so it may hold a few more).
-const BATCH: usize = 500;
-/// Batches being worked on at once.
-const BATCHES_IN_FLIGHT: usize = 4;
-/// Provider calls in flight at once per batch.
-const SENDS_PER_BATCH: usize = 500;
+/// Most pairs claimed in one statement.
+const CLAIM_CHUNK: usize = 64;
+/// Most outcomes committed in one transaction.
+const COMMIT_CHUNK: usize = 512;
+
+/// A delivery and how many of its pairs are not settled yet; acked when none are left.
+struct Tracker {
+    delivery: Delivery,
+    left: AtomicUsize,
+}
+
+impl Tracker {
+    /// `n` more of its pairs are settled in Postgres.
+    async fn settled(&self, n: usize) {
+        if n > 0 && self.left.fetch_sub(n, Ordering::AcqRel) == n {
+            // A delivery of a channel that has gone is handed out again, and found settled.
+            if let Err(e) = self.delivery.ack(BasicAckOptions::default()).await {
+                tracing::debug!(error = %e, "ack not delivered; the broker will redeliver");
+            }
+        }
+    }
+}
+
+/// A finished round on its way to the committer, with the claim it held.
+struct Done {
+    result: RoundResult,
+    /// Sent through the built-in sandbox, which then simulates the receipt.
+    by_sandbox: bool,
+    claim: OwnedSemaphorePermit,
+    tracker: Arc<Tracker>,
+}
 
 pub async fn run(
     shared: Arc<Shared>,
@@ -57,64 +91,53 @@ pub async fn run(
         .context("consuming the send queue")?;
     tracing::info!(queue = shared.topology.send_queue(), "consuming");
 
-    let permits = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
-    let mut running = tokio::task::JoinSet::new();
-    let mut failure: Option<anyhow::Error> = None;
-    loop {
-        let first = tokio::select! {
-            _ = stop.cancelled() => break,
+    let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
+    let committer = tokio::spawn(commit_loop(shared.clone(), publish.clone(), done_rx));
+    let mut tasks = tokio::task::JoinSet::new();
+    let failure = loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => break None,
             next = consumer.next() => next,
         };
-        let Some(first) = first else {
-            failure = Some(anyhow::anyhow!("the broker closed the consumer"));
-            break;
+        let delivery = match next {
+            Some(Ok(d)) => d,
+            Some(Err(e)) => break Some(anyhow::Error::new(e).context("receiving a delivery")),
+            None => break Some(anyhow::anyhow!("the broker closed the consumer")),
         };
-        let first = first.context("receiving a delivery")?;
-        let mut sends = envelope_len(&first);
-        let mut batch = vec![first];
-        // Take what is already here, waiting a moment for more under load.
-        let gather = tokio::time::sleep(Duration::from_millis(2));
-        tokio::pin!(gather);
-        while sends < BATCH {
-            tokio::select! {
-                biased;
-                next = consumer.next() => match next {
-                    Some(Ok(d)) => {
-                        sends += envelope_len(&d);
-                        batch.push(d);
-                    }
-                    Some(Err(e)) => { failure = Some(e.into()); break; }
-                    None => break,
-                },
-                _ = &mut gather => break,
+        let Some(dues) = dues_of(&delivery) else {
+            Tracker {
+                delivery,
+                left: AtomicUsize::new(1),
             }
-        }
-        let permit = permits
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
-        let shared = shared.clone();
-        let publish = publish.clone();
-        running.spawn(async move {
-            if let Err(e) = process(&shared, &publish, batch).await {
-                tracing::error!(
-                    error = format!("{e:#}"),
-                    "batch failed; its deliveries go back to the queue"
-                );
-            }
-            drop(permit);
+            .settled(1)
+            .await;
+            continue;
+        };
+        let tracker = Arc::new(Tracker {
+            delivery,
+            left: AtomicUsize::new(dues.len()),
         });
-        while let Some(done) = running.try_join_next() {
-            let _ = done;
+        let mut rest = dues.as_slice();
+        while !rest.is_empty() {
+            let Some(claims) = take_claims(&shared.in_flight, rest.len(), &stop).await else {
+                break;
+            };
+            let (chunk, after) = rest.split_at(claims.num_permits());
+            rest = after;
+            let Some(claimed) = claim(&shared, chunk, &stop).await else {
+                break;
+            };
+            dispatch(
+                &shared, &publish, &tracker, chunk, claimed, claims, &done_tx, &mut tasks,
+            )
+            .await;
         }
-        if failure.is_some() {
-            break;
-        }
-    }
-    // Finish what was taken: commit, publish retries, ack. Unstarted prefetched deliveries
-    // return to the queue when the channel closes.
-    while running.join_next().await.is_some() {}
+        while tasks.try_join_next().is_some() {}
+    };
+    // Finish what was taken: every call under way ends and its outcome is committed.
+    while tasks.join_next().await.is_some() {}
+    drop(done_tx);
+    let _ = committer.await;
     let _ = channel.close(200, "worker stopping".into()).await;
     let _ = publish.close(200, "worker stopping".into()).await;
     match failure {
@@ -123,93 +146,304 @@ pub async fn run(
     }
 }
 
-/// How many sends a delivery carries (a rough count is enough for batching).
-fn envelope_len(d: &Delivery) -> usize {
-    // Each pair is at least `["<36-char uuid>",0]`.
-    (d.data.len() / 42).max(1)
+/// The pairs a delivery carries; None for an unreadable one (dropped with a warning).
+fn dues_of(d: &Delivery) -> Option<Vec<Due>> {
+    match Envelope::from_bytes(&d.data) {
+        Some(e) if !e.messages.is_empty() => Some(
+            e.messages
+                .into_iter()
+                .map(|(id, round)| Due { id, round })
+                .collect(),
+        ),
+        Some(_) => None,
+        None => {
+            tracing::warn!(payload = ?String::from_utf8_lossy(&d.data), "unreadable queue message dropped");
+            None
+        }
+    }
 }
 
-async fn process(shared: &Shared, publish: &Channel, batch: Vec<Delivery>) -> anyhow::Result<()> {
-    let mut due = Vec::with_capacity(batch.len());
-    for d in &batch {
-        match Envelope::from_bytes(&d.data) {
-            Some(e) => due.extend(e.messages.into_iter().map(|(id, round)| Due { id, round })),
-            None => {
-                tracing::warn!(payload = ?String::from_utf8_lossy(&d.data), "unreadable queue message dropped")
-            }
-        }
-    }
-    let claimed = async {
-        let mut conn = shared.pool.get().await?;
-        anyhow::Ok(messages::claim(&mut conn, &due).await?)
-    }
-    .await;
-    let claimed = match claimed {
-        Ok(claimed) => claimed,
-        Err(e) => {
-            // Nothing was claimed: give the deliveries back for another try.
-            for d in batch {
-                let _ = d
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..Default::default()
-                    })
-                    .await;
-            }
-            return Err(e.context("claiming a batch"));
-        }
+/// Waits for room to claim at least one more message, then takes what else is free, up to
+/// `want` (and [`CLAIM_CHUNK`]). None when stopping.
+async fn take_claims(
+    in_flight: &Arc<Semaphore>,
+    want: usize,
+    stop: &CancellationToken,
+) -> Option<OwnedSemaphorePermit> {
+    let mut claims = tokio::select! {
+        _ = stop.cancelled() => return None,
+        p = in_flight.clone().acquire_owned() => p.ok()?,
     };
+    let want = want.min(CLAIM_CHUNK);
+    while claims.num_permits() < want {
+        match in_flight.clone().try_acquire_owned() {
+            Ok(p) => claims.merge(p),
+            Err(_) => break,
+        }
+    }
+    Some(claims)
+}
+
+/// Claims the pairs, waiting out a database outage (nothing is claimed until it answers).
+/// None when stopping first: the pairs stay in their delivery for the broker to hand out again.
+async fn claim(
+    shared: &Shared,
+    chunk: &[Due],
+    stop: &CancellationToken,
+) -> Option<Vec<messages::Message>> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let claimed = async {
+            let mut conn = shared.pool.get().await?;
+            anyhow::Ok(messages::claim(&mut conn, chunk).await?)
+        }
+        .await;
+        match claimed {
+            Ok(claimed) => return Some(claimed),
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "claiming failed; retrying");
+                tokio::select! {
+                    _ = stop.cancelled() => return None,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Starts a send for each claimed message, and settles the pairs that were not claimable.
+#[allow(clippy::too_many_arguments)]
+async fn dispatch(
+    shared: &Arc<Shared>,
+    publish: &Channel,
+    tracker: &Arc<Tracker>,
+    chunk: &[Due],
+    claimed: Vec<messages::Message>,
+    mut claims: OwnedSemaphorePermit,
+    done: &mpsc::UnboundedSender<Done>,
+    tasks: &mut tokio::task::JoinSet<()>,
+) {
     let taken: HashSet<(Uuid, i32)> = claimed.iter().map(|m| (m.id, m.round)).collect();
-    let missed: Vec<Due> = due
-        .into_iter()
+    let missed: Vec<Due> = chunk
+        .iter()
         .filter(|d| !taken.contains(&(d.id, d.round)))
+        .copied()
         .collect();
     if !claimed.is_empty() {
-        send_claimed(shared, publish, claimed).await?;
+        // The messages are claimed: from here on, database trouble is waited out.
+        let (refused, routes) = persist("reading routes", || load_routes(shared, &claimed)).await;
+        for message in claimed {
+            let Some(claim) = claims.split(1) else {
+                tracing::error!("more messages claimed than room was taken for");
+                break;
+            };
+            let table = routes[&message.tenant_id].clone();
+            let refused_before = refused.get(&message.id).cloned().unwrap_or_default();
+            let (shared, tracker, done) = (shared.clone(), tracker.clone(), done.clone());
+            tasks.spawn(async move {
+                let ctx = SendContext {
+                    http: &shared.http,
+                    topology: &shared.topology,
+                    public_url: &shared.settings.public_url,
+                    timeout: shared.settings.provider_timeout,
+                    limits: &shared.limits,
+                };
+                let result = send::send_round(&ctx, &table, message, &refused_before).await;
+                let by_sandbox = match &result.resolution {
+                    Resolution::Sent { provider_id, .. } => table
+                        .gateways
+                        .get(provider_id)
+                        .is_some_and(|g| g.kind == ProviderKind::Sandbox),
+                    _ => false,
+                };
+                let _ = done.send(Done {
+                    result,
+                    by_sandbox,
+                    claim,
+                    tracker,
+                });
+            });
+        }
     }
+    // Room taken for pairs that were not claimable goes back now.
+    drop(claims);
     if !missed.is_empty() {
-        persist("checking claims held elsewhere", || {
-            held_elsewhere(shared, publish, &missed)
-        })
-        .await;
+        let (shared, publish, tracker) = (shared.clone(), publish.clone(), tracker.clone());
+        tasks.spawn(async move {
+            persist("checking claims held elsewhere", || {
+                held_elsewhere(&shared, &publish, &missed)
+            })
+            .await;
+            tracker.settled(missed.len()).await;
+        });
     }
-    // Everything in the batch is settled in Postgres (or was stale): ack.
-    for d in batch {
-        d.ack(BasicAckOptions::default())
-            .await
-            .context("acking a delivery")?;
-    }
-    Ok(())
 }
 
-/// Deliveries whose message was not claimable. Most are stale (a later round, or already
-/// final) and need nothing. One still claimed in the same round is a redelivery after its
-/// worker lost the channel or died: park it in the lease queue so it comes back when the claim
-/// has run out, and if the claim is that old already, end the round — nobody knows whether the
-/// provider took the message, so it is never sent again (see `messages::fail_orphans`).
+/// Commits finished rounds in groups as they arrive, then publishes their retries, frees their
+/// claims and acks the deliveries they complete. Runs until every sender is gone.
+async fn commit_loop(
+    shared: Arc<Shared>,
+    publish: Channel,
+    mut done: mpsc::UnboundedReceiver<Done>,
+) {
+    let mut batch: Vec<Done> = Vec::with_capacity(COMMIT_CHUNK);
+    while done.recv_many(&mut batch, COMMIT_CHUNK).await > 0 {
+        let mut results = Vec::with_capacity(batch.len());
+        let mut sandbox = HashSet::new();
+        let mut held = Vec::with_capacity(batch.len());
+        for d in batch.drain(..) {
+            if d.by_sandbox {
+                sandbox.insert(d.result.message.id);
+            }
+            results.push(d.result);
+            held.push((d.claim, d.tracker));
+        }
+        // The outcome must be committed before anything is acked; wait out a database outage
+        // rather than leave rounds claimed.
+        let applied: HashSet<Uuid> = persist("committing outcomes", || async {
+            let mut conn = shared.pool.get().await?;
+            anyhow::Ok(
+                messages::finish_rounds(&mut conn, &results, shared.settings.outcome_window)
+                    .await?,
+            )
+        })
+        .await
+        .into_iter()
+        .collect();
+        park(&shared, &publish, &results, &applied, &sandbox).await;
+        for (claim, tracker) in held {
+            drop(claim);
+            tracker.settled(1).await;
+        }
+    }
+}
+
+/// Retries go to their backoff step's delay queue, exhausted ones to the dead-letter queue,
+/// one envelope per queue; sandbox sends get their simulated receipt.
+async fn park(
+    shared: &Shared,
+    publish: &Channel,
+    results: &[RoundResult],
+    applied: &HashSet<Uuid>,
+    sandbox: &HashSet<Uuid>,
+) {
+    let mut parked: HashMap<String, Vec<Due>> = HashMap::new();
+    for r in results.iter().filter(|r| applied.contains(&r.message.id)) {
+        let m = &r.message;
+        match &r.resolution {
+            Resolution::Retry { .. } => {
+                let delay = shared
+                    .topology
+                    .delay_before(m.round + 1)
+                    .expect("a retry is only planned when a delay exists");
+                parked
+                    .entry(shared.topology.retry_queue(delay))
+                    .or_default()
+                    .push(Due {
+                        id: m.id,
+                        round: m.round + 1,
+                    });
+            }
+            Resolution::Failed { code, .. } if code == "retries_exhausted" => {
+                parked
+                    .entry(shared.topology.dead_queue())
+                    .or_default()
+                    .push(Due {
+                        id: m.id,
+                        round: m.round,
+                    });
+            }
+            Resolution::Sent { .. } if sandbox.contains(&m.id) => {
+                send::sandbox_receipt(shared.pool.clone(), m);
+            }
+            _ => {}
+        }
+    }
+    // A retry's outbox row stays until its round is claimed: the broker drops a dead-lettered
+    // message if it crashes at the wrong moment, and the relay then publishes it when due.
+    let dead_queue = shared.topology.dead_queue();
+    for (queue_name, dues) in parked {
+        let envelope = Envelope {
+            messages: dues.iter().map(|d| (d.id, d.round)).collect(),
+        };
+        let confirmed = match queue::publish(publish, &queue_name, &envelope).await {
+            Ok(c) => queue::confirmed(c.await),
+            Err(_) => false,
+        };
+        if !confirmed && queue_name == dead_queue {
+            tracing::warn!(
+                count = dues.len(),
+                "the broker did not confirm messages parked in the dead-letter queue"
+            );
+        } else if !confirmed {
+            tracing::warn!(
+                count = dues.len(),
+                "the broker did not confirm retries; the relay will publish them when due"
+            );
+        }
+    }
+}
+
+/// Pairs that were not claimable. Most are stale (a later round, already final, or in doubt)
+/// and need nothing. One still claimed in the same round is a redelivery after its worker lost
+/// the channel or died: park it in the lease queue so it comes back when the claim has run out,
+/// and if the claim is that old already, put the round in doubt — nobody knows whether the
+/// provider took the message, so it is never sent again; its receipt settles it
+/// (see `messages::doubt_orphans`).
 async fn held_elsewhere(shared: &Shared, publish: &Channel, missed: &[Due]) -> anyhow::Result<()> {
     let lease = chrono::Duration::from_std(shared.topology.claim_lease).unwrap_or_default();
     let held = {
         let mut conn = shared.pool.get().await?;
         messages::claimed_elsewhere(&mut conn, missed, chrono::Utc::now() - lease).await?
     };
+    let orphan = |m: &messages::Message| messages::Orphan {
+        id: m.id,
+        tenant_id: m.tenant_id,
+        round: m.round,
+    };
     let (stale, live): (Vec<_>, Vec<_>) = held.into_iter().partition(|(_, stale)| *stale);
-    if !stale.is_empty() {
-        let orphans: Vec<messages::Orphan> = stale.into_iter().map(|(o, _)| o).collect();
+    let (unknown, taken): (Vec<_>, Vec<_>) = stale
+        .into_iter()
+        .map(|(m, _)| m)
+        .partition(|m| m.status == messages::status::SENDING);
+    if !unknown.is_empty() {
+        let orphans: Vec<messages::Orphan> = unknown.iter().map(orphan).collect();
         let mut conn = shared.pool.get().await?;
-        let failed = messages::fail_orphans(&mut conn, &orphans).await?;
+        let doubted =
+            messages::doubt_orphans(&mut conn, &orphans, shared.settings.outcome_window).await?;
         tracing::warn!(
-            failed,
-            "ended rounds whose worker stopped mid-send (outcome unknown)"
+            doubted,
+            "rounds whose worker stopped mid-send wait for their receipts (outcome unknown)"
+        );
+    }
+    if !taken.is_empty() {
+        // A receipt came (naming the provider) but the worker never recorded the send.
+        let mut priced = Vec::with_capacity(taken.len());
+        for m in &taken {
+            let routes = shared
+                .routes
+                .get(&shared.pool, &shared.settings, m.tenant_id)
+                .await?;
+            let Some(provider) = m.provider_id else {
+                continue;
+            };
+            priced.push((orphan(m), m.cost_through(&routes.routes, provider)));
+        }
+        let mut conn = shared.pool.get().await?;
+        let settled = messages::settle_orphans(&mut conn, &priced).await?;
+        tracing::warn!(
+            settled,
+            "recorded sends whose worker stopped after the provider took them"
         );
     }
     if !live.is_empty() {
-        let held: Vec<messages::Orphan> = live.iter().map(|(o, _)| o.clone()).collect();
+        let held: Vec<messages::Orphan> = live.iter().map(|(m, _)| orphan(m)).collect();
         let mut conn = shared.pool.get().await?;
         messages::await_lease(&mut conn, &held, lease).await?;
         drop(conn);
         let envelope = Envelope {
-            messages: live.iter().map(|(o, _)| (o.id, o.round)).collect(),
+            messages: held.iter().map(|o| (o.id, o.round)).collect(),
         };
         let confirm = queue::publish(publish, &shared.topology.lease_queue(), &envelope).await?;
         anyhow::ensure!(
@@ -271,117 +505,4 @@ async fn load_routes(
         );
     }
     Ok((refused, routes))
-}
-
-async fn send_claimed(
-    shared: &Shared,
-    publish: &Channel,
-    claimed: Vec<messages::Message>,
-) -> anyhow::Result<()> {
-    // The batch is claimed: from here on, database trouble is waited out, never a reason to
-    // drop the batch (its rounds would stay claimed until the lease ran out).
-    let (refused, routes) = persist("reading routes", || load_routes(shared, &claimed)).await;
-    let ctx = SendContext {
-        http: &shared.http,
-        topology: &shared.topology,
-        public_url: &shared.settings.public_url,
-    };
-    let none: Vec<Uuid> = Vec::new();
-    let results: Vec<RoundResult> = futures::stream::iter(claimed)
-        .map(|m| {
-            let table = routes[&m.tenant_id].clone();
-            let refused_before = refused.get(&m.id).unwrap_or(&none);
-            let ctx = &ctx;
-            async move { send::send_round(ctx, &table, m, refused_before).await }
-        })
-        .buffer_unordered(SENDS_PER_BATCH)
-        .collect()
-        .await;
-
-    // The outcome must be committed before anything is acked; keep trying through a
-    // database outage rather than leave rounds claimed.
-    let mut backoff = Duration::from_millis(100);
-    let applied: HashSet<Uuid> = loop {
-        let attempt = async {
-            let mut conn = shared.pool.get().await?;
-            anyhow::Ok(messages::finish_rounds(&mut conn, &results).await?)
-        }
-        .await;
-        match attempt {
-            Ok(ids) => break ids.into_iter().collect(),
-            Err(e) => {
-                tracing::error!(
-                    error = format!("{e:#}"),
-                    "could not commit outcomes; retrying"
-                );
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    };
-
-    // Retries go to their backoff step's delay queue, exhausted ones to the dead-letter queue,
-    // grouped into one envelope per queue.
-    let mut parked: HashMap<String, Vec<Due>> = HashMap::new();
-    for r in results.iter().filter(|r| applied.contains(&r.message.id)) {
-        let m = &r.message;
-        match &r.resolution {
-            Resolution::Retry { .. } => {
-                let delay = shared
-                    .topology
-                    .delay_before(m.round + 1)
-                    .expect("a retry is only planned when a delay exists");
-                parked
-                    .entry(shared.topology.retry_queue(delay))
-                    .or_default()
-                    .push(Due {
-                        id: m.id,
-                        round: m.round + 1,
-                    });
-            }
-            Resolution::Failed { code, .. } if code == "retries_exhausted" => {
-                parked
-                    .entry(shared.topology.dead_queue())
-                    .or_default()
-                    .push(Due {
-                        id: m.id,
-                        round: m.round,
-                    });
-            }
-            Resolution::Sent { provider_id, .. } => {
-                let is_sandbox = routes[&m.tenant_id]
-                    .gateways
-                    .get(provider_id)
-                    .is_some_and(|g| g.kind == ProviderKind::Sandbox);
-                if is_sandbox {
-                    send::sandbox_receipt(shared.pool.clone(), m);
-                }
-            }
-            _ => {}
-        }
-    }
-    // A retry's outbox row stays until its round is claimed: the broker drops a dead-lettered
-    // message if it crashes at the wrong moment, and the relay then publishes it when due.
-    let dead_queue = shared.topology.dead_queue();
-    for (queue_name, dues) in parked {
-        let envelope = Envelope {
-            messages: dues.iter().map(|d| (d.id, d.round)).collect(),
-        };
-        let confirmed = match queue::publish(publish, &queue_name, &envelope).await {
-            Ok(c) => queue::confirmed(c.await),
-            Err(_) => false,
-        };
-        if !confirmed && queue_name == dead_queue {
-            tracing::warn!(
-                count = dues.len(),
-                "the broker did not confirm messages parked in the dead-letter queue"
-            );
-        } else if !confirmed {
-            tracing::warn!(
-                count = dues.len(),
-                "the broker did not confirm retries; the relay will publish them when due"
-            );
-        }
-    }
-    Ok(())
 }

@@ -38,10 +38,18 @@ pub async fn run(
     Ok(())
 }
 
-/// Publishes everything due; returns how many were published.
+/// Publishes everything due; returns how many were published. Also fails the messages whose
+/// outcome stayed unknown past their window (no receipt came).
 pub async fn relay_once(shared: &Shared, channel: &lapin::Channel) -> anyhow::Result<usize> {
     let due = {
         let mut conn = shared.pool.get().await?;
+        let expired = messages::expire_doubts(&mut conn, SCAN_LIMIT).await?;
+        if expired > 0 {
+            tracing::warn!(
+                expired,
+                "no receipt came for sends whose outcome was unknown; they are failed"
+            );
+        }
         messages::take_due(&mut conn, SCAN_LIMIT).await?
     };
     if due.is_empty() {

@@ -14,7 +14,7 @@ use openclaw_core::providers::{
 };
 use openclaw_core::queue::Topology;
 use openclaw_core::routing::{self, RouteProvider};
-use tokio::sync::RwLock;
+use tokio::sync::{OwnedSemaphorePermit, RwLock, Semaphore};
 use uuid::Uuid;
 
 /// A provider ready to be called.
@@ -23,6 +23,37 @@ pub struct Gateway {
     pub base_url: Option<String>,
     pub credentials: Credentials,
     pub sender_ids: Vec<String>,
+    /// Calls this process makes to it at once.
+    pub max_concurrency: usize,
+}
+
+/// Each provider's calls under way in this process, bounded by its `max_concurrency`, so a
+/// gateway that cannot take more is never flooded (a flood ends in timeouts, and a timeout's
+/// outcome is unknown).
+#[derive(Default)]
+pub struct ProviderLimits {
+    limits: std::sync::Mutex<HashMap<Uuid, (usize, Arc<Semaphore>)>>,
+}
+
+impl ProviderLimits {
+    /// Waits for room to call `provider`. A changed limit takes effect for calls started
+    /// after the change.
+    pub async fn enter(&self, provider: Uuid, max: usize) -> OwnedSemaphorePermit {
+        let semaphore = {
+            let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = limits
+                .entry(provider)
+                .or_insert_with(|| (max, Arc::new(Semaphore::new(max))));
+            if entry.0 != max {
+                *entry = (max, Arc::new(Semaphore::new(max)));
+            }
+            entry.1.clone()
+        };
+        semaphore
+            .acquire_owned()
+            .await
+            .expect("provider semaphores are never closed")
+    }
 }
 
 /// What a tenant's messages are routed over.
@@ -88,6 +119,9 @@ impl RouteCache {
                             base_url: p.row.base_url.clone(),
                             credentials,
                             sender_ids: p.row.sender_ids.clone(),
+                            max_concurrency: usize::try_from(p.row.max_concurrency)
+                                .unwrap_or(1)
+                                .max(1),
                         },
                     );
                     routes.push(p.route);
@@ -117,6 +151,9 @@ pub struct SendContext<'a> {
     pub http: &'a reqwest::Client,
     pub topology: &'a Topology,
     pub public_url: &'a str,
+    /// How long a provider call may take before its outcome is unknown.
+    pub timeout: Duration,
+    pub limits: &'a ProviderLimits,
 }
 
 /// Tries each candidate provider in price order until one accepts. Transient failures make
@@ -173,15 +210,21 @@ pub async fn send_round(
             client_ref: &client_ref,
             status_callback: callback.as_deref(),
         };
+        let room = ctx
+            .limits
+            .enter(candidate.provider_id, gateway.max_concurrency)
+            .await;
         let started_at = Utc::now();
         let clock = Instant::now();
         let outcome = ProviderClient {
             kind: gateway.kind,
             base_url: gateway.base_url.as_deref(),
             credentials: &gateway.credentials,
+            timeout: ctx.timeout,
         }
         .send(ctx.http, &sms)
         .await;
+        drop(room);
         let latency_ms = i32::try_from(clock.elapsed().as_millis()).unwrap_or(i32::MAX);
         let mut attempt = NewAttempt {
             provider_id: candidate.provider_id,
@@ -192,19 +235,19 @@ pub async fn send_round(
             error_message: None,
             latency_ms,
         };
+        let cost_micros = if test_mode {
+            0
+        } else {
+            candidate
+                .price_micros
+                .saturating_mul(i64::from(message.segments))
+        };
         match outcome {
             SendOutcome::Accepted {
                 provider_message_id,
             } => {
                 attempt.provider_message_id = Some(provider_message_id.clone());
                 attempts.push(attempt);
-                let cost_micros = if test_mode {
-                    0
-                } else {
-                    candidate
-                        .price_micros
-                        .saturating_mul(i64::from(message.segments))
-                };
                 return RoundResult {
                     message,
                     attempts,
@@ -232,6 +275,29 @@ pub async fn send_round(
                 attempt.provider_code = code;
                 attempt.error_message = Some(text);
                 attempts.push(attempt);
+            }
+            // The provider may have it: trying another could send it twice. Its receipt
+            // (carrying our id) settles the message; none by the window's end fails it.
+            SendOutcome::Unknown {
+                code,
+                message: text,
+            } => {
+                attempt.provider_code = code.clone();
+                attempt.error_message = Some(text.clone());
+                attempts.push(attempt);
+                return RoundResult {
+                    message,
+                    attempts,
+                    resolution: Resolution::InDoubt {
+                        provider_id: candidate.provider_id,
+                        cost_micros,
+                        message: format!(
+                            "Whether the provider took the message is unknown ({text}); it is \
+                             not sent again, and waits for the provider's receipt."
+                        ),
+                        provider_code: code,
+                    },
+                };
             }
         }
     }
@@ -286,8 +352,10 @@ pub fn sandbox_receipt(pool: PgPool, message: &Message) {
         tokio::time::sleep(delay).await;
         let result = async {
             let mut conn = pool.get().await?;
-            openclaw_core::db::messages::apply_receipt(&mut conn, tenant_id, id, status, None)
-                .await?;
+            openclaw_core::db::messages::apply_receipt(
+                &mut conn, tenant_id, id, status, None, None,
+            )
+            .await?;
             anyhow::Ok(())
         }
         .await;

@@ -9,7 +9,7 @@ use openclaw_core::db::{self, PgPool};
 use openclaw_core::queue::{self, Topology};
 use tokio_util::sync::CancellationToken;
 
-use crate::send::RouteCache;
+use crate::send::{ProviderLimits, RouteCache};
 use crate::{consumer, relay};
 
 /// What the consumer and the relay share.
@@ -19,6 +19,9 @@ pub struct Shared {
     pub topology: Topology,
     pub http: reqwest::Client,
     pub routes: RouteCache,
+    /// Room for messages claimed and not yet committed (`OPENCLAW_WORKER_IN_FLIGHT`).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
+    pub limits: ProviderLimits,
 }
 
 impl Shared {
@@ -26,7 +29,7 @@ impl Shared {
         let pool = db::pool(settings.database_url(), 16)?;
         let topology = Topology::from_settings(&settings);
         let http = reqwest::Client::builder()
-            .timeout(openclaw_core::providers::SEND_TIMEOUT)
+            .timeout(settings.provider_timeout)
             .connect_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(512)
             .user_agent(concat!("OpenClaw/", env!("CARGO_PKG_VERSION")))
@@ -34,6 +37,8 @@ impl Shared {
             .context("building the HTTP client")?;
         Ok(Shared {
             pool,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(settings.worker_in_flight)),
+            limits: ProviderLimits::default(),
             settings,
             topology,
             http,
@@ -76,7 +81,9 @@ pub async fn run(shared: Arc<Shared>, stop: CancellationToken) -> anyhow::Result
     let mut backoff = Duration::from_millis(500);
     while !stop.is_cancelled() {
         let session = async {
-            let conn = queue::connect(shared.settings.amqp_url(), "openclaw-worker").await?;
+            // Named with the queue prefix, so an operator (or a test) can tell it apart.
+            let name = format!("openclaw-worker {}", shared.settings.amqp_prefix);
+            let conn = queue::connect(shared.settings.amqp_url(), &name).await?;
             let setup = conn.create_channel().await?;
             shared.topology.declare(&setup).await?;
             let _ = setup.close(200, "declared".into()).await;

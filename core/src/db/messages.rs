@@ -92,9 +92,28 @@ pub struct Message {
     pub request_hash: Option<Vec<u8>>,
     pub events: serde_json::Value,
     pub created_at: DateTime<Utc>,
+    /// Set while the outcome of a send is unknown: waiting for the provider's receipt.
+    pub doubt_until: Option<DateTime<Utc>>,
 }
 
 impl Message {
+    /// What the message costs through `provider` at its current price in `routes`: nothing in
+    /// test mode; the estimate made at accept time if that provider has no price for it any
+    /// more. For sends recorded from a receipt rather than the worker's own answer.
+    pub fn cost_through(&self, routes: &[crate::routing::RouteProvider], provider: Uuid) -> i64 {
+        if self.mode == "test" {
+            return 0;
+        }
+        let price = routes
+            .iter()
+            .find(|r| r.id == provider)
+            .and_then(|r| crate::routing::price_for(&r.prices, &self.country, &self.message_type));
+        match price {
+            Some(p) => p.price_micros.saturating_mul(i64::from(self.segments)),
+            None => self.estimated_cost_micros,
+        }
+    }
+
     /// The status the message was accepted with (what the 202 said).
     pub fn initial_status(&self) -> &'static str {
         match self.scheduled_at {
@@ -493,7 +512,7 @@ pub async fn claim(conn: &mut AsyncPgConnection, due: &[Due]) -> QueryResult<Vec
                           ELSE m.events END
              FROM unnest($1::uuid[], $2::int4[]) AS d(id, round)
              WHERE m.id = d.id AND m.round = d.round AND m.claimed_at IS NULL
-               AND m.status IN ('queued', 'sending')
+               AND m.status IN ('queued', 'sending') AND m.doubt_until IS NULL
              RETURNING m.*),
          settled AS (
              DELETE FROM message_outbox AS o USING claimed AS c
@@ -548,7 +567,21 @@ pub enum Resolution {
         provider_code: Option<String>,
     },
     Expired,
+    /// The provider may have taken it (the call timed out or broke off): never sent again;
+    /// it waits for the provider's receipt ([`settle_in_doubt`]). `cost_micros` is what it
+    /// costs if a receipt turns out to have overtaken this result.
+    InDoubt {
+        provider_id: Uuid,
+        cost_micros: i64,
+        message: String,
+        provider_code: Option<String>,
+    },
 }
+
+/// The error code of a message whose send outcome is unknown.
+pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
+/// What [`finish_rounds`] passes for a round in doubt (a marker, not a status).
+const IN_DOUBT: &str = "in_doubt";
 
 #[derive(Debug, Clone)]
 pub struct RoundResult {
@@ -559,10 +592,12 @@ pub struct RoundResult {
 
 /// Commits the results of many claimed rounds in one transaction: statuses, attempts,
 /// events and the spend rollup. A row is only touched while still claimed in its round, so a
-/// result can never be applied twice. Returns the ids whose result was applied.
+/// result can never be applied twice. A round in doubt waits `outcome_window` for a receipt.
+/// Returns the ids whose result was applied.
 pub async fn finish_rounds(
     conn: &mut AsyncPgConnection,
     results: &[RoundResult],
+    outcome_window: std::time::Duration,
 ) -> QueryResult<Vec<Uuid>> {
     if results.is_empty() {
         return Ok(Vec::new());
@@ -621,6 +656,20 @@ pub async fn finish_rounds(
                     Some("The message's validity period ended before it could be sent.".to_owned());
                 status::EXPIRED
             }
+            Resolution::InDoubt {
+                provider_id,
+                cost_micros,
+                message,
+                provider_code,
+            } => {
+                (pid, cost) = (Some(*provider_id), Some(*cost_micros));
+                (ec, em, epc) = (
+                    Some(OUTCOME_UNKNOWN.to_owned()),
+                    Some(message.clone()),
+                    provider_code.clone(),
+                );
+                IN_DOUBT
+            }
         };
         statuses.push(st.to_owned());
         next_rounds.push(next_round);
@@ -673,22 +722,34 @@ pub async fn finish_rounds(
                     error_code, error_message, error_provider_code)),
          upd AS (
              UPDATE messages AS m SET
-                 status = CASE WHEN m.status = 'sending' THEN v.status ELSE m.status END,
+                 status = CASE WHEN m.status = 'sending' AND v.status <> 'in_doubt'
+                          THEN v.status ELSE m.status END,
                  events = CASE WHEN m.status = 'sending' AND v.status <> 'sending'
-                          THEN m.events || jsonb_build_array(jsonb_build_object('status', v.status, 'at', now()))
+                          THEN m.events || jsonb_build_array(jsonb_build_object('status',
+                                 CASE WHEN v.status = 'in_doubt' THEN 'outcome_unknown'
+                                 ELSE v.status END, 'at', now()))
                           ELSE m.events END,
                  round = v.next_round,
                  claimed_at = NULL,
+                 doubt_until = CASE WHEN v.status = 'in_doubt' AND m.status = 'sending'
+                               THEN now() + $24 END,
                  provider_id = COALESCE(v.provider_id, m.provider_id),
                  provider_message_id = COALESCE(v.provider_message_id, m.provider_message_id),
-                 cost_micros = COALESCE(v.cost, m.cost_micros),
-                 error_code = v.error_code,
-                 error_message = v.error_message,
-                 error_provider_code = v.error_provider_code
+                 cost_micros = CASE WHEN v.status = 'in_doubt' AND m.status = 'sending'
+                               THEN m.cost_micros ELSE COALESCE(v.cost, m.cost_micros) END,
+                 error_code = CASE WHEN v.status = 'in_doubt' AND m.status <> 'sending'
+                              THEN NULL ELSE v.error_code END,
+                 error_message = CASE WHEN v.status = 'in_doubt' AND m.status <> 'sending'
+                                 THEN NULL ELSE v.error_message END,
+                 error_provider_code = CASE WHEN v.status = 'in_doubt' AND m.status <> 'sending'
+                                       THEN NULL ELSE v.error_provider_code END
              FROM v
              WHERE m.id = v.id AND m.round = v.round AND m.claimed_at IS NOT NULL
              RETURNING m.id, m.tenant_id, m.mode, m.country, m.message_type, m.currency,
-                       m.segments, v.status AS outcome, v.provider_id AS via, v.cost),
+                       m.segments, v.provider_id AS via, v.cost,
+                       -- In doubt, but a receipt overtook this result: it was sent.
+                       CASE WHEN v.status = 'in_doubt' AND m.doubt_until IS NULL THEN 'sent'
+                       ELSE v.status END AS outcome),
          attempts AS (
              INSERT INTO message_attempts (message_id, tenant_id, provider_id, round, started_at,
                  outcome, provider_code, provider_message_id, error_message, latency_ms)
@@ -743,71 +804,191 @@ pub async fn finish_rounds(
     .bind::<Array<diesel::sql_types::Uuid>, _>(retries.iter().map(|r| r.0).collect::<Vec<_>>())
     .bind::<Array<Integer>, _>(retries.iter().map(|r| r.1).collect::<Vec<_>>())
     .bind::<Array<Timestamptz>, _>(retries.iter().map(|r| r.2).collect::<Vec<_>>())
+    .bind::<diesel::sql_types::Interval, _>(interval(
+        chrono::Duration::from_std(outcome_window).unwrap_or(chrono::Duration::MAX),
+    ))
     .load(conn)
     .await?;
     Ok(applied.into_iter().map(|a| a.id).collect())
 }
 
-/// Ends rounds whose worker vanished mid-call: nobody knows whether the provider took the
-/// message, so it is not sent again (that could send it twice); it is marked `failed` with
-/// `outcome_unknown` and an attempt saying so. Only rows still claimed in that round change.
-pub async fn fail_orphans(conn: &mut AsyncPgConnection, orphans: &[Orphan]) -> QueryResult<usize> {
+/// Puts rounds whose worker vanished mid-call in doubt: nobody knows whether the provider
+/// took the message, so it is never sent again (that could send it twice); it stays `sending`
+/// with `outcome_unknown` until the provider's receipt settles it ([`settle_in_doubt`]) or
+/// `outcome_window` passes ([`expire_doubts`]). Only rows still claimed in that round change.
+pub async fn doubt_orphans(
+    conn: &mut AsyncPgConnection,
+    orphans: &[Orphan],
+    outcome_window: std::time::Duration,
+) -> QueryResult<usize> {
     if orphans.is_empty() {
         return Ok(0);
     }
     let ids: Vec<Uuid> = orphans.iter().map(|o| o.id).collect();
     let rounds: Vec<i32> = orphans.iter().map(|o| o.round).collect();
     diesel::sql_query(concat!(
-        "WITH failed AS (UPDATE messages AS m SET status = 'failed', claimed_at = NULL,
+        "WITH doubted AS (UPDATE messages AS m SET claimed_at = NULL,
+             doubt_until = now() + $3,
              error_code = 'outcome_unknown',
-             error_message = 'The worker stopped while a provider was being called; whether \
-                              the provider accepted the message is unknown, so it was not \
-                              sent again.',
+             error_message = 'The worker stopped while a provider was being called; the \
+                              message is not sent again, and waits for the provider''s receipt.',
              events = ",
-        append_event!("m", "'failed'"),
+        append_event!("m", "'outcome_unknown'"),
         " FROM unnest($1::uuid[], $2::int4[]) AS d(id, round)
          WHERE m.id = d.id AND m.round = d.round AND m.status = 'sending'
            AND m.claimed_at IS NOT NULL
          RETURNING m.id, m.round)
-         DELETE FROM message_outbox AS o USING failed AS f
-         WHERE o.message_id = f.id AND o.round = f.round"
+         DELETE FROM message_outbox AS o USING doubted AS d
+         WHERE o.message_id = d.id AND o.round = d.round"
     ))
     .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
     .bind::<Array<Integer>, _>(&rounds)
+    .bind::<diesel::sql_types::Interval, _>(interval(
+        chrono::Duration::from_std(outcome_window).unwrap_or(chrono::Duration::MAX),
+    ))
     .execute(conn)
     .await
 }
 
+/// Fails up to `limit` messages whose outcome stayed unknown past their window: no receipt
+/// came, so the provider most likely never took them. Returns how many.
+pub async fn expire_doubts(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<usize> {
+    diesel::sql_query(concat!(
+        "UPDATE messages AS m SET status = 'failed', doubt_until = NULL,
+             error_code = 'outcome_unknown',
+             error_message = 'Whether the provider took the message is unknown, and no \
+                              receipt came for it; it was not sent again.',
+             events = ",
+        append_event!("m", "'failed'"),
+        " WHERE m.id IN (SELECT id FROM messages WHERE doubt_until < now() LIMIT $1 FOR UPDATE
+                         SKIP LOCKED)
+           AND m.status = 'sending'"
+    ))
+    .bind::<BigInt, _>(limit)
+    .execute(conn)
+    .await
+}
+
+/// What a receipt did.
+#[derive(Debug)]
+pub enum ReceiptApplied {
+    Changed,
+    /// Unknown for this tenant, or nothing to change (a late or repeated receipt).
+    Unchanged,
+    /// The message's send outcome is unknown: the receipt says the provider took it, and
+    /// [`settle_in_doubt`] records that (the caller prices it).
+    InDoubt(Box<Message>),
+}
+
 /// Applies a delivery receipt. The status only moves forward: a `delivered` that arrives
 /// before the worker recorded `sent` wins, and a late `sent` after `delivered` changes nothing.
-/// Returns false when the message is unknown for this provider's tenant or nothing changed.
+/// `from` is the provider that sent the receipt and its id for the message: recorded if the
+/// worker has not recorded them yet (a worker that dies mid-call never will).
 pub async fn apply_receipt(
     conn: &mut AsyncPgConnection,
     tenant_id: Uuid,
     message_id: Uuid,
     new_status: &str,
     provider_code: Option<&str>,
-) -> QueryResult<bool> {
+    from: Option<(Uuid, &str)>,
+) -> QueryResult<ReceiptApplied> {
     let allowed_from: &[&str] = match new_status {
         status::SENT => &[status::SENDING],
         status::DELIVERED | status::UNDELIVERED => &[status::SENDING, status::SENT],
-        _ => return Ok(false),
+        _ => return Ok(ReceiptApplied::Unchanged),
     };
     let allowed_from: Vec<&str> = allowed_from.to_vec();
     let n = diesel::sql_query(
         "UPDATE messages AS m SET status = $3,
              error_provider_code = COALESCE($4, m.error_provider_code),
+             provider_id = COALESCE(m.provider_id, $6),
+             provider_message_id = COALESCE(m.provider_message_id, $7),
              events = m.events || jsonb_build_array(jsonb_build_object('status', $3::text, 'at', now()))
-         WHERE tenant_id = $1 AND id = $2 AND status = ANY($5)",
+         WHERE tenant_id = $1 AND id = $2 AND status = ANY($5) AND doubt_until IS NULL",
     )
     .bind::<diesel::sql_types::Uuid, _>(tenant_id)
     .bind::<diesel::sql_types::Uuid, _>(message_id)
     .bind::<Text, _>(new_status)
     .bind::<Nullable<Text>, _>(provider_code)
     .bind::<Array<Text>, _>(allowed_from)
+    .bind::<Nullable<diesel::sql_types::Uuid>, _>(from.map(|(p, _)| p))
+    .bind::<Nullable<Text>, _>(from.map(|(_, id)| id))
     .execute(conn)
     .await?;
-    Ok(n == 1)
+    if n == 1 {
+        return Ok(ReceiptApplied::Changed);
+    }
+    Ok(match find(conn, tenant_id, message_id).await? {
+        Some(m) if m.doubt_until.is_some() && m.status == status::SENDING => {
+            ReceiptApplied::InDoubt(Box::new(m))
+        }
+        _ => ReceiptApplied::Unchanged,
+    })
+}
+
+/// What a receipt tells of a message in doubt: which provider took it, under which id, and
+/// what that costs.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub provider_id: Uuid,
+    pub provider_message_id: String,
+    pub cost_micros: i64,
+}
+
+/// Settles a message in doubt from its provider's receipt: it was taken, so it is `sent` (or
+/// further), with its provider, cost and spend, as if the worker had seen the answer. Only a
+/// message still in doubt changes, so a repeated receipt settles nothing twice.
+pub async fn settle_in_doubt(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    message_id: Uuid,
+    new_status: &str,
+    provider_code: Option<&str>,
+    settlement: &Settlement,
+) -> QueryResult<bool> {
+    if !matches!(
+        new_status,
+        status::SENT | status::DELIVERED | status::UNDELIVERED
+    ) {
+        return Ok(false);
+    }
+    #[derive(QueryableByName)]
+    struct Settled {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        #[allow(dead_code)]
+        id: Uuid,
+    }
+    let settled: Vec<Settled> = diesel::sql_query(
+        "WITH upd AS (
+             UPDATE messages AS m SET status = $3, doubt_until = NULL,
+                 provider_id = $5, provider_message_id = $6, cost_micros = $7,
+                 error_code = NULL, error_message = NULL, error_provider_code = $4,
+                 events = m.events || jsonb_build_array(jsonb_build_object('status', $3::text, 'at', now()))
+             WHERE tenant_id = $1 AND id = $2 AND status = 'sending' AND doubt_until IS NOT NULL
+             RETURNING m.id, m.tenant_id, m.mode, m.country, m.message_type, m.currency,
+                       m.segments, m.provider_id, m.cost_micros),
+         spend AS (
+             INSERT INTO spend_daily (tenant_id, day, provider_id, country, message_type, currency,
+                 messages, segments, cost_micros)
+             SELECT tenant_id, (now() AT TIME ZONE 'UTC')::date, provider_id, country,
+                    message_type, currency, 1, segments, cost_micros
+             FROM upd WHERE mode = 'live'
+             ON CONFLICT (tenant_id, day, provider_id, country, message_type, currency) DO UPDATE SET
+                 messages = spend_daily.messages + excluded.messages,
+                 segments = spend_daily.segments + excluded.segments,
+                 cost_micros = spend_daily.cost_micros + excluded.cost_micros)
+         SELECT id FROM upd",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(tenant_id)
+    .bind::<diesel::sql_types::Uuid, _>(message_id)
+    .bind::<Text, _>(new_status)
+    .bind::<Nullable<Text>, _>(provider_code)
+    .bind::<diesel::sql_types::Uuid, _>(settlement.provider_id)
+    .bind::<Text, _>(&settlement.provider_message_id)
+    .bind::<BigInt, _>(settlement.cost_micros)
+    .load(conn)
+    .await?;
+    Ok(!settled.is_empty())
 }
 
 /// Finds the message a provider's own id refers to (receipts that carry no reference of ours).
@@ -826,36 +1007,76 @@ pub async fn find_by_provider_message_id(
 }
 
 /// Of `due` (deliveries [`claim`] did not take), those still claimed in the same round, with
-/// whether the claim is older than `stale_before` (its worker is then taken to be gone).
+/// whether the claim is older than `stale_before` (its worker is then taken to be gone). A
+/// claimed message may be past `sending` already: a receipt overtook its worker.
 pub async fn claimed_elsewhere(
     conn: &mut AsyncPgConnection,
     due: &[Due],
     stale_before: DateTime<Utc>,
-) -> QueryResult<Vec<(Orphan, bool)>> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(embed)]
-        orphan: Orphan,
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        stale: bool,
-    }
+) -> QueryResult<Vec<(Message, bool)>> {
     if due.is_empty() {
         return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = due.iter().map(|d| d.id).collect();
     let rounds: Vec<i32> = due.iter().map(|d| d.round).collect();
-    let rows: Vec<Row> = diesel::sql_query(
-        "SELECT m.id, m.tenant_id, m.round, (m.claimed_at < $3) AS stale
-         FROM messages m JOIN unnest($1::uuid[], $2::int4[]) AS d(id, round)
+    let rows: Vec<Message> = diesel::sql_query(
+        "SELECT m.* FROM messages m JOIN unnest($1::uuid[], $2::int4[]) AS d(id, round)
            ON m.id = d.id AND m.round = d.round
-         WHERE m.status = 'sending' AND m.claimed_at IS NOT NULL",
+         WHERE m.claimed_at IS NOT NULL",
     )
     .bind::<Array<diesel::sql_types::Uuid>, _>(ids)
     .bind::<Array<Integer>, _>(rounds)
-    .bind::<Timestamptz, _>(stale_before)
     .load(conn)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.orphan, r.stale)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|m| {
+            let stale = m.claimed_at.is_some_and(|at| at < stale_before);
+            (m, stale)
+        })
+        .collect())
+}
+
+/// Ends the rounds of claims whose worker vanished after its provider took the message (a
+/// receipt came, naming the provider): records the cost `costs` gives and the spend, as the
+/// worker would have. Only rows still claimed in that round, past `sending` and unpriced change.
+pub async fn settle_orphans(
+    conn: &mut AsyncPgConnection,
+    orphans: &[(Orphan, i64)],
+) -> QueryResult<usize> {
+    if orphans.is_empty() {
+        return Ok(0);
+    }
+    diesel::sql_query(
+        "WITH upd AS (
+             UPDATE messages AS m SET claimed_at = NULL, cost_micros = v.cost
+             FROM unnest($1::uuid[], $2::int4[], $3::int8[]) AS v(id, round, cost)
+             WHERE m.id = v.id AND m.round = v.round AND m.claimed_at IS NOT NULL
+               AND m.status IN ('sent', 'delivered', 'undelivered') AND m.cost_micros IS NULL
+               AND m.provider_id IS NOT NULL
+             RETURNING m.id, m.round, m.tenant_id, m.mode, m.country, m.message_type,
+                       m.currency, m.segments, m.provider_id, m.cost_micros),
+         settled AS (
+             DELETE FROM message_outbox AS o USING upd
+             WHERE o.message_id = upd.id AND o.round = upd.round),
+         spend AS (
+             INSERT INTO spend_daily (tenant_id, day, provider_id, country, message_type, currency,
+                 messages, segments, cost_micros)
+             SELECT tenant_id, (now() AT TIME ZONE 'UTC')::date, provider_id, country,
+                    message_type, currency, count(*), sum(segments)::int8, sum(cost_micros)::int8
+             FROM upd WHERE mode = 'live'
+             GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+             ON CONFLICT (tenant_id, day, provider_id, country, message_type, currency) DO UPDATE SET
+                 messages = spend_daily.messages + excluded.messages,
+                 segments = spend_daily.segments + excluded.segments,
+                 cost_micros = spend_daily.cost_micros + excluded.cost_micros)
+         SELECT id FROM upd",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(orphans.iter().map(|(o, _)| o.id).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(orphans.iter().map(|(o, _)| o.round).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(orphans.iter().map(|(_, c)| *c).collect::<Vec<_>>())
+    .execute(conn)
+    .await
 }
 
 /// Backs up the lease checks a worker parks in the lease queue: if the broker drops one, the

@@ -22,6 +22,8 @@ pub struct Provider {
     pub base_url: Option<String>,
     pub sender_ids: Vec<String>,
     pub max_rate_per_sec: Option<i32>,
+    /// Calls one worker process makes to this provider at once.
+    pub max_concurrency: i32,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -40,6 +42,8 @@ pub struct NewProvider {
     pub base_url: Option<String>,
     pub sender_ids: Vec<String>,
     pub max_rate_per_sec: Option<i32>,
+    /// None: the database's default.
+    pub max_concurrency: Option<i32>,
     pub enabled: bool,
 }
 
@@ -54,6 +58,7 @@ pub struct ProviderChanges {
     pub base_url: Option<Option<String>>,
     pub sender_ids: Option<Vec<String>>,
     pub max_rate_per_sec: Option<Option<i32>>,
+    pub max_concurrency: Option<i32>,
     pub enabled: Option<bool>,
     pub updated_at: Option<DateTime<Utc>>,
 }

@@ -66,6 +66,7 @@ diesel::table! {
         base_url -> Nullable<Text>,
         sender_ids -> Array<Text>,
         max_rate_per_sec -> Nullable<Int4>,
+        max_concurrency -> Int4,
         enabled -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
@@ -117,6 +118,7 @@ diesel::table! {
         request_hash -> Nullable<Bytea>,
         events -> Jsonb,
         created_at -> Timestamptz,
+        doubt_until -> Nullable<Timestamptz>,
     }
 }
 

@@ -37,6 +37,13 @@ pub enum SendOutcome {
         code: Option<String>,
         message: String,
     },
+    /// The request may have reached the provider but no answer came (a timeout, a connection
+    /// lost mid-call): the provider may have taken it. Never sent again blindly; the
+    /// provider's receipt, which carries our message id, settles it.
+    Unknown {
+        code: Option<String>,
+        message: String,
+    },
 }
 
 impl SendOutcome {
@@ -45,6 +52,7 @@ impl SendOutcome {
             SendOutcome::Accepted { .. } => "accepted",
             SendOutcome::Transient { .. } => "transient",
             SendOutcome::Permanent { .. } => "permanent",
+            SendOutcome::Unknown { .. } => "unknown",
         }
     }
 }
@@ -55,6 +63,8 @@ pub struct Receipt {
     pub provider_message_id: String,
     pub status: ReceiptStatus,
     pub provider_code: Option<String>,
+    /// Our message id as the provider echoes it back (Vonage's `client-ref`), if it does.
+    pub client_ref: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,9 +76,6 @@ pub enum ReceiptStatus {
     Undelivered,
     Failed,
 }
-
-/// How long one provider call may take before it counts as a transient timeout.
-pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The gateways OpenClaw speaks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -315,6 +322,8 @@ pub struct ProviderClient<'a> {
     pub kind: ProviderKind,
     pub base_url: Option<&'a str>,
     pub credentials: &'a Credentials,
+    /// How long the call may take before its outcome counts as unknown.
+    pub timeout: Duration,
 }
 
 impl ProviderClient<'_> {
@@ -331,14 +340,21 @@ impl ProviderClient<'_> {
                     account_sid,
                     auth_token,
                 },
-            ) => twilio::send(http, base, account_sid, auth_token.expose_secret(), sms).await,
+            ) => {
+                let request =
+                    twilio::request(http, base, account_sid, auth_token.expose_secret(), sms);
+                call(request, self.timeout, twilio::classify).await
+            }
             (
                 ProviderKind::Vonage,
                 Credentials::Vonage {
                     api_key,
                     api_secret,
                 },
-            ) => vonage::send(http, base, api_key, api_secret.expose_secret(), sms).await,
+            ) => {
+                let request = vonage::request(http, base, api_key, api_secret.expose_secret(), sms);
+                call(request, self.timeout, vonage::classify).await
+            }
             (ProviderKind::Sandbox, _) => sandbox::send(sms).await,
             _ => SendOutcome::Permanent {
                 code: Some("credentials_mismatch".into()),
@@ -349,35 +365,50 @@ impl ProviderClient<'_> {
 }
 
 /// Sends a prepared request and classifies transport failures; `classify` handles answers.
+/// Only a request that surely never reached the provider (no connection) is a transient
+/// failure; one that may have reached it and got no answer has an unknown outcome.
 pub(crate) async fn call(
     request: reqwest::RequestBuilder,
+    timeout: Duration,
     classify: fn(u16, &str) -> SendOutcome,
 ) -> SendOutcome {
-    match request.timeout(SEND_TIMEOUT).send().await {
+    match request.timeout(timeout).send().await {
         Ok(res) => {
             let status = res.status().as_u16();
             match res.text().await {
                 Ok(body) => classify(status, &body),
-                Err(e) => SendOutcome::Transient {
-                    code: Some("read_error".into()),
-                    message: format!("reading the provider's answer failed: {e}"),
+                // Refusals and errors are refusals and errors, body or not; a success whose
+                // body (the provider's message id) was lost may well have been taken.
+                Err(_) if !(200..300).contains(&status) => classify(status, ""),
+                Err(e) => SendOutcome::Unknown {
+                    code: Some(
+                        if e.is_timeout() {
+                            "timeout"
+                        } else {
+                            "read_error"
+                        }
+                        .into(),
+                    ),
+                    message: format!(
+                        "the provider answered HTTP {status} but its body was lost: {e}"
+                    ),
                 },
             }
         }
-        Err(e) if e.is_timeout() => SendOutcome::Transient {
-            code: Some("timeout".into()),
-            message: format!(
-                "the provider did not answer within {} s",
-                SEND_TIMEOUT.as_secs()
-            ),
-        },
         Err(e) if e.is_connect() => SendOutcome::Transient {
             code: Some("connect".into()),
             message: "could not connect to the provider".into(),
         },
-        Err(e) => SendOutcome::Transient {
+        Err(e) if e.is_timeout() => SendOutcome::Unknown {
+            code: Some("timeout".into()),
+            message: format!(
+                "the provider did not answer within {} ms",
+                timeout.as_millis()
+            ),
+        },
+        Err(e) => SendOutcome::Unknown {
             code: Some("transport".into()),
-            message: format!("calling the provider failed: {e}"),
+            message: format!("the call to the provider broke off: {e}"),
         },
     }
 }
@@ -402,6 +433,15 @@ pub fn validate_base_url(url: &str) -> Result<String, String> {
         Ok(url.to_owned())
     } else {
         Err("The base URL must be an http:// or https:// URL.".into())
+    }
+}
+
+/// Calls one worker process may make to a provider at once: 1–1000.
+pub fn validate_concurrency(n: i32) -> Result<i32, String> {
+    if (1..=1000).contains(&n) {
+        Ok(n)
+    } else {
+        Err("`max_concurrency` must be between 1 and 1000.".into())
     }
 }
 

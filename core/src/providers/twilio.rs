@@ -9,17 +9,19 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha1::Sha1;
 
-use super::{OutboundSms, Receipt, ReceiptStatus, SendOutcome, call};
+use super::{OutboundSms, Receipt, ReceiptStatus, SendOutcome};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
 
-pub async fn send(
+/// The create-message request: `To`, `Body`, `From` and the `StatusCallback` that carries our
+/// message id, so a receipt finds its message even when our call's answer was lost.
+pub fn request(
     http: &reqwest::Client,
     base: &str,
     account_sid: &str,
     auth_token: &str,
     sms: &OutboundSms<'_>,
-) -> SendOutcome {
+) -> reqwest::RequestBuilder {
     let url = format!("{base}/2010-04-01/Accounts/{account_sid}/Messages.json");
     let mut form: Vec<(&str, &str)> = vec![("To", sms.to), ("Body", sms.body)];
     if let Some(from) = sms.from {
@@ -28,11 +30,9 @@ pub async fn send(
     if let Some(callback) = sms.status_callback {
         form.push(("StatusCallback", callback));
     }
-    let request = http
-        .post(url)
+    http.post(url)
         .basic_auth(account_sid, Some(auth_token))
-        .form(&form);
-    call(request, classify).await
+        .form(&form)
 }
 
 #[derive(Deserialize)]
@@ -102,6 +102,8 @@ pub fn parse_status_callback(params: &[(String, String)]) -> Option<Receipt> {
         provider_code: get("ErrorCode")
             .filter(|c| !c.is_empty())
             .map(str::to_owned),
+        // Our id travels in the StatusCallback URL's query instead.
+        client_ref: None,
     })
 }
 

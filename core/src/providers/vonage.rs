@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::{OutboundSms, Receipt, ReceiptStatus, SendOutcome, call};
+use super::{OutboundSms, Receipt, ReceiptStatus, SendOutcome};
 use crate::domain::{Encoding, SegmentInfo};
 
 pub const DEFAULT_BASE_URL: &str = "https://rest.nexmo.com";
@@ -13,13 +13,14 @@ pub const DEFAULT_BASE_URL: &str = "https://rest.nexmo.com";
 /// Vonage requires a sender; this one is used when neither the message nor the provider has.
 pub const FALLBACK_FROM: &str = "OpenClaw";
 
-pub async fn send(
+/// The send request; `client-ref` carries our message id, and comes back in the receipt.
+pub fn request(
     http: &reqwest::Client,
     base: &str,
     api_key: &str,
     api_secret: &str,
     sms: &OutboundSms<'_>,
-) -> SendOutcome {
+) -> reqwest::RequestBuilder {
     let url = format!("{base}/sms/json");
     // Vonage wants E.164 digits without the '+'.
     let to = sms.to.trim_start_matches('+');
@@ -47,7 +48,7 @@ pub async fn send(
         }
         None => form.push(("status-report-req", "false")),
     }
-    call(http.post(url).form(&form), classify).await
+    http.post(url).form(&form)
 }
 
 #[derive(Deserialize)]
@@ -131,6 +132,7 @@ pub fn parse_dlr(params: &[(String, String)]) -> Option<Receipt> {
         provider_code: get("err-code")
             .filter(|c| !c.is_empty() && *c != "0")
             .map(str::to_owned),
+        client_ref: get("client-ref").map(str::to_owned),
     })
 }
 

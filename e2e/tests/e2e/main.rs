@@ -3,6 +3,7 @@
 //! `twilio`/`vonage` providers pointed at the simulator through `base_url`.
 
 mod delivery;
+mod doubt;
 mod memory;
 mod outbox;
 mod restart;

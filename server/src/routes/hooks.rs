@@ -5,7 +5,7 @@
 //! checked against `X-Twilio-Signature`.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use openclaw_core::db::messages::{self, status};
+use openclaw_core::db::messages::{self, ReceiptApplied, Settlement, status};
 use openclaw_core::db::providers;
 use openclaw_core::domain::{MessageId, ProviderId};
 use openclaw_core::providers::{Credentials, ProviderKind, ReceiptStatus, twilio, vonage};
@@ -117,11 +117,15 @@ pub async fn provider_status(
         ));
     };
 
+    // Our message id: in the callback URL we gave (Twilio), or echoed as the client reference
+    // (Vonage's `client-ref`); else the provider's own id, recorded once its answer came.
     let query: Vec<(String, String)> = form_pairs(req.query_string().as_bytes());
     let ours = query
         .iter()
         .find(|(k, _)| k == "message_id")
-        .and_then(|(_, v)| MessageId::parse(v).ok())
+        .map(|(_, v)| v.as_str())
+        .or(receipt.client_ref.as_deref())
+        .and_then(|v| MessageId::parse(v).ok())
         .map(MessageId::uuid);
     let target = match ours {
         Some(id) => Some((id, provider.tenant_id)),
@@ -146,13 +150,35 @@ pub async fn provider_status(
         ReceiptStatus::Delivered => status::DELIVERED,
         ReceiptStatus::Undelivered | ReceiptStatus::Failed => status::UNDELIVERED,
     };
-    messages::apply_receipt(
+    let applied = messages::apply_receipt(
         &mut conn,
         tenant_id,
         message_id,
         new_status,
         receipt.provider_code.as_deref(),
+        Some((provider_uuid, &receipt.provider_message_id)),
     )
     .await?;
+    if let ReceiptApplied::InDoubt(message) = applied {
+        // The send's outcome was unknown; this provider's receipt says it took the message.
+        let settlement = Settlement {
+            provider_id: provider_uuid,
+            provider_message_id: receipt.provider_message_id.clone(),
+            cost_micros: message
+                .cost_through(&state.routing_table(tenant_id).await?, provider_uuid),
+        };
+        let settled = messages::settle_in_doubt(
+            &mut conn,
+            tenant_id,
+            message_id,
+            new_status,
+            receipt.provider_code.as_deref(),
+            &settlement,
+        )
+        .await?;
+        if settled {
+            tracing::info!(message_id = %MessageId::from(message_id), provider_id = %ProviderId::from(provider_uuid), "a receipt settled a send whose outcome was unknown");
+        }
+    }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -42,6 +42,8 @@ pub struct CreateProviderRequest {
     pub base_url: Option<String>,
     pub sender_ids: Option<Vec<String>>,
     pub max_rate_per_sec: Option<i32>,
+    /// Calls one worker process makes to this provider at once (1–1000, default 32).
+    pub max_concurrency: Option<i32>,
     pub enabled: Option<bool>,
 }
 
@@ -60,6 +62,8 @@ pub struct UpdateProviderRequest {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<i32>)]
     pub max_rate_per_sec: Option<Option<i32>>,
+    /// Calls one worker process makes to this provider at once (1–1000).
+    pub max_concurrency: Option<i32>,
     pub enabled: Option<bool>,
 }
 
@@ -81,6 +85,7 @@ pub struct ProviderView {
     pub base_url: Option<String>,
     pub sender_ids: Vec<String>,
     pub max_rate_per_sec: Option<i32>,
+    pub max_concurrency: i32,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -96,6 +101,7 @@ impl From<providers::Provider> for ProviderView {
             base_url: p.base_url,
             sender_ids: p.sender_ids,
             max_rate_per_sec: p.max_rate_per_sec,
+            max_concurrency: p.max_concurrency,
             enabled: p.enabled,
             created_at: p.created_at,
             updated_at: p.updated_at,
@@ -116,6 +122,10 @@ fn validate_senders(senders: &[String]) -> Result<Vec<String>, ApiError> {
         Some(i) => ApiError::invalid(&format!("sender_ids[{i}]"), m),
         None => ApiError::invalid("sender_ids", m),
     })
+}
+
+fn validate_concurrency(n: i32) -> Result<i32, ApiError> {
+    providers_core::validate_concurrency(n).map_err(|m| ApiError::invalid("max_concurrency", m))
 }
 
 fn validate_rate(rate: i32) -> Result<i32, ApiError> {
@@ -164,6 +174,7 @@ pub async fn create(
     let base_url = req.base_url.as_deref().map(validate_base_url).transpose()?;
     let sender_ids = validate_senders(req.sender_ids.as_deref().unwrap_or(&[]))?;
     let max_rate_per_sec = req.max_rate_per_sec.map(validate_rate).transpose()?;
+    let max_concurrency = req.max_concurrency.map(validate_concurrency).transpose()?;
     let sealed = creds.seal(&state.settings.master_key);
     let new = providers::NewProvider {
         id: Uuid::now_v7(),
@@ -176,6 +187,7 @@ pub async fn create(
         base_url,
         sender_ids,
         max_rate_per_sec,
+        max_concurrency,
         enabled: req.enabled.unwrap_or(true),
     };
     let row = state
@@ -283,6 +295,7 @@ pub async fn update(
                     .max_rate_per_sec
                     .map(|r| r.map(validate_rate).transpose())
                     .transpose()?,
+                max_concurrency: req.max_concurrency.map(validate_concurrency).transpose()?,
                 enabled: req.enabled,
                 ..Default::default()
             };
@@ -301,6 +314,7 @@ pub async fn update(
                 ("base_url", changes.base_url.is_some()),
                 ("sender_ids", changes.sender_ids.is_some()),
                 ("max_rate_per_sec", changes.max_rate_per_sec.is_some()),
+                ("max_concurrency", changes.max_concurrency.is_some()),
                 ("enabled", changes.enabled.is_some()),
                 ("credentials", changes.credentials_enc.is_some()),
             ] {
