@@ -43,6 +43,19 @@ pub struct Minted {
     pub key: ApiKey,
 }
 
+/// A key's name: 1–100 characters on one line (no control characters), trimmed. The API and
+/// the admin app's form both ask this.
+pub fn validate_name(name: &str) -> Result<String, &'static str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err("The name must be 1 to 100 characters.");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("The name must not contain control characters.");
+    }
+    Ok(name.to_owned())
+}
+
 /// The mode prefix of a key, or None if it is not shaped like one of ours.
 pub fn mode_of(secret: &str) -> Option<&'static str> {
     if secret.starts_with("oc_live_") {
@@ -179,4 +192,18 @@ pub async fn rotate(
         Ok(Some(minted))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_one_line_of_1_to_100_characters() {
+        assert_eq!(validate_name(" backend ").unwrap(), "backend");
+        assert!(validate_name("").is_err());
+        assert!(validate_name(&"k".repeat(101)).is_err());
+        assert!(validate_name("back\0end").is_err());
+        assert!(validate_name("back\tend").is_err());
+    }
 }

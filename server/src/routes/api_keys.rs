@@ -109,13 +109,8 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     let tenant_id = user.require(Action::ManageApiKeys)?;
     let req = body.value;
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid(
-            "name",
-            "The name must be 1 to 100 characters.",
-        ));
-    }
+    let name = api_keys::validate_name(&req.name).map_err(|m| ApiError::invalid("name", m))?;
+    let name = name.as_str();
     let mode = req.mode.as_deref().unwrap_or("live");
     if !matches!(mode, "live" | "test") {
         return Err(ApiError::invalid(
