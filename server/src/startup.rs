@@ -156,6 +156,7 @@ impl Application {
                 .route("/openapi.json", web::get().to(routes::health::openapi))
                 .configure(openclaw_web::configure)
                 .default_service(web::to(not_found))
+                .wrap(actix_web::middleware::from_fn(routes::refuse_nul_in_query))
                 .wrap(openclaw_web::security_headers(https))
         })
         .listen(listener)?

@@ -10,7 +10,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{JsonBody, Page};
+use super::{JsonBody, Page, sane_date};
 use crate::auth::{Action, User};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
@@ -139,7 +139,11 @@ pub async fn create(
             scopes
         }
     };
-    if req.expires_at.is_some_and(|t| t <= Utc::now()) {
+    let expires_at = req
+        .expires_at
+        .map(|t| sane_date("expires_at", t))
+        .transpose()?;
+    if expires_at.is_some_and(|t| t <= Utc::now()) {
         return Err(ApiError::invalid(
             "expires_at",
             "`expires_at` must be in the future.",
@@ -147,8 +151,7 @@ pub async fn create(
     }
     let minted = state
         .scoped(tenant_id, async |c| {
-            let minted =
-                api_keys::create(c, tenant_id, name, mode, &scopes, req.expires_at).await?;
+            let minted = api_keys::create(c, tenant_id, name, mode, &scopes, expires_at).await?;
             audit::record(
                 c,
                 &user.actor(),

@@ -75,6 +75,16 @@ pub async fn provider_status(
     } else {
         form_pairs(&body)
     };
+    // Nothing in a receipt we understand holds a NUL, and Postgres could not look it up.
+    if params
+        .iter()
+        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_receipt",
+            "This is not a delivery receipt we understand.",
+        ));
+    }
 
     let receipt = match kind {
         ProviderKind::Twilio => {

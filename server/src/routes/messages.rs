@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{JsonBody, Page, PageParams, cursor_for};
+use super::{JsonBody, Page, PageParams, cursor_for, sane_date};
 use crate::auth::{Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
@@ -483,8 +483,8 @@ pub async fn list(
     let filter = ListFilter {
         status: q.status,
         recipient,
-        since: q.since,
-        until: q.until,
+        since: q.since.map(|t| sane_date("since", t)).transpose()?,
+        until: q.until.map(|t| sane_date("until", t)).transpose()?,
         before: page.cursor_uuid()?,
     };
     let mut rows = state

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::sane_date;
 use crate::auth::{Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
@@ -58,10 +59,14 @@ pub async fn report(
 ) -> ApiResult<web::Json<SpendReport>> {
     let tenant_id = caller.require(Action::ReadSpend)?;
     let today = Utc::now().date_naive();
-    let from = query
-        .from
-        .unwrap_or_else(|| today.with_day(1).unwrap_or(today));
-    let to = query.to.unwrap_or(today);
+    let from = match query.from {
+        Some(from) => sane_date("from", from)?,
+        None => today.with_day(1).unwrap_or(today),
+    };
+    let to = match query.to {
+        Some(to) => sane_date("to", to)?,
+        None => today,
+    };
     if from > to {
         return Err(ApiError::invalid("from", "`from` must not be after `to`."));
     }
