@@ -53,11 +53,12 @@ impl utoipa::Modify for BearerAuth {
 
 /// The OpenAPI document of every registered route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, doc) = App::new()
+    let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes::config)
         .split_for_parts();
+    routes::schemas::forbid_nul_in_strings(&mut doc);
     doc
 }
 
@@ -141,7 +142,7 @@ impl Application {
 
         let app_state = state.clone();
         let server = HttpServer::new(move || {
-            let (app, doc) = App::new()
+            let (app, mut doc) = App::new()
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi())
                 .app_data(app_state.clone())
@@ -150,7 +151,10 @@ impl Application {
                 .app_data(web::PayloadConfig::new(routes::MAX_BODY_BYTES))
                 .configure(routes::config)
                 .split_for_parts();
+            routes::schemas::forbid_nul_in_strings(&mut doc);
+            let json = routes::health::OpenApiJson(routes::schemas::to_json(&doc).into());
             app.app_data(web::Data::new(doc))
+                .app_data(web::Data::new(json))
                 .app_data(web_context.clone())
                 .app_data(web::FormConfig::default().limit(64 * 1024))
                 .route("/openapi.json", web::get().to(routes::health::openapi))

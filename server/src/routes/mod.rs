@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod members;
 pub mod messages;
 pub mod providers;
+pub mod schemas;
 pub mod spend;
 
 use actix_web::dev::Payload;
@@ -227,8 +228,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
 }
 
@@ -263,9 +266,10 @@ pub fn cursor_for(id: uuid::Uuid) -> String {
 }
 
 /// `{"data": [...], "next_cursor": "..." | null}`.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,
+    /// Pass as `cursor` for the next page; null on the last one.
     pub next_cursor: Option<String>,
 }
 

@@ -21,11 +21,13 @@ pub fn config(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SpendQuery {
-    /// First UTC day (YYYY-MM-DD), default: the first of this month.
+    /// First UTC day (YYYY-MM-DD, years 2000–9999), default: the first of this month. At most
+    /// 366 days before `to`.
     pub from: Option<NaiveDate>,
     /// Last UTC day, inclusive, default: today.
     pub to: Option<NaiveDate>,
     /// `day` (default), `provider`, `country` or `message_type`.
+    #[param(schema_with = super::schemas::spend_group_by)]
     pub group_by: Option<String>,
 }
 
@@ -48,7 +50,13 @@ pub struct SpendReport {
 #[utoipa::path(
     tag = "spend",
     params(SpendQuery),
-    responses((status = 200, body = SpendReport), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses(
+        (status = 200, body = SpendReport),
+        (status = 400, description = "`invalid_query`, or `invalid_field` naming the parameter", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `token_expired` or `invalid_api_key`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role or the API key's scopes do not allow this", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: this API key is over its requests per second", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
     security(("bearer" = []))
 )]
 #[get("/v1/spend")]
