@@ -202,6 +202,36 @@ async fn openapi_documents_every_answer_of_every_operation() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeclared_method_on_a_documented_route_is_405_with_allow() {
+    let app = TestApp::spawn_with(Options {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    for (method, path, allow) in [
+        ("PUT", "/v1/providers/prv_x", "GET, DELETE, PATCH"),
+        ("TRACE", "/healthz", "GET"),
+        ("DELETE", "/v1/messages/batch", "POST"),
+        ("PATCH", "/v1/messages", "GET, POST"),
+    ] {
+        let res = app
+            .http
+            .request(method.parse().unwrap(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "{method} {path}");
+        assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "method_not_allowed");
+    }
+    // Paths no route has stay 404, whatever the method.
+    let res = app.http.put(app.url("/v1/nothing")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_app_is_served_at_the_root_beside_the_api() {
     let app = TestApp::spawn_with(Options {
         worker: false,
