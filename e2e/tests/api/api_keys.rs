@@ -155,3 +155,30 @@ async fn another_tenants_key_is_not_found() {
     );
     app.cleanup().await;
 }
+
+/// Found by schemathesis: JSON Schema (and so the document) counts `60.0` as an integer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_integer_written_with_a_fraction_of_zero_is_an_integer() {
+    let app = TestApp::spawn_with(no_worker()).await;
+    let owner = app.signup().await;
+    let rotate = async |grace: Value| {
+        let res = app
+            .post("/v1/api-keys", &owner.access_token, &json!({"name": "k"}))
+            .await;
+        let created: Value = res.json().await.unwrap();
+        let id = created["id"].as_str().unwrap().to_owned();
+        app.post(
+            &format!("/v1/api-keys/{id}/rotate"),
+            &owner.access_token,
+            &json!({ "grace_seconds": grace }),
+        )
+        .await
+    };
+    assert_eq!(rotate(json!(60.0)).await.status(), 201);
+    assert_eq!(rotate(json!(6e1)).await.status(), 201);
+    let res = rotate(json!(60.5)).await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "grace_seconds", "{body}");
+    app.cleanup().await;
+}

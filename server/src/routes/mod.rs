@@ -76,14 +76,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &web::Bytes) -> Result<JsonBody<T>
             format!("The request body is not valid JSON: {e}."),
         )
     };
-    if let Some(field) = nul_in_json(bytes) {
-        return Err(ApiError::invalid(
-            &field,
-            format!("`{field}` contains a NUL character (\\u0000), which cannot be stored."),
-        ));
-    }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let refused = |e: serde_path_to_error::Error<serde_json::Error>| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
@@ -102,12 +95,63 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &web::Bytes) -> Result<JsonBody<T>
             _ => path,
         };
         ApiError::invalid(&field, format!("`{field}`: {inner}."))
-    })?;
-    de.end().map_err(invalid_json)?;
+    };
+    if let Some(field) = nul_in_json(bytes) {
+        return Err(ApiError::invalid(
+            &field,
+            format!("`{field}` contains a NUL character (\\u0000), which cannot be stored."),
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => {
+            de.end().map_err(invalid_json)?;
+            value
+        }
+        // JSON Schema, and so this API's document, counts `60.0` as an integer; serde does
+        // not. A body refused for a value gets a second try with such numbers made integers
+        // (only refused bodies pay for it).
+        Err(e) if e.inner().is_data() => {
+            let mut doc: serde_json::Value = serde_json::from_slice(bytes).map_err(invalid_json)?;
+            if !integral_floats_to_integers(&mut doc) {
+                return Err(refused(e));
+            }
+            serde_path_to_error::deserialize(doc).map_err(refused)?
+        }
+        Err(e) => return Err(refused(e)),
+    };
     Ok(JsonBody {
         value,
         bytes: bytes.clone(),
     })
+}
+
+/// Turns every number with no fractional part written as a float (`60.0`, `1e3`) into an
+/// integer; whether any was.
+fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
+    let mut changed = false;
+    match value {
+        serde_json::Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0)
+                && f.abs() < 9.0e15
+            {
+                *value = serde_json::Value::from(f as i64);
+                changed = true;
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                changed |= integral_floats_to_integers(item);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for item in map.values_mut() {
+                changed |= integral_floats_to_integers(item);
+            }
+        }
+        _ => {}
+    }
+    changed
 }
 
 /// The path (`messages[3].body`, `metadata.note`) of the first string or object key holding
