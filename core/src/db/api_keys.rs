@@ -136,18 +136,24 @@ pub async fn find(
 }
 
 /// Revokes at `at` (now, or later for a rotation's grace period). Returns false when the key
-/// does not exist for this tenant or was already revoked.
+/// does not exist for this tenant or its revocation has already taken effect.
 pub async fn revoke(
     conn: &mut AsyncPgConnection,
     tenant_id: Uuid,
     id: Uuid,
     at: DateTime<Utc>,
 ) -> QueryResult<bool> {
+    // A key still in the grace period of a rotation is listed and works, so it can be revoked
+    // sooner.
     let n = diesel::update(
         api_keys::table
             .filter(api_keys::tenant_id.eq(tenant_id))
             .filter(api_keys::id.eq(id))
-            .filter(api_keys::revoked_at.is_null()),
+            .filter(
+                api_keys::revoked_at
+                    .is_null()
+                    .or(api_keys::revoked_at.gt(diesel::dsl::now)),
+            ),
     )
     .set(api_keys::revoked_at.eq(at))
     .execute(conn)

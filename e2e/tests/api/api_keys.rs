@@ -130,6 +130,47 @@ async fn rotation_issues_a_new_key_and_retires_the_old_one() {
     app.cleanup().await;
 }
 
+/// Found by schemathesis: create, rotate with a grace period, revoke the old key → 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_in_its_grace_period_can_be_revoked_at_once() {
+    let app = TestApp::spawn_with(no_worker()).await;
+    let owner = app.signup().await;
+    let res = app
+        .post("/v1/api-keys", &owner.access_token, &json!({"name": "k"}))
+        .await;
+    let created: Value = res.json().await.unwrap();
+    let (id, old) = (
+        created["id"].as_str().unwrap(),
+        created["key"].as_str().unwrap(),
+    );
+    let res = app
+        .post(
+            &format!("/v1/api-keys/{id}/rotate"),
+            &owner.access_token,
+            &json!({"grace_seconds": 3600}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(app.get("/v1/messages", old).await.status(), 200, "in grace");
+    let revoke = || {
+        app.http
+            .delete(app.url(&format!("/v1/api-keys/{id}")))
+            .bearer_auth(&owner.access_token)
+            .send()
+    };
+    assert_eq!(revoke().await.unwrap().status(), 204);
+    assert_eq!(app.get("/v1/messages", old).await.status(), 401);
+    let list: Value = app
+        .get("/v1/api-keys", &owner.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(revoke().await.unwrap().status(), 404, "already revoked");
+    app.cleanup().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_tenants_key_is_not_found() {
     let app = TestApp::spawn_with(no_worker()).await;
