@@ -36,6 +36,23 @@ ensure_chromium() {
     || { apt-get update >/dev/null && apt-get install -y chromium chromium-driver >/dev/null; }
 }
 
+# The fuzz test (e2e/tests/fuzz) runs schemathesis from a virtualenv under target/, made from
+# the pinned e2e/schemathesis-requirements.txt and reused while that file is unchanged.
+ensure_schemathesis() {
+  local venv=target/schemathesis requirements=e2e/schemathesis-requirements.txt
+  local stamp
+  stamp="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  if [[ -x "$venv/bin/schemathesis" && "$(cat "$venv/.requirements" 2>/dev/null)" == "$stamp" ]]; then
+    return 0
+  fi
+  echo "installing schemathesis into $venv…"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --requirement "$requirements"
+  "$venv/bin/schemathesis" --version
+  echo "$stamp" > "$venv/.requirements"
+}
+
 ensure_services() {
   ensure_postgres
   ensure_rabbitmq

@@ -59,7 +59,8 @@ fn invalid(field: &'static str, message: impl Into<String>) -> AccountError {
     }
 }
 
-/// A plausible address: one `@`, something before it, a dotted domain after it.
+/// A plausible address: one `@`, something before it, a dotted domain after it; no spaces
+/// and no control characters (NUL among them, which Postgres cannot store).
 pub fn validate_email(email: &str) -> Result<String, AccountError> {
     let email = email.trim();
     let ok = email.len() <= 254
@@ -70,7 +71,7 @@ pub fn validate_email(email: &str) -> Result<String, AccountError> {
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
         })
-        && !email.chars().any(char::is_whitespace);
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
     if ok {
         Ok(email.to_owned())
     } else {
@@ -115,12 +116,19 @@ pub fn validate_password(password: &str, email: &str) -> Result<(), AccountError
     Ok(())
 }
 
+/// A company name: 1–100 characters on one line (no control characters).
 pub fn validate_tenant_name(name: &str) -> Result<String, AccountError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(invalid(
             "tenant_name",
             "The company name must be 1 to 100 characters.",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(invalid(
+            "tenant_name",
+            "The company name must not contain control characters.",
         ));
     }
     Ok(name.to_owned())
@@ -310,6 +318,11 @@ pub async fn sign_in(
     password: &str,
     client: &Client,
 ) -> Result<(users::User, Tokens), AccountError> {
+    // No account has such an address (sign-up and invitations refuse them), and Postgres
+    // could not even look for one with a NUL in it.
+    if email.chars().any(char::is_control) {
+        return Err(invalid("email", "That is not an email address."));
+    }
     let mut conn = pool.get().await?;
     let (email_key, client_key) = throttle_keys(email, client);
     let keys: Vec<String> = std::iter::once(email_key.clone())
@@ -565,4 +578,35 @@ pub async fn authenticate(
         role,
         session_id: claims.sid,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(e: AccountError) -> &'static str {
+        match e {
+            AccountError::Invalid { field, .. } => field,
+            other => panic!("not a validation error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn emails_and_company_names_with_control_characters_are_refused() {
+        assert_eq!(validate_email(" a@b.test ").unwrap(), "a@b.test");
+        assert_eq!(field_of(validate_email("a\0@b.test").unwrap_err()), "email");
+        assert_eq!(
+            field_of(validate_email("a@b.te\u{7}st").unwrap_err()),
+            "email"
+        );
+        assert_eq!(validate_tenant_name(" Acme ").unwrap(), "Acme");
+        assert_eq!(
+            field_of(validate_tenant_name("Ac\0me").unwrap_err()),
+            "tenant_name"
+        );
+        assert_eq!(
+            field_of(validate_tenant_name("Ac\nme").unwrap_err()),
+            "tenant_name"
+        );
+    }
 }

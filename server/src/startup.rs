@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use openclaw_core::config::Settings;
 use openclaw_core::db;
 use openclaw_core::queue::Topology;
@@ -53,11 +55,12 @@ impl utoipa::Modify for BearerAuth {
 
 /// The OpenAPI document of every registered route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, doc) = App::new()
+    let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes::config)
         .split_for_parts();
+    routes::schemas::forbid_nul_in_strings(&mut doc);
     doc
 }
 
@@ -141,7 +144,7 @@ impl Application {
 
         let app_state = state.clone();
         let server = HttpServer::new(move || {
-            let (app, doc) = App::new()
+            let (app, mut doc) = App::new()
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi())
                 .app_data(app_state.clone())
@@ -150,12 +153,16 @@ impl Application {
                 .app_data(web::PayloadConfig::new(routes::MAX_BODY_BYTES))
                 .configure(routes::config)
                 .split_for_parts();
+            routes::schemas::forbid_nul_in_strings(&mut doc);
+            let json = routes::health::OpenApiJson(routes::schemas::to_json(&doc).into());
             app.app_data(web::Data::new(doc))
+                .app_data(web::Data::new(json))
                 .app_data(web_context.clone())
                 .app_data(web::FormConfig::default().limit(64 * 1024))
                 .route("/openapi.json", web::get().to(routes::health::openapi))
                 .configure(openclaw_web::configure)
                 .default_service(web::to(not_found))
+                .wrap(actix_web::middleware::from_fn(routes::refuse_nul_in_query))
                 .wrap(openclaw_web::security_headers(https))
         })
         .listen(listener)?
@@ -205,7 +212,64 @@ fn origin_of(url: &str) -> String {
     }
 }
 
-async fn not_found() -> HttpResponse {
+/// What no route took: 405 with `Allow` when the path is a documented route that takes other
+/// methods (the document is the route table), else 404.
+async fn not_found(req: HttpRequest) -> HttpResponse {
     use actix_web::ResponseError;
-    ApiError::not_found("route").error_response()
+    let allowed = req
+        .app_data::<web::Data<utoipa::openapi::OpenApi>>()
+        .map(|doc| methods_of(doc, req.path()))
+        .unwrap_or_default();
+    if allowed.is_empty() || allowed.contains(&req.method().as_str()) {
+        return ApiError::not_found("route").error_response();
+    }
+    let allow = allowed.join(", ");
+    let mut res = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("This route takes {allow}."),
+    )
+    .error_response();
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        res.headers_mut().insert(header::ALLOW, value);
+    }
+    res
+}
+
+/// The methods the document lists for the routes whose template (`/v1/providers/{id}`)
+/// matches `path`; a template without parameters that matches wins over those with
+/// (`/v1/messages/batch` over `/v1/messages/{id}`).
+fn methods_of(doc: &utoipa::openapi::OpenApi, path: &str) -> Vec<&'static str> {
+    let matches = |template: &str| {
+        let (mut t, mut p) = (template.split('/'), path.split('/'));
+        loop {
+            match (t.next(), p.next()) {
+                (None, None) => return true,
+                (Some(t), Some(p))
+                    if t == p || (t.starts_with('{') && t.ends_with('}') && !p.is_empty()) => {}
+                _ => return false,
+            }
+        }
+    };
+    let mut found: Vec<_> = doc.paths.paths.iter().filter(|(t, _)| matches(t)).collect();
+    if found.iter().any(|(t, _)| !t.contains('{')) {
+        found.retain(|(t, _)| !t.contains('{'));
+    }
+    let mut methods = Vec::new();
+    for (_, item) in found {
+        for (method, op) in [
+            ("GET", &item.get),
+            ("PUT", &item.put),
+            ("POST", &item.post),
+            ("DELETE", &item.delete),
+            ("PATCH", &item.patch),
+            ("HEAD", &item.head),
+            ("OPTIONS", &item.options),
+        ] {
+            if op.is_some() && !methods.contains(&method) {
+                methods.push(method);
+            }
+        }
+    }
+    methods
 }

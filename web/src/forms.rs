@@ -367,14 +367,10 @@ pub async fn create_key(
         Err(res) => return res,
     };
     let tenant_id = m.tenant;
-    let name = field(&form, "name").trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
-        return keys_flash(
-            &ctx,
-            Some("name"),
-            "Give the key a name of 1 to 100 characters.".into(),
-        );
-    }
+    let name = match api_keys::validate_name(&field(&form, "name")) {
+        Ok(name) => name,
+        Err(m) => return keys_flash(&ctx, Some("name"), m.into()),
+    };
     let mode = if field(&form, "mode") == "test" {
         "test"
     } else {

@@ -43,6 +43,19 @@ pub struct Minted {
     pub key: ApiKey,
 }
 
+/// A key's name: 1–100 characters on one line (no control characters), trimmed. The API and
+/// the admin app's form both ask this.
+pub fn validate_name(name: &str) -> Result<String, &'static str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err("The name must be 1 to 100 characters.");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("The name must not contain control characters.");
+    }
+    Ok(name.to_owned())
+}
+
 /// The mode prefix of a key, or None if it is not shaped like one of ours.
 pub fn mode_of(secret: &str) -> Option<&'static str> {
     if secret.starts_with("oc_live_") {
@@ -123,18 +136,24 @@ pub async fn find(
 }
 
 /// Revokes at `at` (now, or later for a rotation's grace period). Returns false when the key
-/// does not exist for this tenant or was already revoked.
+/// does not exist for this tenant or its revocation has already taken effect.
 pub async fn revoke(
     conn: &mut AsyncPgConnection,
     tenant_id: Uuid,
     id: Uuid,
     at: DateTime<Utc>,
 ) -> QueryResult<bool> {
+    // A key still in the grace period of a rotation is listed and works, so it can be revoked
+    // sooner.
     let n = diesel::update(
         api_keys::table
             .filter(api_keys::tenant_id.eq(tenant_id))
             .filter(api_keys::id.eq(id))
-            .filter(api_keys::revoked_at.is_null()),
+            .filter(
+                api_keys::revoked_at
+                    .is_null()
+                    .or(api_keys::revoked_at.gt(diesel::dsl::now)),
+            ),
     )
     .set(api_keys::revoked_at.eq(at))
     .execute(conn)
@@ -179,4 +198,18 @@ pub async fn rotate(
         Ok(Some(minted))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_one_line_of_1_to_100_characters() {
+        assert_eq!(validate_name(" backend ").unwrap(), "backend");
+        assert!(validate_name("").is_err());
+        assert!(validate_name(&"k".repeat(101)).is_err());
+        assert!(validate_name("back\0end").is_err());
+        assert!(validate_name("back\tend").is_err());
+    }
 }

@@ -15,6 +15,9 @@ pub enum GroupBy {
 }
 
 impl GroupBy {
+    /// Every name `parse` takes.
+    pub const NAMES: [&'static str; 4] = ["day", "provider", "country", "message_type"];
+
     pub fn parse(s: &str) -> Option<GroupBy> {
         Some(match s {
             "day" => GroupBy::Day,

@@ -15,6 +15,15 @@ pub enum Role {
 }
 
 impl Role {
+    /// The roles inside a tenant, most powerful first.
+    pub const TENANT: [Role; 5] = [
+        Role::Owner,
+        Role::Admin,
+        Role::Developer,
+        Role::Billing,
+        Role::Viewer,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Owner => "owner",

@@ -413,11 +413,14 @@ pub(crate) async fn call(
     }
 }
 
-/// A provider's name: 1–100 characters.
+/// A provider's name: 1–100 characters on one line (no control characters).
 pub fn validate_name(name: &str) -> Result<String, String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err("The name must be 1 to 100 characters.".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Err("The name must not contain control characters.".into());
     }
     Ok(name.to_owned())
 }
@@ -598,5 +601,14 @@ mod tests {
     #[test]
     fn short_secrets_are_fully_masked() {
         assert_eq!(mask_secret("abcdef"), "••••");
+    }
+
+    #[test]
+    fn a_name_is_one_line_of_1_to_100_characters() {
+        assert_eq!(validate_name("  Twilio EU ").unwrap(), "Twilio EU");
+        assert!(validate_name(" ").is_err());
+        assert!(validate_name(&"x".repeat(101)).is_err());
+        assert!(validate_name("Twilio\0EU").is_err());
+        assert!(validate_name("Twilio\nEU").is_err());
     }
 }

@@ -130,6 +130,47 @@ async fn rotation_issues_a_new_key_and_retires_the_old_one() {
     app.cleanup().await;
 }
 
+/// Found by schemathesis: create, rotate with a grace period, revoke the old key → 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_in_its_grace_period_can_be_revoked_at_once() {
+    let app = TestApp::spawn_with(no_worker()).await;
+    let owner = app.signup().await;
+    let res = app
+        .post("/v1/api-keys", &owner.access_token, &json!({"name": "k"}))
+        .await;
+    let created: Value = res.json().await.unwrap();
+    let (id, old) = (
+        created["id"].as_str().unwrap(),
+        created["key"].as_str().unwrap(),
+    );
+    let res = app
+        .post(
+            &format!("/v1/api-keys/{id}/rotate"),
+            &owner.access_token,
+            &json!({"grace_seconds": 3600}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(app.get("/v1/messages", old).await.status(), 200, "in grace");
+    let revoke = || {
+        app.http
+            .delete(app.url(&format!("/v1/api-keys/{id}")))
+            .bearer_auth(&owner.access_token)
+            .send()
+    };
+    assert_eq!(revoke().await.unwrap().status(), 204);
+    assert_eq!(app.get("/v1/messages", old).await.status(), 401);
+    let list: Value = app
+        .get("/v1/api-keys", &owner.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(revoke().await.unwrap().status(), 404, "already revoked");
+    app.cleanup().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_tenants_key_is_not_found() {
     let app = TestApp::spawn_with(no_worker()).await;
@@ -153,5 +194,32 @@ async fn another_tenants_key_is_not_found() {
             .status(),
         200
     );
+    app.cleanup().await;
+}
+
+/// Found by schemathesis: JSON Schema (and so the document) counts `60.0` as an integer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_integer_written_with_a_fraction_of_zero_is_an_integer() {
+    let app = TestApp::spawn_with(no_worker()).await;
+    let owner = app.signup().await;
+    let rotate = async |grace: Value| {
+        let res = app
+            .post("/v1/api-keys", &owner.access_token, &json!({"name": "k"}))
+            .await;
+        let created: Value = res.json().await.unwrap();
+        let id = created["id"].as_str().unwrap().to_owned();
+        app.post(
+            &format!("/v1/api-keys/{id}/rotate"),
+            &owner.access_token,
+            &json!({ "grace_seconds": grace }),
+        )
+        .await
+    };
+    assert_eq!(rotate(json!(60.0)).await.status(), 201);
+    assert_eq!(rotate(json!(6e1)).await.status(), 201);
+    let res = rotate(json!(60.5)).await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "grace_seconds", "{body}");
     app.cleanup().await;
 }

@@ -5,6 +5,7 @@
 mod accounts;
 mod api_keys;
 mod audit;
+mod bad_input;
 mod isolation;
 mod members;
 mod messages;

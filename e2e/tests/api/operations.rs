@@ -88,22 +88,146 @@ async fn openapi_documents_every_route_the_server_serves() {
             "{method} {path} is not documented"
         );
     }
-    // And every documented operation is served (not the 404 fallback).
+    // And every documented operation is served (not the 404 fallback); one that needs a
+    // credential answers 401 without one.
     for (path, item) in paths {
-        for method in item.as_object().unwrap().keys() {
+        for (method, op) in item.as_object().unwrap() {
             let url = app.url(&path.replace("{id}", "x").replace("{provider_id}", "x"));
             let req = app
                 .http
                 .request(method.to_uppercase().parse().unwrap(), url);
             let res = req.send().await.unwrap();
+            let status = res.status();
             let body: Value = res.json().await.unwrap_or(Value::Null);
             assert_ne!(
                 body["error"]["message"], "No such route.",
                 "{method} {path} is documented but not served"
             );
+            if op.get("security").is_some() {
+                assert_eq!(status, 401, "{method} {path} without a credential: {body}");
+            }
         }
     }
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    app.cleanup().await;
+}
+
+/// What each operation answers is in the document: a body schema for every 2xx that has a
+/// body (204 has none), the error shape for every 4xx, 401 wherever a credential is asked
+/// for, and one id per operation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_documents_every_answer_of_every_operation() {
+    let app = TestApp::spawn_with(Options {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    let res = app.http.get(app.url("/openapi.json")).send().await.unwrap();
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let doc: Value = res.json().await.unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let mut ids = std::collections::HashSet::new();
+    let mut missing = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let name = format!("{} {path}", method.to_uppercase());
+            let id = op["operationId"].as_str().unwrap_or_default();
+            if !ids.insert(id.to_owned()) {
+                missing.push(format!("{name}: operationId `{id}` is not unique"));
+            }
+            let responses = op["responses"].as_object().unwrap();
+            let schema_of =
+                |status: &str| responses[status]["content"]["application/json"]["schema"].clone();
+            let successes: Vec<&String> = responses.keys().filter(|s| s.starts_with('2')).collect();
+            if successes.is_empty() {
+                missing.push(format!("{name}: no 2xx answer"));
+            }
+            for status in successes {
+                if status != "204" && schema_of(status).is_null() {
+                    missing.push(format!("{name}: {status} has no body schema"));
+                }
+            }
+            for status in responses.keys().filter(|s| s.starts_with('4')) {
+                if schema_of(status)["$ref"] != "#/components/schemas/ErrorBody" {
+                    missing.push(format!("{name}: {status} is not the error shape"));
+                }
+            }
+            if op.get("security").is_some() && !responses.contains_key("401") {
+                missing.push(format!("{name}: takes a credential but documents no 401"));
+            }
+            // Every link names an operation that exists, by the field OpenAPI reads.
+            for response in responses.values() {
+                for (link, target) in response["links"].as_object().into_iter().flatten() {
+                    let target = target["operationId"].as_str().unwrap_or_default();
+                    let exists = doc["paths"].as_object().unwrap().values().any(|item| {
+                        item.as_object()
+                            .unwrap()
+                            .values()
+                            .any(|op| op["operationId"] == target)
+                    });
+                    if !exists {
+                        missing.push(format!("{name}: link {link} names no operation"));
+                    }
+                }
+            }
+        }
+    }
+    // Lists answer `{data: [item], next_cursor}` with the item's schema.
+    for (path, item) in [
+        ("/v1/api-keys", "KeyView"),
+        ("/v1/providers", "ProviderView"),
+        ("/v1/members", "MemberView"),
+        ("/v1/audit-log", "AuditEvent"),
+        ("/v1/messages", "MessageView"),
+        ("/v1/admin/tenants", "TenantSummary"),
+        ("/v1/admin/audit-log", "AuditEvent"),
+    ] {
+        let page =
+            doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+                ["$ref"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches("#/components/schemas/");
+        let page = &schemas[page];
+        // The item's schema, by reference or inline.
+        let items = &page["properties"]["data"]["items"];
+        assert!(
+            items["$ref"] == format!("#/components/schemas/{item}") || *items == schemas[item],
+            "GET {path}: {page}"
+        );
+        assert!(page["properties"]["next_cursor"].is_object(), "GET {path}");
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeclared_method_on_a_documented_route_is_405_with_allow() {
+    let app = TestApp::spawn_with(Options {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    for (method, path, allow) in [
+        ("PUT", "/v1/providers/prv_x", "GET, DELETE, PATCH"),
+        ("TRACE", "/healthz", "GET"),
+        ("DELETE", "/v1/messages/batch", "POST"),
+        ("PATCH", "/v1/messages", "GET, POST"),
+    ] {
+        let res = app
+            .http
+            .request(method.parse().unwrap(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "{method} {path}");
+        assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "method_not_allowed");
+    }
+    // Paths no route has stay 404, whatever the method.
+    let res = app.http.put(app.url("/v1/nothing")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
     app.cleanup().await;
 }
 

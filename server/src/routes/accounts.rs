@@ -26,11 +26,13 @@ pub fn config(cfg: &mut ServiceConfig) {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
-    #[schema(example = "Acme Ltd")]
+    /// 1–100 characters, no control characters.
+    #[schema(example = "Acme Ltd", min_length = 1, max_length = 100)]
     pub tenant_name: String,
-    #[schema(example = "ops@acme.test")]
+    #[schema(example = "ops@acme.test", format = Email, max_length = 254)]
     pub email: String,
-    /// At least 12 characters.
+    /// At least 12 characters, not a common password and not the email address.
+    #[schema(min_length = 12)]
     pub password: String,
 }
 
@@ -69,6 +71,7 @@ pub struct TokenPair {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(example = "ops@acme.test", format = Email)]
     pub email: String,
     pub password: String,
 }
@@ -131,8 +134,11 @@ fn pair(tokens: Tokens) -> TokenPair {
     request_body = SignupRequest,
     responses(
         (status = 201, body = SignupResponse),
-        (status = 400, body = ErrorBody),
+        (status = 400, description = "`invalid_json`, or `invalid_field` naming the field: not an email address, a weak password, a name too long", body = ErrorBody),
         (status = 409, description = "`email_taken`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many sign-ups from this address", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 #[post("/v1/auth/signup")]
@@ -175,8 +181,11 @@ pub async fn signup(
     request_body = LoginRequest,
     responses(
         (status = 200, body = TokenPair),
+        (status = 400, description = "`invalid_json`, or `invalid_field` naming the field at fault", body = ErrorBody),
         (status = 401, description = "`invalid_credentials`", body = ErrorBody),
-        (status = 429, description = "`rate_limited`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many failed sign-ins for this email or client address", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 #[post("/v1/auth/login")]
@@ -202,7 +211,13 @@ pub async fn login(
 #[utoipa::path(
     tag = "accounts",
     request_body = RefreshRequest,
-    responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody))
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 400, description = "`invalid_json`, or `invalid_field` naming the field at fault", body = ErrorBody),
+        (status = 401, description = "`unauthenticated` (unknown or expired refresh token) or `refresh_token_reused` (its session is now ended)", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
+    )
 )]
 #[post("/v1/auth/refresh")]
 pub async fn refresh(
@@ -216,7 +231,10 @@ pub async fn refresh(
 /// End the current session (its access and refresh tokens stop working at once).
 #[utoipa::path(
     tag = "accounts",
-    responses((status = 204), (status = 401, body = ErrorBody)),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[post("/v1/auth/logout")]
@@ -228,7 +246,10 @@ pub async fn logout(state: web::Data<AppState>, user: User) -> ApiResult<HttpRes
 /// The signed-in user, their tenant and role.
 #[utoipa::path(
     tag = "accounts",
-    responses((status = 200, body = MeResponse), (status = 401, body = ErrorBody)),
+    responses(
+        (status = 200, body = MeResponse),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[get("/v1/me")]
@@ -261,6 +282,7 @@ pub async fn me(state: web::Data<AppState>, user: User) -> ApiResult<web::Json<M
 pub struct ChangePasswordRequest {
     pub current_password: String,
     /// At least 12 characters, not a common password.
+    #[schema(min_length = 12)]
     pub new_password: String,
 }
 
@@ -271,8 +293,10 @@ pub struct ChangePasswordRequest {
     request_body = ChangePasswordRequest,
     responses(
         (status = 200, body = TokenPair),
-        (status = 400, description = "wrong current password or weak new one", body = ErrorBody),
-        (status = 401, body = ErrorBody),
+        (status = 400, description = "`invalid_json`, or `invalid_field`: the current password is not right (`current_password`) or the new one is weak (`new_password`)", body = ErrorBody),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

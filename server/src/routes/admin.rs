@@ -23,8 +23,10 @@ pub fn config(cfg: &mut ServiceConfig) {
     tag = "staff",
     params(PageParams),
     responses(
-        (status = 200, description = "`{data: [AuditEvent], next_cursor}`"),
-        (status = 403, body = ErrorBody),
+        (status = 200, body = Page<super::audit::AuditEvent>),
+        (status = 400, description = "`invalid_query`, or `invalid_field`: `limit` or `cursor`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: only platform staff whose role allows this", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -59,8 +61,10 @@ pub struct TenantSummary {
     tag = "staff",
     params(PageParams),
     responses(
-        (status = 200, description = "`{data: [TenantSummary], next_cursor}`"),
-        (status = 403, body = ErrorBody),
+        (status = 200, body = Page<TenantSummary>),
+        (status = 400, description = "`invalid_query`, or `invalid_field`: `limit` or `cursor`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: only platform staff whose role allows this", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

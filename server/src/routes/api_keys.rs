@@ -10,7 +10,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{JsonBody, Page};
+use super::{JsonBody, Page, sane_date};
 use crate::auth::{Action, User};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
@@ -25,13 +25,16 @@ pub fn config(cfg: &mut ServiceConfig) {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
-    #[schema(example = "production backend")]
+    /// 1–100 characters, no control characters.
+    #[schema(example = "production backend", min_length = 1, max_length = 100)]
     pub name: String,
     /// `live` (default) or `test` (routes only to sandbox providers, never billed).
-    #[schema(example = "live")]
+    #[schema(example = "live", schema_with = super::schemas::key_mode)]
     pub mode: Option<String>,
     /// Default: `messages:send`, `messages:read`.
+    #[schema(schema_with = super::schemas::key_scopes)]
     pub scopes: Option<Vec<String>>,
+    /// In the future (and before the year 10000).
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -96,9 +99,17 @@ fn created(minted: api_keys::Minted) -> CreatedKey {
 
 /// Create an API key.
 #[utoipa::path(
+    operation_id = "create_api_key",
     tag = "api keys",
     request_body = CreateKeyRequest,
-    responses((status = 201, body = CreatedKey), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses(
+        (status = 201, body = CreatedKey, links(("rotate" = (operation_id = "rotate_api_key", parameters(("id" = "$response.body#/id")))), ("revoke" = (operation_id = "revoke_api_key", parameters(("id" = "$response.body#/id")))))),
+        (status = 400, description = "`invalid_json`, or `invalid_field` naming the field at fault", body = ErrorBody),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role does not allow this (platform staff have no tenant)", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[post("/v1/api-keys")]
@@ -109,13 +120,8 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     let tenant_id = user.require(Action::ManageApiKeys)?;
     let req = body.value;
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid(
-            "name",
-            "The name must be 1 to 100 characters.",
-        ));
-    }
+    let name = api_keys::validate_name(&req.name).map_err(|m| ApiError::invalid("name", m))?;
+    let name = name.as_str();
     let mode = req.mode.as_deref().unwrap_or("live");
     if !matches!(mode, "live" | "test") {
         return Err(ApiError::invalid(
@@ -144,7 +150,11 @@ pub async fn create(
             scopes
         }
     };
-    if req.expires_at.is_some_and(|t| t <= Utc::now()) {
+    let expires_at = req
+        .expires_at
+        .map(|t| sane_date("expires_at", t))
+        .transpose()?;
+    if expires_at.is_some_and(|t| t <= Utc::now()) {
         return Err(ApiError::invalid(
             "expires_at",
             "`expires_at` must be in the future.",
@@ -152,8 +162,7 @@ pub async fn create(
     }
     let minted = state
         .scoped(tenant_id, async |c| {
-            let minted =
-                api_keys::create(c, tenant_id, name, mode, &scopes, req.expires_at).await?;
+            let minted = api_keys::create(c, tenant_id, name, mode, &scopes, expires_at).await?;
             audit::record(
                 c,
                 &user.actor(),
@@ -171,8 +180,13 @@ pub async fn create(
 
 /// List the tenant's API keys (never the secrets).
 #[utoipa::path(
+    operation_id = "list_api_keys",
     tag = "api keys",
-    responses((status = 200, description = "`{data: [KeyView], next_cursor: null}`"), (status = 403, body = ErrorBody)),
+    responses(
+        (status = 200, body = Page<KeyView>),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role does not allow this (platform staff have no tenant)", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[get("/v1/api-keys")]
@@ -195,9 +209,15 @@ fn parse_id(id: &str) -> Result<uuid::Uuid, ApiError> {
 
 /// Revoke a key; it is refused from this moment.
 #[utoipa::path(
+    operation_id = "revoke_api_key",
     tag = "api keys",
     params(("id" = String, Path, description = "`key_…`")),
-    responses((status = 204), (status = 404, body = ErrorBody)),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role does not allow this (platform staff have no tenant)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[delete("/v1/api-keys/{id}")]
@@ -233,15 +253,24 @@ pub async fn revoke(
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
     /// How long the old key keeps working (0–604800 seconds, default 0).
+    #[schema(minimum = 0, maximum = 604_800)]
     pub grace_seconds: Option<i64>,
 }
 
 /// Replace a key with a new one; the old one works until the grace period ends.
 #[utoipa::path(
+    operation_id = "rotate_api_key",
     tag = "api keys",
     params(("id" = String, Path, description = "`key_…`")),
     request_body = RotateRequest,
-    responses((status = 201, body = CreatedKey), (status = 404, body = ErrorBody)),
+    responses(
+        (status = 201, body = CreatedKey),
+        (status = 400, description = "`invalid_json`, or `invalid_field` naming the field at fault", body = ErrorBody),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role does not allow this (platform staff have no tenant)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[post("/v1/api-keys/{id}/rotate")]

@@ -56,11 +56,14 @@ impl From<audit::Entry> for AuditEvent {
 
 /// The tenant's audit log, newest first.
 #[utoipa::path(
+    operation_id = "list_audit_log",
     tag = "members",
     params(PageParams),
     responses(
-        (status = 200, description = "`{data: [AuditEvent], next_cursor}`"),
-        (status = 403, body = ErrorBody),
+        (status = 200, body = Page<AuditEvent>),
+        (status = 400, description = "`invalid_query`, or `invalid_field`: `limit` or `cursor`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role does not allow this (platform staff have no tenant)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -60,7 +60,12 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Serves the OpenAPI document collected from the registered routes.
-pub async fn openapi(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
-    HttpResponse::Ok().json(doc.get_ref())
+/// The OpenAPI document collected from the registered routes, rendered once.
+pub struct OpenApiJson(pub web::Bytes);
+
+/// Serves the OpenAPI document.
+pub async fn openapi(doc: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.0.clone())
 }

@@ -46,7 +46,13 @@ fn json_pairs(bytes: &[u8]) -> Vec<(String, String)> {
         ("provider_id" = String, Path, description = "`prv_…`"),
         ("message_id" = Option<String>, Query, description = "`msg_…`, as put in the callback URL"),
     ),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses(
+        (status = 204, description = "Recorded (or not ours: acknowledged so the provider stops retrying)"),
+        (status = 400, description = "`invalid_receipt`", body = ErrorBody),
+        (status = 403, description = "`invalid_signature`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such provider", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+    ),
 )]
 #[post("/hooks/providers/{provider_id}/status")]
 pub async fn provider_status(
@@ -75,6 +81,16 @@ pub async fn provider_status(
     } else {
         form_pairs(&body)
     };
+    // Nothing in a receipt we understand holds a NUL, and Postgres could not look it up.
+    if params
+        .iter()
+        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_receipt",
+            "This is not a delivery receipt we understand.",
+        ));
+    }
 
     let receipt = match kind {
         ProviderKind::Twilio => {

@@ -65,16 +65,17 @@ pub struct InvitedMember {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteRequest {
-    #[schema(example = "dev@acme.test")]
+    #[schema(example = "dev@acme.test", format = Email)]
     pub email: String,
     /// `owner`, `admin`, `developer`, `billing` or `viewer`.
-    #[schema(example = "developer")]
+    #[schema(example = "developer", schema_with = super::schemas::tenant_role)]
     pub role: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMemberRequest {
+    #[schema(example = "admin", schema_with = super::schemas::tenant_role)]
     pub role: String,
 }
 
@@ -83,6 +84,7 @@ pub struct UpdateMemberRequest {
 pub struct AcceptInviteRequest {
     pub invite_token: String,
     /// At least 12 characters, not a common password.
+    #[schema(min_length = 12)]
     pub password: String,
 }
 
@@ -127,8 +129,13 @@ fn parse_id(id: &str) -> Result<uuid::Uuid, ApiError> {
 
 /// The tenant's members, active and invited.
 #[utoipa::path(
+    operation_id = "list_members",
     tag = "members",
-    responses((status = 200, description = "`{data: [MemberView], next_cursor: null}`"), (status = 403, body = ErrorBody)),
+    responses(
+        (status = 200, body = Page<MemberView>),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role does not allow this (platform staff have no tenant)", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[get("/v1/members")]
@@ -147,13 +154,17 @@ pub async fn list(
 /// Invite someone by email with a role. The answer carries the invitation token (shown once);
 /// they accept it with a password of their own.
 #[utoipa::path(
+    operation_id = "invite_member",
     tag = "members",
     request_body = InviteRequest,
     responses(
-        (status = 201, body = InvitedMember),
-        (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody),
+        (status = 201, body = InvitedMember, links(("update" = (operation_id = "update_member", parameters(("id" = "$response.body#/id")))), ("remove" = (operation_id = "remove_member", parameters(("id" = "$response.body#/id")))))),
+        (status = 400, description = "`invalid_json`, or `invalid_field` naming the field at fault", body = ErrorBody),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role does not allow this (only an owner invites an owner)", body = ErrorBody),
         (status = 409, description = "`email_taken`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -186,15 +197,19 @@ pub async fn invite(
 /// Change a member's role. Their sessions end (they sign in again with the new role). Only an
 /// owner may give or take away `owner`; the last owner cannot be demoted.
 #[utoipa::path(
+    operation_id = "update_member",
     tag = "members",
     params(("id" = String, Path, description = "`usr_…`")),
     request_body = UpdateMemberRequest,
     responses(
         (status = 200, body = MemberView),
-        (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 400, description = "`invalid_json`, or `invalid_field` naming the field at fault", body = ErrorBody),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role does not allow this (only an owner gives or takes away `owner`)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 409, description = "`last_owner`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -213,12 +228,14 @@ pub async fn update(
 
 /// Remove a member (or withdraw an invitation). The last owner cannot be removed.
 #[utoipa::path(
+    operation_id = "remove_member",
     tag = "members",
     params(("id" = String, Path, description = "`usr_…`")),
     responses(
-        (status = 204),
-        (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 204, description = "Removed"),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role does not allow this (only an owner removes an owner)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 409, description = "`last_owner`", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -241,7 +258,9 @@ pub async fn remove(
     request_body = AcceptInviteRequest,
     responses(
         (status = 200, body = TokenPair),
-        (status = 400, description = "`invalid_invite_token` or a weak password", body = ErrorBody),
+        (status = 400, description = "`invalid_json`, `invalid_invite_token`, or `invalid_field` for a weak password", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
     )
 )]
 #[post("/v1/auth/accept-invite")]

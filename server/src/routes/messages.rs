@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{JsonBody, Page, PageParams, cursor_for};
+use super::{JsonBody, Page, PageParams, cursor_for, sane_date};
 use crate::auth::{Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
@@ -252,11 +252,15 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     request_body = SendRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely: the same key and body return the first answer")),
     responses(
-        (status = 202, body = AcceptedMessage),
-        (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
+        (status = 202, body = AcceptedMessage, links(("get" = (operation_id = "get_message", parameters(("id" = "$response.body#/id")))), ("cancel" = (operation_id = "cancel_message", parameters(("id" = "$response.body#/id")))))),
+        (status = 400, description = "`invalid_json`, `invalid_phone_number`, or `invalid_field` naming the field at fault", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `token_expired` or `invalid_api_key`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role or the API key's scopes do not allow this", body = ErrorBody),
         (status = 409, description = "`idempotency_conflict`", body = ErrorBody),
-        (status = 422, description = "`no_route`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
+        (status = 422, description = "`no_route`: no enabled provider is priced for the destination", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: this API key is over its requests per second", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(("bearer" = []))
 )]
@@ -310,8 +314,10 @@ fn refused() -> ApiError {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
-    /// Up to 1,000 messages, each shaped like a single send.
-    #[schema(value_type = Vec<SendRequest>)]
+    /// 1 to 1,000 messages, each shaped like a single send (`SendRequest`). Each entry is
+    /// checked on its own: one that is not a valid send gets its error in the answer, in its
+    /// place, and the others go ahead.
+    #[schema(value_type = Vec<Value>, min_items = 1, max_items = 1000)]
     pub messages: Vec<serde_json::Value>,
 }
 
@@ -335,9 +341,13 @@ pub struct BatchResponse {
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat a batch safely: the same key and body return the first answer; another body gets 409")),
     responses(
         (status = 202, body = BatchResponse),
-        (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 409, description = "`idempotency_conflict`", body = ErrorBody),
+        (status = 400, description = "`invalid_json`, or `invalid_field`: not 1 to 1000 messages, or a bad `Idempotency-Key` (each entry's own errors are in its answer)", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `token_expired` or `invalid_api_key`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role or the API key's scopes do not allow this", body = ErrorBody),
+        (status = 409, description = "`idempotency_conflict`: the key was used with another request", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: this API key is over its requests per second", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(("bearer" = []))
 )]
@@ -346,7 +356,8 @@ pub async fn send_batch(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-    body: JsonBody<BatchRequest>,
+    // Each entry is checked on its own, a NUL included, and answered in its place.
+    body: JsonBody<BatchRequest, false>,
 ) -> ApiResult<HttpResponse> {
     let tenant_id = caller.require(Action::SendMessages)?;
     let key = idempotency_key(&req)?;
@@ -467,9 +478,16 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
 
 /// One message with its attempts and status events.
 #[utoipa::path(
+    operation_id = "get_message",
     tag = "messages",
     params(("id" = String, Path, description = "`msg_…`")),
-    responses((status = 200, body = MessageView), (status = 404, body = ErrorBody)),
+    responses(
+        (status = 200, body = MessageView),
+        (status = 401, description = "`unauthenticated`, `token_expired` or `invalid_api_key`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role or the API key's scopes do not allow this", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: this API key is over its requests per second", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
     security(("bearer" = []))
 )]
 #[get("/v1/messages/{id}")]
@@ -520,20 +538,34 @@ pub async fn get_one(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(schema_with = super::schemas::message_status)]
     pub status: Option<String>,
     /// The recipient, in any format `to` accepts.
     pub to: Option<String>,
+    /// Created at or after (years 2000–9999).
     pub since: Option<DateTime<Utc>>,
+    /// Created before (years 2000–9999).
     pub until: Option<DateTime<Utc>>,
+    /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
 }
 
 /// Messages, newest first.
 #[utoipa::path(
+    operation_id = "list_messages",
     tag = "messages",
     params(ListQuery),
-    responses((status = 200, description = "`{data: [MessageView], next_cursor}`"), (status = 400, body = ErrorBody)),
+    responses(
+        (status = 200, body = Page<MessageView>),
+        (status = 400, description = "`invalid_query`, `invalid_phone_number` (`to`), or `invalid_field` naming the parameter", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `token_expired` or `invalid_api_key`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role or the API key's scopes do not allow this", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: this API key is over its requests per second", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
     security(("bearer" = []))
 )]
 #[get("/v1/messages")]
@@ -571,8 +603,8 @@ pub async fn list(
     let filter = ListFilter {
         status: q.status,
         recipient,
-        since: q.since,
-        until: q.until,
+        since: q.since.map(|t| sane_date("since", t)).transpose()?,
+        until: q.until.map(|t| sane_date("until", t)).transpose()?,
         before: page.cursor_uuid()?,
     };
     let mut rows = state
@@ -594,9 +626,17 @@ pub async fn list(
 
 /// Cancel a message that is still scheduled or queued.
 #[utoipa::path(
+    operation_id = "cancel_message",
     tag = "messages",
     params(("id" = String, Path, description = "`msg_…`")),
-    responses((status = 200, body = MessageView), (status = 404, body = ErrorBody), (status = 409, description = "`not_cancelable`", body = ErrorBody)),
+    responses(
+        (status = 200, body = MessageView),
+        (status = 401, description = "`unauthenticated`, `token_expired` or `invalid_api_key`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role or the API key's scopes do not allow this", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`not_cancelable`: the message is no longer scheduled or queued", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: this API key is over its requests per second", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
     security(("bearer" = []))
 )]
 #[post("/v1/messages/{id}/cancel")]

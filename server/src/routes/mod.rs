@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod members;
 pub mod messages;
 pub mod providers;
+pub mod schemas;
 pub mod spend;
 
 use actix_web::dev::Payload;
@@ -40,8 +41,10 @@ pub fn config(cfg: &mut ServiceConfig) {
 }
 
 /// A JSON body parsed into `T`, with errors in our shape: `invalid_json` for syntax,
-/// `invalid_field` naming the field for a wrong or missing value, 413 over the limit.
-pub struct JsonBody<T> {
+/// `invalid_field` naming the field for a wrong or missing value, 413 over the limit, and
+/// `invalid_field` for a NUL character anywhere (no column can store one) unless
+/// `REFUSE_NUL` is false: then the handler answers it itself (the batch, per entry).
+pub struct JsonBody<T, const REFUSE_NUL: bool = true> {
     pub value: T,
     /// The body as received (for the idempotency fingerprint).
     pub bytes: web::Bytes,
@@ -69,14 +72,22 @@ where
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &web::Bytes) -> Result<JsonBody<T>, ApiError> {
+    parse_json_refusing_nul(bytes, true)
+}
+
+/// [`parse_json`]; with `refuse_nul` false a NUL character is left to the handler (a batch
+/// answers it for the one entry that holds it).
+fn parse_json_refusing_nul<T: DeserializeOwned, const N: bool>(
+    bytes: &web::Bytes,
+    refuse_nul: bool,
+) -> Result<JsonBody<T, N>, ApiError> {
     let invalid_json = |e: serde_json::Error| {
         ApiError::bad_request(
             "invalid_json",
             format!("The request body is not valid JSON: {e}."),
         )
     };
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let refused = |e: serde_path_to_error::Error<serde_json::Error>| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
@@ -95,15 +106,128 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &web::Bytes) -> Result<JsonBody<T>
             _ => path,
         };
         ApiError::invalid(&field, format!("`{field}`: {inner}."))
-    })?;
-    de.end().map_err(invalid_json)?;
+    };
+    if let Some(field) = nul_in_json(bytes).filter(|_| refuse_nul) {
+        return Err(ApiError::invalid(
+            &field,
+            format!("`{field}` contains a NUL character (\\u0000), which cannot be stored."),
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => {
+            de.end().map_err(invalid_json)?;
+            value
+        }
+        // JSON Schema, and so this API's document, counts `60.0` as an integer; serde does
+        // not. A body refused for a value gets a second try with such numbers made integers
+        // (only refused bodies pay for it).
+        Err(e) if e.inner().is_data() => {
+            let mut doc: serde_json::Value = serde_json::from_slice(bytes).map_err(invalid_json)?;
+            if !integral_floats_to_integers(&mut doc) {
+                return Err(refused(e));
+            }
+            serde_path_to_error::deserialize(doc).map_err(refused)?
+        }
+        Err(e) => return Err(refused(e)),
+    };
     Ok(JsonBody {
         value,
         bytes: bytes.clone(),
     })
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+/// Turns every number with no fractional part written as a float (`60.0`, `1e3`) into an
+/// integer; whether any was.
+fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
+    let mut changed = false;
+    match value {
+        serde_json::Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0)
+                && f.abs() < 9.0e15
+            {
+                *value = serde_json::Value::from(f as i64);
+                changed = true;
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                changed |= integral_floats_to_integers(item);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for item in map.values_mut() {
+                changed |= integral_floats_to_integers(item);
+            }
+        }
+        _ => {}
+    }
+    changed
+}
+
+/// The path (`messages[3].body`, `metadata.note`) of the first string or object key holding
+/// a NUL character, which no text or jsonb column can store. In valid JSON a NUL can only be
+/// written as the escape `\u0000`, so bodies without those six bytes (nearly all) cost one
+/// vectorised scan; only the others are parsed a second time to find where it is.
+fn nul_in_json(bytes: &[u8]) -> Option<String> {
+    memchr::memmem::find(bytes, br"\u0000")?;
+    // Not valid JSON: the typed parse that follows says why.
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    openclaw_core::domain::text::unstorable_in_json(&value)
+}
+
+/// Middleware: a query parameter (name or value) holding a NUL character is refused with 400
+/// `invalid_field` naming it, before any handler or page sees it. A NUL can only arrive
+/// percent-encoded (`%00`), so a query string without that costs one substring search.
+pub async fn refuse_nul_in_query<B: actix_web::body::MessageBody + 'static>(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::EitherBody<B>>, actix_web::Error> {
+    use actix_web::ResponseError;
+    if req.query_string().contains("%00") {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+        if let Some((name, _)) = pairs
+            .iter()
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            let name = name.replace('\0', "\\u0000");
+            let err = ApiError::invalid(
+                &name,
+                format!("The query parameter `{name}` contains a NUL character (%00)."),
+            );
+            let res = err.error_response();
+            return Ok(req.into_response(res).map_into_right_body());
+        }
+    }
+    next.call(req)
+        .await
+        .map(actix_web::dev::ServiceResponse::map_into_left_body)
+}
+
+/// Years a date or time in a request may name. Outside them a value is a mistake or a probe,
+/// and part of it Postgres could not even store (its timestamps end at 4713 BC and 294276 AD).
+pub const SANE_YEARS: std::ops::RangeInclusive<i32> = 2000..=9999;
+
+/// `value` when its year is within [`SANE_YEARS`], else 400 `invalid_field` naming `field`.
+pub fn sane_date<D: chrono::Datelike>(field: &str, value: D) -> Result<D, ApiError> {
+    if SANE_YEARS.contains(&value.year()) {
+        Ok(value)
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!(
+                "`{field}` must be a date between the years {} and {}.",
+                SANE_YEARS.start(),
+                SANE_YEARS.end()
+            ),
+        ))
+    }
+}
+
+impl<T: DeserializeOwned + 'static, const REFUSE_NUL: bool> FromRequest
+    for JsonBody<T, REFUSE_NUL>
+{
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
@@ -123,7 +247,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 ));
             }
             let bytes = read_body(&mut payload, MAX_BODY_BYTES).await?;
-            parse_json(&bytes)
+            parse_json_refusing_nul(&bytes, REFUSE_NUL)
         })
     }
 }
@@ -133,8 +257,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
 }
 
@@ -169,9 +295,10 @@ pub fn cursor_for(id: uuid::Uuid) -> String {
 }
 
 /// `{"data": [...], "next_cursor": "..." | null}`.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,
+    /// Pass as `cursor` for the next page; null on the last one.
     pub next_cursor: Option<String>,
 }
 

@@ -32,17 +32,23 @@ pub fn config(cfg: &mut ServiceConfig) {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProviderRequest {
-    #[schema(example = "Twilio EU")]
+    /// 1–100 characters, no control characters.
+    #[schema(example = "Twilio EU", min_length = 1, max_length = 100)]
     pub name: String,
     pub kind: ProviderKind,
-    /// twilio: `{account_sid, auth_token}`; vonage: `{api_key, api_secret}`; sandbox: `{}`.
-    #[schema(value_type = Object)]
+    /// twilio: `{account_sid, auth_token}`; vonage: `{api_key, api_secret}`; sandbox: `{}`
+    /// (the default).
+    #[schema(value_type = Option<Object>)]
     pub credentials: Option<serde_json::Value>,
     /// Overrides the provider's public API root (regional endpoints, tests).
     pub base_url: Option<String>,
+    /// Phone numbers or alphanumeric ids (1–11 characters); at most 100.
+    #[schema(max_items = 100)]
     pub sender_ids: Option<Vec<String>>,
+    #[schema(minimum = 1, maximum = 100_000)]
     pub max_rate_per_sec: Option<i32>,
     /// Calls one worker process makes to this provider at once (1–1000, default 32).
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_concurrency: Option<i32>,
     pub enabled: Option<bool>,
 }
@@ -50,19 +56,25 @@ pub struct CreateProviderRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProviderRequest {
+    /// 1–100 characters, no control characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
     /// Replaces all credentials.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub credentials: Option<serde_json::Value>,
     /// `null` goes back to the provider's public API.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub base_url: Option<Option<String>>,
+    /// Phone numbers or alphanumeric ids (1–11 characters); at most 100.
+    #[schema(max_items = 100)]
     pub sender_ids: Option<Vec<String>>,
+    /// `null` removes the limit.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i32>)]
+    #[schema(value_type = Option<i32>, minimum = 1, maximum = 100_000)]
     pub max_rate_per_sec: Option<Option<i32>>,
     /// Calls one worker process makes to this provider at once (1–1000).
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_concurrency: Option<i32>,
     pub enabled: Option<bool>,
 }
@@ -156,9 +168,17 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
 
 /// Add an SMS gateway account.
 #[utoipa::path(
+    operation_id = "create_provider",
     tag = "providers",
     request_body = CreateProviderRequest,
-    responses((status = 201, body = ProviderView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses(
+        (status = 201, body = ProviderView, links(("get" = (operation_id = "get_provider", parameters(("id" = "$response.body#/id")))), ("update" = (operation_id = "update_provider", parameters(("id" = "$response.body#/id")))), ("remove" = (operation_id = "remove_provider", parameters(("id" = "$response.body#/id")))), ("prices" = (operation_id = "get_provider_prices", parameters(("id" = "$response.body#/id")))), ("set_prices" = (operation_id = "put_provider_prices", parameters(("id" = "$response.body#/id")))), ("status_hook" = (operation_id = "provider_status", parameters(("provider_id" = "$response.body#/id")))))),
+        (status = 400, description = "`invalid_json`, or `invalid_field` naming the field at fault", body = ErrorBody),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role does not allow this (platform staff have no tenant)", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[post("/v1/providers")]
@@ -211,8 +231,13 @@ pub async fn create(
 
 /// The tenant's providers.
 #[utoipa::path(
+    operation_id = "list_providers",
     tag = "providers",
-    responses((status = 200, description = "`{data: [ProviderView], next_cursor: null}`"), (status = 403, body = ErrorBody)),
+    responses(
+        (status = 200, body = Page<ProviderView>),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role does not allow this (platform staff have no tenant)", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[get("/v1/providers")]
@@ -235,9 +260,15 @@ pub async fn list(
 
 /// One provider.
 #[utoipa::path(
+    operation_id = "get_provider",
     tag = "providers",
     params(("id" = String, Path, description = "`prv_…`")),
-    responses((status = 200, body = ProviderView), (status = 404, body = ErrorBody)),
+    responses(
+        (status = 200, body = ProviderView),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role does not allow this (platform staff have no tenant)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[get("/v1/providers/{id}")]
@@ -259,10 +290,19 @@ pub async fn get_one(
 
 /// Change a provider; absent fields stay as they are.
 #[utoipa::path(
+    operation_id = "update_provider",
     tag = "providers",
     params(("id" = String, Path, description = "`prv_…`")),
     request_body = UpdateProviderRequest,
-    responses((status = 200, body = ProviderView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses(
+        (status = 200, body = ProviderView),
+        (status = 400, description = "`invalid_json`, or `invalid_field` naming the field at fault", body = ErrorBody),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role does not allow this (platform staff have no tenant)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[patch("/v1/providers/{id}")]
@@ -344,9 +384,15 @@ pub async fn update(
 
 /// Remove a provider. Past messages keep their record of it.
 #[utoipa::path(
+    operation_id = "remove_provider",
     tag = "providers",
     params(("id" = String, Path, description = "`prv_…`")),
-    responses((status = 204), (status = 404, body = ErrorBody)),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role does not allow this (platform staff have no tenant)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[delete("/v1/providers/{id}")]
@@ -397,13 +443,22 @@ impl From<PriceError> for ApiError {
 /// Replace the provider's price list: JSON `{prices: [...]}` or `text/csv` with the header
 /// `country,message_type,price,currency`.
 #[utoipa::path(
+    operation_id = "put_provider_prices",
     tag = "providers",
     params(("id" = String, Path, description = "`prv_…`")),
     request_body(content(
         (PriceList = "application/json"),
         (String = "text/csv", example = "country,message_type,price,currency\nDE,,0.0720,USD\n*,otp,0.0500,USD")
     )),
-    responses((status = 200, body = PriceList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses(
+        (status = 200, body = PriceList),
+        (status = 400, description = "`invalid_json`, `invalid_csv`, or `invalid_field` naming the entry at fault", body = ErrorBody),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role does not allow this (platform staff have no tenant)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json` or `text/csv`", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[put("/v1/providers/{id}/prices")]
@@ -466,9 +521,15 @@ fn price_list(prices: Vec<Price>) -> PriceList {
 
 /// The provider's price list.
 #[utoipa::path(
+    operation_id = "get_provider_prices",
     tag = "providers",
     params(("id" = String, Path, description = "`prv_…`")),
-    responses((status = 200, body = PriceList), (status = 404, body = ErrorBody)),
+    responses(
+        (status = 200, body = PriceList),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role does not allow this (platform staff have no tenant)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[get("/v1/providers/{id}/prices")]

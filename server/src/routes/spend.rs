@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::sane_date;
 use crate::auth::{Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
@@ -20,11 +21,13 @@ pub fn config(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SpendQuery {
-    /// First UTC day (YYYY-MM-DD), default: the first of this month.
+    /// First UTC day (YYYY-MM-DD, years 2000–9999), default: the first of this month. At most
+    /// 366 days before `to`.
     pub from: Option<NaiveDate>,
     /// Last UTC day, inclusive, default: today.
     pub to: Option<NaiveDate>,
     /// `day` (default), `provider`, `country` or `message_type`.
+    #[param(schema_with = super::schemas::spend_group_by)]
     pub group_by: Option<String>,
 }
 
@@ -47,7 +50,13 @@ pub struct SpendReport {
 #[utoipa::path(
     tag = "spend",
     params(SpendQuery),
-    responses((status = 200, body = SpendReport), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses(
+        (status = 200, body = SpendReport),
+        (status = 400, description = "`invalid_query`, or `invalid_field` naming the parameter", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `token_expired` or `invalid_api_key`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role or the API key's scopes do not allow this", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: this API key is over its requests per second", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
     security(("bearer" = []))
 )]
 #[get("/v1/spend")]
@@ -58,10 +67,14 @@ pub async fn report(
 ) -> ApiResult<web::Json<SpendReport>> {
     let tenant_id = caller.require(Action::ReadSpend)?;
     let today = Utc::now().date_naive();
-    let from = query
-        .from
-        .unwrap_or_else(|| today.with_day(1).unwrap_or(today));
-    let to = query.to.unwrap_or(today);
+    let from = match query.from {
+        Some(from) => sane_date("from", from)?,
+        None => today.with_day(1).unwrap_or(today),
+    };
+    let to = match query.to {
+        Some(to) => sane_date("to", to)?,
+        None => today,
+    };
     if from > to {
         return Err(ApiError::invalid("from", "`from` must not be after `to`."));
     }
