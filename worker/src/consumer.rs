@@ -271,11 +271,32 @@ async fn dispatch(
     if !missed.is_empty() {
         let (shared, publish, tracker) = (shared.clone(), publish.clone(), tracker.clone());
         tasks.spawn(async move {
-            persist("checking claims held elsewhere", || {
-                held_elsewhere(&shared, &publish, &missed)
-            })
-            .await;
-            tracker.settled(missed.len()).await;
+            // Tried while the channel lives: without it the lease check cannot be parked, and
+            // the unacked delivery comes back to be checked again.
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match held_elsewhere(&shared, &publish, &missed).await {
+                    Ok(()) => {
+                        tracker.settled(missed.len()).await;
+                        return;
+                    }
+                    Err(e) if !publish.status().connected() => {
+                        tracing::warn!(
+                            error = format!("{e:#}"),
+                            "claims held elsewhere not checked; the delivery comes back"
+                        );
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            error = format!("{e:#}"),
+                            "checking claims held elsewhere failed; retrying"
+                        );
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
         });
     }
 }

@@ -9,6 +9,9 @@
 //! 3. the batch endpoint (1,000 per request): accepted/s;
 //! 4. end to end: how fast accepted messages become `sent` (committed after the provider
 //!    accepted them), over everything the phases above accepted;
+//! 5. receipts: the simulator posts Twilio's signed status callbacks (`sent`, then
+//!    `delivered`) for every message, as a real gateway does, so the server takes two
+//!    callbacks per message throughout; how long until every message is `delivered`.
 //!
 //! It also prints the worker's and the server's peak memory (VmHWM).
 
@@ -34,7 +37,7 @@ fn args() -> Args {
         messages: 20_000,
         concurrency: 64,
         paced_rate: 2_000,
-        paced_secs: 10,
+        paced_secs: 15,
         batch_messages: 100_000,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -171,6 +174,17 @@ async fn main() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let key = relay.api_key(&owner, "live").await;
+    // Receipts flow as in production: two signed callbacks per message.
+    let res = reqwest::Client::new()
+        .put(format!(
+            "{}/_sim/accounts/AC00000000000000000000000000000001/behaviour",
+            sim.base_url
+        ))
+        .json(&json!({"mode": "accept", "receipt": "delivered", "receipt_delay_ms": 200}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency * 2)
         .build()
@@ -315,6 +329,34 @@ async fn main() {
     report(
         "end to end (accepted → sent)",
         last.max(accepted_total),
+        first_accept.elapsed(),
+        None,
+    );
+    // 5. Every receipt applied.
+    let mut delivered = 0;
+    let mut stalled = Instant::now();
+    loop {
+        let now = query_i64(
+            &relay.db.url,
+            "SELECT count(*) FROM messages WHERE status = 'delivered'",
+        )
+        .await as usize;
+        if now >= accepted_total {
+            delivered = now;
+            break;
+        }
+        if now != delivered {
+            delivered = now;
+            stalled = Instant::now();
+        } else if stalled.elapsed() > Duration::from_secs(30) {
+            println!("receipts stalled at {delivered}/{accepted_total} delivered");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    report(
+        "receipts applied (→ delivered)",
+        delivered,
         first_accept.elapsed(),
         None,
     );

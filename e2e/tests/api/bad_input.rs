@@ -133,10 +133,20 @@ async fn a_nul_anywhere_in_a_json_body_is_400_naming_its_path() {
     let res = app
         .post("/v1/messages/batch", &key, &json!({"messages": batch}))
         .await;
-    assert_invalid(res, "messages[3].body", "batch entry").await;
+    // A batch answers for each entry: only the one with the NUL is refused.
+    assert_eq!(res.status(), 202);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(
+        answer["data"][3]["error"]["code"], "invalid_field",
+        "{answer}"
+    );
+    assert_eq!(
+        answer["data"][3]["error"]["field"], "messages[3].body",
+        "{answer}"
+    );
     let messages =
         openclaw_e2e::services::query_i64(&app.db.url, "SELECT count(*) FROM messages").await;
-    assert_eq!(messages, 0, "no part of a refused request is stored");
+    assert_eq!(messages, 4, "the other entries are stored");
 
     // An escaped backslash followed by `u0000` is six ordinary characters, not a NUL.
     let res = app
