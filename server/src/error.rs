@@ -104,12 +104,15 @@ impl ApiError {
         }
     }
 
+    /// The error as sent. A NUL the caller sent, echoed in a message or a field path (an
+    /// unknown field's name), is written as `\u0000`: no answer of ours carries one.
     pub fn body(&self) -> ErrorBody {
+        let visible = |s: &str| s.replace('\0', "\\u0000");
         ErrorBody {
             error: ErrorDetail {
                 code: self.code.to_owned(),
-                message: self.message.clone(),
-                field: self.field.clone(),
+                message: visible(&self.message),
+                field: self.field.as_deref().map(visible),
             },
         }
     }

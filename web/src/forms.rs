@@ -442,7 +442,7 @@ async fn change_key(
             } else {
                 api_keys::revoke(c, tenant_id, id.uuid(), chrono::Utc::now())
                     .await?
-                    .then_some(None)
+                    .map(|_| None)
             };
             if outcome.is_some() {
                 audit::record(

@@ -137,14 +137,15 @@ pub async fn find(
 
 /// Revokes at `at` (now, or later for a rotation's grace period). Returns false when the key
 /// does not exist for this tenant or its revocation has already taken effect.
+/// Revokes a key at `at`. `None`: the tenant has no such key; `Some(false)`: it was revoked
+/// already (revoking is idempotent); `Some(true)`: revoked now. A key still in the grace period
+/// of a rotation is listed and works, so it can be revoked sooner.
 pub async fn revoke(
     conn: &mut AsyncPgConnection,
     tenant_id: Uuid,
     id: Uuid,
     at: DateTime<Utc>,
-) -> QueryResult<bool> {
-    // A key still in the grace period of a rotation is listed and works, so it can be revoked
-    // sooner.
+) -> QueryResult<Option<bool>> {
     let n = diesel::update(
         api_keys::table
             .filter(api_keys::tenant_id.eq(tenant_id))
@@ -158,7 +159,17 @@ pub async fn revoke(
     .set(api_keys::revoked_at.eq(at))
     .execute(conn)
     .await?;
-    Ok(n == 1)
+    if n == 1 {
+        return Ok(Some(true));
+    }
+    let exists = diesel::select(diesel::dsl::exists(
+        api_keys::table
+            .filter(api_keys::tenant_id.eq(tenant_id))
+            .filter(api_keys::id.eq(id)),
+    ))
+    .get_result::<bool>(conn)
+    .await?;
+    Ok(exists.then_some(false))
 }
 
 pub async fn touch(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<usize> {

@@ -167,7 +167,14 @@ async fn a_rotated_key_in_its_grace_period_can_be_revoked_at_once() {
         .await
         .unwrap();
     assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
-    assert_eq!(revoke().await.unwrap().status(), 404, "already revoked");
+    // Revoking is idempotent: again is 204, and changes (and audits) nothing.
+    assert_eq!(revoke().await.unwrap().status(), 204, "already revoked");
+    let revocations = openclaw_e2e::services::query_i64(
+        &app.db.url,
+        "SELECT count(*) FROM audit_log WHERE action = 'api_key.revoked'",
+    )
+    .await;
+    assert_eq!(revocations, 1);
     app.cleanup().await;
 }
 

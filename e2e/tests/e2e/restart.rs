@@ -185,10 +185,12 @@ async fn a_killed_worker_leaves_at_most_its_in_flight_messages_in_doubt_and_rece
     let owner = relay.signup().await;
     two_providers(&relay, &sim, &owner).await;
     let key = relay.api_key(&owner, "live").await;
+    // The gateway takes each message at once and answers 300 ms later, so at the kill the
+    // calls under way have all been taken, and their receipts follow.
     behave(
         &sim,
         TWILIO_SID,
-        json!({"mode": "slow", "delay_ms": 50, "receipt": "delivered", "receipt_delay_ms": 100}),
+        json!({"mode": "late_answer", "delay_ms": 300, "receipt": "delivered", "receipt_delay_ms": 100}),
     )
     .await;
 
@@ -208,13 +210,25 @@ async fn a_killed_worker_leaves_at_most_its_in_flight_messages_in_doubt_and_rece
     )
     .await;
     let delivered = count(&relay, "delivered").await + count(&relay, "sent").await;
+    // Sent by the killed worker, its answer lost with it: recorded from the receipt.
+    let from_receipts = sql(
+        &relay,
+        "SELECT count(*) FROM messages m WHERE status IN ('sent', 'delivered')
+         AND NOT EXISTS (SELECT 1 FROM message_attempts a WHERE a.message_id = m.id)",
+    )
+    .await;
     let bodies = assert_accounted(&relay, &sim).await;
     println!(
-        "kill -9 of one of two workers during {BURST} sends: {in_doubt} in doubt, {} settled by \
-         receipts, {unknown} failed outcome_unknown, {delivered} sent or delivered, {} taken by \
-         the provider",
+        "kill -9 of one of two workers during {BURST} sends: {from_receipts} sends of the dead \
+         worker recorded from their receipts, {in_doubt} in doubt ({} settled by a receipt, \
+         {unknown} failed outcome_unknown), {delivered} sent or delivered, {} taken by the \
+         provider, 0 twice",
         in_doubt - unknown,
         bodies.len()
+    );
+    assert!(
+        from_receipts > 0,
+        "the dead worker's calls under way were taken"
     );
     assert_eq!(ids.len(), BURST);
     assert_eq!(delivered + unknown, BURST, "every message accounted for");

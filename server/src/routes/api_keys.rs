@@ -230,8 +230,11 @@ pub async fn revoke(
     let id = parse_id(&id)?;
     state
         .scoped(tenant_id, async |c| {
-            if !api_keys::revoke(c, tenant_id, id, Utc::now()).await? {
-                return Err(ApiError::not_found("API key"));
+            match api_keys::revoke(c, tenant_id, id, Utc::now()).await? {
+                None => return Err(ApiError::not_found("API key")),
+                // Revoked before: nothing changes, and DELETE stays idempotent.
+                Some(false) => return Ok(()),
+                Some(true) => {}
             }
             audit::record(
                 c,
