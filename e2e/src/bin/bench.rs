@@ -1,6 +1,6 @@
 //! The send-path benchmark: API → Postgres → RabbitMQ → worker → provider simulator.
 //!
-//!   cargo run --release -p openclaw-e2e --bin bench -- [--messages 20000] [--concurrency 64]
+//!   cargo run --release -p openclaw-e2e --bin bench -- [--messages 20000] [--concurrency 64] [--receipts 0]
 //!
 //! Starts a fresh database, `provider-sim`, `openclaw-server` and `openclaw-worker` (release
 //! builds of this checkout) on this machine's Postgres and RabbitMQ, then measures:
@@ -30,6 +30,8 @@ struct Args {
     paced_rate: u64,
     paced_secs: u64,
     batch_messages: usize,
+    /// Whether the simulator posts delivery receipts (1, the default) or none (0).
+    receipts: bool,
 }
 
 fn args() -> Args {
@@ -39,6 +41,7 @@ fn args() -> Args {
         paced_rate: 2_000,
         paced_secs: 15,
         batch_messages: 100_000,
+        receipts: true,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -50,6 +53,7 @@ fn args() -> Args {
             ("--paced-rate", Some(v)) => a.paced_rate = v,
             ("--paced-secs", Some(v)) => a.paced_secs = v,
             ("--batch-messages", Some(v)) => a.batch_messages = v as usize,
+            ("--receipts", Some(v)) => a.receipts = v != 0,
             (flag, _) => {
                 eprintln!("unknown or incomplete argument {flag}");
                 std::process::exit(2);
@@ -180,7 +184,11 @@ async fn main() {
             "{}/_sim/accounts/AC00000000000000000000000000000001/behaviour",
             sim.base_url
         ))
-        .json(&json!({"mode": "accept", "receipt": "delivered", "receipt_delay_ms": 200}))
+        .json(&json!({
+            "mode": "accept",
+            "receipt": if args.receipts { "delivered" } else { "none" },
+            "receipt_delay_ms": 200,
+        }))
         .send()
         .await
         .unwrap();
@@ -334,6 +342,7 @@ async fn main() {
     );
     // 5. Every receipt applied.
     let mut delivered = 0;
+    let accepted_total = if args.receipts { accepted_total } else { 0 };
     let mut stalled = Instant::now();
     loop {
         let now = query_i64(
