@@ -17,5 +17,6 @@ pub mod permissions;
 pub mod prices;
 pub mod providers;
 pub mod queue;
+pub mod receipts;
 pub mod routing;
 pub mod staff;

@@ -144,7 +144,13 @@ impl Drop for InFlight {
 struct Sim {
     state: Arc<Mutex<State>>,
     http: reqwest::Client,
+    /// Receipts being posted at once: a gateway calls back over a few connections, not one
+    /// per message.
+    callbacks: Arc<tokio::sync::Semaphore>,
 }
+
+/// Receipts the simulator posts at once.
+const CALLBACKS_AT_ONCE: usize = 256;
 
 impl Sim {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -217,6 +223,7 @@ pub async fn spawn(addr: &str) -> anyhow::Result<SimHandle> {
     let sim = Sim {
         state: Arc::new(Mutex::new(State::default())),
         http: reqwest::Client::new(),
+        callbacks: Arc::new(tokio::sync::Semaphore::new(CALLBACKS_AT_ONCE)),
     };
     let listener = std::net::TcpListener::bind(addr)?;
     let bound = listener.local_addr()?;
@@ -411,6 +418,9 @@ async fn twilio_create(
         );
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(behaviour.receipt_delay_ms)).await;
+            let Ok(_slot) = sim.callbacks.acquire().await else {
+                return;
+            };
             let final_status = match behaviour.receipt {
                 ReceiptKind::Delivered => "delivered",
                 ReceiptKind::Undelivered => "undelivered",
@@ -599,6 +609,9 @@ async fn vonage_send(sim: web::Data<Sim>, form: web::Form<Vec<(String, String)>>
         );
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(behaviour.receipt_delay_ms)).await;
+            let Ok(_slot) = sim.callbacks.acquire().await else {
+                return;
+            };
             let (status, err) = match behaviour.receipt {
                 ReceiptKind::Delivered => ("delivered", "0"),
                 ReceiptKind::Undelivered => ("expired", "1"),

@@ -93,6 +93,8 @@ impl Application {
         let routes: Arc<TtlCache<uuid::Uuid, Vec<openclaw_core::routing::RouteProvider>>> =
             Arc::new(TtlCache::new(CACHE_TTL));
         let web_routes = routes.clone();
+        let hook_providers = Arc::new(TtlCache::new(CACHE_TTL));
+        let web_hook_providers = hook_providers.clone();
         let https = settings.public_url.starts_with("https://");
         let mailer = match settings.smtp_url() {
             Some(url) => Some(Arc::new(openclaw_core::mail::Mailer::new(
@@ -104,7 +106,10 @@ impl Application {
         let web_context = web::Data::new(openclaw_web::WebContext {
             mailer: mailer.clone(),
             keys_changed: Arc::new(move || web_keys.clear()),
-            routes_changed: Arc::new(move |tenant| web_routes.evict(&tenant)),
+            routes_changed: Arc::new(move |tenant| {
+                web_routes.evict(&tenant);
+                web_hook_providers.clear();
+            }),
             pool: pool.clone(),
             settings: settings.clone(),
             jwt: jwt.clone(),
@@ -125,6 +130,8 @@ impl Application {
             ))),
             mailer: mailer.clone(),
             ingest,
+            receipts: openclaw_core::receipts::Receipts::start(pool.clone()).0,
+            hook_providers,
         });
 
         // Holds only what it needs, so the ingest channel closes when the server stops.

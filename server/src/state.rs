@@ -32,6 +32,10 @@ pub struct AppState {
     /// Mails invitations when `OPENCLAW_SMTP_URL` is set.
     pub mailer: Option<Arc<openclaw_core::mail::Mailer>>,
     pub ingest: Ingest,
+    /// Delivery receipts, applied in groups.
+    pub receipts: openclaw_core::receipts::Receipts,
+    /// Provider → what its callbacks are checked and applied with (or None: no such provider).
+    pub hook_providers: Arc<TtlCache<Uuid, Option<crate::routes::hooks::HookProvider>>>,
 }
 
 impl AppState {

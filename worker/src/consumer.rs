@@ -376,7 +376,7 @@ async fn park(
                     });
             }
             Resolution::Sent { .. } if sandbox.contains(&m.id) => {
-                send::sandbox_receipt(shared.pool.clone(), m);
+                send::sandbox_receipt(shared.receipts.clone(), m);
             }
             _ => {}
         }

@@ -340,26 +340,24 @@ pub async fn send_round(
 }
 
 /// The sandbox reports delivery a little after accepting, like a real gateway would.
-pub fn sandbox_receipt(pool: PgPool, message: &Message) {
+pub fn sandbox_receipt(receipts: openclaw_core::receipts::Receipts, message: &Message) {
     let (delay, status) = sandbox::receipt_for(&message.recipient);
     let status = match status {
         openclaw_core::providers::ReceiptStatus::Delivered => "delivered",
         openclaw_core::providers::ReceiptStatus::Sent => "sent",
         _ => "undelivered",
     };
-    let (tenant_id, id) = (message.tenant_id, message.id);
+    let receipt = openclaw_core::db::messages::ReceiptUpdate {
+        tenant_id: message.tenant_id,
+        message_id: message.id,
+        status,
+        provider_code: None,
+        from: None,
+    };
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
-        let result = async {
-            let mut conn = pool.get().await?;
-            openclaw_core::db::messages::apply_receipt(
-                &mut conn, tenant_id, id, status, None, None,
-            )
-            .await?;
-            anyhow::Ok(())
-        }
-        .await;
-        if let Err(e) = result {
+        let id = receipt.message_id;
+        if let Err(e) = receipts.apply(receipt).await {
             tracing::warn!(error = format!("{e:#}"), message_id = %id, "sandbox receipt not applied");
         }
     });

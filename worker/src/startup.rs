@@ -22,6 +22,8 @@ pub struct Shared {
     /// Room for messages claimed and not yet committed (`OPENCLAW_WORKER_IN_FLIGHT`).
     pub in_flight: Arc<tokio::sync::Semaphore>,
     pub limits: ProviderLimits,
+    /// The sandbox's simulated receipts, applied in groups.
+    pub receipts: openclaw_core::receipts::Receipts,
 }
 
 impl Shared {
@@ -36,6 +38,7 @@ impl Shared {
             .build()
             .context("building the HTTP client")?;
         Ok(Shared {
+            receipts: openclaw_core::receipts::Receipts::start(pool.clone()).0,
             pool,
             in_flight: Arc::new(tokio::sync::Semaphore::new(settings.worker_in_flight)),
             limits: ProviderLimits::default(),

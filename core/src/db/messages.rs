@@ -870,7 +870,7 @@ pub async fn expire_doubts(conn: &mut AsyncPgConnection, limit: i64) -> QueryRes
 }
 
 /// What a receipt did.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ReceiptApplied {
     Changed,
     /// Unknown for this tenant, or nothing to change (a late or repeated receipt).
@@ -880,50 +880,93 @@ pub enum ReceiptApplied {
     InDoubt(Box<Message>),
 }
 
-/// Applies a delivery receipt. The status only moves forward: a `delivered` that arrives
-/// before the worker recorded `sent` wins, and a late `sent` after `delivered` changes nothing.
-/// `from` is the provider that sent the receipt and its id for the message: recorded if the
-/// worker has not recorded them yet (a worker that dies mid-call never will).
-pub async fn apply_receipt(
+/// A delivery receipt to apply: the status it reports and, when it came from a provider's
+/// callback, that provider and its id for the message (recorded if the worker has not recorded
+/// them yet: a worker that dies mid-call never will).
+#[derive(Debug, Clone)]
+pub struct ReceiptUpdate {
+    pub tenant_id: Uuid,
+    pub message_id: Uuid,
+    /// `sent`, `delivered` or `undelivered`.
+    pub status: &'static str,
+    pub provider_code: Option<String>,
+    pub from: Option<(Uuid, String)>,
+}
+
+/// Applies many receipts in one statement; no message may appear twice (the caller splits).
+/// The status only moves forward: a `delivered` that arrives before the worker recorded `sent`
+/// wins, and a late `sent` after `delivered` changes nothing. Returns, per receipt, what it did.
+pub async fn apply_receipts(
     conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
-    message_id: Uuid,
-    new_status: &str,
-    provider_code: Option<&str>,
-    from: Option<(Uuid, &str)>,
-) -> QueryResult<ReceiptApplied> {
-    let allowed_from: &[&str] = match new_status {
-        status::SENT => &[status::SENDING],
-        status::DELIVERED | status::UNDELIVERED => &[status::SENDING, status::SENT],
-        _ => return Ok(ReceiptApplied::Unchanged),
-    };
-    let allowed_from: Vec<&str> = allowed_from.to_vec();
-    let n = diesel::sql_query(
-        "UPDATE messages AS m SET status = $3,
-             error_provider_code = COALESCE($4, m.error_provider_code),
-             provider_id = COALESCE(m.provider_id, $6),
-             provider_message_id = COALESCE(m.provider_message_id, $7),
-             events = m.events || jsonb_build_array(jsonb_build_object('status', $3::text, 'at', now()))
-         WHERE tenant_id = $1 AND id = $2 AND status = ANY($5) AND doubt_until IS NULL",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(tenant_id)
-    .bind::<diesel::sql_types::Uuid, _>(message_id)
-    .bind::<Text, _>(new_status)
-    .bind::<Nullable<Text>, _>(provider_code)
-    .bind::<Array<Text>, _>(allowed_from)
-    .bind::<Nullable<diesel::sql_types::Uuid>, _>(from.map(|(p, _)| p))
-    .bind::<Nullable<Text>, _>(from.map(|(_, id)| id))
-    .execute(conn)
-    .await?;
-    if n == 1 {
-        return Ok(ReceiptApplied::Changed);
+    receipts: &[ReceiptUpdate],
+) -> QueryResult<Vec<ReceiptApplied>> {
+    #[derive(QueryableByName)]
+    struct Changed {
+        #[diesel(sql_type = Integer)]
+        idx: i32,
     }
-    Ok(match find(conn, tenant_id, message_id).await? {
-        Some(m) if m.doubt_until.is_some() && m.status == status::SENDING => {
-            ReceiptApplied::InDoubt(Box::new(m))
+    if receipts.is_empty() {
+        return Ok(Vec::new());
+    }
+    fn col<T>(receipts: &[ReceiptUpdate], f: impl Fn(&ReceiptUpdate) -> T) -> Vec<T> {
+        receipts.iter().map(f).collect()
+    }
+    let changed: Vec<Changed> = diesel::sql_query(
+        "WITH r AS (
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[],
+                 $6::text[], $7::int4[])
+               AS r(tenant_id, id, status, code, provider_id, provider_message_id, idx))
+         UPDATE messages AS m SET status = r.status,
+             error_provider_code = COALESCE(r.code, m.error_provider_code),
+             provider_id = COALESCE(m.provider_id, r.provider_id),
+             provider_message_id = COALESCE(m.provider_message_id, r.provider_message_id),
+             events = m.events || jsonb_build_array(jsonb_build_object('status', r.status, 'at', now()))
+         FROM r
+         WHERE m.tenant_id = r.tenant_id AND m.id = r.id AND m.doubt_until IS NULL
+           AND ((r.status = 'sent' AND m.status = 'sending')
+             OR (r.status IN ('delivered', 'undelivered') AND m.status IN ('sending', 'sent')))
+         RETURNING r.idx",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(col(receipts, |r| r.tenant_id))
+    .bind::<Array<diesel::sql_types::Uuid>, _>(col(receipts, |r| r.message_id))
+    .bind::<Array<Text>, _>(col(receipts, |r| r.status))
+    .bind::<Array<Nullable<Text>>, _>(col(receipts, |r| r.provider_code.clone()))
+    .bind::<Array<Nullable<diesel::sql_types::Uuid>>, _>(col(receipts, |r| {
+        r.from.as_ref().map(|(p, _)| *p)
+    }))
+    .bind::<Array<Nullable<Text>>, _>(col(receipts, |r| r.from.as_ref().map(|(_, id)| id.clone())))
+    .bind::<Array<Integer>, _>((0..receipts.len() as i32).collect::<Vec<_>>())
+    .load(conn)
+    .await?;
+    let mut out: Vec<ReceiptApplied> = receipts.iter().map(|_| ReceiptApplied::Unchanged).collect();
+    for c in &changed {
+        out[c.idx as usize] = ReceiptApplied::Changed;
+    }
+    // Those that changed nothing: a message whose send outcome is unknown waits for exactly
+    // this receipt (rare; the rest are late or repeated receipts).
+    let unchanged: Vec<Uuid> = receipts
+        .iter()
+        .zip(&out)
+        .filter(|(_, o)| matches!(o, ReceiptApplied::Unchanged))
+        .map(|(r, _)| r.message_id)
+        .collect();
+    if !unchanged.is_empty() {
+        let doubted: Vec<Message> = messages::table
+            .filter(messages::id.eq_any(&unchanged))
+            .filter(messages::doubt_until.is_not_null())
+            .filter(messages::status.eq(status::SENDING))
+            .select(Message::as_select())
+            .load(conn)
+            .await?;
+        for m in doubted {
+            for (r, o) in receipts.iter().zip(out.iter_mut()) {
+                if r.message_id == m.id && r.tenant_id == m.tenant_id {
+                    *o = ReceiptApplied::InDoubt(Box::new(m.clone()));
+                }
+            }
         }
-        _ => ReceiptApplied::Unchanged,
-    })
+    }
+    Ok(out)
 }
 
 /// What a receipt tells of a message in doubt: which provider took it, under which id, and

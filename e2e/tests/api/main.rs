@@ -12,5 +12,6 @@ mod messages;
 mod operations;
 mod poison;
 mod providers;
+mod receipts;
 mod security;
 mod spend;

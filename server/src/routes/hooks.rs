@@ -5,7 +5,7 @@
 //! checked against `X-Twilio-Signature`.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use openclaw_core::db::messages::{self, ReceiptApplied, Settlement, status};
+use openclaw_core::db::messages::{self, ReceiptApplied, ReceiptUpdate, Settlement, status};
 use openclaw_core::db::providers;
 use openclaw_core::domain::{MessageId, ProviderId};
 use openclaw_core::providers::{Credentials, ProviderKind, ReceiptStatus, twilio, vonage};
@@ -16,6 +16,43 @@ use crate::state::AppState;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(provider_status);
+}
+
+/// What a callback needs of the provider it names: its tenant, kind and credentials (opened).
+/// Cached like the accept path's caches: every message brings a few callbacks.
+pub struct HookProvider {
+    pub tenant_id: uuid::Uuid,
+    pub kind: ProviderKind,
+    pub credentials: Credentials,
+}
+
+async fn hook_provider(
+    state: &AppState,
+    id: uuid::Uuid,
+) -> ApiResult<std::sync::Arc<Option<HookProvider>>> {
+    if let Some(found) = state.hook_providers.get(&id) {
+        return Ok(found);
+    }
+    let mut conn = state.pool.get().await?;
+    let found = match providers::find_any_tenant(&mut conn, id).await? {
+        None => None,
+        Some(p) => {
+            let kind = ProviderKind::parse(&p.kind)
+                .ok_or_else(|| anyhow::anyhow!("stored provider kind {} is unknown", p.kind))?;
+            let credentials = Credentials::open(
+                &state.settings.master_key,
+                kind,
+                &p.credentials_key_id,
+                &p.credentials_enc,
+            )?;
+            Some(HookProvider {
+                tenant_id: p.tenant_id,
+                kind,
+                credentials,
+            })
+        }
+    };
+    Ok(state.hook_providers.put(id, found))
 }
 
 fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
@@ -65,12 +102,12 @@ pub async fn provider_status(
     let provider_uuid = ProviderId::parse(&provider_id)
         .map_err(|_| ApiError::not_found("provider"))?
         .uuid();
-    let mut conn = state.pool.get().await?;
-    let provider = providers::find_any_tenant(&mut conn, provider_uuid)
-        .await?
+    let found = hook_provider(&state, provider_uuid).await?;
+    let provider = found
+        .as_ref()
+        .as_ref()
         .ok_or_else(|| ApiError::not_found("provider"))?;
-    let kind = ProviderKind::parse(&provider.kind)
-        .ok_or_else(|| anyhow::anyhow!("stored provider kind {} is unknown", provider.kind))?;
+    let kind = provider.kind;
     let is_json = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
@@ -94,13 +131,7 @@ pub async fn provider_status(
 
     let receipt = match kind {
         ProviderKind::Twilio => {
-            let creds = Credentials::open(
-                &state.settings.master_key,
-                kind,
-                &provider.credentials_key_id,
-                &provider.credentials_enc,
-            )?;
-            let Credentials::Twilio { auth_token, .. } = &creds else {
+            let Credentials::Twilio { auth_token, .. } = &provider.credentials else {
                 return Err(anyhow::anyhow!("twilio provider without twilio credentials").into());
             };
             let url = format!("{}{}", state.settings.public_url, req.uri());
@@ -146,6 +177,7 @@ pub async fn provider_status(
     let target = match ours {
         Some(id) => Some((id, provider.tenant_id)),
         None => {
+            let mut conn = state.pool.get().await?;
             messages::find_by_provider_message_id(
                 &mut conn,
                 provider_uuid,
@@ -166,16 +198,18 @@ pub async fn provider_status(
         ReceiptStatus::Delivered => status::DELIVERED,
         ReceiptStatus::Undelivered | ReceiptStatus::Failed => status::UNDELIVERED,
     };
-    let applied = messages::apply_receipt(
-        &mut conn,
-        tenant_id,
-        message_id,
-        new_status,
-        receipt.provider_code.as_deref(),
-        Some((provider_uuid, &receipt.provider_message_id)),
-    )
-    .await?;
+    let applied = state
+        .receipts
+        .apply(ReceiptUpdate {
+            tenant_id,
+            message_id,
+            status: new_status,
+            provider_code: receipt.provider_code.clone(),
+            from: Some((provider_uuid, receipt.provider_message_id.clone())),
+        })
+        .await?;
     if let ReceiptApplied::InDoubt(message) = applied {
+        let mut conn = state.pool.get().await?;
         // The send's outcome was unknown; this provider's receipt says it took the message.
         let settlement = Settlement {
             provider_id: provider_uuid,

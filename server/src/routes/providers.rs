@@ -379,6 +379,7 @@ pub async fn update(
         })
         .await?;
     state.routes.evict(&tenant_id);
+    state.hook_providers.evict(&id);
     Ok(web::Json(row.into()))
 }
 
@@ -421,6 +422,7 @@ pub async fn remove(
         })
         .await?;
     state.routes.evict(&tenant_id);
+    state.hook_providers.evict(&id);
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -1,0 +1,107 @@
+//! Receipts are applied in groups (core::receipts): many in one statement, a message's second
+//! receipt in the next one, so each applies in the order it came and none is lost.
+
+use openclaw_core::db::messages::{ReceiptApplied, ReceiptUpdate};
+use openclaw_core::receipts::Receipts;
+use openclaw_e2e::app::{Options, TestApp};
+use openclaw_e2e::services::query_i64;
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_applied_together_keep_their_order_per_message() {
+    let app = TestApp::spawn_with(Options {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup().await;
+    let provider = app
+        .provider(&owner, "sandbox", json!({}), None, &[("*", "0.0050")])
+        .await;
+    let key = app.api_key(&owner, "live").await;
+    let tenant = openclaw_core::domain::TenantId::parse(&owner.tenant_id)
+        .unwrap()
+        .uuid();
+    let provider = openclaw_core::domain::ProviderId::parse(&provider)
+        .unwrap()
+        .uuid();
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        let res = app
+            .post(
+                "/v1/messages",
+                &key,
+                &json!({"to": "+14155552671", "body": format!("r{i}")}),
+            )
+            .await;
+        let id = res.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        ids.push(openclaw_core::domain::MessageId::parse(&id).unwrap().uuid());
+    }
+    // As if a worker had them in hand.
+    {
+        use diesel_async::{AsyncConnection, RunQueryDsl};
+        let mut conn = diesel_async::AsyncPgConnection::establish(&app.db.url)
+            .await
+            .unwrap();
+        diesel::sql_query("UPDATE messages SET status = 'sending'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let pool = openclaw_core::db::pool(&app.db.url, 2).unwrap();
+    let (receipts, _task) = Receipts::start(pool);
+    let receipt = |id, status| ReceiptUpdate {
+        tenant_id: tenant,
+        message_id: id,
+        status,
+        provider_code: None,
+        from: Some((provider, format!("SM{id}"))),
+    };
+    // For every message `sent` then `delivered`, all at once, plus a stranger's receipt.
+    let all = futures::future::join_all(ids.iter().flat_map(|id| {
+        let (r, id) = (receipts.clone(), *id);
+        [
+            tokio::spawn({
+                let r = r.clone();
+                let sent = receipt(id, "sent");
+                async move { r.apply(sent).await.unwrap() }
+            }),
+            tokio::spawn({
+                let delivered = receipt(id, "delivered");
+                async move {
+                    tokio::task::yield_now().await;
+                    r.apply(delivered).await.unwrap()
+                }
+            }),
+        ]
+    }))
+    .await;
+    assert!(
+        all.iter()
+            .all(|a| matches!(a.as_ref().unwrap(), ReceiptApplied::Changed)),
+        "every receipt moved its message on"
+    );
+    assert_eq!(
+        query_i64(
+            &app.db.url,
+            "SELECT count(*) FROM messages WHERE status = 'delivered'
+               AND events -> -1 ->> 'status' = 'delivered'
+               AND events -> -2 ->> 'status' = 'sent'
+               AND provider_message_id = 'SM' || id::text"
+        )
+        .await,
+        50
+    );
+    // A late `sent` changes nothing; an unknown message is acknowledged and changes nothing.
+    let late = receipts.apply(receipt(ids[0], "sent")).await.unwrap();
+    assert!(matches!(late, ReceiptApplied::Unchanged));
+    let stranger = receipts
+        .apply(receipt(uuid::Uuid::now_v7(), "delivered"))
+        .await
+        .unwrap();
+    assert!(matches!(stranger, ReceiptApplied::Unchanged));
+    app.cleanup().await;
+}
