@@ -4,6 +4,7 @@
 pub mod accept;
 pub mod accounts;
 pub mod audit;
+pub mod changes;
 pub mod config;
 pub mod crypto;
 pub mod db;
