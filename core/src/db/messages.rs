@@ -175,6 +175,34 @@ macro_rules! append_event {
     };
 }
 
+/// SQL of a CTE `spend` adding the rows of `$from` (each a sent message, with its tenant_id,
+/// mode, country, message_type, currency and segments) that match `$filter` to the daily
+/// spend rollup, the provider in column `$provider` and the cost in column `$cost`. Rows are
+/// locked in key order, so concurrent writers cannot deadlock on them.
+macro_rules! spend_rollup {
+    ($from:literal, $provider:literal, $cost:literal, $filter:literal) => {
+        concat!(
+            "spend AS (
+             INSERT INTO spend_daily (tenant_id, day, provider_id, country, message_type, currency,
+                 messages, segments, cost_micros)
+             SELECT tenant_id, (now() AT TIME ZONE 'UTC')::date, ",
+            $provider,
+            ", country, message_type, currency, count(*), sum(segments)::int8, sum(",
+            $cost,
+            ")::int8 FROM ",
+            $from,
+            " WHERE mode = 'live' AND ",
+            $filter,
+            "
+             GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+             ON CONFLICT (tenant_id, day, provider_id, country, message_type, currency) DO UPDATE SET
+                 messages = spend_daily.messages + excluded.messages,
+                 segments = spend_daily.segments + excluded.segments,
+                 cost_micros = spend_daily.cost_micros + excluded.cost_micros)"
+        )
+    };
+}
+
 /// How long the API's own publisher has to get a confirm before the relay publishes instead.
 pub const PUBLISH_GRACE: chrono::Duration = chrono::Duration::seconds(10);
 /// How long the relay waits for a confirm of its own before trying again.
@@ -714,7 +742,7 @@ pub async fn finish_rounds(
     // recorded all the same; the new status's event is appended only when the status changes),
     // the attempts, the retries' outbox rows and the spend rollup (rows locked in key order, so
     // concurrent workers cannot deadlock on them). Only rows still claimed in their round change.
-    let applied: Vec<Applied> = diesel::sql_query(
+    let applied: Vec<Applied> = diesel::sql_query(concat!(
         "WITH v AS (
              SELECT * FROM unnest($1::uuid[], $2::int4[], $3::text[], $4::int4[], $5::uuid[],
                  $6::text[], $7::int8[], $8::text[], $9::text[], $10::text[])
@@ -768,19 +796,11 @@ pub async fn finish_rounds(
              SELECT r.* FROM unnest($21::uuid[], $22::int4[], $23::timestamptz[]) AS r(id, round, due)
              WHERE r.id IN (SELECT id FROM upd)
              ON CONFLICT (message_id) DO UPDATE SET round = excluded.round, due_at = excluded.due_at),
-         spend AS (
-             INSERT INTO spend_daily (tenant_id, day, provider_id, country, message_type, currency,
-                 messages, segments, cost_micros)
-             SELECT tenant_id, (now() AT TIME ZONE 'UTC')::date, via, country, message_type,
-                    currency, count(*), sum(segments)::int8, sum(cost)::int8
-             FROM upd WHERE outcome = 'sent' AND mode = 'live'
-             GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-             ON CONFLICT (tenant_id, day, provider_id, country, message_type, currency) DO UPDATE SET
-                 messages = spend_daily.messages + excluded.messages,
-                 segments = spend_daily.segments + excluded.segments,
-                 cost_micros = spend_daily.cost_micros + excluded.cost_micros)
-         SELECT id FROM upd",
-    )
+         ",
+        spend_rollup!("upd", "via", "cost", "outcome = 'sent'"),
+        "
+         SELECT id FROM upd"
+    ))
     .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
     .bind::<Array<Integer>, _>(&rounds)
     .bind::<Array<Text>, _>(&statuses)
@@ -1001,7 +1021,7 @@ pub async fn settle_in_doubt(
         #[allow(dead_code)]
         id: Uuid,
     }
-    let settled: Vec<Settled> = diesel::sql_query(
+    let settled: Vec<Settled> = diesel::sql_query(concat!(
         "WITH upd AS (
              UPDATE messages AS m SET status = $3, doubt_until = NULL,
                  provider_id = $5, provider_message_id = $6, cost_micros = $7,
@@ -1010,18 +1030,11 @@ pub async fn settle_in_doubt(
              WHERE tenant_id = $1 AND id = $2 AND status = 'sending' AND doubt_until IS NOT NULL
              RETURNING m.id, m.tenant_id, m.mode, m.country, m.message_type, m.currency,
                        m.segments, m.provider_id, m.cost_micros),
-         spend AS (
-             INSERT INTO spend_daily (tenant_id, day, provider_id, country, message_type, currency,
-                 messages, segments, cost_micros)
-             SELECT tenant_id, (now() AT TIME ZONE 'UTC')::date, provider_id, country,
-                    message_type, currency, 1, segments, cost_micros
-             FROM upd WHERE mode = 'live'
-             ON CONFLICT (tenant_id, day, provider_id, country, message_type, currency) DO UPDATE SET
-                 messages = spend_daily.messages + excluded.messages,
-                 segments = spend_daily.segments + excluded.segments,
-                 cost_micros = spend_daily.cost_micros + excluded.cost_micros)
-         SELECT id FROM upd",
-    )
+         ",
+        spend_rollup!("upd", "provider_id", "cost_micros", "true"),
+        "
+         SELECT id FROM upd"
+    ))
     .bind::<diesel::sql_types::Uuid, _>(tenant_id)
     .bind::<diesel::sql_types::Uuid, _>(message_id)
     .bind::<Text, _>(new_status)
@@ -1090,7 +1103,7 @@ pub async fn settle_orphans(
     if orphans.is_empty() {
         return Ok(0);
     }
-    diesel::sql_query(
+    diesel::sql_query(concat!(
         "WITH upd AS (
              UPDATE messages AS m SET claimed_at = NULL, cost_micros = v.cost
              FROM unnest($1::uuid[], $2::int4[], $3::int8[]) AS v(id, round, cost)
@@ -1102,20 +1115,14 @@ pub async fn settle_orphans(
          settled AS (
              DELETE FROM message_outbox AS o USING upd
              WHERE o.message_id = upd.id AND o.round = upd.round),
-         spend AS (
-             INSERT INTO spend_daily (tenant_id, day, provider_id, country, message_type, currency,
-                 messages, segments, cost_micros)
-             SELECT tenant_id, (now() AT TIME ZONE 'UTC')::date, provider_id, country,
-                    message_type, currency, count(*), sum(segments)::int8, sum(cost_micros)::int8
-             FROM upd WHERE mode = 'live'
-             GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-             ON CONFLICT (tenant_id, day, provider_id, country, message_type, currency) DO UPDATE SET
-                 messages = spend_daily.messages + excluded.messages,
-                 segments = spend_daily.segments + excluded.segments,
-                 cost_micros = spend_daily.cost_micros + excluded.cost_micros)
-         SELECT id FROM upd",
+         ",
+        spend_rollup!("upd", "provider_id", "cost_micros", "true"),
+        "
+         SELECT id FROM upd"
+    ))
+    .bind::<Array<diesel::sql_types::Uuid>, _>(
+        orphans.iter().map(|(o, _)| o.id).collect::<Vec<_>>(),
     )
-    .bind::<Array<diesel::sql_types::Uuid>, _>(orphans.iter().map(|(o, _)| o.id).collect::<Vec<_>>())
     .bind::<Array<Integer>, _>(orphans.iter().map(|(o, _)| o.round).collect::<Vec<_>>())
     .bind::<Array<BigInt>, _>(orphans.iter().map(|(_, c)| *c).collect::<Vec<_>>())
     .execute(conn)
