@@ -67,6 +67,10 @@ pub struct AttemptView {
 
 #[derive(Serialize, ToSchema)]
 pub struct EventView {
+    /// The status the message moved to, or `outcome_unknown`: whether the provider took it
+    /// became unknown (a timeout, a worker stopped mid-call), and it waits for the provider's
+    /// receipt (see the message's `error`).
+    #[schema(example = "sent")]
     pub status: String,
     pub at: DateTime<Utc>,
 }
