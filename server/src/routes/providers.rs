@@ -38,8 +38,8 @@ pub struct CreateProviderRequest {
     /// 1–100 characters, no control characters.
     #[schema(example = "Twilio EU", min_length = 1, max_length = 100)]
     pub name: String,
-    /// Checked by the service (`core::providers::service`), so an unknown kind gets the same
-    /// sentence here and in the admin app.
+    // A string checked by the service (`core::providers::service`), so an unknown kind gets
+    // the same sentence here and in the admin app; documented as the enum.
     #[schema(value_type = ProviderKind)]
     pub kind: String,
     /// twilio: `{account_sid, auth_token}`; vonage: `{api_key, api_secret}`; sandbox: `{}`

@@ -135,7 +135,7 @@ fn LimitFields(
 ) -> impl IntoView {
     let invalid = |e: &Option<String>| if e.is_some() { "true" } else { "false" };
     view! {
-        <label for="max_rate_per_sec">"Messages per second at most (optional: 1–100000; empty: no limit)"</label>
+        <label for="max_rate_per_sec">"Messages per second at most (optional, 1–100000)"</label>
         <input id="max_rate_per_sec" name="max_rate_per_sec" type="text" inputmode="numeric" value=rate
             aria-invalid=invalid(&rate_error) />
         {rate_error.map(|e| view! { <p class="field-error">{e}</p> })}
