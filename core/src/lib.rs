@@ -21,3 +21,4 @@ pub mod queue;
 pub mod receipts;
 pub mod routing;
 pub mod staff;
+pub mod test_send;

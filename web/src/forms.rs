@@ -156,13 +156,11 @@ pub async fn sign_out(ctx: web::Data<WebContext>, req: HttpRequest) -> HttpRespo
     res.finish()
 }
 
-/// Sends a test message from the browser. With a live provider priced for the destination it
-/// goes out like any API send; otherwise it goes to the sandbox in test mode (never billed),
-/// and a tenant without a sandbox provider gets one.
+/// Sends a test message from the browser (`openclaw_core::test_send`): with a live provider
+/// priced for the destination it goes out like any API send; otherwise it goes to the sandbox
+/// in test mode (never billed), and a tenant without a sandbox provider gets one.
 pub async fn send_test(ctx: web::Data<WebContext>, req: HttpRequest, form: Fields) -> HttpResponse {
-    use openclaw_core::accept::{self, Kind, Origin, SendRequest};
-    use openclaw_core::db::messages::Inserted;
-    use openclaw_core::permissions::{Action, allowed};
+    use openclaw_core::test_send::{self, TestSendError};
 
     if !same_origin(&ctx, &req) {
         return forbidden();
@@ -183,127 +181,46 @@ pub async fn send_test(ctx: web::Data<WebContext>, req: HttpRequest, form: Field
             .cookie(flash.to_cookie(&ctx))
             .finish()
     };
-    let Some(tenant_id) = identity
-        .tenant_id
-        .filter(|_| allowed(identity.role, Action::SendMessages))
-    else {
-        return fail(
-            None,
-            "Your role cannot send messages; ask an owner or admin.".into(),
-        );
+    // Staff have no tenant to send for.
+    let Some(tenant) = identity.tenant_id else {
+        return fail(None, TestSendError::Forbidden.to_string());
     };
-    let request = |test: bool| SendRequest {
-        to: to.clone(),
-        body: body.clone(),
-        from: None,
-        message_type: None,
-        callback_url: None,
-        client_ref: Some(
-            if test {
-                "admin-app test (sandbox)"
-            } else {
-                "admin-app test"
-            }
-            .into(),
-        ),
-        scheduled_at: None,
-        validity_seconds: None,
-        metadata: None,
+    let manager = openclaw_core::members::Manager {
+        tenant,
+        user_id: identity.user_id,
+        role: identity.role,
+        actor: session::client_of(&req).person(identity.user_id, false),
     };
-    let result = async {
-        let mut conn = ctx.pool.get().await?;
-        let table = openclaw_core::db::providers::routing_table(&mut conn, tenant_id).await?;
-        let live: Vec<_> = table
-            .iter()
-            .filter(|p| !p.route.is_sandbox)
-            .map(|p| p.route.clone())
-            .collect();
-        let origin = |test_mode| Origin {
-            tenant_id,
-            api_key_id: None,
-            test_mode,
-        };
-        let row = match accept::prepare(request(false), origin(false), &live, accept::now()) {
-            Ok(row) => row,
-            Err(e) if e.kind == Kind::Unroutable => {
-                let mut routes: Vec<_> = table.iter().map(|p| p.route.clone()).collect();
-                if !routes.iter().any(|r| r.is_sandbox && r.enabled) {
-                    routes.push(add_sandbox(&ctx, &mut conn, tenant_id).await?);
-                }
-                accept::prepare(request(true), origin(true), &routes, accept::now())
-                    .map_err(|e| anyhow::Error::new(e).context("sandbox route"))?
-            }
-            Err(e) => return Ok(Err(e)),
-        };
-        let id = row.id;
-        match ctx.ingest.submit(vec![row]).await?.pop() {
-            Some(Inserted::Created) => Ok(Ok(id)),
-            _ => Err(anyhow::anyhow!("the message was not created")),
-        }
-    }
+    let sent = test_send::send(
+        &ctx.pool,
+        &ctx.settings.master_key,
+        &ctx.ingest,
+        &manager,
+        &to,
+        &body,
+    )
     .await;
-    match result {
-        Ok(Ok(id)) => see_other(&format!(
-            "/messages/{}",
-            openclaw_core::domain::MessageId::from(id)
-        ))
-        .finish(),
-        Ok(Err(e)) => fail(Some(e.field), e.message),
-        Err(e) => {
+    match sent {
+        Ok(sent) => {
+            if sent.provisioned_sandbox {
+                (ctx.routes_changed)(tenant);
+            }
+            see_other(&format!(
+                "/messages/{}",
+                openclaw_core::domain::MessageId::from(sent.message_id)
+            ))
+            .finish()
+        }
+        Err(TestSendError::Rejected(e)) => fail(Some(e.field), e.message),
+        Err(TestSendError::Internal(e)) => {
             tracing::error!(error = format!("{e:#}"), "sending a test message failed");
             fail(
                 None,
                 "Something went wrong on our side; please try again in a moment.".into(),
             )
         }
+        Err(e @ TestSendError::Forbidden) => fail(None, e.to_string()),
     }
-}
-
-/// The built-in sandbox as a provider of the tenant, priced at zero everywhere.
-async fn add_sandbox(
-    ctx: &WebContext,
-    conn: &mut diesel_async::AsyncPgConnection,
-    tenant_id: uuid::Uuid,
-) -> anyhow::Result<openclaw_core::routing::RouteProvider> {
-    use openclaw_core::db::{providers, tenants};
-    use openclaw_core::providers::Credentials;
-    use openclaw_core::routing::{Price, RouteProvider};
-
-    let currency = tenants::find(conn, tenant_id).await?.currency;
-    let sealed = Credentials::Sandbox.seal(&ctx.settings.master_key);
-    let row = providers::insert(
-        conn,
-        &providers::NewProvider {
-            id: uuid::Uuid::now_v7(),
-            tenant_id,
-            name: "Sandbox".into(),
-            kind: "sandbox".into(),
-            credentials_enc: sealed.ciphertext,
-            credentials_key_id: sealed.key_id,
-            credentials_mask: sealed.mask,
-            base_url: None,
-            sender_ids: Vec::new(),
-            max_rate_per_sec: None,
-            max_concurrency: None,
-            enabled: true,
-        },
-    )
-    .await?;
-    let prices = vec![Price {
-        country: "*".into(),
-        message_type: "*".into(),
-        price_micros: 0,
-        currency,
-    }];
-    providers::replace_prices(conn, tenant_id, row.id, &prices).await?;
-    tracing::info!(tenant_id = %tenant_id, provider_id = %row.id, "added the sandbox provider for a test message");
-    Ok(RouteProvider {
-        id: row.id,
-        name: row.name,
-        is_sandbox: true,
-        enabled: true,
-        prices,
-    })
 }
 
 /// A signed-in member acting for their tenant, as the audit log names them.
@@ -527,16 +444,23 @@ fn split_senders(raw: &str) -> Vec<String> {
         .collect()
 }
 
-/// The credentials object built from a kind's form fields (empty ones left out).
+/// The credentials object built from a kind's form fields, or every kind's (empty ones left
+/// out).
 fn credentials_json(
     form: &[(String, String)],
-    kind: openclaw_core::providers::ProviderKind,
+    kind: Option<openclaw_core::providers::ProviderKind>,
 ) -> serde_json::Value {
+    let kinds = match kind {
+        Some(kind) => vec![kind],
+        None => openclaw_core::providers::ProviderKind::ALL.to_vec(),
+    };
     let mut map = serde_json::Map::new();
-    for (name, _, _) in crate::pages::providers::credential_fields(kind) {
-        let value = field(form, name);
-        if !value.trim().is_empty() {
-            map.insert((*name).to_owned(), serde_json::Value::String(value));
+    for kind in kinds {
+        for (name, _, _) in crate::pages::providers::credential_fields(kind) {
+            let value = field(form, name);
+            if !value.trim().is_empty() {
+                map.insert((*name).to_owned(), serde_json::Value::String(value));
+            }
         }
     }
     serde_json::Value::Object(map)
@@ -554,13 +478,51 @@ fn internal(ctx: &WebContext, to: &str, form: &str, e: anyhow::Error) -> HttpRes
     )
 }
 
+/// Back to a provider form with the service's error: the field it names mapped onto the
+/// form's inputs (`credentials.auth_token` is the `auth_token` input, `sender_ids[2]` the one
+/// `sender_ids` input), with the same sentence the API gives.
+fn provider_failed(
+    ctx: &WebContext,
+    to: &str,
+    form: &str,
+    e: openclaw_core::providers::service::ProviderError,
+    keep: Vec<(String, String)>,
+) -> HttpResponse {
+    use openclaw_core::providers::service::ProviderError;
+    match e {
+        ProviderError::Invalid { field, message } => {
+            let field = field.strip_prefix("credentials.").unwrap_or(&field);
+            let field = field.split('[').next().unwrap_or(field);
+            flash_to(ctx, to, form, Some(field), message, keep)
+        }
+        // The price form has one input for the whole list.
+        ProviderError::Prices(e) => flash_to(ctx, to, form, Some("csv"), e.message, keep),
+        ProviderError::NotFound => see_other("/providers").finish(),
+        ProviderError::Forbidden(_) => HttpResponse::Forbidden()
+            .content_type("text/html; charset=utf-8")
+            .body("<!DOCTYPE html><title>Not allowed</title><p>Your role does not allow this. <a href=\"/dashboard\">Back</a>.</p>"),
+        ProviderError::Internal(cause) => internal(ctx, to, form, cause),
+    }
+}
+
+/// `max_rate_per_sec` and `max_concurrency` as typed (empty: none).
+fn limits(
+    form: &[(String, String)],
+) -> Result<(Option<i32>, Option<i32>), openclaw_core::providers::service::ProviderError> {
+    use openclaw_core::providers::service::number_from_text;
+    Ok((
+        number_from_text("max_rate_per_sec", &field(form, "max_rate_per_sec"))?,
+        number_from_text("max_concurrency", &field(form, "max_concurrency"))?,
+    ))
+}
+
 pub async fn create_provider(
     ctx: web::Data<WebContext>,
     req: HttpRequest,
     form: Fields,
 ) -> HttpResponse {
-    use openclaw_core::db::providers;
-    use openclaw_core::providers::{self as p, Credentials, ProviderKind};
+    use openclaw_core::providers::ProviderKind;
+    use openclaw_core::providers::service::{self as service, ProviderInput};
     let m = match member(
         &ctx,
         &req,
@@ -571,70 +533,45 @@ pub async fn create_provider(
         Ok(m) => m,
         Err(res) => return res,
     };
-    let tenant_id = m.tenant;
-    let kind = ProviderKind::parse(&field(&form, "kind")).unwrap_or(ProviderKind::Sandbox);
-    let back_to = format!("/providers/new?kind={}", kind.as_str());
-    let keep = vec![
-        ("name".to_owned(), field(&form, "name")),
-        ("base_url".to_owned(), field(&form, "base_url")),
-        ("sender_ids".to_owned(), field(&form, "sender_ids")),
-        ("account_sid".to_owned(), field(&form, "account_sid")),
-        ("api_key".to_owned(), field(&form, "api_key")),
-    ];
-    let fail =
-        |f: &str, m: String| flash_to(&ctx, &back_to, "provider-new", Some(f), m, keep.clone());
-    let name = match p::validate_name(&field(&form, "name")) {
-        Ok(n) => n,
-        Err(m) => return fail("name", m),
+    let typed_kind = field(&form, "kind");
+    let kind = ProviderKind::parse(typed_kind.trim());
+    let back_to = match kind {
+        Some(kind) => format!("/providers/new?kind={}", kind.as_str()),
+        None => "/providers/new".to_owned(),
     };
-    let creds = match Credentials::from_json(kind, &credentials_json(&form, kind)) {
-        Ok(c) => c,
-        Err(e) => return fail(e.field.trim_start_matches("credentials."), e.message),
+    let keep: Vec<(String, String)> = [
+        "name",
+        "base_url",
+        "sender_ids",
+        "max_rate_per_sec",
+        "max_concurrency",
+        "account_sid",
+        "api_key",
+    ]
+    .into_iter()
+    .map(|name| (name.to_owned(), field(&form, name)))
+    .collect();
+    let fail = |e| provider_failed(&ctx, &back_to, "provider-new", e, keep.clone());
+    let (max_rate_per_sec, max_concurrency) = match limits(&form) {
+        Ok(limits) => limits,
+        Err(e) => return fail(e),
     };
-    let base_url = match field(&form, "base_url").trim() {
-        "" => None,
-        url => match p::validate_base_url(url) {
-            Ok(u) => Some(u),
-            Err(m) => return fail("base_url", m),
-        },
-    };
-    let sender_ids = match p::validate_senders(&split_senders(&field(&form, "sender_ids"))) {
-        Ok(s) => s,
-        Err((_, m)) => return fail("sender_ids", m),
-    };
-    let sealed = creds.seal(&ctx.settings.master_key);
-    let new = providers::NewProvider {
-        id: uuid::Uuid::now_v7(),
-        tenant_id,
-        name,
-        kind: kind.as_str().to_owned(),
-        credentials_enc: sealed.ciphertext,
-        credentials_key_id: sealed.key_id,
-        credentials_mask: sealed.mask,
-        base_url,
-        sender_ids,
-        max_rate_per_sec: None,
-        max_concurrency: None,
+    let input = ProviderInput {
+        name: field(&form, "name"),
+        kind: typed_kind.clone(),
+        // An unknown kind has no credential fields; the service names `kind`.
+        credentials: kind
+            .map(|kind| credentials_json(&form, Some(kind)))
+            .unwrap_or_default(),
+        base_url: Some(field(&form, "base_url")).filter(|u| !u.trim().is_empty()),
+        sender_ids: split_senders(&field(&form, "sender_ids")),
+        max_rate_per_sec,
+        max_concurrency,
         enabled: true,
     };
-    let result = ctx
-        .scoped(tenant_id, async |c| {
-            let row = providers::insert(c, &new).await?;
-            audit::record(
-                c,
-                &m.actor,
-                Some(tenant_id),
-                action::PROVIDER_CREATED,
-                Some(openclaw_core::domain::ProviderId::from(row.id).to_string()),
-                json!({"name": row.name, "kind": row.kind, "enabled": row.enabled}),
-            )
-            .await?;
-            Ok(row)
-        })
-        .await;
-    match result {
+    match service::create(&ctx.pool, &ctx.settings.master_key, &manager(&m), input).await {
         Ok(row) => {
-            (ctx.routes_changed)(tenant_id);
+            (ctx.routes_changed)(m.tenant);
             let id = openclaw_core::domain::ProviderId::from(row.id);
             flash_to(
                 &ctx,
@@ -645,7 +582,7 @@ pub async fn create_provider(
                 Vec::new(),
             )
         }
-        Err(e) => internal(&ctx, &back_to, "provider-new", e),
+        Err(e) => fail(e),
     }
 }
 
@@ -655,14 +592,19 @@ fn provider_id(raw: &str) -> Option<uuid::Uuid> {
         .map(|p| p.uuid())
 }
 
+/// The provider's settings form: every field is posted as shown, so the service's comparison
+/// with the stored provider decides what changed. Empty credential fields keep the stored
+/// credentials; an empty base URL is the provider's public API, an empty rate no limit and an
+/// empty concurrency the default.
 pub async fn update_provider(
     ctx: web::Data<WebContext>,
     req: HttpRequest,
     id: web::Path<String>,
     form: Fields,
 ) -> HttpResponse {
-    use openclaw_core::db::providers;
-    use openclaw_core::providers::{self as p, Credentials, ProviderKind};
+    use openclaw_core::providers::service::{
+        self as service, DEFAULT_MAX_CONCURRENCY, ProviderPatch,
+    };
     let m = match member(
         &ctx,
         &req,
@@ -673,80 +615,37 @@ pub async fn update_provider(
         Ok(m) => m,
         Err(res) => return res,
     };
-    let tenant_id = m.tenant;
     let back_to = format!("/providers/{}", id.as_str());
     let Some(id) = provider_id(&id) else {
         return see_other("/providers").finish();
     };
-    let fail = |f: &str, m: String| flash_to(&ctx, &back_to, "provider", Some(f), m, Vec::new());
-    let result = ctx
-        .scoped(tenant_id, async |c| {
-            let Some(current) = providers::find(c, tenant_id, id).await? else {
-                return Ok(None);
-            };
-            let kind = ProviderKind::parse(&current.kind).unwrap_or(ProviderKind::Sandbox);
-            let mut changes = providers::ProviderChanges {
-                enabled: Some(field(&form, "enabled") == "on"),
-                ..Default::default()
-            };
-            match p::validate_name(&field(&form, "name")) {
-                Ok(n) => changes.name = Some(n),
-                Err(m) => return Ok(Some(Err(("name", m)))),
-            }
-            if kind != ProviderKind::Sandbox {
-                changes.base_url = Some(match field(&form, "base_url").trim() {
-                    "" => None,
-                    url => match p::validate_base_url(url) {
-                        Ok(u) => Some(u),
-                        Err(m) => return Ok(Some(Err(("base_url", m)))),
-                    },
-                });
-            }
-            match p::validate_senders(&split_senders(&field(&form, "sender_ids"))) {
-                Ok(s) => changes.sender_ids = Some(s),
-                Err((_, m)) => return Ok(Some(Err(("sender_ids", m)))),
-            }
-            let typed = credentials_json(&form, kind);
-            if typed.as_object().is_some_and(|o| !o.is_empty()) {
-                match Credentials::from_json(kind, &typed) {
-                    Ok(creds) => {
-                        let sealed = creds.seal(&ctx.settings.master_key);
-                        changes.credentials_enc = Some(sealed.ciphertext);
-                        changes.credentials_key_id = Some(sealed.key_id);
-                        changes.credentials_mask = Some(sealed.mask);
-                    }
-                    Err(e) => {
-                        let f = crate::pages::providers::credential_fields(kind)
-                            .iter()
-                            .map(|(n, _, _)| *n)
-                            .find(|n| e.field.ends_with(n))
-                            .unwrap_or("name");
-                        return Ok(Some(Err((f, e.message))));
-                    }
-                }
-            }
-            let credentials = changes.credentials_enc.is_some();
-            let enabled = changes.enabled;
-            providers::update(c, tenant_id, id, changes).await?;
-            audit::record(
-                c,
-                &m.actor,
-                Some(tenant_id),
-                action::PROVIDER_UPDATED,
-                Some(openclaw_core::domain::ProviderId::from(id).to_string()),
-                json!({"changed": if credentials {
-                vec!["name", "base_url", "sender_ids", "enabled", "credentials"]
-            } else {
-                vec!["name", "base_url", "sender_ids", "enabled"]
-            }, "enabled": enabled}),
-            )
-            .await?;
-            Ok(Some(Ok(())))
-        })
-        .await;
-    match result {
-        Ok(Some(Ok(()))) => {
-            (ctx.routes_changed)(tenant_id);
+    let fail = |e| provider_failed(&ctx, &back_to, "provider", e, Vec::new());
+    let (max_rate_per_sec, max_concurrency) = match limits(&form) {
+        Ok(limits) => limits,
+        Err(e) => return fail(e),
+    };
+    // The page shows the stored kind's credential fields; the service checks what was typed
+    // against that kind.
+    let typed = credentials_json(&form, None);
+    let patch = ProviderPatch {
+        name: Some(field(&form, "name")),
+        credentials: typed
+            .as_object()
+            .is_some_and(|o| !o.is_empty())
+            .then_some(typed),
+        // The sandbox's form has no base URL.
+        base_url: form
+            .iter()
+            .any(|(k, _)| k == "base_url")
+            .then(|| Some(field(&form, "base_url")).filter(|u| !u.trim().is_empty())),
+        sender_ids: Some(split_senders(&field(&form, "sender_ids"))),
+        max_rate_per_sec: Some(max_rate_per_sec),
+        max_concurrency: Some(max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY)),
+        enabled: Some(field(&form, "enabled") == "on"),
+    };
+    match service::update(&ctx.pool, &ctx.settings.master_key, &manager(&m), id, patch).await {
+        Ok(_) => {
+            (ctx.routes_changed)(m.tenant);
             flash_to(
                 &ctx,
                 &back_to,
@@ -756,9 +655,7 @@ pub async fn update_provider(
                 Vec::new(),
             )
         }
-        Ok(Some(Err((f, m)))) => fail(f, m),
-        Ok(None) => see_other("/providers").finish(),
-        Err(e) => internal(&ctx, &back_to, "provider", e),
+        Err(e) => fail(e),
     }
 }
 
@@ -801,7 +698,7 @@ pub async fn upload_prices(
     id: web::Path<String>,
     form: actix_multipart::Multipart,
 ) -> HttpResponse {
-    use openclaw_core::db::{providers, tenants};
+    use openclaw_core::providers::service::{self as service, PriceInput};
     let m = match member(
         &ctx,
         &req,
@@ -812,7 +709,6 @@ pub async fn upload_prices(
         Ok(m) => m,
         Err(res) => return res,
     };
-    let tenant_id = m.tenant;
     let back_to = format!("/providers/{}", id.as_str());
     let Some(id) = provider_id(&id) else {
         return see_other("/providers").finish();
@@ -821,52 +717,20 @@ pub async fn upload_prices(
         Ok(csv) => csv,
         Err(m) => return flash_to(&ctx, &back_to, "provider", Some("csv"), m, Vec::new()),
     };
-    let result = ctx
-        .scoped(tenant_id, async |c| {
-            if providers::find(c, tenant_id, id).await?.is_none() {
-                return Ok(None);
-            }
-            let currency = tenants::find(c, tenant_id).await?.currency;
-            match openclaw_core::prices::from_csv(csv.trim().as_bytes(), &currency) {
-                Ok(prices) => {
-                    providers::replace_prices(c, tenant_id, id, &prices).await?;
-                    audit::record(
-                        c,
-                        &m.actor,
-                        Some(tenant_id),
-                        action::PRICES_CHANGED,
-                        Some(openclaw_core::domain::ProviderId::from(id).to_string()),
-                        json!({"entries": prices.len()}),
-                    )
-                    .await?;
-                    Ok(Some(Ok(prices.len())))
-                }
-                Err(e) => Ok(Some(Err(e.message))),
-            }
-        })
-        .await;
-    match result {
-        Ok(Some(Ok(n))) => {
-            (ctx.routes_changed)(tenant_id);
+    let input = PriceInput::Csv(csv.as_bytes());
+    match service::replace_prices(&ctx.pool, &manager(&m), id, input).await {
+        Ok(prices) => {
+            (ctx.routes_changed)(m.tenant);
             flash_to(
                 &ctx,
                 &back_to,
                 "provider",
                 Some("saved"),
-                format!("Saved {n} prices."),
+                format!("Saved {} prices.", prices.len()),
                 Vec::new(),
             )
         }
-        Ok(Some(Err(m))) => flash_to(
-            &ctx,
-            &back_to,
-            "provider",
-            Some("csv"),
-            m,
-            vec![("csv".into(), csv)],
-        ),
-        Ok(None) => see_other("/providers").finish(),
-        Err(e) => internal(&ctx, &back_to, "provider", e),
+        Err(e) => provider_failed(&ctx, &back_to, "provider", e, vec![("csv".into(), csv)]),
     }
 }
 
@@ -875,7 +739,7 @@ pub async fn delete_provider(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
-    use openclaw_core::db::providers;
+    use openclaw_core::providers::service::{self as service, ProviderError};
     let m = match member(
         &ctx,
         &req,
@@ -886,33 +750,16 @@ pub async fn delete_provider(
         Ok(m) => m,
         Err(res) => return res,
     };
-    let tenant_id = m.tenant;
     let Some(id) = provider_id(&id) else {
         return see_other("/providers").finish();
     };
-    let result = ctx
-        .scoped(tenant_id, async |c| {
-            let deleted = providers::delete(c, tenant_id, id).await?;
-            if deleted {
-                audit::record(
-                    c,
-                    &m.actor,
-                    Some(tenant_id),
-                    action::PROVIDER_DELETED,
-                    Some(openclaw_core::domain::ProviderId::from(id).to_string()),
-                    json!({}),
-                )
-                .await?;
-            }
-            Ok(deleted)
-        })
-        .await;
-    match result {
-        Ok(_) => {
-            (ctx.routes_changed)(tenant_id);
+    match service::delete(&ctx.pool, &manager(&m), id).await {
+        // Gone already (another tab, another person): the list shows what is left.
+        Ok(()) | Err(ProviderError::NotFound) => {
+            (ctx.routes_changed)(m.tenant);
             see_other("/providers").finish()
         }
-        Err(e) => internal(&ctx, "/providers", "provider", e),
+        Err(e) => provider_failed(&ctx, "/providers", "provider", e, Vec::new()),
     }
 }
 

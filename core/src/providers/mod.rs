@@ -1,7 +1,9 @@
 //! SMS gateway adapters. Each speaks its provider's real wire format over HTTP and classifies
-//! what came back, so the worker only ever sees [`SendOutcome`].
+//! what came back, so the worker only ever sees [`SendOutcome`]. The tenant's provider
+//! accounts (add, change, remove, prices) are [`service`].
 
 pub mod sandbox;
+pub mod service;
 pub mod twilio;
 pub mod vonage;
 
@@ -88,6 +90,13 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
+    /// Every kind, in the order people are offered them.
+    pub const ALL: [ProviderKind; 3] = [
+        ProviderKind::Twilio,
+        ProviderKind::Vonage,
+        ProviderKind::Sandbox,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::Twilio => "twilio",
@@ -445,6 +454,15 @@ pub fn validate_concurrency(n: i32) -> Result<i32, String> {
         Ok(n)
     } else {
         Err("`max_concurrency` must be between 1 and 1000.".into())
+    }
+}
+
+/// Messages per second a provider may be sent: 1–100000.
+pub fn validate_rate(rate: i32) -> Result<i32, String> {
+    if (1..=100_000).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err("`max_rate_per_sec` must be between 1 and 100000.".into())
     }
 }
 

@@ -12,6 +12,8 @@ mod members;
 mod messages;
 mod operations;
 mod poison;
+mod provider_doors;
+mod provider_service;
 mod providers;
 mod receipts;
 mod security;

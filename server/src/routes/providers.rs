@@ -1,15 +1,18 @@
 //! The tenant's SMS gateway accounts and their price lists.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
-use openclaw_core::audit::{self, action};
-use openclaw_core::db::{providers, tenants};
+use openclaw_core::db::providers;
 use openclaw_core::domain::ProviderId;
+use openclaw_core::members::Manager;
 use openclaw_core::prices::{self, PriceEntry, PriceError};
-use openclaw_core::providers::{self as providers_core, Credentials, ProviderKind};
+use openclaw_core::providers::ProviderKind;
+use openclaw_core::providers::service::{
+    self as service, PriceInput, ProviderError, ProviderInput, ProviderPatch,
+};
 use openclaw_core::routing::Price;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -35,7 +38,10 @@ pub struct CreateProviderRequest {
     /// 1–100 characters, no control characters.
     #[schema(example = "Twilio EU", min_length = 1, max_length = 100)]
     pub name: String,
-    pub kind: ProviderKind,
+    // A string checked by the service (`core::providers::service`), so an unknown kind gets
+    // the same sentence here and in the admin app; documented as the enum.
+    #[schema(value_type = ProviderKind)]
+    pub kind: String,
     /// twilio: `{account_sid, auth_token}`; vonage: `{api_key, api_secret}`; sandbox: `{}`
     /// (the default).
     #[schema(value_type = Option<Object>)]
@@ -121,43 +127,35 @@ impl From<providers::Provider> for ProviderView {
     }
 }
 
-fn validate_name(name: &str) -> Result<String, ApiError> {
-    providers_core::validate_name(name).map_err(|m| ApiError::invalid("name", m))
-}
-
-fn validate_base_url(url: &str) -> Result<String, ApiError> {
-    providers_core::validate_base_url(url).map_err(|m| ApiError::invalid("base_url", m))
-}
-
-fn validate_senders(senders: &[String]) -> Result<Vec<String>, ApiError> {
-    providers_core::validate_senders(senders).map_err(|(i, m)| match i {
-        Some(i) => ApiError::invalid(&format!("sender_ids[{i}]"), m),
-        None => ApiError::invalid("sender_ids", m),
-    })
-}
-
-fn validate_concurrency(n: i32) -> Result<i32, ApiError> {
-    providers_core::validate_concurrency(n).map_err(|m| ApiError::invalid("max_concurrency", m))
-}
-
-fn validate_rate(rate: i32) -> Result<i32, ApiError> {
-    if (1..=100_000).contains(&rate) {
-        Ok(rate)
-    } else {
-        Err(ApiError::invalid(
-            "max_rate_per_sec",
-            "`max_rate_per_sec` must be between 1 and 100000.",
-        ))
+impl From<ProviderError> for ApiError {
+    fn from(e: ProviderError) -> ApiError {
+        match e {
+            ProviderError::Invalid { field, message } => ApiError::invalid(&field, message),
+            ProviderError::Prices(e) => e.into(),
+            ProviderError::NotFound => ApiError::not_found("provider"),
+            ProviderError::Forbidden(_) => ApiError::forbidden(),
+            ProviderError::Internal(e) => ApiError::internal(e),
+        }
     }
 }
 
-fn credentials(
-    kind: ProviderKind,
-    value: Option<&serde_json::Value>,
-) -> Result<Credentials, ApiError> {
-    let empty = serde_json::json!({});
-    Credentials::from_json(kind, value.unwrap_or(&empty))
-        .map_err(|e| ApiError::invalid(&e.field, e.message))
+fn manager(user: &User) -> Result<Manager, ApiError> {
+    let tenant = user.require(Action::ManageProviders)?;
+    Ok(Manager {
+        tenant,
+        user_id: user.user_id,
+        role: user.role,
+        actor: user.actor(),
+    })
+}
+
+/// Forgets what this process cached of the tenant's routes and the provider's callbacks.
+/// (The service also announces the change to every process.)
+fn evict(state: &AppState, tenant: Uuid, provider: Option<Uuid>) {
+    state.routes.evict(&tenant);
+    if let Some(id) = provider {
+        state.hook_providers.evict(&id);
+    }
 }
 
 fn parse_id(id: &str) -> Result<Uuid, ApiError> {
@@ -187,45 +185,25 @@ pub async fn create(
     user: User,
     body: JsonBody<CreateProviderRequest>,
 ) -> ApiResult<HttpResponse> {
-    let tenant_id = user.require(Action::ManageProviders)?;
+    let manager = manager(&user)?;
     let req = body.value;
-    let name = validate_name(&req.name)?;
-    let creds = credentials(req.kind, req.credentials.as_ref())?;
-    let base_url = req.base_url.as_deref().map(validate_base_url).transpose()?;
-    let sender_ids = validate_senders(req.sender_ids.as_deref().unwrap_or(&[]))?;
-    let max_rate_per_sec = req.max_rate_per_sec.map(validate_rate).transpose()?;
-    let max_concurrency = req.max_concurrency.map(validate_concurrency).transpose()?;
-    let sealed = creds.seal(&state.settings.master_key);
-    let new = providers::NewProvider {
-        id: Uuid::now_v7(),
-        tenant_id,
-        name,
-        kind: req.kind.as_str().to_owned(),
-        credentials_enc: sealed.ciphertext,
-        credentials_key_id: sealed.key_id,
-        credentials_mask: sealed.mask,
-        base_url,
-        sender_ids,
-        max_rate_per_sec,
-        max_concurrency,
-        enabled: req.enabled.unwrap_or(true),
-    };
-    let row = state
-        .scoped(tenant_id, async |c| {
-            let row = providers::insert(c, &new).await?;
-            audit::record(
-                c,
-                &user.actor(),
-                Some(tenant_id),
-                action::PROVIDER_CREATED,
-                Some(ProviderId::from_uuid(row.id).to_string()),
-                json!({"name": row.name, "kind": row.kind, "enabled": row.enabled}),
-            )
-            .await?;
-            Ok(row)
-        })
-        .await?;
-    state.routes.evict(&tenant_id);
+    let row = service::create(
+        &state.pool,
+        &state.settings.master_key,
+        &manager,
+        ProviderInput {
+            name: req.name,
+            kind: req.kind,
+            credentials: req.credentials.unwrap_or(serde_json::Value::Null),
+            base_url: req.base_url,
+            sender_ids: req.sender_ids.unwrap_or_default(),
+            max_rate_per_sec: req.max_rate_per_sec,
+            max_concurrency: req.max_concurrency,
+            enabled: req.enabled.unwrap_or(true),
+        },
+    )
+    .await?;
+    evict(&state, manager.tenant, None);
     Ok(HttpResponse::Created().json(ProviderView::from(row)))
 }
 
@@ -246,12 +224,7 @@ pub async fn list(
     user: User,
 ) -> ApiResult<web::Json<Page<ProviderView>>> {
     let tenant_id = user.require(Action::ReadProviders)?;
-    let rows = state
-        .scoped(
-            tenant_id,
-            async |c| Ok(providers::list(c, tenant_id).await?),
-        )
-        .await?;
+    let rows = service::list(&state.pool, tenant_id).await?;
     Ok(web::Json(Page {
         data: rows.into_iter().map(ProviderView::from).collect(),
         next_cursor: None,
@@ -279,13 +252,9 @@ pub async fn get_one(
 ) -> ApiResult<web::Json<ProviderView>> {
     let tenant_id = user.require(Action::ReadProviders)?;
     let id = parse_id(&id)?;
-    let row = state
-        .scoped(tenant_id, async |c| {
-            Ok(providers::find(c, tenant_id, id).await?)
-        })
-        .await?
-        .ok_or_else(|| ApiError::not_found("provider"))?;
-    Ok(web::Json(row.into()))
+    Ok(web::Json(
+        service::find(&state.pool, tenant_id, id).await?.into(),
+    ))
 }
 
 /// Change a provider; absent fields stay as they are.
@@ -312,74 +281,26 @@ pub async fn update(
     id: web::Path<String>,
     body: JsonBody<UpdateProviderRequest>,
 ) -> ApiResult<web::Json<ProviderView>> {
-    let tenant_id = user.require(Action::ManageProviders)?;
+    let manager = manager(&user)?;
     let id = parse_id(&id)?;
     let req = body.value;
-    let row = state
-        .scoped(tenant_id, async |c| {
-            let current = providers::find(c, tenant_id, id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("provider"))?;
-            let mut changes = providers::ProviderChanges {
-                name: req.name.as_deref().map(validate_name).transpose()?,
-                base_url: req
-                    .base_url
-                    .map(|b| b.as_deref().map(validate_base_url).transpose())
-                    .transpose()?,
-                sender_ids: req
-                    .sender_ids
-                    .as_deref()
-                    .map(validate_senders)
-                    .transpose()?,
-                max_rate_per_sec: req
-                    .max_rate_per_sec
-                    .map(|r| r.map(validate_rate).transpose())
-                    .transpose()?,
-                max_concurrency: req.max_concurrency.map(validate_concurrency).transpose()?,
-                enabled: req.enabled,
-                ..Default::default()
-            };
-            if let Some(value) = &req.credentials {
-                let kind = ProviderKind::parse(&current.kind).ok_or_else(|| {
-                    anyhow::anyhow!("stored provider kind {} is unknown", current.kind)
-                })?;
-                let sealed = credentials(kind, Some(value))?.seal(&state.settings.master_key);
-                changes.credentials_enc = Some(sealed.ciphertext);
-                changes.credentials_key_id = Some(sealed.key_id);
-                changes.credentials_mask = Some(sealed.mask);
-            }
-            let mut changed: Vec<&str> = Vec::new();
-            for (name, present) in [
-                ("name", changes.name.is_some()),
-                ("base_url", changes.base_url.is_some()),
-                ("sender_ids", changes.sender_ids.is_some()),
-                ("max_rate_per_sec", changes.max_rate_per_sec.is_some()),
-                ("max_concurrency", changes.max_concurrency.is_some()),
-                ("enabled", changes.enabled.is_some()),
-                ("credentials", changes.credentials_enc.is_some()),
-            ] {
-                if present {
-                    changed.push(name);
-                }
-            }
-            let enabled = changes.enabled;
-            let row = providers::update(c, tenant_id, id, changes)
-                .await?
-                .ok_or_else(|| ApiError::not_found("provider"))?;
-            audit::record(
-                c,
-                &user.actor(),
-                Some(tenant_id),
-                action::PROVIDER_UPDATED,
-                Some(ProviderId::from_uuid(id).to_string()),
-                json!({"changed": changed, "enabled": enabled}),
-            )
-            .await?;
-            Ok(row)
-        })
-        .await?;
-    state.routes.evict(&tenant_id);
-    state.hook_providers.evict(&id);
+    let row = service::update(
+        &state.pool,
+        &state.settings.master_key,
+        &manager,
+        id,
+        ProviderPatch {
+            name: req.name,
+            credentials: req.credentials,
+            base_url: req.base_url,
+            sender_ids: req.sender_ids,
+            max_rate_per_sec: req.max_rate_per_sec,
+            max_concurrency: req.max_concurrency,
+            enabled: req.enabled,
+        },
+    )
+    .await?;
+    evict(&state, manager.tenant, Some(id));
     Ok(web::Json(row.into()))
 }
 
@@ -402,27 +323,10 @@ pub async fn remove(
     user: User,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let tenant_id = user.require(Action::ManageProviders)?;
+    let manager = manager(&user)?;
     let id = parse_id(&id)?;
-    state
-        .scoped(tenant_id, async |c| {
-            if !providers::delete(c, tenant_id, id).await? {
-                return Err(ApiError::not_found("provider"));
-            }
-            audit::record(
-                c,
-                &user.actor(),
-                Some(tenant_id),
-                action::PROVIDER_DELETED,
-                Some(ProviderId::from_uuid(id).to_string()),
-                json!({}),
-            )
-            .await?;
-            Ok(())
-        })
-        .await?;
-    state.routes.evict(&tenant_id);
-    state.hook_providers.evict(&id);
+    service::delete(&state.pool, &manager, id).await?;
+    evict(&state, manager.tenant, Some(id));
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -471,7 +375,7 @@ pub async fn put_prices(
     req: HttpRequest,
     mut payload: web::Payload,
 ) -> ApiResult<web::Json<PriceList>> {
-    let tenant_id = user.require(Action::ManageProviders)?;
+    let manager = manager(&user)?;
     let id = parse_id(&id)?;
     let body = super::read_body(&mut payload, MAX_BODY_BYTES).await?;
     let content_type = req
@@ -480,38 +384,21 @@ pub async fn put_prices(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_ascii_lowercase();
-    let prices = state
-        .scoped(tenant_id, async |c| {
-            let currency = tenants::find(c, tenant_id).await?.currency;
-            let prices = if content_type.starts_with("text/csv") {
-                prices::from_csv(&body, &currency)?
-            } else if content_type.starts_with("application/json") {
-                let parsed: PriceList = super::parse_json(&body)?.value;
-                prices::from_entries(&parsed.prices, &currency)?
-            } else {
-                return Err(ApiError::new(
-                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    "Send prices as application/json or text/csv.",
-                ));
-            };
-            if providers::find(c, tenant_id, id).await?.is_none() {
-                return Err(ApiError::not_found("provider"));
-            }
-            providers::replace_prices(c, tenant_id, id, &prices).await?;
-            audit::record(
-                c,
-                &user.actor(),
-                Some(tenant_id),
-                action::PRICES_CHANGED,
-                Some(ProviderId::from_uuid(id).to_string()),
-                json!({"entries": prices.len()}),
-            )
-            .await?;
-            Ok(prices)
-        })
-        .await?;
-    state.routes.evict(&tenant_id);
+    let parsed: PriceList;
+    let input = if content_type.starts_with("text/csv") {
+        PriceInput::Csv(&body)
+    } else if content_type.starts_with("application/json") {
+        parsed = super::parse_json(&body)?.value;
+        PriceInput::Entries(&parsed.prices)
+    } else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send prices as application/json or text/csv.",
+        ));
+    };
+    let prices = service::replace_prices(&state.pool, &manager, id, input).await?;
+    evict(&state, manager.tenant, None);
     Ok(web::Json(price_list(prices)))
 }
 
@@ -542,13 +429,6 @@ pub async fn get_prices(
 ) -> ApiResult<web::Json<PriceList>> {
     let tenant_id = user.require(Action::ReadProviders)?;
     let id = parse_id(&id)?;
-    let prices = state
-        .scoped(tenant_id, async |c| {
-            if providers::find(c, tenant_id, id).await?.is_none() {
-                return Err(ApiError::not_found("provider"));
-            }
-            Ok(providers::prices(c, tenant_id, id).await?)
-        })
-        .await?;
+    let prices = service::prices(&state.pool, tenant_id, id).await?;
     Ok(web::Json(price_list(prices)))
 }

@@ -5,6 +5,7 @@ use openclaw_core::db::providers;
 use openclaw_core::domain::{Money, ProviderId};
 use openclaw_core::permissions::{Action, allowed};
 use openclaw_core::providers::ProviderKind;
+use openclaw_core::providers::service::DEFAULT_MAX_CONCURRENCY;
 use openclaw_core::routing::Price;
 
 use crate::components::layout::{Field, Layout};
@@ -83,9 +84,9 @@ pub fn Providers() -> impl IntoView {
                                     <h1>"Providers"</h1>
                                     {l.can_manage.then(|| view! {
                                         <p class="add">"Add: "
-                                            <a class="button" href="/providers/new?kind=twilio">"Twilio"</a> " "
-                                            <a class="button" href="/providers/new?kind=vonage">"Vonage"</a> " "
-                                            <a class="button" href="/providers/new?kind=sandbox">"Sandbox"</a>
+                                            {ProviderKind::ALL.iter().map(|k| view! {
+                                                <a class="button" href=format!("/providers/new?kind={}", k.as_str())>{kind_label(*k)}</a> " "
+                                            }).collect_view()}
                                         </p>
                                     })}
                                 </div>
@@ -122,17 +123,42 @@ pub fn Providers() -> impl IntoView {
     }
 }
 
+/// `max_rate_per_sec` and `max_concurrency`, on the add and the settings forms. Plain text
+/// inputs, so a mistake gets the service's sentence (the same as the API's), not the
+/// browser's.
+#[component]
+fn LimitFields(
+    rate: String,
+    concurrency: String,
+    rate_error: Option<String>,
+    concurrency_error: Option<String>,
+) -> impl IntoView {
+    let invalid = |e: &Option<String>| if e.is_some() { "true" } else { "false" };
+    view! {
+        <label for="max_rate_per_sec">"Messages per second at most (optional, 1–100000)"</label>
+        <input id="max_rate_per_sec" name="max_rate_per_sec" type="text" inputmode="numeric" value=rate
+            aria-invalid=invalid(&rate_error) />
+        {rate_error.map(|e| view! { <p class="field-error">{e}</p> })}
+        <label for="max_concurrency">{format!("Calls at once per worker process (1–1000; empty: {DEFAULT_MAX_CONCURRENCY})")}</label>
+        <input id="max_concurrency" name="max_concurrency" type="text" inputmode="numeric" value=concurrency
+            aria-invalid=invalid(&concurrency_error) />
+        {concurrency_error.map(|e| view! { <p class="field-error">{e}</p> })}
+    }
+}
+
 #[component]
 pub fn NewProvider() -> impl IntoView {
+    // No kind, or one we do not know: choose one (a form posted with an unknown kind comes
+    // back here with the error).
     let kind = use_query_map()
         .get_untracked()
         .get("kind")
-        .and_then(|k| ProviderKind::parse(&k))
-        .unwrap_or(ProviderKind::Sandbox);
+        .and_then(|k| ProviderKind::parse(&k));
     let flash = super::take_flash("provider-new");
     let general = flash
         .field
-        .is_none()
+        .as_deref()
+        .is_none_or(|f| f == "kind")
         .then(|| flash.message.clone())
         .filter(|m| !m.is_empty());
     view! {
@@ -143,6 +169,22 @@ pub fn NewProvider() -> impl IntoView {
                     return ().into_any();
                 }
                 let (flash, general) = (flash.clone(), general.clone());
+                let Some(kind) = kind else {
+                    return view! {
+                        <Layout signed_in=true>
+                            <section class="card" aria-labelledby="title">
+                                <p><a href="/providers">"← Providers"</a></p>
+                                <h1 id="title">"Add a provider"</h1>
+                                {general.map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
+                                <p class="add">"Which kind? "
+                                    {ProviderKind::ALL.iter().map(|k| view! {
+                                        <a class="button" href=format!("/providers/new?kind={}", k.as_str())>{kind_label(*k)}</a> " "
+                                    }).collect_view()}
+                                </p>
+                            </section>
+                        </Layout>
+                    }.into_any();
+                };
                 let title = match kind {
                     ProviderKind::Twilio => "Add a Twilio account",
                     ProviderKind::Vonage => "Add a Vonage account",
@@ -174,6 +216,11 @@ pub fn NewProvider() -> impl IntoView {
                                 <label for="sender_ids">"Sender ids (optional, comma-separated)"</label>
                                 <input id="sender_ids" name="sender_ids" type="text" value=flash.value("sender_ids") />
                                 {flash.error_for("sender_ids").map(|e| view! { <p class="field-error">{e}</p> })}
+                                <LimitFields
+                                    rate=flash.value("max_rate_per_sec")
+                                    concurrency=flash.value("max_concurrency")
+                                    rate_error=flash.error_for("max_rate_per_sec")
+                                    concurrency_error=flash.error_for("max_concurrency") />
                                 <button type="submit">"Add provider"</button>
                             </form>
                         </section>
@@ -181,6 +228,14 @@ pub fn NewProvider() -> impl IntoView {
                 }.into_any()
             })}
         </Suspense>
+    }
+}
+
+fn kind_label(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Twilio => "Twilio",
+        ProviderKind::Vonage => "Vonage",
+        ProviderKind::Sandbox => "Sandbox",
     }
 }
 
@@ -269,6 +324,8 @@ pub fn ProviderDetail() -> impl IntoView {
                                             (_, None) => "the provider's public API".to_owned(),
                                         }}</dd>
                                         <dt>"Sender ids"</dt><dd>{if p.sender_ids.is_empty() { "none".to_owned() } else { p.sender_ids.join(", ") }}</dd>
+                                        <dt>"Rate limit"</dt><dd>{match p.max_rate_per_sec { Some(r) => format!("{r} messages per second"), None => "none".to_owned() }}</dd>
+                                        <dt>"Concurrency"</dt><dd>{format!("{} calls at once per worker process", p.max_concurrency)}</dd>
                                         <dt>"State"</dt><dd>{if p.enabled { "enabled" } else { "disabled: no messages go here" }}</dd>
                                         <dt>"Health, last 24 h"</dt>
                                         <dd>{match &d.health {
@@ -330,6 +387,11 @@ pub fn ProviderDetail() -> impl IntoView {
                                             <label for="sender_ids">"Sender ids (comma-separated)"</label>
                                             <input id="sender_ids" name="sender_ids" type="text" value=p.sender_ids.join(", ") />
                                             {flash.error_for("sender_ids").map(|e| view! { <p class="field-error">{e}</p> })}
+                                            <LimitFields
+                                                rate=p.max_rate_per_sec.map(|r| r.to_string()).unwrap_or_default()
+                                                concurrency=p.max_concurrency.to_string()
+                                                rate_error=flash.error_for("max_rate_per_sec")
+                                                concurrency_error=flash.error_for("max_concurrency") />
                                             <label class="check"><input type="checkbox" name="enabled" value="on" checked=p.enabled /> " Enabled"</label>
                                             {credential_fields(kind).iter().map(|(name, label, input)| view! {
                                                 <label for=*name>{format!("New {} (leave empty to keep)", label.to_lowercase())}</label>
