@@ -15,4 +15,5 @@ mod poison;
 mod providers;
 mod receipts;
 mod security;
+mod services;
 mod spend;

@@ -205,9 +205,7 @@ pub async fn refuse_nul_in_query<B: actix_web::body::MessageBody + 'static>(
         .map(actix_web::dev::ServiceResponse::map_into_left_body)
 }
 
-/// Years a date or time in a request may name. Outside them a value is a mistake or a probe,
-/// and part of it Postgres could not even store (its timestamps end at 4713 BC and 294276 AD).
-pub const SANE_YEARS: std::ops::RangeInclusive<i32> = 2000..=9999;
+pub use openclaw_core::domain::SANE_YEARS;
 
 /// `value` when its year is within [`SANE_YEARS`], else 400 `invalid_field` naming `field`.
 pub fn sane_date<D: chrono::Datelike>(field: &str, value: D) -> Result<D, ApiError> {
