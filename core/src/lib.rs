@@ -21,4 +21,5 @@ pub mod providers;
 pub mod queue;
 pub mod receipts;
 pub mod routing;
+pub mod settings;
 pub mod staff;

@@ -876,7 +876,7 @@ pub async fn save_settings(
     req: HttpRequest,
     form: Fields,
 ) -> HttpResponse {
-    use openclaw_core::db::tenants;
+    use openclaw_core::settings::{self, SettingsChange, SettingsError};
     let m = match member(
         &ctx,
         &req,
@@ -887,43 +887,12 @@ pub async fn save_settings(
         Ok(m) => m,
         Err(res) => return res,
     };
-    let tenant_id = m.tenant;
-    let keep = vec![
-        ("name".to_owned(), field(&form, "name")),
-        (
-            "default_sender_ids".to_owned(),
-            field(&form, "default_sender_ids"),
-        ),
-    ];
-    let fail =
-        |f: &str, m: String| flash_to(&ctx, "/settings", "settings", Some(f), m, keep.clone());
-    let name = match openclaw_core::accounts::validate_tenant_name(&field(&form, "name")) {
-        Ok(n) => n,
-        Err(e) => return fail("name", e.to_string()),
+    let (name, senders) = (field(&form, "name"), field(&form, "default_sender_ids"));
+    let change = SettingsChange {
+        name: Some(name.clone()),
+        default_sender_ids: Some(split_senders(&senders)),
     };
-    let senders = match openclaw_core::providers::validate_senders(&split_senders(&field(
-        &form,
-        "default_sender_ids",
-    ))) {
-        Ok(s) => s,
-        Err((_, m)) => return fail("default_sender_ids", m),
-    };
-    let result = ctx
-        .scoped(tenant_id, async |c| {
-            let tenant = tenants::update_settings(c, tenant_id, &name, &senders).await?;
-            audit::record(
-                c,
-                &m.actor,
-                Some(tenant_id),
-                action::SETTINGS_CHANGED,
-                None,
-                json!({"name": name, "default_sender_ids": senders}),
-            )
-            .await?;
-            Ok(tenant)
-        })
-        .await;
-    match result {
+    match settings::update(&ctx.pool, &manager(&m), change).await {
         Ok(_) => flash_to(
             &ctx,
             "/settings",
@@ -932,7 +901,19 @@ pub async fn save_settings(
             "Saved.".into(),
             Vec::new(),
         ),
-        Err(e) => internal(&ctx, "/settings", "settings", e),
+        Err(SettingsError::Internal(cause)) => internal(&ctx, "/settings", "settings", cause),
+        Err(e) => {
+            let field = match &e {
+                SettingsError::Invalid { field, .. } => Some(*field),
+                _ => None,
+            };
+            // Keep what was typed.
+            let keep = vec![
+                ("name".to_owned(), name),
+                ("default_sender_ids".to_owned(), senders),
+            ];
+            flash_to(&ctx, "/settings", "settings", field, e.to_string(), keep)
+        }
     }
 }
 

@@ -16,4 +16,5 @@ mod providers;
 mod receipts;
 mod security;
 mod services;
+mod settings;
 mod spend;

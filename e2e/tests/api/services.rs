@@ -1,7 +1,7 @@
 //! The core services behind both doors, called directly on a database of their own (no
-//! server): `openclaw_core::api_keys`. It asks the permission matrix itself, names the field
-//! at fault, and writes, audits and announces each change in one transaction (a refused
-//! change leaves no row, no audit record and no announcement).
+//! server): `openclaw_core::api_keys` and `openclaw_core::settings`. They ask the permission
+//! matrix themselves, name the field at fault, and write, audit and announce each change in
+//! one transaction (a refused change leaves no row, no audit record and no announcement).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +13,7 @@ use openclaw_core::db::{self, PgPool, users};
 use openclaw_core::domain::{ApiKeyId, Role};
 use openclaw_core::members::Manager;
 use openclaw_core::permissions::{Action, allowed};
+use openclaw_core::settings::{self, SettingsChange, SettingsError};
 use openclaw_e2e::services::{TestDb, query_i64, query_rows};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -349,5 +350,85 @@ async fn key_changes_are_audited_and_announced_with_their_transaction() {
     assert!(
         !Value::from(audit).to_string().contains(&made.secret),
         "a secret in the audit log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_follow_the_matrix_name_their_field_and_are_audited_and_announced() {
+    let t = Tenant::new().await;
+    let heard = t.listen().await;
+    for role in Role::TENANT {
+        let m = t.as_role(role);
+        let read = settings::get(&t.pool, &m).await;
+        let change = SettingsChange {
+            name: Some(format!("Acme by {role}")),
+            default_sender_ids: None,
+        };
+        let changed = settings::update(&t.pool, &m, change).await;
+        if allowed(role, Action::ManageSettings) {
+            assert_eq!(read.unwrap().id, t.id);
+            assert_eq!(changed.unwrap().name, format!("Acme by {role}"));
+        } else {
+            assert!(matches!(read, Err(SettingsError::Forbidden)), "{role}");
+            assert!(matches!(changed, Err(SettingsError::Forbidden)), "{role}");
+        }
+    }
+    let tenant = t.id;
+    heard.wait_for(2).await;
+    assert_eq!(heard.take(), [Change::Routes { tenant }; 2]);
+
+    let admin = t.as_role(Role::Admin);
+    let mistakes = [
+        (Some(""), None, "name"),
+        (Some("Ac\0me"), None, "name"),
+        (
+            None,
+            Some(vec!["not a valid sender!"]),
+            "default_sender_ids",
+        ),
+        (
+            Some("Acme"),
+            Some(vec!["Acme", "+1 000"]),
+            "default_sender_ids",
+        ),
+    ];
+    for (name, senders, field) in mistakes {
+        let change = SettingsChange {
+            name: name.map(str::to_owned),
+            default_sender_ids: senders.map(|s| s.into_iter().map(str::to_owned).collect()),
+        };
+        match settings::update(&t.pool, &admin, change).await {
+            Err(SettingsError::Invalid { field: f, message }) => {
+                assert_eq!(f, field, "{message}");
+            }
+            other => panic!("{name:?} {field}: {other:?}"),
+        }
+    }
+    // Each field alone: the other stays.
+    let senders = SettingsChange {
+        name: None,
+        default_sender_ids: Some(vec!["Acme".into(), "+1 415 555 0100".into()]),
+    };
+    let saved = settings::update(&t.pool, &admin, senders).await.unwrap();
+    assert_eq!(saved.name, "Acme by admin");
+    assert_eq!(saved.default_sender_ids, ["Acme", "+14155550100"]);
+    heard.wait_for(1).await;
+    assert_eq!(heard.take(), [Change::Routes { tenant }]);
+    heard.stop();
+
+    let audit = query_rows(
+        &t.db.url,
+        "SELECT actor_id, actor_kind, ip, user_agent, action, target, details \
+         FROM audit_log ORDER BY id",
+    )
+    .await;
+    assert_eq!(audit.len(), 3, "{audit:?}");
+    assert_eq!(
+        audit[2],
+        json!({"actor_id": admin.user_id, "actor_kind": "user", "ip": "203.0.113.5",
+               "user_agent": "service-test", "action": "tenant.settings_changed",
+               "target": null,
+               "details": {"name": "Acme by admin",
+                           "default_sender_ids": ["Acme", "+14155550100"]}})
     );
 }

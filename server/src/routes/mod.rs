@@ -11,6 +11,7 @@ pub mod members;
 pub mod messages;
 pub mod providers;
 pub mod schemas;
+pub mod settings;
 pub mod spend;
 
 use actix_web::dev::Payload;
@@ -34,6 +35,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     audit::config(cfg);
     admin::config(cfg);
     api_keys::config(cfg);
+    settings::config(cfg);
     providers::config(cfg);
     messages::config(cfg);
     spend::config(cfg);
