@@ -42,10 +42,12 @@ pub fn config(cfg: &mut ServiceConfig) {
     hooks::config(cfg);
 }
 
-/// A JSON body parsed into `T`, with errors in our shape: `invalid_json` for syntax,
-/// `invalid_field` naming the field for a wrong or missing value, 413 over the limit, and
-/// `invalid_field` for a NUL character anywhere (no column can store one) unless
-/// `REFUSE_NUL` is false: then the handler answers it itself (the batch, per entry).
+/// A JSON body parsed into `T`, with errors in our shape: `invalid_json` for syntax and for an
+/// array where the object belongs, `invalid_field` naming the field for a wrong or missing
+/// value, 413 over the limit, and `invalid_field` for a NUL character anywhere (no column can
+/// store one) unless `REFUSE_NUL` is false: then the handler answers it itself (the batch, per
+/// entry; API keys and settings, whose services refuse it in a name as any control character,
+/// on either door).
 pub struct JsonBody<T, const REFUSE_NUL: bool = true> {
     pub value: T,
     /// The body as received (for the idempotency fingerprint).
@@ -109,6 +111,14 @@ fn parse_json_refusing_nul<T: DeserializeOwned, const N: bool>(
         };
         ApiError::invalid(&field, format!("`{field}`: {inner}."))
     };
+    // Every request body of this API is a JSON object, as the document says; serde alone
+    // would also fill a struct from an array of its fields in order (`[null, null]`).
+    if bytes.trim_ascii_start().first() == Some(&b'[') {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "The request body must be a JSON object.",
+        ));
+    }
     if let Some(field) = nul_in_json(bytes).filter(|_| refuse_nul) {
         return Err(ApiError::invalid(
             &field,
