@@ -24,7 +24,7 @@ pub enum SettingsError {
         field: &'static str,
         message: String,
     },
-    #[error("Only owners and admins can change the settings.")]
+    #[error("Your role cannot change the settings; ask an owner or admin.")]
     Forbidden,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
