@@ -3,6 +3,7 @@
 
 pub mod accept;
 pub mod accounts;
+pub mod api_keys;
 pub mod audit;
 pub mod changes;
 pub mod config;
@@ -20,5 +21,6 @@ pub mod providers;
 pub mod queue;
 pub mod receipts;
 pub mod routing;
+pub mod settings;
 pub mod staff;
 pub mod test_send;

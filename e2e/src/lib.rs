@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod browser;
+pub mod forms;
 pub mod procs;
 pub mod services;
 pub mod sim;

@@ -270,3 +270,22 @@ pub async fn query_i64(database_url: &str, sql: &str) -> i64 {
         .expect("the test query runs");
     row.value
 }
+
+/// Runs a query and returns its rows as JSON objects (column name → value), in its order.
+pub async fn query_rows(database_url: &str, sql: &str) -> Vec<serde_json::Value> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let mut conn = AsyncPgConnection::establish(database_url)
+        .await
+        .expect("connecting to the test database");
+    let sql =
+        format!("SELECT COALESCE(json_agg(to_json(r)), '[]')::text AS value FROM ({sql}) AS r");
+    let row: Row = diesel::sql_query(sql)
+        .get_result(&mut conn)
+        .await
+        .expect("the test query runs");
+    serde_json::from_str(&row.value).expect("json_agg gives JSON")
+}

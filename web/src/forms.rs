@@ -257,14 +257,28 @@ async fn member(
     }
 }
 
-fn keys_flash(ctx: &WebContext, field: Option<&str>, message: String) -> HttpResponse {
-    let flash = Flash {
-        form: "api-keys".into(),
-        field: field.map(str::to_owned),
-        message,
-        values: Vec::new(),
-    };
-    see_other("/api-keys").cookie(flash.to_cookie(ctx)).finish()
+fn keys_flash(
+    ctx: &WebContext,
+    field: Option<&str>,
+    message: String,
+    values: Vec<(String, String)>,
+) -> HttpResponse {
+    flash_to(ctx, "/api-keys", "api-keys", field, message, values)
+}
+
+/// Back to the API keys page with the service's answer to a mistake (the same sentence the
+/// API gives), keeping what was typed.
+fn key_failed(
+    ctx: &WebContext,
+    e: openclaw_core::api_keys::KeyError,
+    values: Vec<(String, String)>,
+) -> HttpResponse {
+    use openclaw_core::api_keys::KeyError;
+    match e {
+        KeyError::Invalid { field, message } => keys_flash(ctx, Some(field), message, values),
+        KeyError::Internal(cause) => internal(ctx, "/api-keys", "api-keys", cause),
+        other => keys_flash(ctx, None, other.to_string(), Vec::new()),
+    }
 }
 
 pub async fn create_key(
@@ -272,7 +286,6 @@ pub async fn create_key(
     req: HttpRequest,
     form: Fields,
 ) -> HttpResponse {
-    use openclaw_core::db::api_keys;
     let m = match member(
         &ctx,
         &req,
@@ -283,59 +296,33 @@ pub async fn create_key(
         Ok(m) => m,
         Err(res) => return res,
     };
-    let tenant_id = m.tenant;
-    let name = match api_keys::validate_name(&field(&form, "name")) {
-        Ok(name) => name,
-        Err(m) => return keys_flash(&ctx, Some("name"), m.into()),
+    let (name, mode) = (field(&form, "name"), field(&form, "mode"));
+    let new = openclaw_core::api_keys::NewKey {
+        name: name.clone(),
+        // The page's select always sends one; a post without it gets the default, as the
+        // API does.
+        mode: Some(mode.clone()).filter(|m| !m.is_empty()),
+        scopes: None,
+        expires_at: None,
     };
-    let mode = if field(&form, "mode") == "test" {
-        "test"
-    } else {
-        "live"
-    };
-    let scopes: Vec<String> = api_keys::DEFAULT_SCOPES
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let result = ctx
-        .scoped(tenant_id, async |c| {
-            let minted = api_keys::create(c, tenant_id, &name, mode, &scopes, None).await?;
-            audit::record(
-                c,
-                &m.actor,
-                Some(tenant_id),
-                action::API_KEY_CREATED,
-                Some(openclaw_core::domain::ApiKeyId::from(minted.key.id).to_string()),
-                json!({"name": name, "prefix": minted.key.prefix, "mode": mode, "scopes": scopes}),
-            )
-            .await?;
-            Ok(minted)
-        })
-        .await;
-    match result {
+    match openclaw_core::api_keys::create(&ctx.pool, &manager(&m), new).await {
         Ok(minted) => {
             (ctx.keys_changed)();
-            keys_flash(&ctx, Some("created"), minted.secret)
+            keys_flash(&ctx, Some("created"), minted.secret, Vec::new())
         }
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "creating an API key failed");
-            keys_flash(
-                &ctx,
-                None,
-                "Something went wrong on our side; please try again.".into(),
-            )
-        }
+        Err(e) => key_failed(&ctx, e, vec![("name".into(), name), ("mode".into(), mode)]),
     }
 }
 
-/// Revokes (`rotate == false`) or rotates a key, from the API keys page.
+/// Revokes (`rotate == false`) or rotates a key, from the API keys page. A rotation from here
+/// has no grace period: the old key is refused at once.
 async fn change_key(
     ctx: web::Data<WebContext>,
     req: HttpRequest,
     id: String,
     rotate: bool,
 ) -> HttpResponse {
-    use openclaw_core::db::api_keys;
+    use openclaw_core::api_keys::{self as service, KeyError};
     let m = match member(
         &ctx,
         &req,
@@ -346,60 +333,28 @@ async fn change_key(
         Ok(m) => m,
         Err(res) => return res,
     };
-    let tenant_id = m.tenant;
     let Ok(id) = openclaw_core::domain::ApiKeyId::parse(&id) else {
-        return keys_flash(&ctx, None, "That key does not exist.".into());
+        return key_failed(&ctx, KeyError::NotFound, Vec::new());
     };
-    let result = ctx
-        .scoped(tenant_id, async |c| {
-            let outcome = if rotate {
-                api_keys::rotate(c, tenant_id, id.uuid(), chrono::Duration::zero())
-                    .await?
-                    .map(|minted| Some(minted.secret))
-            } else {
-                api_keys::revoke(c, tenant_id, id.uuid(), chrono::Utc::now())
-                    .await?
-                    .map(|_| None)
-            };
-            if outcome.is_some() {
-                audit::record(
-                    c,
-                    &m.actor,
-                    Some(tenant_id),
-                    if rotate {
-                        action::API_KEY_ROTATED
-                    } else {
-                        action::API_KEY_REVOKED
-                    },
-                    Some(id.to_string()),
-                    json!({}),
-                )
-                .await?;
-            }
-            Ok(outcome)
-        })
-        .await;
-    match result {
-        Ok(Some(new_secret)) => {
+    let manager = manager(&m);
+    let outcome = if rotate {
+        service::rotate(&ctx.pool, &manager, id.uuid(), None)
+            .await
+            .map(|minted| Some(minted.secret))
+    } else {
+        service::revoke(&ctx.pool, &manager, id.uuid())
+            .await
+            .map(|_| None)
+    };
+    match outcome {
+        Ok(new_secret) => {
             (ctx.keys_changed)();
             match new_secret {
-                Some(secret) => keys_flash(&ctx, Some("created"), secret),
-                None => keys_flash(&ctx, None, String::new()),
+                Some(secret) => keys_flash(&ctx, Some("created"), secret, Vec::new()),
+                None => keys_flash(&ctx, None, String::new(), Vec::new()),
             }
         }
-        Ok(None) => keys_flash(
-            &ctx,
-            None,
-            "That key does not exist or was already revoked.".into(),
-        ),
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "changing an API key failed");
-            keys_flash(
-                &ctx,
-                None,
-                "Something went wrong on our side; please try again.".into(),
-            )
-        }
+        Err(e) => key_failed(&ctx, e, Vec::new()),
     }
 }
 
@@ -768,7 +723,7 @@ pub async fn save_settings(
     req: HttpRequest,
     form: Fields,
 ) -> HttpResponse {
-    use openclaw_core::db::tenants;
+    use openclaw_core::settings::{self, SettingsChange, SettingsError};
     let m = match member(
         &ctx,
         &req,
@@ -779,43 +734,12 @@ pub async fn save_settings(
         Ok(m) => m,
         Err(res) => return res,
     };
-    let tenant_id = m.tenant;
-    let keep = vec![
-        ("name".to_owned(), field(&form, "name")),
-        (
-            "default_sender_ids".to_owned(),
-            field(&form, "default_sender_ids"),
-        ),
-    ];
-    let fail =
-        |f: &str, m: String| flash_to(&ctx, "/settings", "settings", Some(f), m, keep.clone());
-    let name = match openclaw_core::accounts::validate_tenant_name(&field(&form, "name")) {
-        Ok(n) => n,
-        Err(e) => return fail("name", e.to_string()),
+    let (name, senders) = (field(&form, "name"), field(&form, "default_sender_ids"));
+    let change = SettingsChange {
+        name: Some(name.clone()),
+        default_sender_ids: Some(split_senders(&senders)),
     };
-    let senders = match openclaw_core::providers::validate_senders(&split_senders(&field(
-        &form,
-        "default_sender_ids",
-    ))) {
-        Ok(s) => s,
-        Err((_, m)) => return fail("default_sender_ids", m),
-    };
-    let result = ctx
-        .scoped(tenant_id, async |c| {
-            let tenant = tenants::update_settings(c, tenant_id, &name, &senders).await?;
-            audit::record(
-                c,
-                &m.actor,
-                Some(tenant_id),
-                action::SETTINGS_CHANGED,
-                None,
-                json!({"name": name, "default_sender_ids": senders}),
-            )
-            .await?;
-            Ok(tenant)
-        })
-        .await;
-    match result {
+    match settings::update(&ctx.pool, &manager(&m), change).await {
         Ok(_) => flash_to(
             &ctx,
             "/settings",
@@ -824,7 +748,19 @@ pub async fn save_settings(
             "Saved.".into(),
             Vec::new(),
         ),
-        Err(e) => internal(&ctx, "/settings", "settings", e),
+        Err(SettingsError::Internal(cause)) => internal(&ctx, "/settings", "settings", cause),
+        Err(e) => {
+            let field = match &e {
+                SettingsError::Invalid { field, .. } => Some(*field),
+                _ => None,
+            };
+            // Keep what was typed.
+            let keep = vec![
+                ("name".to_owned(), name),
+                ("default_sender_ids".to_owned(), senders),
+            ];
+            flash_to(&ctx, "/settings", "settings", field, e.to_string(), keep)
+        }
     }
 }
 

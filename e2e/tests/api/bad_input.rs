@@ -370,3 +370,57 @@ async fn the_admin_app_forms_give_the_same_answer_to_a_nul() {
     }
     app.cleanup().await;
 }
+
+/// Found by schemathesis: serde fills a struct from an array of its fields in order, so
+/// `[null, null]` changed the settings (all fields optional) and `[60]` rotated a key. Every
+/// body this API takes is an object, as the document says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_array_where_the_body_object_belongs_is_400() {
+    let app = TestApp::spawn_with(no_worker()).await;
+    let owner = app.signup().await;
+    let created: Value = app
+        .post("/v1/api-keys", &owner.access_token, &json!({"name": "k"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rotate = format!("/v1/api-keys/{}/rotate", created["id"].as_str().unwrap());
+    for (method, path, body) in [
+        ("PATCH", "/v1/settings", "[null, null]"),
+        ("PATCH", "/v1/settings", " [\"Acme\", []]"),
+        ("POST", rotate.as_str(), "[60]"),
+        ("POST", "/v1/api-keys", "[\"k\", null, null, null]"),
+        ("POST", "/v1/members", "[\"dev@example.test\", \"viewer\"]"),
+    ] {
+        let res = app
+            .http
+            .request(method.parse().unwrap(), app.url(path))
+            .bearer_auth(&owner.access_token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let answer: Value = res.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 400, "{method} {path} {body}: {answer}");
+        assert_eq!(answer["error"]["code"], "invalid_json", "{answer}");
+    }
+    // Nothing changed.
+    let settings: Value = app
+        .get("/v1/settings", &owner.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(settings["name"], "Acme");
+    for (table, rows) in [("api_keys", 1), ("users", 1)] {
+        let count = openclaw_e2e::services::query_i64(
+            &app.db.url,
+            &format!("SELECT count(*) FROM {table}"),
+        )
+        .await;
+        assert_eq!(count, rows, "{table}");
+    }
+    app.cleanup().await;
+}

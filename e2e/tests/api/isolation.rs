@@ -60,6 +60,11 @@ fn expectation(method: &str, path: &str) -> Option<(Who, Option<Value>)> {
         ("get", "/v1/audit-log") => (t(ReadAuditLog), None),
         ("get", "/v1/admin/tenants") => (Who::Platform(ListTenants), None),
         ("get", "/v1/admin/audit-log") => (Who::Platform(ReadPlatformAudit), None),
+        ("get", "/v1/settings") => (t(ManageSettings), None),
+        ("patch", "/v1/settings") => (
+            t(ManageSettings),
+            Some(json!({"default_sender_ids": ["Acme"]})),
+        ),
         ("get", "/v1/api-keys") => (t(ReadApiKeys), None),
         ("post", "/v1/api-keys") => (t(ManageApiKeys), Some(json!({"name": "matrix"}))),
         ("delete", "/v1/api-keys/{id}") => (t(ManageApiKeys), None),

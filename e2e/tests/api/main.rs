@@ -17,4 +17,6 @@ mod provider_service;
 mod providers;
 mod receipts;
 mod security;
+mod services;
+mod settings;
 mod spend;

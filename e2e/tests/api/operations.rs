@@ -63,6 +63,8 @@ async fn openapi_documents_every_route_the_server_serves() {
         ("/v1/api-keys", "get"),
         ("/v1/api-keys/{id}", "delete"),
         ("/v1/api-keys/{id}/rotate", "post"),
+        ("/v1/settings", "get"),
+        ("/v1/settings", "patch"),
         ("/v1/providers", "post"),
         ("/v1/providers/{id}", "patch"),
         ("/v1/providers/{id}/prices", "put"),

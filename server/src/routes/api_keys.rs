@@ -1,16 +1,19 @@
-//! Tenant API keys: created (the secret shown once), listed, revoked, rotated.
+//! Tenant API keys: created (the secret shown once), listed, revoked, rotated. A thin door:
+//! the rules, the transaction and the audit record are `openclaw_core::api_keys`, which the
+//! admin app's API keys page calls too.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
-use openclaw_core::audit::{self, action};
-use openclaw_core::db::api_keys::{self, ApiKey, DEFAULT_SCOPES, SCOPES};
+use openclaw_core::api_keys::{self as service, KeyError};
+use openclaw_core::db::api_keys::{self, ApiKey};
 use openclaw_core::domain::ApiKeyId;
+use openclaw_core::members::Manager;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{JsonBody, Page, sane_date};
+use super::{JsonBody, Page};
 use crate::auth::{Action, User};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
@@ -116,65 +119,19 @@ fn created(minted: api_keys::Minted) -> CreatedKey {
 pub async fn create(
     state: web::Data<AppState>,
     user: User,
-    body: JsonBody<CreateKeyRequest>,
+    // A NUL in the name is answered by the service, as any other control character is (and
+    // as the admin app's form answers it).
+    body: JsonBody<CreateKeyRequest, false>,
 ) -> ApiResult<HttpResponse> {
-    let tenant_id = user.require(Action::ManageApiKeys)?;
+    let manager = manager(&user)?;
     let req = body.value;
-    let name = api_keys::validate_name(&req.name).map_err(|m| ApiError::invalid("name", m))?;
-    let name = name.as_str();
-    let mode = req.mode.as_deref().unwrap_or("live");
-    if !matches!(mode, "live" | "test") {
-        return Err(ApiError::invalid(
-            "mode",
-            "`mode` must be `live` or `test`.",
-        ));
-    }
-    let scopes: Vec<String> = match req.scopes {
-        None => DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
-        Some(scopes) => {
-            if scopes.is_empty() {
-                return Err(ApiError::invalid(
-                    "scopes",
-                    "Give a key at least one scope.",
-                ));
-            }
-            if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
-                return Err(ApiError::invalid(
-                    "scopes",
-                    format!("`{bad}` is not a scope; use {}.", SCOPES.join(", ")),
-                ));
-            }
-            let mut scopes = scopes;
-            scopes.sort();
-            scopes.dedup();
-            scopes
-        }
+    let new = service::NewKey {
+        name: req.name,
+        mode: req.mode,
+        scopes: req.scopes,
+        expires_at: req.expires_at,
     };
-    let expires_at = req
-        .expires_at
-        .map(|t| sane_date("expires_at", t))
-        .transpose()?;
-    if expires_at.is_some_and(|t| t <= Utc::now()) {
-        return Err(ApiError::invalid(
-            "expires_at",
-            "`expires_at` must be in the future.",
-        ));
-    }
-    let minted = state
-        .scoped(tenant_id, async |c| {
-            let minted = api_keys::create(c, tenant_id, name, mode, &scopes, expires_at).await?;
-            audit::record(
-                c,
-                &user.actor(),
-                Some(tenant_id),
-                action::API_KEY_CREATED,
-                Some(ApiKeyId::from_uuid(minted.key.id).to_string()),
-                json!({"name": name, "prefix": minted.key.prefix, "mode": mode, "scopes": scopes}),
-            )
-            .await?;
-            Ok(minted)
-        })
-        .await?;
+    let minted = service::create(&state.pool, &manager, new).await?;
     Ok(HttpResponse::Created().json(created(minted)))
 }
 
@@ -204,7 +161,30 @@ pub async fn list(state: web::Data<AppState>, user: User) -> ApiResult<web::Json
 fn parse_id(id: &str) -> Result<uuid::Uuid, ApiError> {
     ApiKeyId::parse(id)
         .map(ApiKeyId::uuid)
-        .map_err(|_| ApiError::not_found("API key"))
+        .map_err(|_| KeyError::NotFound.into())
+}
+
+/// The signed-in member acting on the tenant's keys (staff have no tenant; roles the matrix
+/// does not allow are refused here and again by the service).
+fn manager(user: &User) -> Result<Manager, ApiError> {
+    let tenant = user.require(Action::ManageApiKeys)?;
+    Ok(Manager {
+        tenant,
+        user_id: user.user_id,
+        role: user.role,
+        actor: user.actor(),
+    })
+}
+
+impl From<KeyError> for ApiError {
+    fn from(e: KeyError) -> ApiError {
+        match e {
+            KeyError::Invalid { field, message } => ApiError::invalid(field, message),
+            KeyError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+            KeyError::Forbidden => ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+            KeyError::Internal(e) => ApiError::internal(e),
+        }
+    }
 }
 
 /// Revoke a key; it is refused from this moment.
@@ -226,28 +206,10 @@ pub async fn revoke(
     user: User,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let tenant_id = user.require(Action::ManageApiKeys)?;
+    let manager = manager(&user)?;
     let id = parse_id(&id)?;
-    state
-        .scoped(tenant_id, async |c| {
-            match api_keys::revoke(c, tenant_id, id, Utc::now()).await? {
-                None => return Err(ApiError::not_found("API key")),
-                // Revoked before: nothing changes, and DELETE stays idempotent.
-                Some(false) => return Ok(()),
-                Some(true) => {}
-            }
-            audit::record(
-                c,
-                &user.actor(),
-                Some(tenant_id),
-                action::API_KEY_REVOKED,
-                Some(ApiKeyId::from_uuid(id).to_string()),
-                json!({}),
-            )
-            .await?;
-            Ok(())
-        })
-        .await?;
+    // Revoked before: nothing changes, and DELETE stays idempotent.
+    service::revoke(&state.pool, &manager, id).await?;
     state.keys.clear();
     Ok(HttpResponse::NoContent().finish())
 }
@@ -283,7 +245,7 @@ pub async fn rotate(
     id: web::Path<String>,
     mut payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let tenant_id = user.require(Action::ManageApiKeys)?;
+    let manager = manager(&user)?;
     let id = parse_id(&id)?;
     let body = super::read_body(&mut payload, 64 * 1024).await?;
     let req: RotateRequest = if body.is_empty() {
@@ -291,31 +253,7 @@ pub async fn rotate(
     } else {
         super::parse_json(&body)?.value
     };
-    let grace = req.grace_seconds.unwrap_or(0);
-    if !(0..=604_800).contains(&grace) {
-        return Err(ApiError::invalid(
-            "grace_seconds",
-            "`grace_seconds` must be between 0 and 604800 (7 days).",
-        ));
-    }
-    let minted = state
-        .scoped(tenant_id, async |c| {
-            let minted = api_keys::rotate(c, tenant_id, id, chrono::Duration::seconds(grace))
-                .await?
-                .ok_or_else(|| ApiError::not_found("API key"))?;
-            audit::record(
-                c,
-                &user.actor(),
-                Some(tenant_id),
-                action::API_KEY_ROTATED,
-                Some(ApiKeyId::from_uuid(id).to_string()),
-                json!({"new_key": ApiKeyId::from_uuid(minted.key.id).to_string(),
-                       "new_prefix": minted.key.prefix, "grace_seconds": grace}),
-            )
-            .await?;
-            Ok(minted)
-        })
-        .await?;
+    let minted = service::rotate(&state.pool, &manager, id, req.grace_seconds).await?;
     state.keys.clear();
     Ok(HttpResponse::Created().json(created(minted)))
 }

@@ -11,6 +11,7 @@ pub mod members;
 pub mod messages;
 pub mod providers;
 pub mod schemas;
+pub mod settings;
 pub mod spend;
 
 use actix_web::dev::Payload;
@@ -34,16 +35,19 @@ pub fn config(cfg: &mut ServiceConfig) {
     audit::config(cfg);
     admin::config(cfg);
     api_keys::config(cfg);
+    settings::config(cfg);
     providers::config(cfg);
     messages::config(cfg);
     spend::config(cfg);
     hooks::config(cfg);
 }
 
-/// A JSON body parsed into `T`, with errors in our shape: `invalid_json` for syntax,
-/// `invalid_field` naming the field for a wrong or missing value, 413 over the limit, and
-/// `invalid_field` for a NUL character anywhere (no column can store one) unless
-/// `REFUSE_NUL` is false: then the handler answers it itself (the batch, per entry).
+/// A JSON body parsed into `T`, with errors in our shape: `invalid_json` for syntax and for an
+/// array where the object belongs, `invalid_field` naming the field for a wrong or missing
+/// value, 413 over the limit, and `invalid_field` for a NUL character anywhere (no column can
+/// store one) unless `REFUSE_NUL` is false: then the handler answers it itself (the batch, per
+/// entry; API keys and settings, whose services refuse it in a name as any control character,
+/// on either door).
 pub struct JsonBody<T, const REFUSE_NUL: bool = true> {
     pub value: T,
     /// The body as received (for the idempotency fingerprint).
@@ -107,6 +111,14 @@ fn parse_json_refusing_nul<T: DeserializeOwned, const N: bool>(
         };
         ApiError::invalid(&field, format!("`{field}`: {inner}."))
     };
+    // Every request body of this API is a JSON object, as the document says; serde alone
+    // would also fill a struct from an array of its fields in order (`[null, null]`).
+    if bytes.trim_ascii_start().first() == Some(&b'[') {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "The request body must be a JSON object.",
+        ));
+    }
     if let Some(field) = nul_in_json(bytes).filter(|_| refuse_nul) {
         return Err(ApiError::invalid(
             &field,
@@ -205,9 +217,7 @@ pub async fn refuse_nul_in_query<B: actix_web::body::MessageBody + 'static>(
         .map(actix_web::dev::ServiceResponse::map_into_left_body)
 }
 
-/// Years a date or time in a request may name. Outside them a value is a mistake or a probe,
-/// and part of it Postgres could not even store (its timestamps end at 4713 BC and 294276 AD).
-pub const SANE_YEARS: std::ops::RangeInclusive<i32> = 2000..=9999;
+pub use openclaw_core::domain::SANE_YEARS;
 
 /// `value` when its year is within [`SANE_YEARS`], else 400 `invalid_field` naming `field`.
 pub fn sane_date<D: chrono::Datelike>(field: &str, value: D) -> Result<D, ApiError> {

@@ -41,7 +41,9 @@ pub fn ApiKeys() -> impl IntoView {
     let flash = super::take_flash("api-keys");
     // A key just made is carried in the flash, shown this once.
     let created = (flash.field.as_deref() == Some("created")).then(|| flash.message.clone());
-    let error = (flash.field.as_deref() == Some("name")).then(|| flash.message.clone());
+    let error = flash.error_for("name");
+    let mode_error = flash.error_for("mode");
+    let test_mode = flash.value("mode") == "test";
     let general =
         (flash.field.is_none() && !flash.message.is_empty()).then(|| flash.message.clone());
     view! {
@@ -118,8 +120,9 @@ pub fn ApiKeys() -> impl IntoView {
                                         <label for="mode">"Mode"</label>
                                         <select id="mode" name="mode">
                                             <option value="live">"Live: real providers, billed"</option>
-                                            <option value="test">"Test: sandbox only, never billed"</option>
+                                            <option value="test" selected=test_mode>"Test: sandbox only, never billed"</option>
                                         </select>
+                                        {mode_error.clone().map(|e| view! { <p class="field-error">{e}</p> })}
                                         <button type="submit">"Create key"</button>
                                     </form>
                                 </section>

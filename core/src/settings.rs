@@ -1,0 +1,184 @@
+//! A tenant's settings: its name and the default sender ids (used when neither a message nor
+//! its provider names a sender). The one implementation behind `GET|PATCH /v1/settings` and
+//! the admin app's settings form: it asks the permission matrix (`ManageSettings`), validates
+//! naming the field at fault, and writes, audits and announces the change in one transaction
+//! scoped to the tenant. The announcement is [`Change::Routes`]: the worker keeps the default
+//! sender with the tenant's routes.
+
+use serde_json::json;
+
+use crate::audit::{self, action};
+use crate::changes::{self, Change};
+use crate::db::tenants::{self, Tenant};
+use crate::db::{self, PgPool};
+use crate::members::Manager;
+use crate::permissions::{self, Action};
+
+/// At most this many default sender ids.
+pub const MAX_SENDERS: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("Your role cannot change the settings; ask an owner or admin.")]
+    Forbidden,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<diesel::result::Error> for SettingsError {
+    fn from(e: diesel::result::Error) -> Self {
+        SettingsError::Internal(anyhow::Error::new(e).context("database query"))
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for SettingsError {
+    fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        SettingsError::Internal(anyhow::Error::new(e).context("getting a database connection"))
+    }
+}
+
+/// A change of settings; a field left None stays as it is.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsChange {
+    /// The company name: 1–100 characters on one line.
+    pub name: Option<String>,
+    /// Phone numbers (normalised to E.164) or 1–11 letters and digits; at most
+    /// [`MAX_SENDERS`]. Empty: none.
+    pub default_sender_ids: Option<Vec<String>>,
+}
+
+/// A [`SettingsChange`] that passed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidChange {
+    pub name: Option<String>,
+    pub default_sender_ids: Option<Vec<String>>,
+}
+
+impl SettingsChange {
+    /// Checks every field given; the first mistake found is named.
+    pub fn validate(self) -> Result<ValidChange, SettingsError> {
+        let name = self
+            .name
+            .map(|name| {
+                crate::accounts::validate_tenant_name(&name).map_err(|e| SettingsError::Invalid {
+                    field: "name",
+                    message: e.to_string(),
+                })
+            })
+            .transpose()?;
+        let default_sender_ids = self
+            .default_sender_ids
+            .map(|senders| {
+                crate::providers::validate_senders(&senders).map_err(|(_, message)| {
+                    SettingsError::Invalid {
+                        field: "default_sender_ids",
+                        message,
+                    }
+                })
+            })
+            .transpose()?;
+        Ok(ValidChange {
+            name,
+            default_sender_ids,
+        })
+    }
+}
+
+fn may_manage(manager: &Manager) -> Result<(), SettingsError> {
+    if permissions::allowed(manager.role, Action::ManageSettings) {
+        Ok(())
+    } else {
+        Err(SettingsError::Forbidden)
+    }
+}
+
+/// The tenant's settings, for those who may change them.
+pub async fn get(pool: &PgPool, manager: &Manager) -> Result<Tenant, SettingsError> {
+    may_manage(manager)?;
+    let tenant = manager.tenant;
+    let mut conn = pool.get().await?;
+    db::scoped(&mut conn, tenant, async |c| {
+        Ok(tenants::find(c, tenant).await?)
+    })
+    .await
+}
+
+/// Changes the settings and returns them as stored. Every save is audited with the settings
+/// it leaves (name and default sender ids), whichever fields it named.
+pub async fn update(
+    pool: &PgPool,
+    manager: &Manager,
+    change: SettingsChange,
+) -> Result<Tenant, SettingsError> {
+    may_manage(manager)?;
+    let change = change.validate()?;
+    let tenant = manager.tenant;
+    let mut conn = pool.get().await?;
+    db::scoped(&mut conn, tenant, async |c| {
+        let current = tenants::find(c, tenant).await?;
+        let name = change.name.unwrap_or(current.name);
+        let senders = change
+            .default_sender_ids
+            .unwrap_or(current.default_sender_ids);
+        let updated = tenants::update_settings(c, tenant, &name, &senders).await?;
+        audit::record(
+            c,
+            &manager.actor,
+            Some(tenant),
+            action::SETTINGS_CHANGED,
+            None,
+            json!({"name": updated.name, "default_sender_ids": updated.default_sender_ids}),
+        )
+        .await?;
+        changes::announce(c, Change::Routes { tenant }).await?;
+        Ok(updated)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(change: SettingsChange) -> &'static str {
+        match change.validate() {
+            Err(SettingsError::Invalid { field, .. }) => field,
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_change_is_checked_field_by_field() {
+        let valid = SettingsChange {
+            name: Some(" Acme ".into()),
+            default_sender_ids: Some(vec!["Acme".into(), "+1 415 555 0100".into()]),
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(valid.name.as_deref(), Some("Acme"));
+        assert_eq!(valid.default_sender_ids.unwrap(), ["Acme", "+14155550100"]);
+        assert_eq!(SettingsChange::default().validate().unwrap().name, None);
+        for name in ["", "   ", "Ac\0me", &"A".repeat(101)] {
+            let change = SettingsChange {
+                name: Some(name.into()),
+                ..Default::default()
+            };
+            assert_eq!(field_of(change), "name", "{name:?}");
+        }
+        for senders in [
+            vec!["not a valid sender!".to_owned()],
+            (0..=MAX_SENDERS).map(|i| format!("Acme{i}")).collect(),
+        ] {
+            let change = SettingsChange {
+                default_sender_ids: Some(senders),
+                ..Default::default()
+            };
+            assert_eq!(field_of(change), "default_sender_ids");
+        }
+    }
+}
