@@ -5,8 +5,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use openclaw_core::accounts::{self, AccountError};
-use openclaw_core::audit::{self, action};
-use serde_json::json;
+use openclaw_core::audit;
 
 use crate::session::{self, Flash, WebContext};
 
