@@ -177,23 +177,7 @@ impl<'a> Browser<'a> {
     }
 }
 
-/// Rows of a query as JSON objects.
-pub async fn rows(database_url: &str, sql: &str) -> Vec<Value> {
-    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-    #[derive(diesel::QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        value: String,
-    }
-    let mut conn = AsyncPgConnection::establish(database_url).await.unwrap();
-    let row: Row = diesel::sql_query(format!(
-        "SELECT coalesce(json_agg(q), '[]')::text AS value FROM ({sql}) q"
-    ))
-    .get_result(&mut conn)
-    .await
-    .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    serde_json::from_str(&row.value).unwrap()
-}
+pub use openclaw_e2e::services::query_rows as rows;
 
 pub fn uuid_of(id: &str) -> uuid::Uuid {
     ProviderId::parse(id).unwrap().uuid()
