@@ -4,8 +4,10 @@
 pub mod accept;
 pub mod accounts;
 pub mod audit;
+pub mod cache;
 pub mod changes;
 pub mod config;
+pub mod context;
 pub mod crypto;
 pub mod db;
 pub mod domain;
@@ -19,5 +21,7 @@ pub mod prices;
 pub mod providers;
 pub mod queue;
 pub mod receipts;
+#[cfg(feature = "actix")]
+pub mod request;
 pub mod routing;
 pub mod staff;

@@ -6,9 +6,10 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use openclaw_core::accounts::{self, AccountError};
 use openclaw_core::audit::{self, action};
+use openclaw_core::changes::Change;
 use serde_json::json;
 
-use crate::session::{self, Flash, WebContext};
+use crate::session::{self, AppContext, Flash, Scoped};
 
 type Fields = web::Form<Vec<(String, String)>>;
 
@@ -27,7 +28,7 @@ fn see_other(to: &str) -> actix_web::HttpResponseBuilder {
 
 /// Form posts must come from our own pages: the session cookie is SameSite=Lax, and the
 /// Origin (or, without it, the Referer) must be ours.
-fn same_origin(ctx: &WebContext, req: &HttpRequest) -> bool {
+fn same_origin(ctx: &AppContext, req: &HttpRequest) -> bool {
     let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
     match (header(header::ORIGIN), header(header::REFERER)) {
         (Some(origin), _) => origin == ctx.origin,
@@ -46,7 +47,7 @@ fn forbidden() -> HttpResponse {
 
 /// Back to the form with the error, keeping what was typed except passwords.
 fn back(
-    ctx: &WebContext,
+    ctx: &AppContext,
     to: &str,
     form: &str,
     e: AccountError,
@@ -77,7 +78,7 @@ fn back(
     see_other(to).cookie(flash.to_cookie(ctx)).finish()
 }
 
-pub async fn sign_up(ctx: web::Data<WebContext>, req: HttpRequest, form: Fields) -> HttpResponse {
+pub async fn sign_up(ctx: web::Data<AppContext>, req: HttpRequest, form: Fields) -> HttpResponse {
     if !same_origin(&ctx, &req) {
         return forbidden();
     }
@@ -109,7 +110,7 @@ pub async fn sign_up(ctx: web::Data<WebContext>, req: HttpRequest, form: Fields)
     }
 }
 
-pub async fn sign_in(ctx: web::Data<WebContext>, req: HttpRequest, form: Fields) -> HttpResponse {
+pub async fn sign_in(ctx: web::Data<AppContext>, req: HttpRequest, form: Fields) -> HttpResponse {
     if !same_origin(&ctx, &req) {
         return forbidden();
     }
@@ -140,7 +141,7 @@ pub async fn sign_in(ctx: web::Data<WebContext>, req: HttpRequest, form: Fields)
     }
 }
 
-pub async fn sign_out(ctx: web::Data<WebContext>, req: HttpRequest) -> HttpResponse {
+pub async fn sign_out(ctx: web::Data<AppContext>, req: HttpRequest) -> HttpResponse {
     if !same_origin(&ctx, &req) {
         return forbidden();
     }
@@ -159,7 +160,7 @@ pub async fn sign_out(ctx: web::Data<WebContext>, req: HttpRequest) -> HttpRespo
 /// Sends a test message from the browser. With a live provider priced for the destination it
 /// goes out like any API send; otherwise it goes to the sandbox in test mode (never billed),
 /// and a tenant without a sandbox provider gets one.
-pub async fn send_test(ctx: web::Data<WebContext>, req: HttpRequest, form: Fields) -> HttpResponse {
+pub async fn send_test(ctx: web::Data<AppContext>, req: HttpRequest, form: Fields) -> HttpResponse {
     use openclaw_core::accept::{self, Kind, Origin, SendRequest};
     use openclaw_core::db::messages::Inserted;
     use openclaw_core::permissions::{Action, allowed};
@@ -261,7 +262,7 @@ pub async fn send_test(ctx: web::Data<WebContext>, req: HttpRequest, form: Field
 
 /// The built-in sandbox as a provider of the tenant, priced at zero everywhere.
 async fn add_sandbox(
-    ctx: &WebContext,
+    ctx: &AppContext,
     conn: &mut diesel_async::AsyncPgConnection,
     tenant_id: uuid::Uuid,
 ) -> anyhow::Result<openclaw_core::routing::RouteProvider> {
@@ -317,7 +318,7 @@ pub(crate) struct Member {
 /// For a form post: checks it came from our own pages, then returns the signed-in member of a
 /// tenant whose role allows `action`, or the answer to send the browser.
 async fn member(
-    ctx: &WebContext,
+    ctx: &AppContext,
     req: &HttpRequest,
     action: openclaw_core::permissions::Action,
 ) -> Result<Member, HttpResponse> {
@@ -340,7 +341,7 @@ async fn member(
     }
 }
 
-fn keys_flash(ctx: &WebContext, field: Option<&str>, message: String) -> HttpResponse {
+fn keys_flash(ctx: &AppContext, field: Option<&str>, message: String) -> HttpResponse {
     let flash = Flash {
         form: "api-keys".into(),
         field: field.map(str::to_owned),
@@ -351,7 +352,7 @@ fn keys_flash(ctx: &WebContext, field: Option<&str>, message: String) -> HttpRes
 }
 
 pub async fn create_key(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     form: Fields,
 ) -> HttpResponse {
@@ -397,7 +398,7 @@ pub async fn create_key(
         .await;
     match result {
         Ok(minted) => {
-            (ctx.keys_changed)();
+            ctx.forget(Change::ApiKeys);
             keys_flash(&ctx, Some("created"), minted.secret)
         }
         Err(e) => {
@@ -413,7 +414,7 @@ pub async fn create_key(
 
 /// Revokes (`rotate == false`) or rotates a key, from the API keys page.
 async fn change_key(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     id: String,
     rotate: bool,
@@ -464,7 +465,7 @@ async fn change_key(
         .await;
     match result {
         Ok(Some(new_secret)) => {
-            (ctx.keys_changed)();
+            ctx.forget(Change::ApiKeys);
             match new_secret {
                 Some(secret) => keys_flash(&ctx, Some("created"), secret),
                 None => keys_flash(&ctx, None, String::new()),
@@ -487,7 +488,7 @@ async fn change_key(
 }
 
 pub async fn revoke_key(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
@@ -495,7 +496,7 @@ pub async fn revoke_key(
 }
 
 pub async fn rotate_key(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
@@ -503,7 +504,7 @@ pub async fn rotate_key(
 }
 
 fn flash_to(
-    ctx: &WebContext,
+    ctx: &AppContext,
     to: &str,
     form: &str,
     field: Option<&str>,
@@ -542,7 +543,7 @@ fn credentials_json(
     serde_json::Value::Object(map)
 }
 
-fn internal(ctx: &WebContext, to: &str, form: &str, e: anyhow::Error) -> HttpResponse {
+fn internal(ctx: &AppContext, to: &str, form: &str, e: anyhow::Error) -> HttpResponse {
     tracing::error!(error = format!("{e:#}"), form, "form failed");
     flash_to(
         ctx,
@@ -555,7 +556,7 @@ fn internal(ctx: &WebContext, to: &str, form: &str, e: anyhow::Error) -> HttpRes
 }
 
 pub async fn create_provider(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     form: Fields,
 ) -> HttpResponse {
@@ -634,7 +635,7 @@ pub async fn create_provider(
         .await;
     match result {
         Ok(row) => {
-            (ctx.routes_changed)(tenant_id);
+            ctx.forget(Change::Routes { tenant: tenant_id });
             let id = openclaw_core::domain::ProviderId::from(row.id);
             flash_to(
                 &ctx,
@@ -656,7 +657,7 @@ fn provider_id(raw: &str) -> Option<uuid::Uuid> {
 }
 
 pub async fn update_provider(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     id: web::Path<String>,
     form: Fields,
@@ -746,7 +747,7 @@ pub async fn update_provider(
         .await;
     match result {
         Ok(Some(Ok(()))) => {
-            (ctx.routes_changed)(tenant_id);
+            ctx.forget(Change::Routes { tenant: tenant_id });
             flash_to(
                 &ctx,
                 &back_to,
@@ -796,7 +797,7 @@ async fn read_price_form(mut form: actix_multipart::Multipart) -> Result<String,
 }
 
 pub async fn upload_prices(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     id: web::Path<String>,
     form: actix_multipart::Multipart,
@@ -847,7 +848,7 @@ pub async fn upload_prices(
         .await;
     match result {
         Ok(Some(Ok(n))) => {
-            (ctx.routes_changed)(tenant_id);
+            ctx.forget(Change::Routes { tenant: tenant_id });
             flash_to(
                 &ctx,
                 &back_to,
@@ -871,7 +872,7 @@ pub async fn upload_prices(
 }
 
 pub async fn delete_provider(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
@@ -909,7 +910,7 @@ pub async fn delete_provider(
         .await;
     match result {
         Ok(_) => {
-            (ctx.routes_changed)(tenant_id);
+            ctx.forget(Change::Routes { tenant: tenant_id });
             see_other("/providers").finish()
         }
         Err(e) => internal(&ctx, "/providers", "provider", e),
@@ -917,7 +918,7 @@ pub async fn delete_provider(
 }
 
 pub async fn save_settings(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     form: Fields,
 ) -> HttpResponse {
@@ -981,12 +982,12 @@ pub async fn save_settings(
     }
 }
 
-fn members_flash(ctx: &WebContext, field: Option<&str>, message: String) -> HttpResponse {
+fn members_flash(ctx: &AppContext, field: Option<&str>, message: String) -> HttpResponse {
     flash_to(ctx, "/members", "members", field, message, Vec::new())
 }
 
 fn member_failed(
-    ctx: &WebContext,
+    ctx: &AppContext,
     e: openclaw_core::members::MemberError,
     values: Vec<(String, String)>,
 ) -> HttpResponse {
@@ -1011,7 +1012,7 @@ fn manager(m: &Member) -> openclaw_core::members::Manager {
 
 /// Invites someone; the page then shows the invitation link, this once.
 pub async fn invite_member(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     form: Fields,
 ) -> HttpResponse {
@@ -1053,7 +1054,7 @@ pub async fn invite_member(
 }
 
 pub async fn change_member_role(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     id: web::Path<String>,
     form: Fields,
@@ -1090,7 +1091,7 @@ pub async fn change_member_role(
 }
 
 pub async fn remove_member(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
@@ -1116,7 +1117,7 @@ pub async fn remove_member(
 
 /// Accepts an invitation from the link: sets the password and signs the new member in.
 pub async fn accept_invite(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     form: Fields,
 ) -> HttpResponse {
@@ -1172,7 +1173,7 @@ fn url_escape(token: &str) -> String {
 
 /// Changes the signed-in person's password; every other session ends, this one continues.
 pub async fn change_password(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     form: Fields,
 ) -> HttpResponse {

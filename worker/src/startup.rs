@@ -7,18 +7,20 @@ use anyhow::Context;
 use openclaw_core::config::Settings;
 use openclaw_core::db::{self, PgPool};
 use openclaw_core::queue::{self, Topology};
+use openclaw_core::routing::RouteTables;
 use tokio_util::sync::CancellationToken;
 
-use crate::send::{ProviderLimits, RouteCache};
+use crate::send::ProviderLimits;
 use crate::{consumer, relay};
 
 /// What the consumer and the relay share.
 pub struct Shared {
     pub pool: PgPool,
-    pub settings: Settings,
+    pub settings: Arc<Settings>,
     pub topology: Topology,
     pub http: reqwest::Client,
-    pub routes: RouteCache,
+    /// Tenants' route tables.
+    pub routes: Arc<RouteTables>,
     /// Room for messages claimed and not yet committed (`OPENCLAW_WORKER_IN_FLIGHT`).
     pub in_flight: Arc<tokio::sync::Semaphore>,
     pub limits: ProviderLimits,
@@ -37,15 +39,16 @@ impl Shared {
             .user_agent(concat!("OpenClaw/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the HTTP client")?;
+        let settings = Arc::new(settings);
         Ok(Shared {
             receipts: openclaw_core::receipts::Receipts::start(pool.clone()).0,
+            routes: Arc::new(RouteTables::new(pool.clone(), settings.clone())),
             pool,
             in_flight: Arc::new(tokio::sync::Semaphore::new(settings.worker_in_flight)),
             limits: ProviderLimits::default(),
             settings,
             topology,
             http,
-            routes: RouteCache::new(Duration::from_secs(2)),
         })
     }
 }

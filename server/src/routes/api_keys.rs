@@ -13,7 +13,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::{JsonBody, Page, sane_date};
 use crate::auth::{Action, User};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::state::AppState;
+use crate::state::{AppContext, Scoped};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(create)
@@ -114,7 +114,7 @@ fn created(minted: api_keys::Minted) -> CreatedKey {
 )]
 #[post("/v1/api-keys")]
 pub async fn create(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     body: JsonBody<CreateKeyRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -190,7 +190,7 @@ pub async fn create(
     security(("bearer" = []))
 )]
 #[get("/v1/api-keys")]
-pub async fn list(state: web::Data<AppState>, user: User) -> ApiResult<web::Json<Page<KeyView>>> {
+pub async fn list(state: web::Data<AppContext>, user: User) -> ApiResult<web::Json<Page<KeyView>>> {
     let tenant_id = user.require(Action::ReadApiKeys)?;
     let keys = state
         .scoped(tenant_id, async |c| Ok(api_keys::list(c, tenant_id).await?))
@@ -222,7 +222,7 @@ fn parse_id(id: &str) -> Result<uuid::Uuid, ApiError> {
 )]
 #[delete("/v1/api-keys/{id}")]
 pub async fn revoke(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
@@ -278,7 +278,7 @@ pub struct RotateRequest {
 )]
 #[post("/v1/api-keys/{id}/rotate")]
 pub async fn rotate(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     id: web::Path<String>,
     mut payload: web::Payload,

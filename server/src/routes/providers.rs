@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::{JsonBody, MAX_BODY_BYTES, Page};
 use crate::auth::{Action, User};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::state::AppState;
+use crate::state::{AppContext, Scoped};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(create)
@@ -183,7 +183,7 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
 )]
 #[post("/v1/providers")]
 pub async fn create(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     body: JsonBody<CreateProviderRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -242,7 +242,7 @@ pub async fn create(
 )]
 #[get("/v1/providers")]
 pub async fn list(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
 ) -> ApiResult<web::Json<Page<ProviderView>>> {
     let tenant_id = user.require(Action::ReadProviders)?;
@@ -273,7 +273,7 @@ pub async fn list(
 )]
 #[get("/v1/providers/{id}")]
 pub async fn get_one(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<ProviderView>> {
@@ -307,7 +307,7 @@ pub async fn get_one(
 )]
 #[patch("/v1/providers/{id}")]
 pub async fn update(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     id: web::Path<String>,
     body: JsonBody<UpdateProviderRequest>,
@@ -398,7 +398,7 @@ pub async fn update(
 )]
 #[delete("/v1/providers/{id}")]
 pub async fn remove(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
@@ -465,7 +465,7 @@ impl From<PriceError> for ApiError {
 )]
 #[put("/v1/providers/{id}/prices")]
 pub async fn put_prices(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     id: web::Path<String>,
     req: HttpRequest,
@@ -536,7 +536,7 @@ fn price_list(prices: Vec<Price>) -> PriceList {
 )]
 #[get("/v1/providers/{id}/prices")]
 pub async fn get_prices(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<PriceList>> {

@@ -8,6 +8,7 @@ use openclaw_core::providers::ProviderKind;
 use openclaw_core::routing::Price;
 
 use crate::components::layout::{Field, Layout};
+use crate::session::Scoped;
 
 fn mask_text(mask: &serde_json::Value) -> String {
     mask.as_object()
