@@ -2,8 +2,10 @@
 //! of every send), where a database round trip per request would cost more than the work
 //! itself. A lookup is one hash-map read under a read lock.
 //!
-//! The process that changes what an entry holds evicts it at once; other processes see the
-//! change when the entry expires.
+//! What they hold is kept fresh by eviction, not by expiry: every process listens for the
+//! changes announced with each write ([`crate::changes`]) and evicts at once. The time to live
+//! only bounds how stale an entry can get should a change go unheard (a listener cut off
+//! without noticing).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -11,8 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-/// How long another process's change to a key or a route table may take to be seen here.
-pub const TTL: Duration = Duration::from_secs(2);
+/// How long an entry may be served without being reloaded. Changes evict at once (announced
+/// and heard by every process); this covers only a change that was never heard.
+pub const TTL: Duration = Duration::from_secs(60);
 
 /// Entries kept before expired ones are dropped (and, if still over, everything): a flood of
 /// unknown API keys cannot grow a cache without bound.

@@ -4,17 +4,21 @@
 //! It lives here, in core, because both the server and the admin app (`openclaw-web`) take it
 //! and neither may depend on the other for it: the server only mounts the admin app.
 //!
-//! A write that changes what its caches hold forgets it after its commit
-//! ([`AppContext::forget`]).
+//! Its caches are kept fresh across processes: every write that changes what they hold
+//! announces it in its transaction ([`crate::changes::announce`]), every process listens
+//! ([`AppContext::listen_for_changes`]) and evicts, and after its commit the writer calls
+//! [`AppContext::changed`]: it evicts in this process at once and answers only when every
+//! listening process has heard, so no request after the write's answer sees the old state.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::cache::{TTL, TtlCache};
-use crate::changes::Change;
+use crate::changes::{Barriers, Change};
 use crate::config::Settings;
 use crate::db::{self, PgPool, api_keys};
 use crate::hooks::HookProvider;
@@ -73,6 +77,8 @@ pub struct AppContext {
     pub key_usage: Arc<KeyUsage>,
     /// Requests per API key (a token bucket per key, `OPENCLAW_API_KEY_RATE`).
     pub key_limiter: Arc<governor::DefaultKeyedRateLimiter<Uuid>>,
+    /// Where writes wait until every process has heard their change.
+    pub barriers: Arc<Barriers>,
 }
 
 impl AppContext {
@@ -98,6 +104,7 @@ impl AppContext {
             key_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_second(
                 settings.api_key_rate,
             ))),
+            barriers: Arc::default(),
             pool,
             settings,
         })
@@ -151,9 +158,35 @@ impl AppContext {
         }
     }
 
-    /// Forgets, in this process, what `change` touched. Called by a write after it committed.
-    pub fn forget(&self, change: Change) {
+    /// Called by a write after the transaction that announced `change` committed: forgets
+    /// what it touched in this process at once, then waits (at most
+    /// [`changes::BARRIER_TIMEOUT`](crate::changes::BARRIER_TIMEOUT)) until every listening
+    /// process has heard it, so whoever gets the write's answer finds the change everywhere.
+    /// Never fails: the write is done; a process that did not answer in time is logged.
+    pub async fn changed(&self, change: Change) {
         self.caches().forget(change);
+        let heard = async {
+            let mut conn = self.pool.get().await?;
+            anyhow::Ok(self.barriers.everyone_heard(&mut conn).await?)
+        }
+        .await;
+        if let Err(e) = heard {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "could not wait for every process to hear a change"
+            );
+        }
+    }
+
+    /// Listens for the changes every process announces, and forgets what they touch, until
+    /// `stop`. After any gap in listening (and when it starts) it forgets everything.
+    pub fn listen_for_changes(&self, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let caches = self.caches();
+        tokio::spawn(self.barriers.clone().listen(
+            self.settings.database_url().to_owned(),
+            move |change| caches.forget(change),
+            stop,
+        ))
     }
 }
 

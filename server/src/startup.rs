@@ -17,6 +17,7 @@ use crate::error::ApiError;
 use crate::routes;
 use crate::state::AppContext;
 use openclaw_core::ingest::{Ingest, IngestTasks};
+use tokio_util::sync::CancellationToken;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -67,6 +68,8 @@ pub struct Application {
     ingest_tasks: IngestTasks,
     state: web::Data<AppContext>,
     flusher: tokio::task::JoinHandle<()>,
+    stop_listening: CancellationToken,
+    change_listener: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -84,6 +87,9 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppContext::new(settings, pool.clone(), ingest)?);
         let https = state.secure_cookies;
+        // Changes announced by any process (this one too) evict what they touch.
+        let stop_listening = CancellationToken::new();
+        let change_listener = state.listen_for_changes(stop_listening.clone());
 
         // Holds only what it needs, so the ingest channel closes when the server stops.
         let (usage, usage_pool) = (state.key_usage.clone(), pool.clone());
@@ -132,6 +138,8 @@ impl Application {
             ingest_tasks,
             state,
             flusher,
+            stop_listening,
+            change_listener,
         })
     }
 
@@ -144,6 +152,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.server.await?;
         self.flusher.abort();
+        self.stop_listening.cancel();
+        let _ = self.change_listener.await;
         if let Err(e) = self.state.key_usage.flush(&self.state.pool).await {
             tracing::warn!(error = format!("{e:#}"), "could not record API key usage");
         }

@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use openclaw_core::accounts::{self, AccountError};
 use openclaw_core::audit::{self, action};
-use openclaw_core::changes::Change;
+use openclaw_core::changes::{self, Change};
 use serde_json::json;
 
 use crate::session::{self, AppContext, Flash, Scoped};
@@ -297,6 +297,8 @@ async fn add_sandbox(
         currency,
     }];
     providers::replace_prices(conn, tenant_id, row.id, &prices).await?;
+    changes::announce(conn, Change::Routes { tenant: tenant_id }).await?;
+    ctx.changed(Change::Routes { tenant: tenant_id }).await;
     tracing::info!(tenant_id = %tenant_id, provider_id = %row.id, "added the sandbox provider for a test message");
     Ok(RouteProvider {
         id: row.id,
@@ -397,10 +399,9 @@ pub async fn create_key(
         })
         .await;
     match result {
-        Ok(minted) => {
-            ctx.forget(Change::ApiKeys);
-            keys_flash(&ctx, Some("created"), minted.secret)
-        }
+        // Nothing cached can be out of date: no cache has seen the new key's secret (as the
+        // API's own `POST /v1/api-keys`).
+        Ok(minted) => keys_flash(&ctx, Some("created"), minted.secret),
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "creating an API key failed");
             keys_flash(
@@ -459,13 +460,14 @@ async fn change_key(
                     json!({}),
                 )
                 .await?;
+                changes::announce(c, Change::ApiKeys).await?;
             }
             Ok(outcome)
         })
         .await;
     match result {
         Ok(Some(new_secret)) => {
-            ctx.forget(Change::ApiKeys);
+            ctx.changed(Change::ApiKeys).await;
             match new_secret {
                 Some(secret) => keys_flash(&ctx, Some("created"), secret),
                 None => keys_flash(&ctx, None, String::new()),
@@ -630,12 +632,13 @@ pub async fn create_provider(
                 json!({"name": row.name, "kind": row.kind, "enabled": row.enabled}),
             )
             .await?;
+            changes::announce(c, Change::Routes { tenant: tenant_id }).await?;
             Ok(row)
         })
         .await;
     match result {
         Ok(row) => {
-            ctx.forget(Change::Routes { tenant: tenant_id });
+            ctx.changed(Change::Routes { tenant: tenant_id }).await;
             let id = openclaw_core::domain::ProviderId::from(row.id);
             flash_to(
                 &ctx,
@@ -742,12 +745,13 @@ pub async fn update_provider(
             }, "enabled": enabled}),
             )
             .await?;
+            changes::announce(c, Change::Routes { tenant: tenant_id }).await?;
             Ok(Some(Ok(())))
         })
         .await;
     match result {
         Ok(Some(Ok(()))) => {
-            ctx.forget(Change::Routes { tenant: tenant_id });
+            ctx.changed(Change::Routes { tenant: tenant_id }).await;
             flash_to(
                 &ctx,
                 &back_to,
@@ -840,6 +844,7 @@ pub async fn upload_prices(
                         json!({"entries": prices.len()}),
                     )
                     .await?;
+                    changes::announce(c, Change::Routes { tenant: tenant_id }).await?;
                     Ok(Some(Ok(prices.len())))
                 }
                 Err(e) => Ok(Some(Err(e.message))),
@@ -848,7 +853,7 @@ pub async fn upload_prices(
         .await;
     match result {
         Ok(Some(Ok(n))) => {
-            ctx.forget(Change::Routes { tenant: tenant_id });
+            ctx.changed(Change::Routes { tenant: tenant_id }).await;
             flash_to(
                 &ctx,
                 &back_to,
@@ -904,13 +909,14 @@ pub async fn delete_provider(
                     json!({}),
                 )
                 .await?;
+                changes::announce(c, Change::Routes { tenant: tenant_id }).await?;
             }
             Ok(deleted)
         })
         .await;
     match result {
         Ok(_) => {
-            ctx.forget(Change::Routes { tenant: tenant_id });
+            ctx.changed(Change::Routes { tenant: tenant_id }).await;
             see_other("/providers").finish()
         }
         Err(e) => internal(&ctx, "/providers", "provider", e),
@@ -966,18 +972,23 @@ pub async fn save_settings(
                 json!({"name": name, "default_sender_ids": senders}),
             )
             .await?;
+            // The default sender is part of the route table.
+            changes::announce(c, Change::Routes { tenant: tenant_id }).await?;
             Ok(tenant)
         })
         .await;
     match result {
-        Ok(_) => flash_to(
-            &ctx,
-            "/settings",
-            "settings",
-            Some("saved"),
-            "Saved.".into(),
-            Vec::new(),
-        ),
+        Ok(_) => {
+            ctx.changed(Change::Routes { tenant: tenant_id }).await;
+            flash_to(
+                &ctx,
+                "/settings",
+                "settings",
+                Some("saved"),
+                "Saved.".into(),
+                Vec::new(),
+            )
+        }
         Err(e) => internal(&ctx, "/settings", "settings", e),
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use openclaw_core::changes;
 use openclaw_core::config::Settings;
 use openclaw_core::db::{self, PgPool};
 use openclaw_core::queue::{self, Topology};
@@ -19,7 +20,7 @@ pub struct Shared {
     pub settings: Arc<Settings>,
     pub topology: Topology,
     pub http: reqwest::Client,
-    /// Tenants' route tables.
+    /// Tenants' route tables, evicted as changes are announced (see [`run`]).
     pub routes: Arc<RouteTables>,
     /// Room for messages claimed and not yet committed (`OPENCLAW_WORKER_IN_FLIGHT`).
     pub in_flight: Arc<tokio::sync::Semaphore>,
@@ -81,9 +82,23 @@ pub async fn wait_for_schema(pool: &PgPool, stop: &CancellationToken) -> anyhow:
     }
 }
 
-/// Runs until `stop` is cancelled, reconnecting to RabbitMQ when it goes away.
+/// Runs until `stop` is cancelled, reconnecting to RabbitMQ when it goes away. Listens for
+/// the changes servers announce, so a provider or price edited anywhere is routed by at once.
 pub async fn run(shared: Arc<Shared>, stop: CancellationToken) -> anyhow::Result<()> {
-    wait_for_schema(&shared.pool, &stop).await?;
+    let routes = shared.routes.clone();
+    let listener = tokio::spawn(changes::listen(
+        shared.settings.database_url().to_owned(),
+        move |change| routes.forget(change),
+        stop.clone(),
+    ));
+    let result = serve(&shared, &stop).await;
+    // The listener stops with `stop`; on an error return it must stop too.
+    listener.abort();
+    result
+}
+
+async fn serve(shared: &Arc<Shared>, stop: &CancellationToken) -> anyhow::Result<()> {
+    wait_for_schema(&shared.pool, stop).await?;
     let mut backoff = Duration::from_millis(500);
     while !stop.is_cancelled() {
         let session = async {

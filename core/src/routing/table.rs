@@ -89,8 +89,8 @@ pub async fn load(
     Ok(table)
 }
 
-/// Tenants' route tables, loaded on first use and kept until this process changes the
-/// tenant's providers, prices or settings, or [`TTL`] passes.
+/// Tenants' route tables, loaded on first use and kept until a change to the tenant's
+/// providers, prices or settings is announced ([`crate::changes::Change::Routes`]).
 pub struct RouteTables {
     pool: PgPool,
     settings: Arc<Settings>,

@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use openclaw_core::audit::{self, action};
+use openclaw_core::changes::{self, Change};
 use openclaw_core::db::api_keys::{self, ApiKey, DEFAULT_SCOPES, SCOPES};
 use openclaw_core::domain::ApiKeyId;
 use serde::{Deserialize, Serialize};
@@ -245,10 +246,11 @@ pub async fn revoke(
                 json!({}),
             )
             .await?;
+            changes::announce(c, Change::ApiKeys).await?;
             Ok(())
         })
         .await?;
-    state.keys.clear();
+    state.changed(Change::ApiKeys).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -313,9 +315,10 @@ pub async fn rotate(
                        "new_prefix": minted.key.prefix, "grace_seconds": grace}),
             )
             .await?;
+            changes::announce(c, Change::ApiKeys).await?;
             Ok(minted)
         })
         .await?;
-    state.keys.clear();
+    state.changed(Change::ApiKeys).await;
     Ok(HttpResponse::Created().json(created(minted)))
 }

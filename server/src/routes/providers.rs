@@ -3,6 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use openclaw_core::audit::{self, action};
+use openclaw_core::changes::{self, Change};
 use openclaw_core::db::{providers, tenants};
 use openclaw_core::domain::ProviderId;
 use openclaw_core::prices::{self, PriceEntry, PriceError};
@@ -222,10 +223,11 @@ pub async fn create(
                 json!({"name": row.name, "kind": row.kind, "enabled": row.enabled}),
             )
             .await?;
+            changes::announce(c, Change::Routes { tenant: tenant_id }).await?;
             Ok(row)
         })
         .await?;
-    state.routes.evict(&tenant_id);
+    state.changed(Change::Routes { tenant: tenant_id }).await;
     Ok(HttpResponse::Created().json(ProviderView::from(row)))
 }
 
@@ -375,11 +377,11 @@ pub async fn update(
                 json!({"changed": changed, "enabled": enabled}),
             )
             .await?;
+            changes::announce(c, Change::Routes { tenant: tenant_id }).await?;
             Ok(row)
         })
         .await?;
-    state.routes.evict(&tenant_id);
-    state.hook_providers.evict(&id);
+    state.changed(Change::Routes { tenant: tenant_id }).await;
     Ok(web::Json(row.into()))
 }
 
@@ -418,11 +420,11 @@ pub async fn remove(
                 json!({}),
             )
             .await?;
+            changes::announce(c, Change::Routes { tenant: tenant_id }).await?;
             Ok(())
         })
         .await?;
-    state.routes.evict(&tenant_id);
-    state.hook_providers.evict(&id);
+    state.changed(Change::Routes { tenant: tenant_id }).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -508,10 +510,11 @@ pub async fn put_prices(
                 json!({"entries": prices.len()}),
             )
             .await?;
+            changes::announce(c, Change::Routes { tenant: tenant_id }).await?;
             Ok(prices)
         })
         .await?;
-    state.routes.evict(&tenant_id);
+    state.changed(Change::Routes { tenant: tenant_id }).await;
     Ok(web::Json(price_list(prices)))
 }
 
