@@ -14,3 +14,32 @@ pub fn status_callback_url(public_url: &str, provider_id: Uuid, message_id: Uuid
         MessageId::from(message_id)
     )
 }
+
+/// What a callback needs of the provider it names: its tenant, kind and credentials (opened).
+/// Cached by the server (`AppContext::hook_providers`): every message brings a few callbacks.
+pub struct HookProvider {
+    pub tenant_id: Uuid,
+    pub kind: crate::providers::ProviderKind,
+    pub credentials: crate::providers::Credentials,
+}
+
+/// The provider a callback names, deleted ones included (their receipts still count), or None.
+pub async fn load_provider(
+    conn: &mut diesel_async::AsyncPgConnection,
+    master_key: &crate::crypto::Keyring,
+    id: Uuid,
+) -> anyhow::Result<Option<HookProvider>> {
+    use crate::providers::{Credentials, ProviderKind};
+    let Some(p) = crate::db::providers::find_any_tenant(conn, id).await? else {
+        return Ok(None);
+    };
+    let kind = ProviderKind::parse(&p.kind)
+        .ok_or_else(|| anyhow::anyhow!("stored provider kind {} is unknown", p.kind))?;
+    let credentials =
+        Credentials::open(master_key, kind, &p.credentials_key_id, &p.credentials_enc)?;
+    Ok(Some(HookProvider {
+        tenant_id: p.tenant_id,
+        kind,
+        credentials,
+    }))
+}

@@ -138,6 +138,38 @@ impl Simulator {
     }
 }
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// `openclaw-server` with `env`, listening on `port`, once it answers `/readyz`.
+async fn start_server(env: &[(String, String)], port: u16) -> (Process, Api) {
+    let mut cmd = Command::new(binary("openclaw-server"));
+    cmd.envs(env.iter().map(|(k, v)| (k, v)))
+        .env("OPENCLAW_HTTP_ADDR", format!("127.0.0.1:{port}"));
+    let server = Process::spawn("openclaw-server", cmd);
+    let address = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..300 {
+        if let Ok(res) = http.get(format!("{address}/readyz")).send().await
+            && res.status() == 200
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        ready,
+        "openclaw-server did not become ready (run with TEST_LOG=1 to see why)"
+    );
+    (server, Api::new(address))
+}
+
 /// The relay as the built binaries: one server and (optionally) one worker.
 pub struct Relay {
     pub api: Api,
@@ -152,10 +184,7 @@ impl Relay {
     pub async fn start(extra_env: &[(&str, &str)]) -> Relay {
         let db = TestDb::new().await;
         let queues = TestQueues::new().await;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let mut env: Vec<(String, String)> = vec![
             ("DATABASE_URL".into(), db.url.clone()),
             ("AMQP_URL".into(), amqp_url()),
@@ -179,27 +208,9 @@ impl Relay {
         let settings =
             openclaw_core::config::Settings::from_lookup(lookup).expect("valid settings");
         queues.track(&openclaw_core::queue::Topology::from_settings(&settings));
-        let mut cmd = Command::new(binary("openclaw-server"));
-        cmd.envs(env.iter().map(|(k, v)| (k, v)));
-        let server = Process::spawn("openclaw-server", cmd);
-        let address = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let mut ready = false;
-        for _ in 0..300 {
-            if let Ok(res) = http.get(format!("{address}/readyz")).send().await
-                && res.status() == 200
-            {
-                ready = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(
-            ready,
-            "openclaw-server did not become ready (run with TEST_LOG=1 to see why)"
-        );
+        let (server, api) = start_server(&env, port).await;
         let mut relay = Relay {
-            api: Api::new(address),
+            api,
             env,
             server,
             worker: None,
@@ -208,6 +219,12 @@ impl Relay {
         };
         relay.start_worker();
         relay
+    }
+
+    /// One more `openclaw-server` on another port, with the same database, queues and
+    /// settings (stopped when dropped), and a client of it.
+    pub async fn spawn_server(&self) -> (Process, Api) {
+        start_server(&self.env, free_port()).await
     }
 
     pub fn start_worker(&mut self) {

@@ -1,7 +1,6 @@
 //! openclaw-server: the HTTP API (and, mounted beside it, the admin web app).
 
 pub mod auth;
-pub mod cache;
 pub mod error;
 pub mod routes;
 pub mod startup;

@@ -1,7 +1,6 @@
 //! Building and running the server: migrations, pools, the ingest tasks and the HTTP app.
 
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -14,12 +13,11 @@ use openclaw_core::queue::Topology;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
-use crate::cache::TtlCache;
 use crate::error::ApiError;
 use crate::routes;
-use crate::state::{AppState, CACHE_TTL, KeyUsage};
+use crate::state::AppContext;
 use openclaw_core::ingest::{Ingest, IngestTasks};
-use openclaw_core::jwt::JwtKeys;
+use tokio_util::sync::CancellationToken;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -68,8 +66,10 @@ pub struct Application {
     server: Server,
     port: u16,
     ingest_tasks: IngestTasks,
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     flusher: tokio::task::JoinHandle<()>,
+    stop_listening: CancellationToken,
+    change_listener: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -85,54 +85,11 @@ impl Application {
         let listener = TcpListener::bind(settings.http_addr)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.http_addr))?;
         let port = listener.local_addr()?.port();
-        let jwt = Arc::new(JwtKeys::new(&settings.jwt_secret));
-        let settings = Arc::new(settings);
-        let keys: Arc<TtlCache<Vec<u8>, Option<Arc<crate::auth::Key>>>> =
-            Arc::new(TtlCache::new(CACHE_TTL));
-        let web_keys = keys.clone();
-        let routes: Arc<TtlCache<uuid::Uuid, Vec<openclaw_core::routing::RouteProvider>>> =
-            Arc::new(TtlCache::new(CACHE_TTL));
-        let web_routes = routes.clone();
-        let hook_providers = Arc::new(TtlCache::new(CACHE_TTL));
-        let web_hook_providers = hook_providers.clone();
-        let https = settings.public_url.starts_with("https://");
-        let mailer = match settings.smtp_url() {
-            Some(url) => Some(Arc::new(openclaw_core::mail::Mailer::new(
-                url,
-                &settings.mail_from,
-            )?)),
-            None => None,
-        };
-        let web_context = web::Data::new(openclaw_web::WebContext {
-            mailer: mailer.clone(),
-            keys_changed: Arc::new(move || web_keys.clear()),
-            routes_changed: Arc::new(move |tenant| {
-                web_routes.evict(&tenant);
-                web_hook_providers.clear();
-            }),
-            pool: pool.clone(),
-            settings: settings.clone(),
-            jwt: jwt.clone(),
-            secure_cookies: settings.public_url.starts_with("https://"),
-            origin: origin_of(&settings.public_url),
-            ingest: ingest.clone(),
-        });
-        let api_key_rate = settings.api_key_rate;
-        let state = web::Data::new(AppState {
-            pool: pool.clone(),
-            jwt,
-            settings,
-            keys,
-            routes,
-            key_usage: Arc::new(KeyUsage::default()),
-            key_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_second(
-                api_key_rate,
-            ))),
-            mailer: mailer.clone(),
-            ingest,
-            receipts: openclaw_core::receipts::Receipts::start(pool.clone()).0,
-            hook_providers,
-        });
+        let state = web::Data::new(AppContext::new(settings, pool.clone(), ingest)?);
+        let https = state.secure_cookies;
+        // Changes announced by any process (this one too) evict what they touch.
+        let stop_listening = CancellationToken::new();
+        let change_listener = state.listen_for_changes(stop_listening.clone());
 
         // Holds only what it needs, so the ingest channel closes when the server stops.
         let (usage, usage_pool) = (state.key_usage.clone(), pool.clone());
@@ -164,7 +121,6 @@ impl Application {
             let json = routes::health::OpenApiJson(routes::schemas::to_json(&doc).into());
             app.app_data(web::Data::new(doc))
                 .app_data(web::Data::new(json))
-                .app_data(web_context.clone())
                 .app_data(web::FormConfig::default().limit(64 * 1024))
                 .route("/openapi.json", web::get().to(routes::health::openapi))
                 .configure(openclaw_web::configure)
@@ -182,6 +138,8 @@ impl Application {
             ingest_tasks,
             state,
             flusher,
+            stop_listening,
+            change_listener,
         })
     }
 
@@ -194,6 +152,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.server.await?;
         self.flusher.abort();
+        self.stop_listening.cancel();
+        let _ = self.change_listener.await;
         if let Err(e) = self.state.key_usage.flush(&self.state.pool).await {
             tracing::warn!(error = format!("{e:#}"), "could not record API key usage");
         }
@@ -205,17 +165,6 @@ impl Application {
             tracing::warn!("ingest tasks did not finish in time; the relay will publish the rest");
         }
         Ok(())
-    }
-}
-
-/// `scheme://host[:port]` of a URL: what browsers send as `Origin` from our pages.
-fn origin_of(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let host = rest.split('/').next().unwrap_or(rest);
-            format!("{scheme}://{host}")
-        }
-        None => url.to_owned(),
     }
 }
 

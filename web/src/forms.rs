@@ -6,8 +6,9 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use openclaw_core::accounts::{self, AccountError};
 use openclaw_core::audit;
+use openclaw_core::changes::Change;
 
-use crate::session::{self, Flash, WebContext};
+use crate::session::{self, AppContext, Flash};
 
 type Fields = web::Form<Vec<(String, String)>>;
 
@@ -26,7 +27,7 @@ fn see_other(to: &str) -> actix_web::HttpResponseBuilder {
 
 /// Form posts must come from our own pages: the session cookie is SameSite=Lax, and the
 /// Origin (or, without it, the Referer) must be ours.
-fn same_origin(ctx: &WebContext, req: &HttpRequest) -> bool {
+fn same_origin(ctx: &AppContext, req: &HttpRequest) -> bool {
     let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
     match (header(header::ORIGIN), header(header::REFERER)) {
         (Some(origin), _) => origin == ctx.origin,
@@ -45,7 +46,7 @@ fn forbidden() -> HttpResponse {
 
 /// Back to the form with the error, keeping what was typed except passwords.
 fn back(
-    ctx: &WebContext,
+    ctx: &AppContext,
     to: &str,
     form: &str,
     e: AccountError,
@@ -76,7 +77,7 @@ fn back(
     see_other(to).cookie(flash.to_cookie(ctx)).finish()
 }
 
-pub async fn sign_up(ctx: web::Data<WebContext>, req: HttpRequest, form: Fields) -> HttpResponse {
+pub async fn sign_up(ctx: web::Data<AppContext>, req: HttpRequest, form: Fields) -> HttpResponse {
     if !same_origin(&ctx, &req) {
         return forbidden();
     }
@@ -108,7 +109,7 @@ pub async fn sign_up(ctx: web::Data<WebContext>, req: HttpRequest, form: Fields)
     }
 }
 
-pub async fn sign_in(ctx: web::Data<WebContext>, req: HttpRequest, form: Fields) -> HttpResponse {
+pub async fn sign_in(ctx: web::Data<AppContext>, req: HttpRequest, form: Fields) -> HttpResponse {
     if !same_origin(&ctx, &req) {
         return forbidden();
     }
@@ -139,7 +140,7 @@ pub async fn sign_in(ctx: web::Data<WebContext>, req: HttpRequest, form: Fields)
     }
 }
 
-pub async fn sign_out(ctx: web::Data<WebContext>, req: HttpRequest) -> HttpResponse {
+pub async fn sign_out(ctx: web::Data<AppContext>, req: HttpRequest) -> HttpResponse {
     if !same_origin(&ctx, &req) {
         return forbidden();
     }
@@ -158,7 +159,7 @@ pub async fn sign_out(ctx: web::Data<WebContext>, req: HttpRequest) -> HttpRespo
 /// Sends a test message from the browser (`openclaw_core::test_send`): with a live provider
 /// priced for the destination it goes out like any API send; otherwise it goes to the sandbox
 /// in test mode (never billed), and a tenant without a sandbox provider gets one.
-pub async fn send_test(ctx: web::Data<WebContext>, req: HttpRequest, form: Fields) -> HttpResponse {
+pub async fn send_test(ctx: web::Data<AppContext>, req: HttpRequest, form: Fields) -> HttpResponse {
     use openclaw_core::test_send::{self, TestSendError};
 
     if !same_origin(&ctx, &req) {
@@ -202,7 +203,7 @@ pub async fn send_test(ctx: web::Data<WebContext>, req: HttpRequest, form: Field
     match sent {
         Ok(sent) => {
             if sent.provisioned_sandbox {
-                (ctx.routes_changed)(tenant);
+                ctx.changed(Change::Routes { tenant }).await;
             }
             see_other(&format!(
                 "/messages/{}",
@@ -233,7 +234,7 @@ pub(crate) struct Member {
 /// For a form post: checks it came from our own pages, then returns the signed-in member of a
 /// tenant whose role allows `action`, or the answer to send the browser.
 async fn member(
-    ctx: &WebContext,
+    ctx: &AppContext,
     req: &HttpRequest,
     action: openclaw_core::permissions::Action,
 ) -> Result<Member, HttpResponse> {
@@ -257,7 +258,7 @@ async fn member(
 }
 
 fn keys_flash(
-    ctx: &WebContext,
+    ctx: &AppContext,
     field: Option<&str>,
     message: String,
     values: Vec<(String, String)>,
@@ -268,7 +269,7 @@ fn keys_flash(
 /// Back to the API keys page with the service's answer to a mistake (the same sentence the
 /// API gives), keeping what was typed.
 fn key_failed(
-    ctx: &WebContext,
+    ctx: &AppContext,
     e: openclaw_core::api_keys::KeyError,
     values: Vec<(String, String)>,
 ) -> HttpResponse {
@@ -281,7 +282,7 @@ fn key_failed(
 }
 
 pub async fn create_key(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     form: Fields,
 ) -> HttpResponse {
@@ -306,7 +307,7 @@ pub async fn create_key(
     };
     match openclaw_core::api_keys::create(&ctx.pool, &manager(&m), new).await {
         Ok(minted) => {
-            (ctx.keys_changed)();
+            ctx.changed(Change::ApiKeys).await;
             keys_flash(&ctx, Some("created"), minted.secret, Vec::new())
         }
         Err(e) => key_failed(&ctx, e, vec![("name".into(), name), ("mode".into(), mode)]),
@@ -316,7 +317,7 @@ pub async fn create_key(
 /// Revokes (`rotate == false`) or rotates a key, from the API keys page. A rotation from here
 /// has no grace period: the old key is refused at once.
 async fn change_key(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     id: String,
     rotate: bool,
@@ -347,7 +348,7 @@ async fn change_key(
     };
     match outcome {
         Ok(new_secret) => {
-            (ctx.keys_changed)();
+            ctx.changed(Change::ApiKeys).await;
             match new_secret {
                 Some(secret) => keys_flash(&ctx, Some("created"), secret, Vec::new()),
                 None => keys_flash(&ctx, None, String::new(), Vec::new()),
@@ -358,7 +359,7 @@ async fn change_key(
 }
 
 pub async fn revoke_key(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
@@ -366,7 +367,7 @@ pub async fn revoke_key(
 }
 
 pub async fn rotate_key(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
@@ -374,7 +375,7 @@ pub async fn rotate_key(
 }
 
 fn flash_to(
-    ctx: &WebContext,
+    ctx: &AppContext,
     to: &str,
     form: &str,
     field: Option<&str>,
@@ -420,7 +421,7 @@ fn credentials_json(
     serde_json::Value::Object(map)
 }
 
-fn internal(ctx: &WebContext, to: &str, form: &str, e: anyhow::Error) -> HttpResponse {
+fn internal(ctx: &AppContext, to: &str, form: &str, e: anyhow::Error) -> HttpResponse {
     tracing::error!(error = format!("{e:#}"), form, "form failed");
     flash_to(
         ctx,
@@ -436,7 +437,7 @@ fn internal(ctx: &WebContext, to: &str, form: &str, e: anyhow::Error) -> HttpRes
 /// form's inputs (`credentials.auth_token` is the `auth_token` input, `sender_ids[2]` the one
 /// `sender_ids` input), with the same sentence the API gives.
 fn provider_failed(
-    ctx: &WebContext,
+    ctx: &AppContext,
     to: &str,
     form: &str,
     e: openclaw_core::providers::service::ProviderError,
@@ -471,7 +472,7 @@ fn limits(
 }
 
 pub async fn create_provider(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     form: Fields,
 ) -> HttpResponse {
@@ -525,7 +526,7 @@ pub async fn create_provider(
     };
     match service::create(&ctx.pool, &ctx.settings.master_key, &manager(&m), input).await {
         Ok(row) => {
-            (ctx.routes_changed)(m.tenant);
+            ctx.changed(Change::Routes { tenant: m.tenant }).await;
             let id = openclaw_core::domain::ProviderId::from(row.id);
             flash_to(
                 &ctx,
@@ -551,7 +552,7 @@ fn provider_id(raw: &str) -> Option<uuid::Uuid> {
 /// credentials; an empty base URL is the provider's public API, an empty rate no limit and an
 /// empty concurrency the default.
 pub async fn update_provider(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     id: web::Path<String>,
     form: Fields,
@@ -599,7 +600,7 @@ pub async fn update_provider(
     };
     match service::update(&ctx.pool, &ctx.settings.master_key, &manager(&m), id, patch).await {
         Ok(_) => {
-            (ctx.routes_changed)(m.tenant);
+            ctx.changed(Change::Routes { tenant: m.tenant }).await;
             flash_to(
                 &ctx,
                 &back_to,
@@ -647,7 +648,7 @@ async fn read_price_form(mut form: actix_multipart::Multipart) -> Result<String,
 }
 
 pub async fn upload_prices(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     id: web::Path<String>,
     form: actix_multipart::Multipart,
@@ -674,7 +675,7 @@ pub async fn upload_prices(
     let input = PriceInput::Csv(csv.as_bytes());
     match service::replace_prices(&ctx.pool, &manager(&m), id, input).await {
         Ok(prices) => {
-            (ctx.routes_changed)(m.tenant);
+            ctx.changed(Change::Routes { tenant: m.tenant }).await;
             flash_to(
                 &ctx,
                 &back_to,
@@ -689,7 +690,7 @@ pub async fn upload_prices(
 }
 
 pub async fn delete_provider(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
@@ -710,7 +711,7 @@ pub async fn delete_provider(
     match service::delete(&ctx.pool, &manager(&m), id).await {
         // Gone already (another tab, another person): the list shows what is left.
         Ok(()) | Err(ProviderError::NotFound) => {
-            (ctx.routes_changed)(m.tenant);
+            ctx.changed(Change::Routes { tenant: m.tenant }).await;
             see_other("/providers").finish()
         }
         Err(e) => provider_failed(&ctx, "/providers", "provider", e, Vec::new()),
@@ -718,7 +719,7 @@ pub async fn delete_provider(
 }
 
 pub async fn save_settings(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     form: Fields,
 ) -> HttpResponse {
@@ -738,7 +739,12 @@ pub async fn save_settings(
         name: Some(name.clone()),
         default_sender_ids: Some(split_senders(&senders)),
     };
-    match settings::update(&ctx.pool, &manager(&m), change).await {
+    let result = settings::update(&ctx.pool, &manager(&m), change).await;
+    if result.is_ok() {
+        // The default sender is part of the tenant's route table.
+        ctx.changed(Change::Routes { tenant: m.tenant }).await;
+    }
+    match result {
         Ok(_) => flash_to(
             &ctx,
             "/settings",
@@ -763,12 +769,12 @@ pub async fn save_settings(
     }
 }
 
-fn members_flash(ctx: &WebContext, field: Option<&str>, message: String) -> HttpResponse {
+fn members_flash(ctx: &AppContext, field: Option<&str>, message: String) -> HttpResponse {
     flash_to(ctx, "/members", "members", field, message, Vec::new())
 }
 
 fn member_failed(
-    ctx: &WebContext,
+    ctx: &AppContext,
     e: openclaw_core::members::MemberError,
     values: Vec<(String, String)>,
 ) -> HttpResponse {
@@ -793,7 +799,7 @@ fn manager(m: &Member) -> openclaw_core::members::Manager {
 
 /// Invites someone; the page then shows the invitation link, this once.
 pub async fn invite_member(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     form: Fields,
 ) -> HttpResponse {
@@ -835,7 +841,7 @@ pub async fn invite_member(
 }
 
 pub async fn change_member_role(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     id: web::Path<String>,
     form: Fields,
@@ -872,7 +878,7 @@ pub async fn change_member_role(
 }
 
 pub async fn remove_member(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
@@ -898,7 +904,7 @@ pub async fn remove_member(
 
 /// Accepts an invitation from the link: sets the password and signs the new member in.
 pub async fn accept_invite(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     form: Fields,
 ) -> HttpResponse {
@@ -954,7 +960,7 @@ fn url_escape(token: &str) -> String {
 
 /// Changes the signed-in person's password; every other session ends, this one continues.
 pub async fn change_password(
-    ctx: web::Data<WebContext>,
+    ctx: web::Data<AppContext>,
     req: HttpRequest,
     form: Fields,
 ) -> HttpResponse {

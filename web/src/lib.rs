@@ -28,8 +28,6 @@ use pages::settings::Settings;
 use pages::sign_in::SignIn;
 use pages::sign_up::SignUp;
 
-pub use session::WebContext;
-
 const STYLESHEET: &str = include_str!("../assets/app.css");
 const SCRIPT: &str = include_str!("../assets/app.js");
 
@@ -119,7 +117,7 @@ pub fn security_headers(https: bool) -> actix_web::middleware::DefaultHeaders {
 }
 
 /// Registers the pages, their form posts and the stylesheet. The server provides a
-/// `web::Data<WebContext>`.
+/// `web::Data<AppContext>` (`openclaw_core::context`), the context its API shares.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let routes = leptos_actix::generate_route_list(App);
     cfg.route("/assets/app.css", web::get().to(stylesheet))

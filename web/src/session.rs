@@ -2,66 +2,35 @@
 //! HttpOnly, SameSite=Lax cookies. An expired access token is renewed from the refresh token
 //! on the next page load, exactly as an API client would.
 
-use std::sync::Arc;
-
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use base64::Engine;
 use openclaw_core::accounts::{self, AuthError, Identity, Tokens};
-use openclaw_core::db::PgPool;
-use openclaw_core::jwt::JwtKeys;
 use serde::{Deserialize, Serialize};
 
 pub const ACCESS_COOKIE: &str = "oc_session";
 pub const REFRESH_COOKIE: &str = "oc_refresh";
 pub const FLASH_COOKIE: &str = "oc_flash";
 
-/// What the admin app needs from the server, registered as `web::Data<WebContext>`.
-pub struct WebContext {
-    pub pool: PgPool,
-    pub settings: Arc<openclaw_core::config::Settings>,
-    pub jwt: Arc<JwtKeys>,
-    /// `https://…` public URL: cookies get `Secure`.
-    pub secure_cookies: bool,
-    /// `scheme://host[:port]` that form posts must come from (CSRF defence with SameSite).
-    pub origin: String,
-    /// The group commit, shared with the API: a test message sent from the app is accepted
-    /// exactly like one sent through `POST /v1/messages`.
-    pub ingest: openclaw_core::ingest::Ingest,
-    /// Mails invitations when `OPENCLAW_SMTP_URL` is set.
-    pub mailer: Option<Arc<openclaw_core::mail::Mailer>>,
-    /// Called after a key is created, revoked or rotated, so the API's key cache forgets it.
-    pub keys_changed: Arc<dyn Fn() + Send + Sync>,
-    /// Called after a tenant's providers or prices change, so the API's routing cache forgets
-    /// them.
-    pub routes_changed: Arc<dyn Fn(uuid::Uuid) + Send + Sync>,
-}
+/// The application context the server registers (`web::Data<AppContext>`), shared with the
+/// API's handlers.
+pub use openclaw_core::context::AppContext;
+/// Who sent a request (client address and user agent), as the API reads it.
+pub use openclaw_core::request::client_of;
 
-/// The client address and user agent of a request, for the audit log and sign-in
-/// throttling. The address is the TCP peer, or, behind a proxy listed in
-/// `OPENCLAW_TRUSTED_PROXIES`, the client that proxy names in `X-Forwarded-For`.
-pub fn client_of(req: &HttpRequest) -> openclaw_core::audit::Client {
-    let trusted = req
-        .app_data::<actix_web::web::Data<WebContext>>()
-        .map(|ctx| ctx.settings.trusted_proxies.as_slice())
-        .unwrap_or_default();
-    let forwarded = req
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
-    openclaw_core::audit::Client::new(
-        openclaw_core::audit::client_ip(req.peer_addr().map(|a| a.ip()), forwarded, trusted)
-            .map(|ip| ip.to_string()),
-        req.headers()
-            .get(actix_web::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok()),
-    )
-}
-
-impl WebContext {
+/// Tenant-scoped transactions for pages and forms, whose steps fail with `anyhow::Error`.
+pub trait Scoped {
     /// Runs `f` in a transaction scoped to `tenant` (row-level security refuses other
     /// tenants' rows; see `openclaw_core::db::scoped`).
-    pub async fn scoped<R>(
+    fn scoped<R>(
+        &self,
+        tenant: uuid::Uuid,
+        f: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> anyhow::Result<R>,
+    ) -> impl Future<Output = anyhow::Result<R>>;
+}
+
+impl Scoped for AppContext {
+    async fn scoped<R>(
         &self,
         tenant: uuid::Uuid,
         f: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> anyhow::Result<R>,
@@ -87,7 +56,7 @@ fn cookie(
 }
 
 /// The cookies that carry a session.
-pub fn session_cookies(ctx: &WebContext, tokens: &Tokens) -> [Cookie<'static>; 2] {
+pub fn session_cookies(ctx: &AppContext, tokens: &Tokens) -> [Cookie<'static>; 2] {
     [
         cookie(
             ACCESS_COOKIE,
@@ -105,7 +74,7 @@ pub fn session_cookies(ctx: &WebContext, tokens: &Tokens) -> [Cookie<'static>; 2
 }
 
 /// Cookies that remove the session.
-pub fn cleared_cookies(ctx: &WebContext) -> [Cookie<'static>; 2] {
+pub fn cleared_cookies(ctx: &AppContext) -> [Cookie<'static>; 2] {
     [
         cookie(
             ACCESS_COOKIE,
@@ -139,7 +108,7 @@ impl SessionCookies {
 
 /// The signed-in person, and fresh cookies to set if the access token had to be renewed.
 pub async fn current(
-    ctx: &WebContext,
+    ctx: &AppContext,
     cookies: SessionCookies,
 ) -> Option<(Identity, Option<Tokens>)> {
     let access = cookies.access.filter(|a| !a.is_empty())?;
@@ -190,7 +159,7 @@ impl Flash {
         (self.field.as_deref() == Some(field)).then(|| self.message.clone())
     }
 
-    pub fn to_cookie(&self, ctx: &WebContext) -> Cookie<'static> {
+    pub fn to_cookie(&self, ctx: &AppContext) -> Cookie<'static> {
         let json = serde_json::to_vec(self).unwrap_or_default();
         let value = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
         cookie(
@@ -209,7 +178,7 @@ impl Flash {
         serde_json::from_slice(&bytes).ok()
     }
 
-    pub fn cleared(ctx: &WebContext) -> Cookie<'static> {
+    pub fn cleared(ctx: &AppContext) -> Cookie<'static> {
         cookie(
             FLASH_COOKIE,
             String::new(),

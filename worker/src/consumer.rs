@@ -28,6 +28,7 @@ use lapin::{Channel, Consumer};
 use openclaw_core::db::messages::{self, Due, Resolution, RoundResult};
 use openclaw_core::providers::ProviderKind;
 use openclaw_core::queue::{self, Envelope};
+use openclaw_core::routing::RouteTable;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -442,14 +443,11 @@ async fn held_elsewhere(shared: &Shared, publish: &Channel, missed: &[Due]) -> a
         // A receipt came (naming the provider) but the worker never recorded the send.
         let mut priced = Vec::with_capacity(taken.len());
         for m in &taken {
-            let routes = shared
-                .routes
-                .get(&shared.pool, &shared.settings, m.tenant_id)
-                .await?;
+            let routes = shared.routes.get(m.tenant_id).await?;
             let Some(provider) = m.provider_id else {
                 continue;
             };
-            priced.push((orphan(m), m.cost_through(&routes.routes, provider)));
+            priced.push((orphan(m), m.cost_through(&routes.providers, provider)));
         }
         let mut conn = shared.pool.get().await?;
         let settled = messages::settle_orphans(&mut conn, &priced).await?;
@@ -495,7 +493,7 @@ where
 }
 
 type Refusals = HashMap<Uuid, Vec<Uuid>>;
-type Routes = HashMap<Uuid, Arc<send::TenantRoutes>>;
+type Routes = HashMap<Uuid, Arc<RouteTable>>;
 
 /// Providers that refused retried messages before, and the routes of every tenant involved.
 async fn load_routes(
@@ -517,13 +515,7 @@ async fn load_routes(
     let tenants: HashSet<Uuid> = claimed.iter().map(|m| m.tenant_id).collect();
     let mut routes = HashMap::new();
     for tenant in tenants {
-        routes.insert(
-            tenant,
-            shared
-                .routes
-                .get(&shared.pool, &shared.settings, tenant)
-                .await?,
-        );
+        routes.insert(tenant, shared.routes.get(tenant).await?);
     }
     Ok((refused, routes))
 }

@@ -1,31 +1,18 @@
 //! One round of one message: route → attempt each candidate → outcome.
-//! Pure of the queue: it reads the tenant's providers and returns what to commit.
+//! Pure of the queue: it takes the tenant's route table (`openclaw_core::routing::table`) and
+//! returns what to commit.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use openclaw_core::config::Settings;
 use openclaw_core::db::messages::{Message, NewAttempt, Resolution, RoundResult};
-use openclaw_core::db::{PgPool, providers};
-use openclaw_core::providers::{
-    Credentials, OutboundSms, ProviderClient, ProviderKind, SendOutcome, sandbox,
-};
+use openclaw_core::providers::{OutboundSms, ProviderClient, ProviderKind, SendOutcome, sandbox};
 use openclaw_core::queue::Topology;
-use openclaw_core::routing::{self, RouteProvider};
-use tokio::sync::{OwnedSemaphorePermit, RwLock, Semaphore};
+use openclaw_core::routing::{self, RouteTable};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
-
-/// A provider ready to be called.
-pub struct Gateway {
-    pub kind: ProviderKind,
-    pub base_url: Option<String>,
-    pub credentials: Credentials,
-    pub sender_ids: Vec<String>,
-    /// Calls this process makes to it at once.
-    pub max_concurrency: usize,
-}
 
 /// Each provider's calls under way in this process, bounded by its `max_concurrency`, so a
 /// gateway that cannot take more is never flooded (a flood ends in timeouts, and a timeout's
@@ -56,96 +43,6 @@ impl ProviderLimits {
     }
 }
 
-/// What a tenant's messages are routed over.
-pub struct TenantRoutes {
-    pub routes: Vec<RouteProvider>,
-    pub gateways: HashMap<Uuid, Gateway>,
-    /// The tenant's default sender, when neither message nor provider names one.
-    pub default_sender: Option<String>,
-}
-
-/// Tenants' providers, reloaded every few seconds so edits take effect without a restart.
-pub struct RouteCache {
-    ttl: Duration,
-    entries: RwLock<HashMap<Uuid, (Instant, Arc<TenantRoutes>)>>,
-}
-
-impl RouteCache {
-    pub fn new(ttl: Duration) -> RouteCache {
-        RouteCache {
-            ttl,
-            entries: RwLock::new(HashMap::new()),
-        }
-    }
-
-    pub async fn get(
-        &self,
-        pool: &PgPool,
-        settings: &Settings,
-        tenant_id: Uuid,
-    ) -> anyhow::Result<Arc<TenantRoutes>> {
-        if let Some((at, routes)) = self.entries.read().await.get(&tenant_id)
-            && at.elapsed() < self.ttl
-        {
-            return Ok(routes.clone());
-        }
-        let mut conn = pool.get().await?;
-        let table = providers::routing_table(&mut conn, tenant_id).await?;
-        let default_sender = openclaw_core::db::tenants::find(&mut conn, tenant_id)
-            .await?
-            .default_sender_ids
-            .into_iter()
-            .next();
-        drop(conn);
-        let mut gateways = HashMap::new();
-        let mut routes = Vec::with_capacity(table.len());
-        for p in table {
-            let Some(kind) = ProviderKind::parse(&p.row.kind) else {
-                tracing::error!(provider_id = %p.row.id, kind = p.row.kind, "unknown provider kind; skipped");
-                continue;
-            };
-            let credentials = Credentials::open(
-                &settings.master_key,
-                kind,
-                &p.row.credentials_key_id,
-                &p.row.credentials_enc,
-            );
-            match credentials {
-                Ok(credentials) => {
-                    gateways.insert(
-                        p.row.id,
-                        Gateway {
-                            kind,
-                            base_url: p.row.base_url.clone(),
-                            credentials,
-                            sender_ids: p.row.sender_ids.clone(),
-                            max_concurrency: usize::try_from(p.row.max_concurrency)
-                                .unwrap_or(1)
-                                .max(1),
-                        },
-                    );
-                    routes.push(p.route);
-                }
-                Err(e) => tracing::error!(
-                    provider_id = %p.row.id,
-                    error = format!("{e:#}"),
-                    "cannot read provider credentials (wrong OPENCLAW_MASTER_KEY?); provider skipped"
-                ),
-            }
-        }
-        let entry = Arc::new(TenantRoutes {
-            routes,
-            gateways,
-            default_sender,
-        });
-        self.entries
-            .write()
-            .await
-            .insert(tenant_id, (Instant::now(), entry.clone()));
-        Ok(entry)
-    }
-}
-
 /// Everything a round needs besides the message.
 pub struct SendContext<'a> {
     pub http: &'a reqwest::Client,
@@ -161,7 +58,7 @@ pub struct SendContext<'a> {
 /// exclude that provider from later rounds.
 pub async fn send_round(
     ctx: &SendContext<'_>,
-    routes: &TenantRoutes,
+    routes: &RouteTable,
     message: Message,
     refused_before: &[Uuid],
 ) -> RoundResult {
@@ -175,7 +72,7 @@ pub async fn send_round(
     }
     let test_mode = message.mode == "test";
     let candidates: Vec<_> = routing::candidates(
-        &routes.routes,
+        &routes.providers,
         &message.country,
         &message.message_type,
         test_mode,

@@ -4,21 +4,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use openclaw_core::changes;
 use openclaw_core::config::Settings;
 use openclaw_core::db::{self, PgPool};
 use openclaw_core::queue::{self, Topology};
+use openclaw_core::routing::RouteTables;
 use tokio_util::sync::CancellationToken;
 
-use crate::send::{ProviderLimits, RouteCache};
+use crate::send::ProviderLimits;
 use crate::{consumer, relay};
 
 /// What the consumer and the relay share.
 pub struct Shared {
     pub pool: PgPool,
-    pub settings: Settings,
+    pub settings: Arc<Settings>,
     pub topology: Topology,
     pub http: reqwest::Client,
-    pub routes: RouteCache,
+    /// Tenants' route tables, evicted as changes are announced (see [`run`]).
+    pub routes: Arc<RouteTables>,
     /// Room for messages claimed and not yet committed (`OPENCLAW_WORKER_IN_FLIGHT`).
     pub in_flight: Arc<tokio::sync::Semaphore>,
     pub limits: ProviderLimits,
@@ -37,15 +40,16 @@ impl Shared {
             .user_agent(concat!("OpenClaw/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the HTTP client")?;
+        let settings = Arc::new(settings);
         Ok(Shared {
             receipts: openclaw_core::receipts::Receipts::start(pool.clone()).0,
+            routes: Arc::new(RouteTables::new(pool.clone(), settings.clone())),
             pool,
             in_flight: Arc::new(tokio::sync::Semaphore::new(settings.worker_in_flight)),
             limits: ProviderLimits::default(),
             settings,
             topology,
             http,
-            routes: RouteCache::new(Duration::from_secs(2)),
         })
     }
 }
@@ -78,9 +82,23 @@ pub async fn wait_for_schema(pool: &PgPool, stop: &CancellationToken) -> anyhow:
     }
 }
 
-/// Runs until `stop` is cancelled, reconnecting to RabbitMQ when it goes away.
+/// Runs until `stop` is cancelled, reconnecting to RabbitMQ when it goes away. Listens for
+/// the changes servers announce, so a provider or price edited anywhere is routed by at once.
 pub async fn run(shared: Arc<Shared>, stop: CancellationToken) -> anyhow::Result<()> {
-    wait_for_schema(&shared.pool, &stop).await?;
+    let routes = shared.routes.clone();
+    let listener = tokio::spawn(changes::listen(
+        shared.settings.database_url().to_owned(),
+        move |change| routes.forget(change),
+        stop.clone(),
+    ));
+    let result = serve(&shared, &stop).await;
+    // The listener stops with `stop`; on an error return it must stop too.
+    listener.abort();
+    result
+}
+
+async fn serve(shared: &Arc<Shared>, stop: &CancellationToken) -> anyhow::Result<()> {
+    wait_for_schema(&shared.pool, stop).await?;
     let mut backoff = Duration::from_millis(500);
     while !stop.is_cancelled() {
         let session = async {

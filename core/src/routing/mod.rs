@@ -1,6 +1,10 @@
-//! Which providers may carry a message, cheapest first. Pure functions over data the caller
-//! loaded, so the API (for the estimate in the 202) and the worker (for the send) agree.
+//! Which providers may carry a message, cheapest first. Pure functions over a tenant's
+//! [`RouteTable`], which the API (for the estimate in the 202) and the worker (for the send)
+//! load and cache the same way ([`table`]), so they agree.
 
+pub mod table;
+
+pub use table::{Gateway, RouteTable, RouteTables};
 use uuid::Uuid;
 
 /// One price row: `country` is ISO 3166-1 alpha-2 or `*`; `message_type` a type or `*`.

@@ -6,19 +6,20 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, web};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::future::LocalBoxFuture;
 use openclaw_core::accounts;
 use openclaw_core::audit::{Actor, ActorKind, Client};
-use openclaw_core::crypto;
+use openclaw_core::context::CallerKey;
 use openclaw_core::db::api_keys;
 use openclaw_core::domain::Role;
 use uuid::Uuid;
 
 pub use openclaw_core::permissions::{self, Action};
+pub use openclaw_core::request::client_of;
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::AppContext;
 
 /// A signed-in person.
 #[derive(Debug, Clone)]
@@ -31,23 +32,10 @@ pub struct User {
     pub client: Client,
 }
 
-pub use openclaw_web::session::client_of;
-
-/// A tenant API key, as cached for the accept path.
-#[derive(Debug, Clone)]
-pub struct Key {
-    pub key_id: Uuid,
-    pub tenant_id: Uuid,
-    pub test_mode: bool,
-    pub scopes: Vec<String>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
 #[derive(Debug, Clone)]
 pub enum Caller {
     User(User),
-    Key(Arc<Key>),
+    Key(Arc<CallerKey>),
 }
 
 impl User {
@@ -154,13 +142,17 @@ fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     Ok(token.to_owned())
 }
 
-fn state(req: &HttpRequest) -> web::Data<AppState> {
-    req.app_data::<web::Data<AppState>>()
-        .expect("AppState is registered by startup")
+fn state(req: &HttpRequest) -> web::Data<AppContext> {
+    req.app_data::<web::Data<AppContext>>()
+        .expect("AppContext is registered by startup")
         .clone()
 }
 
-async fn user_from_token(state: &AppState, token: &str, client: Client) -> Result<User, ApiError> {
+async fn user_from_token(
+    state: &AppContext,
+    token: &str,
+    client: Client,
+) -> Result<User, ApiError> {
     match accounts::authenticate(&state.pool, &state.jwt, token).await {
         Ok(id) => Ok(User {
             user_id: id.user_id,
@@ -187,36 +179,13 @@ fn invalid_key() -> ApiError {
     )
 }
 
-async fn key_from_secret(state: &AppState, secret: &str) -> Result<Arc<Key>, ApiError> {
+async fn key_from_secret(state: &AppContext, secret: &str) -> Result<Arc<CallerKey>, ApiError> {
     if api_keys::mode_of(secret).is_none() || secret.len() > 128 {
         return Err(invalid_key());
     }
-    let hash = crypto::hash_token(secret);
-    let cached = match state.keys.get(&hash) {
-        Some(entry) => entry,
-        None => {
-            let mut conn = state.pool.get().await?;
-            let found = api_keys::find_by_secret(&mut conn, secret).await?;
-            state.keys.put(
-                hash,
-                found.map(|k| {
-                    Arc::new(Key {
-                        key_id: k.id,
-                        tenant_id: k.tenant_id,
-                        test_mode: k.mode == "test",
-                        scopes: k.scopes,
-                        expires_at: k.expires_at,
-                        revoked_at: k.revoked_at,
-                    })
-                }),
-            )
-        }
-    };
-    let now = Utc::now();
-    match cached.as_ref() {
-        Some(key)
-            if key.revoked_at.is_none_or(|t| t > now) && key.expires_at.is_none_or(|t| t > now) =>
-        {
+    let found = state.api_key(secret).await?;
+    match found {
+        Some(key) if key.is_usable(Utc::now()) => {
             if let Err(not_until) = state.key_limiter.check_key(&key.key_id) {
                 use governor::clock::{Clock, DefaultClock};
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
@@ -233,7 +202,7 @@ async fn key_from_secret(state: &AppState, secret: &str) -> Result<Arc<Key>, Api
                 return Err(err);
             }
             state.key_usage.record(key.key_id);
-            Ok(key.clone())
+            Ok(key)
         }
         _ => Err(invalid_key()),
     }

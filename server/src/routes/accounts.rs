@@ -12,7 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::JsonBody;
 use crate::auth::{User, client_of};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::state::AppState;
+use crate::state::AppContext;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(signup)
@@ -143,7 +143,7 @@ fn pair(tokens: Tokens) -> TokenPair {
 )]
 #[post("/v1/auth/signup")]
 pub async fn signup(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     http: HttpRequest,
     body: JsonBody<SignupRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -190,7 +190,7 @@ pub async fn signup(
 )]
 #[post("/v1/auth/login")]
 pub async fn login(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     http: HttpRequest,
     body: JsonBody<LoginRequest>,
 ) -> ApiResult<web::Json<TokenPair>> {
@@ -221,7 +221,7 @@ pub async fn login(
 )]
 #[post("/v1/auth/refresh")]
 pub async fn refresh(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     body: JsonBody<RefreshRequest>,
 ) -> ApiResult<web::Json<TokenPair>> {
     let tokens = accounts::refresh(&state.pool, &state.jwt, &body.value.refresh_token).await?;
@@ -238,7 +238,7 @@ pub async fn refresh(
     security(("bearer" = []))
 )]
 #[post("/v1/auth/logout")]
-pub async fn logout(state: web::Data<AppState>, user: User) -> ApiResult<HttpResponse> {
+pub async fn logout(state: web::Data<AppContext>, user: User) -> ApiResult<HttpResponse> {
     accounts::sign_out(&state.pool, &user.identity(), &user.client).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -253,7 +253,7 @@ pub async fn logout(state: web::Data<AppState>, user: User) -> ApiResult<HttpRes
     security(("bearer" = []))
 )]
 #[get("/v1/me")]
-pub async fn me(state: web::Data<AppState>, user: User) -> ApiResult<web::Json<MeResponse>> {
+pub async fn me(state: web::Data<AppContext>, user: User) -> ApiResult<web::Json<MeResponse>> {
     let mut conn = state.pool.get().await?;
     let row = users::find(&mut conn, user.user_id).await?;
     let tenant = match row.tenant_id {
@@ -302,7 +302,7 @@ pub struct ChangePasswordRequest {
 )]
 #[post("/v1/me/password")]
 pub async fn change_password(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     body: JsonBody<ChangePasswordRequest>,
 ) -> ApiResult<web::Json<TokenPair>> {

@@ -11,7 +11,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::{Page, PageParams, cursor_for};
 use crate::auth::{Action, User};
 use crate::error::{ApiResult, ErrorBody};
-use crate::state::AppState;
+use crate::state::AppContext;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(list_tenants).service(platform_audit_log);
@@ -32,7 +32,7 @@ pub fn config(cfg: &mut ServiceConfig) {
 )]
 #[get("/v1/admin/audit-log")]
 pub async fn platform_audit_log(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     page: web::Query<PageParams>,
 ) -> ApiResult<web::Json<Page<super::audit::AuditEvent>>> {
@@ -70,7 +70,7 @@ pub struct TenantSummary {
 )]
 #[get("/v1/admin/tenants")]
 pub async fn list_tenants(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     page: web::Query<PageParams>,
 ) -> ApiResult<web::Json<Page<TenantSummary>>> {

@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use openclaw_core::api_keys::{self as service, KeyError};
+use openclaw_core::changes::Change;
 use openclaw_core::db::api_keys::{self, ApiKey};
 use openclaw_core::domain::ApiKeyId;
 use openclaw_core::members::Manager;
@@ -16,7 +17,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::{JsonBody, Page};
 use crate::auth::{Action, User};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::state::AppState;
+use crate::state::{AppContext, Scoped};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(create)
@@ -117,7 +118,7 @@ fn created(minted: api_keys::Minted) -> CreatedKey {
 )]
 #[post("/v1/api-keys")]
 pub async fn create(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     // A NUL in the name is answered by the service, as any other control character is (and
     // as the admin app's form answers it).
@@ -147,7 +148,7 @@ pub async fn create(
     security(("bearer" = []))
 )]
 #[get("/v1/api-keys")]
-pub async fn list(state: web::Data<AppState>, user: User) -> ApiResult<web::Json<Page<KeyView>>> {
+pub async fn list(state: web::Data<AppContext>, user: User) -> ApiResult<web::Json<Page<KeyView>>> {
     let tenant_id = user.require(Action::ReadApiKeys)?;
     let keys = state
         .scoped(tenant_id, async |c| Ok(api_keys::list(c, tenant_id).await?))
@@ -202,7 +203,7 @@ impl From<KeyError> for ApiError {
 )]
 #[delete("/v1/api-keys/{id}")]
 pub async fn revoke(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
@@ -210,7 +211,7 @@ pub async fn revoke(
     let id = parse_id(&id)?;
     // Revoked before: nothing changes, and DELETE stays idempotent.
     service::revoke(&state.pool, &manager, id).await?;
-    state.keys.clear();
+    state.changed(Change::ApiKeys).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -240,7 +241,7 @@ pub struct RotateRequest {
 )]
 #[post("/v1/api-keys/{id}/rotate")]
 pub async fn rotate(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     id: web::Path<String>,
     mut payload: web::Payload,
@@ -254,6 +255,6 @@ pub async fn rotate(
         super::parse_json(&body)?.value
     };
     let minted = service::rotate(&state.pool, &manager, id, req.grace_seconds).await?;
-    state.keys.clear();
+    state.changed(Change::ApiKeys).await;
     Ok(HttpResponse::Created().json(created(minted)))
 }

@@ -11,7 +11,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::{Page, PageParams, cursor_for};
 use crate::auth::{Action, User};
 use crate::error::{ApiResult, ErrorBody};
-use crate::state::AppState;
+use crate::state::AppContext;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(list);
@@ -69,7 +69,7 @@ impl From<audit::Entry> for AuditEvent {
 )]
 #[get("/v1/audit-log")]
 pub async fn list(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     page: web::Query<PageParams>,
 ) -> ApiResult<web::Json<Page<AuditEvent>>> {

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::state::AppState;
+use crate::state::AppContext;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(healthz).service(readyz);
@@ -35,7 +35,7 @@ pub async fn healthz() -> web::Json<Health> {
 /// The database and the broker are reachable.
 #[utoipa::path(tag = "operations", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 #[get("/readyz")]
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+pub async fn readyz(state: web::Data<AppContext>) -> HttpResponse {
     let database = match state.pool.get().await {
         Ok(mut conn) => diesel::sql_query("SELECT 1")
             .execute(&mut conn)

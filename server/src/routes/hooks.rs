@@ -6,53 +6,15 @@
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use openclaw_core::db::messages::{self, ReceiptApplied, ReceiptUpdate, Settlement, status};
-use openclaw_core::db::providers;
 use openclaw_core::domain::{MessageId, ProviderId};
 use openclaw_core::providers::{Credentials, ProviderKind, ReceiptStatus, twilio, vonage};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::state::AppState;
+use crate::state::AppContext;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(provider_status);
-}
-
-/// What a callback needs of the provider it names: its tenant, kind and credentials (opened).
-/// Cached like the accept path's caches: every message brings a few callbacks.
-pub struct HookProvider {
-    pub tenant_id: uuid::Uuid,
-    pub kind: ProviderKind,
-    pub credentials: Credentials,
-}
-
-async fn hook_provider(
-    state: &AppState,
-    id: uuid::Uuid,
-) -> ApiResult<std::sync::Arc<Option<HookProvider>>> {
-    if let Some(found) = state.hook_providers.get(&id) {
-        return Ok(found);
-    }
-    let mut conn = state.pool.get().await?;
-    let found = match providers::find_any_tenant(&mut conn, id).await? {
-        None => None,
-        Some(p) => {
-            let kind = ProviderKind::parse(&p.kind)
-                .ok_or_else(|| anyhow::anyhow!("stored provider kind {} is unknown", p.kind))?;
-            let credentials = Credentials::open(
-                &state.settings.master_key,
-                kind,
-                &p.credentials_key_id,
-                &p.credentials_enc,
-            )?;
-            Some(HookProvider {
-                tenant_id: p.tenant_id,
-                kind,
-                credentials,
-            })
-        }
-    };
-    Ok(state.hook_providers.put(id, found))
 }
 
 fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
@@ -93,7 +55,7 @@ fn json_pairs(bytes: &[u8]) -> Vec<(String, String)> {
 )]
 #[post("/hooks/providers/{provider_id}/status")]
 pub async fn provider_status(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     req: HttpRequest,
     provider_id: web::Path<String>,
     mut payload: web::Payload,
@@ -102,7 +64,7 @@ pub async fn provider_status(
     let provider_uuid = ProviderId::parse(&provider_id)
         .map_err(|_| ApiError::not_found("provider"))?
         .uuid();
-    let found = hook_provider(&state, provider_uuid).await?;
+    let found = state.hook_provider(provider_uuid).await?;
     let provider = found
         .as_ref()
         .as_ref()
@@ -215,7 +177,7 @@ pub async fn provider_status(
             provider_id: provider_uuid,
             provider_message_id: receipt.provider_message_id.clone(),
             cost_micros: message
-                .cost_through(&state.routing_table(tenant_id).await?, provider_uuid),
+                .cost_through(&state.routes.get(tenant_id).await?.providers, provider_uuid),
         };
         let settled = messages::settle_in_doubt(
             &mut conn,

@@ -14,7 +14,7 @@ use super::accounts::TokenPair;
 use super::{JsonBody, Page};
 use crate::auth::{Action, User, client_of};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::state::AppState;
+use crate::state::AppContext;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(list)
@@ -140,7 +140,7 @@ fn parse_id(id: &str) -> Result<uuid::Uuid, ApiError> {
 )]
 #[get("/v1/members")]
 pub async fn list(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
 ) -> ApiResult<web::Json<Page<MemberView>>> {
     let tenant = user.require(Action::ReadMembers)?;
@@ -170,7 +170,7 @@ pub async fn list(
 )]
 #[post("/v1/members")]
 pub async fn invite(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     body: JsonBody<InviteRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -215,7 +215,7 @@ pub async fn invite(
 )]
 #[patch("/v1/members/{id}")]
 pub async fn update(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     id: web::Path<String>,
     body: JsonBody<UpdateMemberRequest>,
@@ -242,7 +242,7 @@ pub async fn update(
 )]
 #[delete("/v1/members/{id}")]
 pub async fn remove(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
@@ -265,7 +265,7 @@ pub async fn remove(
 )]
 #[post("/v1/auth/accept-invite")]
 pub async fn accept_invite(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     http: HttpRequest,
     body: JsonBody<AcceptInviteRequest>,
 ) -> ApiResult<web::Json<TokenPair>> {

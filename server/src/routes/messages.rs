@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::{JsonBody, Page, PageParams, cursor_for, sane_date};
 use crate::auth::{Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::state::AppState;
+use crate::state::{AppContext, Scoped};
 
 pub const MAX_BATCH: usize = 1_000;
 
@@ -217,19 +217,19 @@ impl From<SendError> for ApiError {
 
 /// Validates and prices a request for the caller's tenant.
 async fn prepare(
-    state: &AppState,
+    state: &AppContext,
     caller: &Caller,
     tenant_id: Uuid,
     req: SendRequest,
     now: DateTime<Utc>,
 ) -> Result<NewMessage, ApiError> {
-    let routes = state.routing_table(tenant_id).await?;
+    let table = state.routes.get(tenant_id).await?;
     let origin = Origin {
         tenant_id,
         api_key_id: caller.api_key_id(),
         test_mode: caller.test_mode(),
     };
-    Ok(accept::prepare(req, origin, &routes, now)?)
+    Ok(accept::prepare(req, origin, &table.providers, now)?)
 }
 
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
@@ -270,7 +270,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 )]
 #[post("/v1/messages")]
 pub async fn send(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     caller: Caller,
     req: HttpRequest,
     body: JsonBody<SendRequest>,
@@ -357,7 +357,7 @@ pub struct BatchResponse {
 )]
 #[post("/v1/messages/batch")]
 pub async fn send_batch(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     caller: Caller,
     req: HttpRequest,
     // Each entry is checked on its own, a NUL included, and answered in its place.
@@ -448,7 +448,7 @@ fn in_entry(i: usize, mut e: ApiError) -> ApiError {
 
 /// The batch sent earlier under this key, if any. A key used by a single send is refused.
 async fn earlier_batch(
-    state: &AppState,
+    state: &AppContext,
     tenant_id: Uuid,
     key: &str,
 ) -> ApiResult<Option<idempotency::Stored>> {
@@ -496,7 +496,7 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
 )]
 #[get("/v1/messages/{id}")]
 pub async fn get_one(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<MessageView>> {
@@ -574,7 +574,7 @@ pub struct ListQuery {
 )]
 #[get("/v1/messages")]
 pub async fn list(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     caller: Caller,
     query: web::Query<ListQuery>,
 ) -> ApiResult<web::Json<Page<MessageView>>> {
@@ -645,7 +645,7 @@ pub async fn list(
 )]
 #[post("/v1/messages/{id}/cancel")]
 pub async fn cancel(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<MessageView>> {

@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
+use openclaw_core::changes::Change;
 use openclaw_core::db::providers;
 use openclaw_core::domain::ProviderId;
 use openclaw_core::members::Manager;
@@ -20,7 +21,7 @@ use uuid::Uuid;
 use super::{JsonBody, MAX_BODY_BYTES, Page};
 use crate::auth::{Action, User};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::state::AppState;
+use crate::state::AppContext;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(create)
@@ -149,13 +150,10 @@ fn manager(user: &User) -> Result<Manager, ApiError> {
     })
 }
 
-/// Forgets what this process cached of the tenant's routes and the provider's callbacks.
-/// (The service also announces the change to every process.)
-fn evict(state: &AppState, tenant: Uuid, provider: Option<Uuid>) {
-    state.routes.evict(&tenant);
-    if let Some(id) = provider {
-        state.hook_providers.evict(&id);
-    }
+/// Waits until every process has forgotten what it cached of the tenant's routes (and its
+/// providers' callbacks); the service announced the change with its transaction.
+async fn evict(state: &AppContext, tenant: Uuid) {
+    state.changed(Change::Routes { tenant }).await;
 }
 
 fn parse_id(id: &str) -> Result<Uuid, ApiError> {
@@ -181,7 +179,7 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
 )]
 #[post("/v1/providers")]
 pub async fn create(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     body: JsonBody<CreateProviderRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -203,7 +201,7 @@ pub async fn create(
         },
     )
     .await?;
-    evict(&state, manager.tenant, None);
+    evict(&state, manager.tenant).await;
     Ok(HttpResponse::Created().json(ProviderView::from(row)))
 }
 
@@ -220,7 +218,7 @@ pub async fn create(
 )]
 #[get("/v1/providers")]
 pub async fn list(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
 ) -> ApiResult<web::Json<Page<ProviderView>>> {
     let tenant_id = user.require(Action::ReadProviders)?;
@@ -246,7 +244,7 @@ pub async fn list(
 )]
 #[get("/v1/providers/{id}")]
 pub async fn get_one(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<ProviderView>> {
@@ -276,7 +274,7 @@ pub async fn get_one(
 )]
 #[patch("/v1/providers/{id}")]
 pub async fn update(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     id: web::Path<String>,
     body: JsonBody<UpdateProviderRequest>,
@@ -300,7 +298,7 @@ pub async fn update(
         },
     )
     .await?;
-    evict(&state, manager.tenant, Some(id));
+    evict(&state, manager.tenant).await;
     Ok(web::Json(row.into()))
 }
 
@@ -319,14 +317,14 @@ pub async fn update(
 )]
 #[delete("/v1/providers/{id}")]
 pub async fn remove(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let manager = manager(&user)?;
     let id = parse_id(&id)?;
     service::delete(&state.pool, &manager, id).await?;
-    evict(&state, manager.tenant, Some(id));
+    evict(&state, manager.tenant).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -369,7 +367,7 @@ impl From<PriceError> for ApiError {
 )]
 #[put("/v1/providers/{id}/prices")]
 pub async fn put_prices(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     id: web::Path<String>,
     req: HttpRequest,
@@ -398,7 +396,7 @@ pub async fn put_prices(
         ));
     };
     let prices = service::replace_prices(&state.pool, &manager, id, input).await?;
-    evict(&state, manager.tenant, None);
+    evict(&state, manager.tenant).await;
     Ok(web::Json(price_list(prices)))
 }
 
@@ -423,7 +421,7 @@ fn price_list(prices: Vec<Price>) -> PriceList {
 )]
 #[get("/v1/providers/{id}/prices")]
 pub async fn get_prices(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<PriceList>> {

@@ -16,7 +16,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::JsonBody;
 use crate::auth::{Action, User};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::state::AppState;
+use crate::state::AppContext;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(read).service(update);
@@ -97,7 +97,7 @@ fn manager(user: &User) -> Result<Manager, ApiError> {
     security(("bearer" = []))
 )]
 #[get("/v1/settings")]
-pub async fn read(state: web::Data<AppState>, user: User) -> ApiResult<web::Json<SettingsView>> {
+pub async fn read(state: web::Data<AppContext>, user: User) -> ApiResult<web::Json<SettingsView>> {
     let manager = manager(&user)?;
     let tenant = settings::get(&state.pool, &manager).await?;
     Ok(web::Json(tenant.into()))
@@ -121,7 +121,7 @@ pub async fn read(state: web::Data<AppState>, user: User) -> ApiResult<web::Json
 )]
 #[patch("/v1/settings")]
 pub async fn update(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     user: User,
     // A NUL in the name is answered by the service, as any other control character is (and
     // as the admin app's form answers it).
@@ -134,5 +134,11 @@ pub async fn update(
         default_sender_ids: req.default_sender_ids,
     };
     let tenant = settings::update(&state.pool, &manager, change).await?;
+    // The default sender is part of the tenant's route table.
+    state
+        .changed(openclaw_core::changes::Change::Routes {
+            tenant: manager.tenant,
+        })
+        .await;
     Ok(web::Json(tenant.into()))
 }

@@ -12,7 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::sane_date;
 use crate::auth::{Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::state::AppState;
+use crate::state::{AppContext, Scoped};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(report);
@@ -61,7 +61,7 @@ pub struct SpendReport {
 )]
 #[get("/v1/spend")]
 pub async fn report(
-    state: web::Data<AppState>,
+    state: web::Data<AppContext>,
     caller: Caller,
     query: web::Query<SpendQuery>,
 ) -> ApiResult<web::Json<SpendReport>> {

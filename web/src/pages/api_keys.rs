@@ -5,6 +5,7 @@ use openclaw_core::domain::ApiKeyId;
 use openclaw_core::permissions::{Action, allowed};
 
 use crate::components::layout::{Field, Layout};
+use crate::session::Scoped;
 
 struct Keys {
     keys: Vec<api_keys::ApiKey>,

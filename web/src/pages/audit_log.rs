@@ -6,6 +6,7 @@ use openclaw_core::domain::AuditEventId;
 use openclaw_core::permissions::{Action, allowed};
 
 use crate::components::layout::Layout;
+use crate::session::Scoped;
 
 const PAGE: i64 = 50;
 

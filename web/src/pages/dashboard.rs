@@ -6,6 +6,7 @@ use openclaw_core::domain::Money;
 
 use crate::components::chart::{Day, VolumeChart};
 use crate::components::layout::Layout;
+use crate::session::Scoped;
 
 /// How one provider did over the last 30 days.
 struct ProviderLine {

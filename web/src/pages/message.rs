@@ -5,6 +5,7 @@ use openclaw_core::db::{messages, providers};
 use openclaw_core::domain::{MessageId, Money};
 
 use crate::components::layout::Layout;
+use crate::session::Scoped;
 
 struct Detail {
     message: messages::Message,

@@ -7,6 +7,7 @@ use openclaw_core::domain::{MessageId, Money, PhoneNumber};
 use openclaw_core::permissions::{Action, allowed};
 
 use crate::components::layout::Layout;
+use crate::session::Scoped;
 
 const PAGE: i64 = 25;
 

@@ -23,7 +23,7 @@ use actix_web::web;
 use leptos::prelude::*;
 use openclaw_core::accounts::Identity;
 
-use crate::session::{self, Flash, WebContext};
+use crate::session::{self, AppContext, Flash};
 
 /// The request being rendered and where to put response headers.
 pub(crate) fn request() -> Option<(leptos_actix::Request, leptos_actix::ResponseOptions)> {
@@ -51,7 +51,7 @@ pub(crate) fn take_flash(form: &str) -> Flash {
     let Some(flash) = Flash::from_request(&req) else {
         return Flash::default();
     };
-    if let Some(ctx) = req.app_data::<web::Data<WebContext>>() {
+    if let Some(ctx) = req.app_data::<web::Data<AppContext>>() {
         set_cookie(&res, Flash::cleared(ctx));
     }
     if flash.form == form {
@@ -62,10 +62,10 @@ pub(crate) fn take_flash(form: &str) -> Flash {
 }
 
 /// The signed-in person with the app's context, or a redirect to the sign-in page.
-pub(crate) async fn signed_in() -> Option<(web::Data<WebContext>, Identity)> {
+pub(crate) async fn signed_in() -> Option<(web::Data<AppContext>, Identity)> {
     let (req, res) = request()?;
-    let Some(ctx) = req.app_data::<web::Data<WebContext>>().cloned() else {
-        tracing::error!("the admin app is mounted without its WebContext");
+    let Some(ctx) = req.app_data::<web::Data<AppContext>>().cloned() else {
+        tracing::error!("the admin app is mounted without its AppContext");
         redirect(&res, "/sign-in");
         return None;
     };

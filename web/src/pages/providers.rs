@@ -9,6 +9,7 @@ use openclaw_core::providers::service::DEFAULT_MAX_CONCURRENCY;
 use openclaw_core::routing::Price;
 
 use crate::components::layout::{Field, Layout};
+use crate::session::Scoped;
 
 fn mask_text(mask: &serde_json::Value) -> String {
     mask.as_object()

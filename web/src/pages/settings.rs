@@ -4,6 +4,7 @@ use openclaw_core::db::tenants;
 use openclaw_core::permissions::{Action, allowed};
 
 use crate::components::layout::{Field, Layout};
+use crate::session::Scoped;
 
 async fn tenant() -> Option<anyhow::Result<(tenants::Tenant, bool)>> {
     let (ctx, identity) = super::signed_in().await?;
