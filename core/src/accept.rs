@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::messages::NewMessage;
-use crate::domain::{PhoneNumber, SegmentInfo, text};
+use crate::domain::{KeyMode, PhoneNumber, SegmentInfo, Status, text};
 use crate::routing::{self, RouteProvider};
 
 /// Longest body accepted, in characters (ten UCS-2 segments fit well inside).
@@ -241,22 +241,25 @@ pub fn prepare(
         id: Uuid::now_v7(),
         tenant_id: sender_of.tenant_id,
         api_key_id: sender_of.api_key_id,
-        mode: if test_mode { "test" } else { "live" }.to_owned(),
+        mode: if test_mode {
+            KeyMode::Test
+        } else {
+            KeyMode::Live
+        },
         recipient: to.e164().to_owned(),
         sender,
         country: to.country().to_owned(),
         message_type: message_type.to_owned(),
         body: req.body,
-        encoding: info.encoding.as_str().to_owned(),
+        encoding: info.encoding,
         segments,
         estimated_cost_micros: estimated,
         currency: cheapest.currency.clone(),
         status: if scheduled_at.is_some() {
-            "scheduled"
+            Status::Scheduled
         } else {
-            "queued"
-        }
-        .to_owned(),
+            Status::Queued
+        },
         callback_url: req.callback_url,
         client_ref: req.client_ref,
         metadata: req.metadata,

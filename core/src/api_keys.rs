@@ -19,7 +19,7 @@ use crate::audit::{self, action};
 use crate::changes::{self, Change};
 use crate::db::api_keys::{self as store, DEFAULT_SCOPES, Minted, SCOPES};
 use crate::db::{self, PgPool};
-use crate::domain::ApiKeyId;
+use crate::domain::{ApiKeyId, KeyMode};
 use crate::members::Manager;
 use crate::permissions::{self, Action};
 
@@ -78,7 +78,7 @@ pub struct NewKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidKey {
     pub name: String,
-    pub mode: &'static str,
+    pub mode: KeyMode,
     /// Sorted, without repeats.
     pub scopes: Vec<String>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -89,9 +89,9 @@ impl NewKey {
     pub fn validate(self, now: DateTime<Utc>) -> Result<ValidKey, KeyError> {
         let name = store::validate_name(&self.name).map_err(|m| invalid("name", m))?;
         let mode = match self.mode.as_deref() {
-            None | Some("live") => "live",
-            Some("test") => "test",
-            Some(_) => return Err(invalid("mode", "`mode` must be `live` or `test`.")),
+            None => KeyMode::Live,
+            Some(m) => KeyMode::parse(m)
+                .ok_or_else(|| invalid("mode", "`mode` must be `live` or `test`."))?,
         };
         let scopes = match self.scopes {
             None => DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
@@ -271,7 +271,7 @@ mod tests {
         };
         let valid = key(" backend ").validate(now).unwrap();
         assert_eq!(valid.name, "backend");
-        assert_eq!(valid.mode, "live");
+        assert_eq!(valid.mode, KeyMode::Live);
         assert_eq!(valid.scopes, ["messages:send", "messages:read"]);
         assert_eq!(field_of(key("").validate(now)), "name");
         assert_eq!(field_of(key("a\0b").validate(now)), "name");
@@ -280,7 +280,10 @@ mod tests {
             f(&mut k);
             k.validate(now)
         };
-        assert_eq!(with(|k| k.mode = Some("test".into())).unwrap().mode, "test");
+        assert_eq!(
+            with(|k| k.mode = Some("test".into())).unwrap().mode,
+            KeyMode::Test
+        );
         assert_eq!(field_of(with(|k| k.mode = Some("staging".into()))), "mode");
         assert_eq!(field_of(with(|k| k.scopes = Some(vec![]))), "scopes");
         assert_eq!(

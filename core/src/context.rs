@@ -128,7 +128,7 @@ impl AppContext {
                     Arc::new(CallerKey {
                         key_id: k.id,
                         tenant_id: k.tenant_id,
-                        test_mode: k.mode == "test",
+                        test_mode: k.mode.is_test(),
                         scopes: k.scopes,
                         expires_at: k.expires_at,
                         revoked_at: k.revoked_at,

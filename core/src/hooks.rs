@@ -29,12 +29,11 @@ pub async fn load_provider(
     master_key: &crate::crypto::Keyring,
     id: Uuid,
 ) -> anyhow::Result<Option<HookProvider>> {
-    use crate::providers::{Credentials, ProviderKind};
+    use crate::providers::Credentials;
     let Some(p) = crate::db::providers::find_any_tenant(conn, id).await? else {
         return Ok(None);
     };
-    let kind = ProviderKind::parse(&p.kind)
-        .ok_or_else(|| anyhow::anyhow!("stored provider kind {} is unknown", p.kind))?;
+    let kind = p.kind;
     let credentials =
         Credentials::open(master_key, kind, &p.credentials_key_id, &p.credentials_enc)?;
     Ok(Some(HookProvider {

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::db::messages::{self, Due, Inserted, NewMessage};
-use crate::db::{PgPool, idempotency, messages::status};
+use crate::db::{PgPool, idempotency};
+use crate::domain::Status;
 use crate::queue::{self, Envelope, Topology};
 use anyhow::Context;
 use diesel_async::AsyncConnection;
@@ -272,7 +273,7 @@ async fn commit_kept(pool: &PgPool, job: Job, publish: &mpsc::Sender<Uuid>) {
 /// Hands the committed, due messages to the publisher.
 fn announce(rows: &[NewMessage], outcomes: &[Inserted], publish: &mpsc::Sender<Uuid>) {
     for (row, outcome) in rows.iter().zip(outcomes) {
-        if matches!(outcome, Inserted::Created) && row.status == status::QUEUED {
+        if matches!(outcome, Inserted::Created) && row.status == Status::Queued {
             // A full channel only delays the publish until the relay's next scan.
             let _ = publish.try_send(row.id);
         }

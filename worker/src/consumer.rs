@@ -428,7 +428,7 @@ async fn held_elsewhere(shared: &Shared, publish: &Channel, missed: &[Due]) -> a
     let (unknown, taken): (Vec<_>, Vec<_>) = stale
         .into_iter()
         .map(|(m, _)| m)
-        .partition(|m| m.status == messages::status::SENDING);
+        .partition(|m| m.status == messages::Status::Sending);
     if !unknown.is_empty() {
         let orphans: Vec<messages::Orphan> = unknown.iter().map(orphan).collect();
         let mut conn = shared.pool.get().await?;

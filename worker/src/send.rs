@@ -70,7 +70,7 @@ pub async fn send_round(
             resolution: Resolution::Expired,
         };
     }
-    let test_mode = message.mode == "test";
+    let test_mode = message.mode.is_test();
     let candidates: Vec<_> = routing::candidates(
         &routes.providers,
         &message.country,
@@ -239,15 +239,10 @@ pub async fn send_round(
 /// The sandbox reports delivery a little after accepting, like a real gateway would.
 pub fn sandbox_receipt(receipts: openclaw_core::receipts::Receipts, message: &Message) {
     let (delay, status) = sandbox::receipt_for(&message.recipient);
-    let status = match status {
-        openclaw_core::providers::ReceiptStatus::Delivered => "delivered",
-        openclaw_core::providers::ReceiptStatus::Sent => "sent",
-        _ => "undelivered",
-    };
     let receipt = openclaw_core::db::messages::ReceiptUpdate {
         tenant_id: message.tenant_id,
         message_id: message.id,
-        status,
+        status: status.status(),
         provider_code: None,
         from: None,
     };

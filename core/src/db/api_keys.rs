@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::schema::api_keys;
 use crate::crypto;
+use crate::domain::KeyMode;
 
 /// `messages:send`, `messages:read`, `reports:read`.
 pub const SCOPES: [&str; 3] = ["messages:send", "messages:read", "reports:read"];
@@ -20,7 +21,7 @@ pub struct ApiKey {
     pub tenant_id: Uuid,
     pub name: String,
     pub prefix: String,
-    pub mode: String,
+    pub mode: KeyMode,
     pub scopes: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -57,21 +58,17 @@ pub fn validate_name(name: &str) -> Result<String, &'static str> {
 }
 
 /// The mode prefix of a key, or None if it is not shaped like one of ours.
-pub fn mode_of(secret: &str) -> Option<&'static str> {
-    if secret.starts_with("oc_live_") {
-        Some("live")
-    } else if secret.starts_with("oc_test_") {
-        Some("test")
-    } else {
-        None
-    }
+pub fn mode_of(secret: &str) -> Option<KeyMode> {
+    KeyMode::ALL
+        .into_iter()
+        .find(|m| secret.starts_with(&format!("oc_{}_", m.as_str())))
 }
 
 pub async fn create(
     conn: &mut AsyncPgConnection,
     tenant_id: Uuid,
     name: &str,
-    mode: &str,
+    mode: KeyMode,
     scopes: &[String],
     expires_at: Option<DateTime<Utc>>,
 ) -> QueryResult<Minted> {
@@ -200,7 +197,7 @@ pub async fn rotate(
             c,
             tenant_id,
             &old.name,
-            &old.mode,
+            old.mode,
             &old.scopes,
             old.expires_at,
         )

@@ -7,6 +7,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::schema::{provider_prices, providers};
+use crate::providers::ProviderKind;
 use crate::routing::{Price, RouteProvider};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -15,7 +16,7 @@ pub struct Provider {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub name: String,
-    pub kind: String,
+    pub kind: ProviderKind,
     pub credentials_enc: Vec<u8>,
     pub credentials_key_id: String,
     pub credentials_mask: serde_json::Value,
@@ -35,7 +36,7 @@ pub struct NewProvider {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub name: String,
-    pub kind: String,
+    pub kind: ProviderKind,
     pub credentials_enc: Vec<u8>,
     pub credentials_key_id: String,
     pub credentials_mask: serde_json::Value,
@@ -250,7 +251,7 @@ pub async fn routing_table(
                 route: RouteProvider {
                     id: row.id,
                     name: row.name.clone(),
-                    is_sandbox: row.kind == "sandbox",
+                    is_sandbox: row.kind == ProviderKind::Sandbox,
                     enabled: row.enabled,
                     prices: mine,
                 },

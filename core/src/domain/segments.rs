@@ -5,9 +5,23 @@
 //! else is UCS-2: 70 UTF-16 code units in one SMS, 67 per part. An escape pair or a surrogate
 //! pair is never split across parts, which can add a part to the naive count.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Encoding {
+    #[serde(rename = "GSM-7")]
     Gsm7,
+    #[serde(rename = "UCS-2")]
     Ucs2,
 }
 
@@ -19,7 +33,15 @@ impl Encoding {
             Encoding::Ucs2 => "UCS-2",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Encoding> {
+        [Encoding::Gsm7, Encoding::Ucs2]
+            .into_iter()
+            .find(|e| e.as_str() == s)
+    }
 }
+
+super::text_column!(Encoding);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentInfo {

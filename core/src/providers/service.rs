@@ -225,7 +225,7 @@ pub async fn create(
         id: Uuid::now_v7(),
         tenant_id: manager.tenant,
         name,
-        kind: kind.as_str().to_owned(),
+        kind,
         credentials_enc: sealed.ciphertext,
         credentials_key_id: sealed.key_id,
         credentials_mask: sealed.mask,
@@ -267,13 +267,7 @@ fn changes_to(
     patch: ProviderPatch,
     keys: &Keyring,
 ) -> Result<(providers::ProviderChanges, Vec<&'static str>), ProviderError> {
-    let kind = ProviderKind::parse(&current.kind).ok_or_else(|| {
-        anyhow::anyhow!(
-            "provider {} has the unknown kind {:?}",
-            current.id,
-            current.kind
-        )
-    })?;
+    let kind = current.kind;
     let name = patch.name.as_deref().map(name).transpose()?;
     let base_url = patch
         .base_url
@@ -475,7 +469,7 @@ pub(crate) async fn provision_sandbox(
             id: Uuid::now_v7(),
             tenant_id: manager.tenant,
             name: SANDBOX_NAME.into(),
-            kind: ProviderKind::Sandbox.as_str().into(),
+            kind: ProviderKind::Sandbox,
             credentials_enc: sealed.ciphertext,
             credentials_key_id: sealed.key_id,
             credentials_mask: sealed.mask,

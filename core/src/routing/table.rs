@@ -56,10 +56,7 @@ pub async fn load(
     };
     for p in rows {
         table.providers.push(p.route);
-        let Some(kind) = ProviderKind::parse(&p.row.kind) else {
-            tracing::error!(provider_id = %p.row.id, kind = p.row.kind, "unknown provider kind; never called");
-            continue;
-        };
+        let kind = p.row.kind;
         let credentials = Credentials::open(
             &settings.master_key,
             kind,

@@ -220,7 +220,7 @@ pub async fn opened_credentials(app: &TestApp, id: &str) -> Value {
         .await
         .unwrap()
         .unwrap();
-    let kind = openclaw_core::providers::ProviderKind::parse(&row.kind).unwrap();
+    let kind = row.kind;
     openclaw_core::providers::Credentials::open(
         &settings.master_key,
         kind,

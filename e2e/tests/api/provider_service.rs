@@ -390,7 +390,7 @@ async fn credentials_are_checked_against_the_kind_and_never_kept_in_clear() {
     )
     .await
     .unwrap();
-    assert_eq!(created.kind, "vonage");
+    assert_eq!(created.kind, openclaw_core::providers::ProviderKind::Vonage);
     assert!(!created.enabled);
     assert_eq!(
         created.base_url.as_deref(),

@@ -1,7 +1,7 @@
 //! Receipts are applied in groups (core::receipts): many in one statement, a message's second
 //! receipt in the next one, so each applies in the order it came and none is lost.
 
-use openclaw_core::db::messages::{ReceiptApplied, ReceiptUpdate};
+use openclaw_core::db::messages::{ReceiptApplied, ReceiptUpdate, Status};
 use openclaw_core::receipts::Receipts;
 use openclaw_e2e::app::{Options, TestApp};
 use openclaw_e2e::services::query_i64;
@@ -63,7 +63,7 @@ async fn receipts_applied_together_keep_their_order_per_message() {
     // For every message `sent` then `delivered`, all waiting at once: each pair is queued in
     // order (`join!` polls its first future first), so many pairs share a statement.
     let all: Vec<ReceiptApplied> = futures::future::join_all(ids.iter().map(|id| {
-        let (sent, delivered) = (receipt(*id, "sent"), receipt(*id, "delivered"));
+        let (sent, delivered) = (receipt(*id, Status::Sent), receipt(*id, Status::Delivered));
         let r = &receipts;
         async move {
             let (a, b) = tokio::join!(r.apply(sent), r.apply(delivered));
@@ -90,10 +90,10 @@ async fn receipts_applied_together_keep_their_order_per_message() {
         50
     );
     // A late `sent` changes nothing; an unknown message is acknowledged and changes nothing.
-    let late = receipts.apply(receipt(ids[0], "sent")).await.unwrap();
+    let late = receipts.apply(receipt(ids[0], Status::Sent)).await.unwrap();
     assert!(matches!(late, ReceiptApplied::Unchanged));
     let stranger = receipts
-        .apply(receipt(uuid::Uuid::now_v7(), "delivered"))
+        .apply(receipt(uuid::Uuid::now_v7(), Status::Delivered))
         .await
         .unwrap();
     assert!(matches!(stranger, ReceiptApplied::Unchanged));

@@ -274,7 +274,7 @@ async fn key_changes_are_audited_and_announced_with_their_transaction() {
         .await
         .unwrap();
     assert_eq!(rotated.key.name, "backend");
-    assert_eq!(rotated.key.mode, "test");
+    assert_eq!(rotated.key.mode, openclaw_core::domain::KeyMode::Test);
     assert_eq!(rotated.key.scopes, ["messages:send", "reports:read"]);
     // In its grace period the old key is listed and usable, and can still be revoked at once;
     // a second revocation changes nothing.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use openclaw_core::api_keys::{self as service, KeyError};
 use openclaw_core::changes::Change;
 use openclaw_core::db::api_keys::{self, ApiKey};
-use openclaw_core::domain::ApiKeyId;
+use openclaw_core::domain::{ApiKeyId, KeyMode};
 use openclaw_core::members::Manager;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -49,7 +49,7 @@ pub struct KeyView {
     /// The first characters of the key, to recognise it by.
     #[schema(example = "oc_live_Ab12Cd34")]
     pub prefix: String,
-    pub mode: String,
+    pub mode: KeyMode,
     pub scopes: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -65,7 +65,7 @@ pub struct CreatedKey {
     /// The secret. Shown this once; only its hash is stored.
     pub key: String,
     pub prefix: String,
-    pub mode: String,
+    pub mode: KeyMode,
     pub scopes: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,

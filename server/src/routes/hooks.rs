@@ -5,9 +5,9 @@
 //! checked against `X-Twilio-Signature`.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use openclaw_core::db::messages::{self, ReceiptApplied, ReceiptUpdate, Settlement, status};
+use openclaw_core::db::messages::{self, ReceiptApplied, ReceiptUpdate, Settlement};
 use openclaw_core::domain::{MessageId, ProviderId};
-use openclaw_core::providers::{Credentials, ProviderKind, ReceiptStatus, twilio, vonage};
+use openclaw_core::providers::{Credentials, ProviderKind, twilio, vonage};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -155,11 +155,7 @@ pub async fn provider_status(
     if tenant_id != provider.tenant_id {
         return Err(ApiError::not_found("message"));
     }
-    let new_status = match receipt.status {
-        ReceiptStatus::Sent => status::SENT,
-        ReceiptStatus::Delivered => status::DELIVERED,
-        ReceiptStatus::Undelivered | ReceiptStatus::Failed => status::UNDELIVERED,
-    };
+    let new_status = receipt.status.status();
     let applied = state
         .receipts
         .apply(ReceiptUpdate {

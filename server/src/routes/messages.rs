@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use openclaw_core::accept::{self, Origin, SendError, SendRequest, now};
 use openclaw_core::db::idempotency;
 use openclaw_core::db::messages::{self as store, Inserted, ListFilter, Message, NewMessage};
-use openclaw_core::domain::{Money, PhoneNumber, ProviderId};
+use openclaw_core::domain::{Encoding, KeyMode, Money, PhoneNumber, ProviderId, Status};
 use openclaw_core::ingest::{Keep, Kept};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -33,14 +33,14 @@ pub fn config(cfg: &mut ServiceConfig) {
 pub struct AcceptedMessage {
     pub id: openclaw_core::domain::MessageId,
     #[schema(example = "queued")]
-    pub status: String,
+    pub status: Status,
     pub to: String,
     pub from: Option<String>,
     #[schema(example = "DE")]
     pub country: String,
     pub message_type: String,
     #[schema(example = "GSM-7")]
-    pub encoding: String,
+    pub encoding: Encoding,
     pub segments: i32,
     pub estimated_cost: Money,
     pub created_at: DateTime<Utc>,
@@ -78,16 +78,16 @@ pub struct EventView {
 #[derive(Serialize, ToSchema)]
 pub struct MessageView {
     pub id: openclaw_core::domain::MessageId,
-    pub status: String,
+    pub status: Status,
     pub to: String,
     pub from: Option<String>,
     pub body: String,
     pub country: String,
     pub message_type: String,
-    pub encoding: String,
+    pub encoding: Encoding,
     pub segments: i32,
     /// `live` or `test`.
-    pub mode: String,
+    pub mode: KeyMode,
     pub estimated_cost: Money,
     /// What the message cost once sent (zero for test mode).
     pub cost: Option<Money>,
@@ -109,12 +109,12 @@ pub struct MessageView {
 fn accepted(m: &Message) -> AcceptedMessage {
     AcceptedMessage {
         id: m.id.into(),
-        status: m.initial_status().to_owned(),
+        status: m.initial_status(),
         to: m.recipient.clone(),
         from: m.sender.clone(),
         country: m.country.clone(),
         message_type: m.message_type.clone(),
-        encoding: m.encoding.clone(),
+        encoding: m.encoding,
         segments: m.segments,
         estimated_cost: Money::new(m.estimated_cost_micros, m.currency.clone()),
         created_at: m.created_at,
@@ -124,12 +124,12 @@ fn accepted(m: &Message) -> AcceptedMessage {
 fn accepted_new(m: &NewMessage) -> AcceptedMessage {
     AcceptedMessage {
         id: m.id.into(),
-        status: m.status.clone(),
+        status: m.status,
         to: m.recipient.clone(),
         from: m.sender.clone(),
         country: m.country.clone(),
         message_type: m.message_type.clone(),
-        encoding: m.encoding.clone(),
+        encoding: m.encoding,
         segments: m.segments,
         estimated_cost: Money::new(m.estimated_cost_micros, m.currency.clone()),
         created_at: m.created_at,
@@ -585,14 +585,19 @@ pub async fn list(
         cursor: q.cursor,
     };
     let limit = page.limit()?;
-    if let Some(s) = &q.status
-        && !store::status::ALL.contains(&s.as_str())
-    {
-        return Err(ApiError::invalid(
-            "status",
-            format!("`status` must be one of {}.", store::status::ALL.join(", ")),
-        ));
-    }
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            Status::parse(s).ok_or_else(|| {
+                let names: Vec<&str> = Status::ALL.map(Status::as_str).to_vec();
+                ApiError::invalid(
+                    "status",
+                    format!("`status` must be one of {}.", names.join(", ")),
+                )
+            })
+        })
+        .transpose()?;
     let recipient = q
         .to
         .as_deref()
@@ -605,7 +610,7 @@ pub async fn list(
         })
         .transpose()?;
     let filter = ListFilter {
-        status: q.status,
+        status,
         recipient,
         since: q.since.map(|t| sane_date("since", t)).transpose()?,
         until: q.until.map(|t| sane_date("until", t)).transpose()?,

@@ -97,7 +97,7 @@ fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
 pub struct ProviderView {
     pub id: ProviderId,
     pub name: String,
-    pub kind: String,
+    pub kind: ProviderKind,
     /// Masked: never more than the last characters of a secret.
     #[schema(value_type = Object, example = json!({"account_sid": "AC12…cdef", "auth_token": "••••cdef"}))]
     pub credentials: serde_json::Value,

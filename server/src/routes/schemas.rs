@@ -3,9 +3,8 @@
 //! exactly what is accepted.
 
 use openclaw_core::db::api_keys::SCOPES;
-use openclaw_core::db::messages::status;
 use openclaw_core::db::spend::GroupBy;
-use openclaw_core::domain::Role;
+use openclaw_core::domain::{KeyMode, Role, Status};
 use serde_json::Value;
 use utoipa::openapi::schema::{ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
 use utoipa::openapi::{Array, RefOr, Schema};
@@ -19,7 +18,7 @@ fn one_of(values: impl IntoIterator<Item = &'static str>) -> Object {
 
 /// `queued`, `sent`, … (`status` of a message).
 pub fn message_status() -> Object {
-    one_of(status::ALL)
+    one_of(Status::ALL.map(Status::as_str))
 }
 
 /// `day`, `provider`, `country` or `message_type`.
@@ -32,8 +31,8 @@ pub fn key_mode() -> Object {
     ObjectBuilder::new()
         .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
         .enum_values(Some(
-            ["live", "test"]
-                .map(Value::from)
+            KeyMode::ALL
+                .map(|m| Value::from(m.as_str()))
                 .into_iter()
                 .chain([Value::Null]),
         ))

@@ -91,7 +91,7 @@ pub fn ApiKeys() -> impl IntoView {
                                                         <tr>
                                                             <td>{key.name.clone()}{ends}</td>
                                                             <td><code>{key.prefix.clone()} "…"</code></td>
-                                                            <td>{key.mode.clone()}</td>
+                                                            <td>{key.mode.as_str()}</td>
                                                             <td>{key.scopes.join(", ")}</td>
                                                             <td>{when(Some(key.created_at))}</td>
                                                             <td>{when(key.last_used_at)}</td>

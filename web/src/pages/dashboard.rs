@@ -2,7 +2,7 @@ use chrono::{Datelike, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use openclaw_core::db::{api_keys, messages, providers, spend, tenants, users};
-use openclaw_core::domain::Money;
+use openclaw_core::domain::{Money, Status};
 
 use crate::components::chart::{Day, VolumeChart};
 use crate::components::layout::Layout;
@@ -21,8 +21,8 @@ struct ProviderLine {
 struct Overview {
     tenant: String,
     email: String,
-    today: Vec<(String, i64)>,
-    month: Vec<(String, i64)>,
+    today: Vec<(Status, i64)>,
+    month: Vec<(Status, i64)>,
     spend_month: Money,
     providers: usize,
     keys: usize,
@@ -135,20 +135,21 @@ async fn overview() -> Option<anyhow::Result<Overview>> {
     )
 }
 
-fn total(counts: &[(String, i64)]) -> i64 {
+fn total(counts: &[(Status, i64)]) -> i64 {
     counts.iter().map(|(_, n)| n).sum()
 }
 
-fn delivery_rate(counts: &[(String, i64)]) -> String {
-    let get = |s: &str| {
+fn delivery_rate(counts: &[(Status, i64)]) -> String {
+    let get = |s: Status| {
         counts
             .iter()
-            .find(|(k, _)| k == s)
+            .find(|(k, _)| *k == s)
             .map(|(_, n)| *n)
             .unwrap_or(0)
     };
-    let delivered = get("delivered");
-    let finished = delivered + get("undelivered") + get("failed") + get("expired");
+    let delivered = get(Status::Delivered);
+    let finished =
+        delivered + get(Status::Undelivered) + get(Status::Failed) + get(Status::Expired);
     if finished == 0 {
         "—".into()
     } else {
@@ -157,7 +158,7 @@ fn delivery_rate(counts: &[(String, i64)]) -> String {
 }
 
 #[component]
-fn Counts(title: &'static str, counts: Vec<(String, i64)>) -> impl IntoView {
+fn Counts(title: &'static str, counts: Vec<(Status, i64)>) -> impl IntoView {
     let sum = total(&counts);
     let rate = delivery_rate(&counts);
     view! {
@@ -171,7 +172,7 @@ fn Counts(title: &'static str, counts: Vec<(String, i64)>) -> impl IntoView {
                     <thead><tr><th scope="col">"Status"</th><th scope="col" class="num">"Messages"</th></tr></thead>
                     <tbody>
                         {counts.into_iter().map(|(status, n)| view! {
-                            <tr><td>{status}</td><td class="num">{n}</td></tr>
+                            <tr><td>{status.as_str()}</td><td class="num">{n}</td></tr>
                         }).collect_view()}
                     </tbody>
                 </table>

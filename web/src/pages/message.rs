@@ -81,13 +81,13 @@ pub fn MessageDetail() -> impl IntoView {
                                     <p><a href="/messages">"← Messages"</a></p>
                                     <h1>"Message to " {m.recipient.clone()}</h1>
                                     <dl class="facts">
-                                        <dt>"Status"</dt><dd><span class=format!("status status-{}", m.status)>{m.status.clone()}</span></dd>
+                                        <dt>"Status"</dt><dd><span class=format!("status status-{}", m.status)>{m.status.as_str()}</span></dd>
                                         <dt>"Id"</dt><dd><code>{MessageId::from(m.id).to_string()}</code></dd>
                                         <dt>"Body"</dt><dd class="body">{m.body.clone()}</dd>
                                         <dt>"From"</dt><dd>{m.sender.clone().unwrap_or_else(|| "(provider default)".into())}</dd>
                                         <dt>"Country"</dt><dd>{m.country.clone()}</dd>
-                                        <dt>"Type"</dt><dd>{m.message_type.clone()} " · " {m.mode.clone()} " mode"</dd>
-                                        <dt>"Encoding"</dt><dd>{m.encoding.clone()} ", " {m.segments} " segment(s)"</dd>
+                                        <dt>"Type"</dt><dd>{m.message_type.clone()} " · " {m.mode.as_str()} " mode"</dd>
+                                        <dt>"Encoding"</dt><dd>{m.encoding.as_str()} ", " {m.segments} " segment(s)"</dd>
                                         <dt>"Estimated cost"</dt><dd>{money(m.estimated_cost_micros, &m.currency)}</dd>
                                         <dt>"Cost"</dt><dd>{m.cost_micros.map(|c| money(c, &m.currency)).unwrap_or_else(|| "—".into())}</dd>
                                         <dt>"Sent through"</dt><dd>{d.provider.unwrap_or_else(|| "—".into())}</dd>

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
-use openclaw_core::db::messages::{self, ListFilter, status};
+use openclaw_core::db::messages::{self, ListFilter, Status};
 use openclaw_core::db::providers;
 use openclaw_core::domain::{MessageId, Money, PhoneNumber};
 use openclaw_core::permissions::{Action, allowed};
@@ -15,7 +15,7 @@ struct Row {
     id: String,
     created: String,
     to: String,
-    status: String,
+    status: Status,
     segments: i32,
     cost: String,
     provider: String,
@@ -33,8 +33,8 @@ fn filter_from(query: &leptos_router::params::ParamsMap) -> (ListFilter, Option<
     let mut filter = ListFilter::default();
     let mut error = None;
     if let Some(s) = query.get("status").filter(|s| !s.is_empty()) {
-        if status::ALL.contains(&s.as_str()) {
-            filter.status = Some(s);
+        if let Some(status) = Status::parse(&s) {
+            filter.status = Some(status);
         } else {
             error = Some(format!("“{s}” is not a status."));
         }
@@ -137,8 +137,8 @@ pub fn Messages() -> impl IntoView {
                                     <label for="status">"Status"</label>
                                     <select id="status" name="status">
                                         <option value="" selected=status_now.is_empty()>"Any"</option>
-                                        {status::ALL.iter().map(|s| view! {
-                                            <option value=*s selected=status_now == *s>{*s}</option>
+                                        {Status::ALL.iter().map(|s| view! {
+                                            <option value=s.as_str() selected=status_now == s.as_str()>{s.as_str()}</option>
                                         }).collect_view()}
                                     </select>
                                     <label for="to">"Recipient"</label>
@@ -167,7 +167,7 @@ pub fn Messages() -> impl IntoView {
                                                     <tr>
                                                         <td><a href=format!("/messages/{}", r.id)>{r.created}</a></td>
                                                         <td>{r.to}</td>
-                                                        <td><span class=format!("status status-{}", r.status)>{r.status.clone()}</span></td>
+                                                        <td><span class=format!("status status-{}", r.status)>{r.status.as_str()}</span></td>
                                                         <td class="num">{r.segments}</td>
                                                         <td class="num">{r.cost}</td>
                                                         <td>{r.provider}</td>

@@ -105,7 +105,7 @@ pub fn Providers() -> impl IntoView {
                                                 {l.rows.into_iter().map(|(p, prices)| view! {
                                                     <tr>
                                                         <td><a href=format!("/providers/{}", ProviderId::from(p.id))>{p.name.clone()}</a></td>
-                                                        <td>{p.kind.clone()}</td>
+                                                        <td>{p.kind.as_str()}</td>
                                                         <td>{mask_text(&p.credentials_mask)}</td>
                                                         <td class="num">{prices}</td>
                                                         <td>{if p.enabled { "enabled" } else { "disabled" }}</td>
@@ -306,7 +306,7 @@ pub fn ProviderDetail() -> impl IntoView {
                     Some(Ok(Some(d))) => {
                         let p = d.provider;
                         let id = ProviderId::from(p.id).to_string();
-                        let kind = ProviderKind::parse(&p.kind).unwrap_or(ProviderKind::Sandbox);
+                        let kind = p.kind;
                         let notice = (flash.field.as_deref() == Some("saved")).then(|| flash.message.clone());
                         let general = (flash.field.is_none() && !flash.message.is_empty()).then(|| flash.message.clone());
                         view! {
@@ -317,7 +317,7 @@ pub fn ProviderDetail() -> impl IntoView {
                                     {notice.map(|m| view! { <p class="notice" role="status">{m}</p> })}
                                     {general.map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
                                     <dl class="facts">
-                                        <dt>"Kind"</dt><dd>{p.kind.clone()}</dd>
+                                        <dt>"Kind"</dt><dd>{p.kind.as_str()}</dd>
                                         <dt>"Credentials"</dt><dd>{mask_text(&p.credentials_mask)}</dd>
                                         <dt>"Base URL"</dt><dd>{match (kind, p.base_url.clone()) {
                                             (ProviderKind::Sandbox, _) => "none: simulated inside OpenClaw".to_owned(),

@@ -1,0 +1,229 @@
+//! The API's group-commit insert, and the outbox relay that publishes what the broker never
+//! confirmed.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use std::sync::LazyLock;
+
+use uuid::Uuid;
+
+use crate::domain::{Encoding, KeyMode};
+
+use super::*;
+use crate::db::schema::messages;
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = messages)]
+pub struct NewMessage {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub api_key_id: Option<Uuid>,
+    pub mode: KeyMode,
+    pub recipient: String,
+    pub sender: Option<String>,
+    pub country: String,
+    pub message_type: String,
+    pub body: String,
+    pub encoding: Encoding,
+    pub segments: i32,
+    pub estimated_cost_micros: i64,
+    pub currency: String,
+    pub status: Status,
+    pub callback_url: Option<String>,
+    pub client_ref: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub idempotency_key: Option<String>,
+    pub request_hash: Option<Vec<u8>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What became of one row of [`insert_batch`].
+#[derive(Debug)]
+pub enum Inserted {
+    Created,
+    /// The tenant already used this idempotency key: here is that message.
+    Existing(Box<Message>),
+    /// The database refused this row (a value validation let through); nothing was stored.
+    /// Only the group commit ([`crate::ingest`]) says this: it fails the row alone.
+    Refused {
+        reason: String,
+    },
+}
+
+/// How long the API's own publisher has to get a confirm before the relay publishes instead.
+pub const PUBLISH_GRACE: chrono::Duration = chrono::Duration::seconds(10);
+/// How long the relay waits for a confirm of its own before trying again.
+const RELAY_LEASE: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Inserts many messages in one statement and one transaction (the API's group commit), each
+/// with its outbox row. A row whose `(tenant_id, idempotency_key)` exists already is not
+/// inserted; the existing message is returned instead so the caller can replay or refuse.
+pub async fn insert_batch(
+    conn: &mut AsyncPgConnection,
+    rows: &[NewMessage],
+) -> QueryResult<Vec<Inserted>> {
+    use diesel::sql_types::{Bytea, Jsonb, Uuid as SqlUuid};
+    #[derive(QueryableByName)]
+    struct Created {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+    }
+    fn col<T, F: Fn(&NewMessage) -> T>(rows: &[NewMessage], f: F) -> Vec<T> {
+        rows.iter().map(f).collect()
+    }
+    // One statement: the messages and their outbox rows commit together, in one round trip.
+    let created: Vec<Created> = diesel::sql_query(
+        "WITH input AS (
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
+                 $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int4[],
+                 $12::int8[], $13::text[], $14::text[], $15::text[], $16::text[], $17::jsonb[],
+                 $18::timestamptz[], $19::timestamptz[], $20::text[], $21::bytea[],
+                 $22::timestamptz[])),
+         created AS (
+             INSERT INTO messages (id, tenant_id, api_key_id, mode, recipient, sender, country,
+                 message_type, body, encoding, segments, estimated_cost_micros, currency, status,
+                 callback_url, client_ref, metadata, scheduled_at, expires_at, idempotency_key,
+                 request_hash, created_at)
+             SELECT * FROM input
+             ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL
+             DO NOTHING
+             RETURNING id, scheduled_at, created_at),
+         outbox AS (
+             INSERT INTO message_outbox (message_id, round, due_at)
+             SELECT id, 0, COALESCE(scheduled_at, created_at + $23) FROM created)
+         SELECT id FROM created",
+    )
+    .bind::<Array<SqlUuid>, _>(col(rows, |r| r.id))
+    .bind::<Array<SqlUuid>, _>(col(rows, |r| r.tenant_id))
+    .bind::<Array<Nullable<SqlUuid>>, _>(col(rows, |r| r.api_key_id))
+    .bind::<Array<Text>, _>(col(rows, |r| r.mode))
+    .bind::<Array<Text>, _>(col(rows, |r| r.recipient.clone()))
+    .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.sender.clone()))
+    .bind::<Array<Text>, _>(col(rows, |r| r.country.clone()))
+    .bind::<Array<Text>, _>(col(rows, |r| r.message_type.clone()))
+    .bind::<Array<Text>, _>(col(rows, |r| r.body.clone()))
+    .bind::<Array<Text>, _>(col(rows, |r| r.encoding))
+    .bind::<Array<Integer>, _>(col(rows, |r| r.segments))
+    .bind::<Array<BigInt>, _>(col(rows, |r| r.estimated_cost_micros))
+    .bind::<Array<Text>, _>(col(rows, |r| r.currency.clone()))
+    .bind::<Array<Text>, _>(col(rows, |r| r.status))
+    .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.callback_url.clone()))
+    .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.client_ref.clone()))
+    .bind::<Array<Nullable<Jsonb>>, _>(col(rows, |r| r.metadata.clone()))
+    .bind::<Array<Nullable<Timestamptz>>, _>(col(rows, |r| r.scheduled_at))
+    .bind::<Array<Nullable<Timestamptz>>, _>(col(rows, |r| r.expires_at))
+    .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.idempotency_key.clone()))
+    .bind::<Array<Nullable<Bytea>>, _>(col(rows, |r| r.request_hash.clone()))
+    .bind::<Array<Timestamptz>, _>(col(rows, |r| r.created_at))
+    .bind::<diesel::sql_types::Interval, _>(interval(PUBLISH_GRACE))
+    .load(conn)
+    .await?;
+    let created: std::collections::HashSet<Uuid> = created.into_iter().map(|r| r.id).collect();
+    if created.len() == rows.len() {
+        return Ok(rows.iter().map(|_| Inserted::Created).collect());
+    }
+    // Only rows whose idempotency key was taken are missing; they exist (committed) already.
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        if created.contains(&row.id) {
+            out.push(Inserted::Created);
+            continue;
+        }
+        let existing = messages::table
+            .filter(messages::tenant_id.eq(row.tenant_id))
+            .filter(messages::idempotency_key.eq(&row.idempotency_key))
+            .select(Message::as_select())
+            .get_result(conn)
+            .await?;
+        out.push(Inserted::Existing(Box::new(existing)));
+    }
+    Ok(out)
+}
+
+/// The broker confirmed queue messages for these (message, round) pairs: their outbox rows
+/// are done. This commit need not wait for the disk: if a crash undid it, the relay would
+/// publish those messages once more, and their claims make the copies harmless.
+pub async fn published(conn: &mut AsyncPgConnection, done: &[Due]) -> QueryResult<usize> {
+    if done.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = done.iter().map(|d| d.id).collect();
+    let rounds: Vec<i32> = done.iter().map(|d| d.round).collect();
+    conn.transaction(async |c| {
+        diesel::sql_query("SET LOCAL synchronous_commit = off")
+            .execute(c)
+            .await?;
+        delete_outbox(c, ids, rounds).await
+    })
+    .await
+}
+
+async fn delete_outbox(
+    conn: &mut AsyncPgConnection,
+    ids: Vec<Uuid>,
+    rounds: Vec<i32>,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM message_outbox
+         WHERE message_id = ANY($1)
+           AND (message_id, round) IN (SELECT * FROM unnest($1::uuid[], $2::int4[]))",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(ids)
+    .bind::<Array<Integer>, _>(rounds)
+    .execute(conn)
+    .await
+}
+
+// ---- the relay (outbox) --------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
+pub struct Due {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = Integer)]
+    pub round: i32,
+}
+
+/// Takes up to `limit` outbox rows past due for the relay to publish: accepted messages the
+/// broker never confirmed, scheduled messages whose time came (now `queued`), and retries
+/// whose delayed queue message was never confirmed. Each row is leased for a minute (SKIP
+/// LOCKED keeps concurrent relays apart); [`published`] removes it once the broker confirms.
+pub async fn take_due(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<Due>> {
+    conn.transaction(async |c| {
+        let due: Vec<Due> = diesel::sql_query(
+            "UPDATE message_outbox SET due_at = now() + $2
+             WHERE message_id IN (
+                 SELECT message_id FROM message_outbox WHERE due_at <= now()
+                 ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+             RETURNING message_id AS id, round",
+        )
+        .bind::<BigInt, _>(limit)
+        .bind::<diesel::sql_types::Interval, _>(interval(RELAY_LEASE))
+        .load(c)
+        .await?;
+        if !due.is_empty() {
+            let ids: Vec<Uuid> = due.iter().map(|d| d.id).collect();
+            static RELEASE: LazyLock<String> = LazyLock::new(|| {
+                format!(
+                    "UPDATE messages AS m SET status = $2, events = {}
+                     WHERE id = ANY($1) AND {}",
+                    append_event("m", "$2::text"),
+                    Status::sql_may_become("m.status", "$2::text")
+                )
+            });
+            diesel::sql_query(RELEASE.as_str())
+                .bind::<Array<diesel::sql_types::Uuid>, _>(ids)
+                .bind::<Text, _>(Status::Queued)
+                .execute(c)
+                .await?;
+        }
+        Ok(due)
+    })
+    .await
+}
+
+// ---- the worker ----------------------------------------------------------------------------

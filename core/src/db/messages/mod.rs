@@ -1,0 +1,70 @@
+//! Messages, their attempts and status events: the send path's state machine.
+//!
+//! Every statement on the hot path binds whole columns as arrays (`unnest`), so it is one
+//! prepared statement whatever the batch size, and every status change appends its event to
+//! the row's `events` in the same UPDATE.
+//!
+//! `status` only moves forward ([`Status::may_become`]); every transition is a conditional
+//! UPDATE whose condition is generated from that rule ([`Status::sql_may_become`]), so a
+//! redelivered queue message or a late receipt can never undo or repeat a step. The statements
+//! are built once, when first used.
+//! `round` numbers the retry rounds: a queue message carries the round it was published for,
+//! and a worker only acts on it while the row is still in that round and unclaimed.
+//!
+//! The rooms: [`rows`] (the row types, reads, cancel), [`insert`] (the group commit's insert and
+//! the outbox relay), [`claim`] (the worker's claim and finish, doubts and orphans),
+//! [`receipts`] (delivery receipts and settling doubts) and [`stats`] (dashboard figures).
+
+use crate::domain::KeyMode;
+pub use crate::domain::Status;
+
+/// A status as an SQL literal (`'sent'`), for statements generated from [`Status`].
+fn lit(status: Status) -> String {
+    format!("'{}'", status.as_str())
+}
+
+/// SQL appending a status event to `events` of `target` (`status`: an SQL text expression),
+/// stamped now.
+fn append_event(target: &str, status: &str) -> String {
+    format!(
+        "{target}.events || jsonb_build_array(jsonb_build_object('status', {status}, 'at', now()))"
+    )
+}
+
+/// SQL of a CTE `spend` adding the rows of `from` (each a sent message, with its tenant_id,
+/// mode, country, message_type, currency and segments) that match `filter` to the daily
+/// spend rollup, the provider in column `provider` and the cost in column `cost`; test-mode
+/// messages cost nothing. Rows are locked in key order, so concurrent writers cannot deadlock
+/// on them.
+fn spend_rollup(from: &str, provider: &str, cost: &str, filter: &str) -> String {
+    format!(
+        "spend AS (
+             INSERT INTO spend_daily (tenant_id, day, provider_id, country, message_type, currency,
+                 messages, segments, cost_micros)
+             SELECT tenant_id, (now() AT TIME ZONE 'UTC')::date, {provider}, country, message_type,
+                 currency, count(*), sum(segments)::int8, sum({cost})::int8
+             FROM {from} WHERE mode = '{live}' AND {filter}
+             GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+             ON CONFLICT (tenant_id, day, provider_id, country, message_type, currency) DO UPDATE SET
+                 messages = spend_daily.messages + excluded.messages,
+                 segments = spend_daily.segments + excluded.segments,
+                 cost_micros = spend_daily.cost_micros + excluded.cost_micros)",
+        live = KeyMode::Live.as_str()
+    )
+}
+
+fn interval(d: chrono::Duration) -> diesel::pg::data_types::PgInterval {
+    diesel::pg::data_types::PgInterval::from_microseconds(d.num_microseconds().unwrap_or(i64::MAX))
+}
+
+mod claim;
+mod insert;
+mod receipts;
+mod rows;
+mod stats;
+
+pub use claim::*;
+pub use insert::*;
+pub use receipts::*;
+pub use rows::*;
+pub use stats::*;

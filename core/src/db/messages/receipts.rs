@@ -1,0 +1,193 @@
+//! Delivery receipts: applied in groups, and settling messages whose outcome was in doubt.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use std::sync::LazyLock;
+
+use uuid::Uuid;
+
+use super::*;
+use crate::db::schema::messages;
+
+/// What a receipt did.
+#[derive(Debug, Clone)]
+pub enum ReceiptApplied {
+    Changed,
+    /// Unknown for this tenant, or nothing to change (a late or repeated receipt).
+    Unchanged,
+    /// The message's send outcome is unknown: the receipt says the provider took it, and
+    /// [`settle_in_doubt`] records that (the caller prices it).
+    InDoubt(Box<Message>),
+}
+
+/// A delivery receipt to apply: the status it reports and, when it came from a provider's
+/// callback, that provider and its id for the message (recorded if the worker has not recorded
+/// them yet: a worker that dies mid-call never will).
+#[derive(Debug, Clone)]
+pub struct ReceiptUpdate {
+    pub tenant_id: Uuid,
+    pub message_id: Uuid,
+    /// `sent`, `delivered` or `undelivered`.
+    pub status: Status,
+    pub provider_code: Option<String>,
+    pub from: Option<(Uuid, String)>,
+}
+
+/// Applies many receipts in one statement; no message may appear twice (the caller splits).
+/// The status only moves forward: a `delivered` that arrives before the worker recorded `sent`
+/// wins, and a late `sent` after `delivered` changes nothing. Returns, per receipt, what it did.
+pub async fn apply_receipts(
+    conn: &mut AsyncPgConnection,
+    receipts: &[ReceiptUpdate],
+) -> QueryResult<Vec<ReceiptApplied>> {
+    #[derive(QueryableByName)]
+    struct Changed {
+        #[diesel(sql_type = Integer)]
+        idx: i32,
+    }
+    if receipts.is_empty() {
+        return Ok(Vec::new());
+    }
+    fn col<T>(receipts: &[ReceiptUpdate], f: impl Fn(&ReceiptUpdate) -> T) -> Vec<T> {
+        receipts.iter().map(f).collect()
+    }
+    // The status only moves forward: a `delivered` that overtook the worker's `sent` wins, a
+    // late `sent` after `delivered` changes nothing.
+    static APPLY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH r AS (
+                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[],
+                     $6::text[], $7::int4[])
+                   AS r(tenant_id, id, status, code, provider_id, provider_message_id, idx))
+             UPDATE messages AS m SET status = r.status,
+                 error_provider_code = COALESCE(r.code, m.error_provider_code),
+                 provider_id = COALESCE(m.provider_id, r.provider_id),
+                 provider_message_id = COALESCE(m.provider_message_id, r.provider_message_id),
+                 events = {event}
+             FROM r
+             WHERE m.tenant_id = r.tenant_id AND m.id = r.id AND m.doubt_until IS NULL
+               AND {moves}
+             RETURNING r.idx",
+            event = append_event("m", "r.status"),
+            moves = Status::sql_may_become("m.status", "r.status"),
+        )
+    });
+    let changed: Vec<Changed> = diesel::sql_query(APPLY.as_str())
+        .bind::<Array<diesel::sql_types::Uuid>, _>(col(receipts, |r| r.tenant_id))
+        .bind::<Array<diesel::sql_types::Uuid>, _>(col(receipts, |r| r.message_id))
+        .bind::<Array<Text>, _>(col(receipts, |r| r.status))
+        .bind::<Array<Nullable<Text>>, _>(col(receipts, |r| r.provider_code.clone()))
+        .bind::<Array<Nullable<diesel::sql_types::Uuid>>, _>(col(receipts, |r| {
+            r.from.as_ref().map(|(p, _)| *p)
+        }))
+        .bind::<Array<Nullable<Text>>, _>(col(receipts, |r| {
+            r.from.as_ref().map(|(_, id)| id.clone())
+        }))
+        .bind::<Array<Integer>, _>((0..receipts.len() as i32).collect::<Vec<_>>())
+        .load(conn)
+        .await?;
+    let mut out: Vec<ReceiptApplied> = receipts.iter().map(|_| ReceiptApplied::Unchanged).collect();
+    for c in &changed {
+        out[c.idx as usize] = ReceiptApplied::Changed;
+    }
+    // Those that changed nothing: a message whose send outcome is unknown waits for exactly
+    // this receipt (rare; the rest are late or repeated receipts).
+    let unchanged: Vec<Uuid> = receipts
+        .iter()
+        .zip(&out)
+        .filter(|(_, o)| matches!(o, ReceiptApplied::Unchanged))
+        .map(|(r, _)| r.message_id)
+        .collect();
+    if !unchanged.is_empty() {
+        let doubted: Vec<Message> = messages::table
+            .filter(messages::id.eq_any(&unchanged))
+            .filter(messages::doubt_until.is_not_null())
+            .filter(messages::status.eq(Status::Sending))
+            .select(Message::as_select())
+            .load(conn)
+            .await?;
+        for m in doubted {
+            for (r, o) in receipts.iter().zip(out.iter_mut()) {
+                if r.message_id == m.id && r.tenant_id == m.tenant_id {
+                    *o = ReceiptApplied::InDoubt(Box::new(m.clone()));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What a receipt tells of a message in doubt: which provider took it, under which id, and
+/// what that costs.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub provider_id: Uuid,
+    pub provider_message_id: String,
+    pub cost_micros: i64,
+}
+
+/// Settles a message in doubt from its provider's receipt: it was taken, so it is `sent` (or
+/// further), with its provider, cost and spend, as if the worker had seen the answer. Only a
+/// message still in doubt changes, so a repeated receipt settles nothing twice.
+pub async fn settle_in_doubt(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    message_id: Uuid,
+    new_status: Status,
+    provider_code: Option<&str>,
+    settlement: &Settlement,
+) -> QueryResult<bool> {
+    if !new_status.is_taken() {
+        return Ok(false);
+    }
+    #[derive(QueryableByName)]
+    struct Settled {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        #[allow(dead_code)]
+        id: Uuid,
+    }
+    static SETTLE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH upd AS (
+                 UPDATE messages AS m SET status = $3, doubt_until = NULL,
+                     provider_id = $5, provider_message_id = $6, cost_micros = $7,
+                     error_code = NULL, error_message = NULL, error_provider_code = $4,
+                     events = {event}
+                 WHERE tenant_id = $1 AND id = $2 AND doubt_until IS NOT NULL AND {moves}
+                 RETURNING m.id, m.tenant_id, m.mode, m.country, m.message_type, m.currency,
+                           m.segments, m.provider_id, m.cost_micros),
+             {spend}
+             SELECT id FROM upd",
+            event = append_event("m", "$3::text"),
+            moves = Status::sql_may_become("m.status", "$3::text"),
+            spend = spend_rollup("upd", "provider_id", "cost_micros", "true"),
+        )
+    });
+    let settled: Vec<Settled> = diesel::sql_query(SETTLE.as_str())
+        .bind::<diesel::sql_types::Uuid, _>(tenant_id)
+        .bind::<diesel::sql_types::Uuid, _>(message_id)
+        .bind::<Text, _>(new_status)
+        .bind::<Nullable<Text>, _>(provider_code)
+        .bind::<diesel::sql_types::Uuid, _>(settlement.provider_id)
+        .bind::<Text, _>(&settlement.provider_message_id)
+        .bind::<BigInt, _>(settlement.cost_micros)
+        .load(conn)
+        .await?;
+    Ok(!settled.is_empty())
+}
+
+/// Finds the message a provider's own id refers to (receipts that carry no reference of ours).
+pub async fn find_by_provider_message_id(
+    conn: &mut AsyncPgConnection,
+    provider_id: Uuid,
+    provider_message_id: &str,
+) -> QueryResult<Option<(Uuid, Uuid)>> {
+    messages::table
+        .filter(messages::provider_id.eq(provider_id))
+        .filter(messages::provider_message_id.eq(provider_message_id))
+        .select((messages::id, messages::tenant_id))
+        .first(conn)
+        .await
+        .optional()
+}

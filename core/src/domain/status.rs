@@ -1,0 +1,218 @@
+//! A message's status, and the one rule of how it may change.
+//!
+//! The lifecycle (API.md): `queued` → `sending` → `sent` → `delivered` | `undelivered`; or
+//! `failed`, `canceled`, `expired`. `scheduled` precedes `queued` for future sends. A status
+//! only ever moves forward along [`Status::may_become`]; every UPDATE that changes a status in
+//! `db::messages` takes its condition from [`Status::sql_may_become`], which is generated from
+//! that rule, so a redelivered queue message or a late receipt can never undo or repeat a step.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Scheduled,
+    Queued,
+    Sending,
+    Sent,
+    Delivered,
+    Undelivered,
+    Failed,
+    Canceled,
+    Expired,
+}
+
+impl Status {
+    pub const ALL: [Status; 9] = [
+        Status::Scheduled,
+        Status::Queued,
+        Status::Sending,
+        Status::Sent,
+        Status::Delivered,
+        Status::Undelivered,
+        Status::Failed,
+        Status::Canceled,
+        Status::Expired,
+    ];
+
+    /// The statuses that say a provider took the message.
+    pub const TAKEN: [Status; 3] = [Status::Sent, Status::Delivered, Status::Undelivered];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Scheduled => "scheduled",
+            Status::Queued => "queued",
+            Status::Sending => "sending",
+            Status::Sent => "sent",
+            Status::Delivered => "delivered",
+            Status::Undelivered => "undelivered",
+            Status::Failed => "failed",
+            Status::Canceled => "canceled",
+            Status::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// The one forward rule: whether a message in `self` may move to `next`. Nothing moves
+    /// out of a final status, nothing moves back, and a status never "moves" to itself (a
+    /// retry round stays `sending`; that is not a change of status).
+    pub fn may_become(self, next: Status) -> bool {
+        use Status::*;
+        matches!(
+            (self, next),
+            (Scheduled, Queued | Canceled)
+                | (Queued, Sending | Canceled)
+                // A receipt may overtake the worker's own answer: `sending` → `delivered`.
+                | (Sending, Sent | Delivered | Undelivered | Failed | Expired)
+                | (Sent, Delivered | Undelivered)
+        )
+    }
+
+    /// No status follows this one.
+    pub fn is_final(self) -> bool {
+        Status::ALL.iter().all(|&next| !self.may_become(next))
+    }
+
+    /// Whether a provider took a message in this status.
+    pub fn is_taken(self) -> bool {
+        Status::TAKEN.contains(&self)
+    }
+
+    /// Every allowed move, `(from, to)`.
+    pub fn moves() -> impl Iterator<Item = (Status, Status)> {
+        Status::ALL.into_iter().flat_map(|from| {
+            Status::ALL
+                .into_iter()
+                .filter(move |&to| from.may_become(to))
+                .map(move |to| (from, to))
+        })
+    }
+
+    /// SQL that is true when the status in `from` may become the one in `to` (both SQL
+    /// expressions of type text): [`Status::may_become`] written out as the list of allowed
+    /// moves, for the conditions of the UPDATEs that change a status.
+    pub fn sql_may_become(from: &str, to: &str) -> String {
+        let pairs: Vec<String> = Status::moves()
+            .map(|(f, t)| format!("('{}', '{}')", f.as_str(), t.as_str()))
+            .collect();
+        format!("(({from}, {to}) IN ({}))", pairs.join(", "))
+    }
+
+    /// SQL that is true when the status in `expr` is one of `statuses`.
+    pub fn sql_in(expr: &str, statuses: &[Status]) -> String {
+        let names: Vec<String> = statuses
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        format!("({expr} IN ({}))", names.join(", "))
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Status {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Status, String> {
+        Status::parse(s).ok_or_else(|| format!("unknown status {s:?}"))
+    }
+}
+
+super::text_column!(Status);
+
+#[cfg(test)]
+mod tests {
+    use super::Status::{self, *};
+
+    /// Every pair of statuses, written out by hand: `true` where the move is allowed.
+    #[test]
+    fn every_pair_of_statuses() {
+        // Rows: from; columns: to, in `Status::ALL` order:
+        // scheduled queued sending sent delivered undelivered failed canceled expired
+        let table: [(Status, [u8; 9]); 9] = [
+            (Scheduled, [0, 1, 0, 0, 0, 0, 0, 1, 0]),
+            (Queued, [0, 0, 1, 0, 0, 0, 0, 1, 0]),
+            (Sending, [0, 0, 0, 1, 1, 1, 1, 0, 1]),
+            (Sent, [0, 0, 0, 0, 1, 1, 0, 0, 0]),
+            (Delivered, [0; 9]),
+            (Undelivered, [0; 9]),
+            (Failed, [0; 9]),
+            (Canceled, [0; 9]),
+            (Expired, [0; 9]),
+        ];
+        let mut checked = 0;
+        for (from, row) in table {
+            for (to, allowed) in Status::ALL.into_iter().zip(row) {
+                assert_eq!(
+                    from.may_become(to),
+                    allowed == 1,
+                    "{from} → {to} should be {}",
+                    if allowed == 1 { "allowed" } else { "refused" }
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 81);
+    }
+
+    #[test]
+    fn moves_only_go_forward() {
+        // Along the lifecycle's order no move ever points back or stays put: there is no cycle.
+        fn order(s: Status) -> usize {
+            Status::ALL.iter().position(|&x| x == s).unwrap()
+        }
+        for (from, to) in Status::moves() {
+            assert_ne!(from, to);
+            assert!(order(from) < order(to), "{from} → {to} points back");
+            assert!(
+                !to.may_become(from),
+                "{to} → {from} would undo {from} → {to}"
+            );
+        }
+        for s in Status::ALL {
+            assert!(!s.may_become(s), "{s} → {s}");
+        }
+    }
+
+    #[test]
+    fn finals_and_taken() {
+        let finals: Vec<Status> = Status::ALL.into_iter().filter(|s| s.is_final()).collect();
+        assert_eq!(finals, [Delivered, Undelivered, Failed, Canceled, Expired]);
+        for s in Status::ALL {
+            assert_eq!(s.is_taken(), matches!(s, Sent | Delivered | Undelivered));
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        assert_eq!(Status::parse("in_doubt"), None);
+    }
+
+    #[test]
+    fn the_sql_lists_exactly_the_allowed_moves() {
+        let sql = Status::sql_may_become("m.status", "r.status");
+        assert!(sql.starts_with("((m.status, r.status) IN (('scheduled', 'queued'), "));
+        assert_eq!(sql.matches("('").count(), Status::moves().count());
+        for (from, to) in Status::moves() {
+            assert!(sql.contains(&format!("('{from}', '{to}')")));
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The send path's storage, called directly on the per-test database: every statement that
+//! changes a status obeys the one forward rule (`Status::may_become`) from every status a
+//! message can be in, the SQL written out from that rule means in Postgres what it means in
+//! Rust, and the database refuses the names the enums do not know.
+
+use diesel::sql_types::{Bool, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use openclaw_core::db::messages::{self, Due, ReceiptApplied, ReceiptUpdate, Status};
+use openclaw_e2e::app::{Options, TestApp};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+#[derive(diesel::QueryableByName)]
+struct Row {
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    events: i32,
+}
+
+/// The stored status and how many status events the row has.
+async fn state(conn: &mut AsyncPgConnection, id: Uuid) -> (Status, i32) {
+    let row: Row = diesel::sql_query(
+        "SELECT status, jsonb_array_length(events) AS events FROM messages WHERE id = $1",
+    )
+    .bind::<SqlUuid, _>(id)
+    .get_result(conn)
+    .await
+    .unwrap();
+    (Status::parse(&row.status).unwrap(), row.events)
+}
+
+/// Puts a message in `status`, unclaimed and not in doubt, in round 0.
+async fn force(conn: &mut AsyncPgConnection, id: Uuid, status: Status) -> (Status, i32) {
+    diesel::sql_query(
+        "UPDATE messages SET status = $2, claimed_at = NULL, doubt_until = NULL, round = 0
+         WHERE id = $1",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<Text, _>(status)
+    .execute(conn)
+    .await
+    .unwrap();
+    state(conn, id).await
+}
+
+/// After a statement: the status moved to `to` with one more event if the rule allows the
+/// move from `from`, and nothing changed otherwise.
+fn check(what: &str, from: Status, to: Status, before: (Status, i32), after: (Status, i32)) {
+    if from.may_become(to) {
+        assert_eq!(
+            after,
+            (to, before.1 + 1),
+            "{what}: {from} → {to} is allowed"
+        );
+    } else {
+        assert_eq!(after, before, "{what}: {from} → {to} is refused");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_status_change_follows_the_one_rule() {
+    let app = TestApp::spawn_with(Options {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup().await;
+    let provider = app
+        .provider(&owner, "sandbox", json!({}), None, &[("*", "0.0050")])
+        .await;
+    let provider = openclaw_core::domain::ProviderId::parse(&provider)
+        .unwrap()
+        .uuid();
+    let key = app.api_key(&owner, "live").await;
+    let tenant = openclaw_core::domain::TenantId::parse(&owner.tenant_id)
+        .unwrap()
+        .uuid();
+    let mut ids = Vec::new();
+    for i in 0..Status::ALL.len() * 6 {
+        let res = app
+            .post(
+                "/v1/messages",
+                &key,
+                &json!({"to": "+14155552671", "body": format!("s{i}")}),
+            )
+            .await;
+        assert_eq!(res.status(), 202);
+        let id = res.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        ids.push(openclaw_core::domain::MessageId::parse(&id).unwrap().uuid());
+    }
+    let mut conn = AsyncPgConnection::establish(&app.db.url).await.unwrap();
+    let mut next = ids.into_iter();
+    let mut checked = 0;
+    for from in Status::ALL {
+        // Cancelling (the tenant's DELETE).
+        let id = next.next().unwrap();
+        let before = force(&mut conn, id, from).await;
+        let answer = messages::cancel(&mut conn, tenant, id).await.unwrap();
+        assert_eq!(
+            matches!(answer, Some(Ok(_))),
+            from.may_become(Status::Canceled)
+        );
+        check(
+            "cancel",
+            from,
+            Status::Canceled,
+            before,
+            state(&mut conn, id).await,
+        );
+
+        // Claiming round 0: a retry round claims a message that is `sending` already, so
+        // its status stays and no event is added.
+        let id = next.next().unwrap();
+        let before = force(&mut conn, id, from).await;
+        let claimed = messages::claim(&mut conn, &[Due { id, round: 0 }])
+            .await
+            .unwrap();
+        if from == Status::Sending {
+            assert_eq!(claimed.len(), 1, "a retry round claims a sending message");
+            assert_eq!(state(&mut conn, id).await, before);
+        } else {
+            assert_eq!(claimed.len(), usize::from(from.may_become(Status::Sending)));
+            check(
+                "claim",
+                from,
+                Status::Sending,
+                before,
+                state(&mut conn, id).await,
+            );
+        }
+
+        // Each receipt a provider can send.
+        for to in [Status::Sent, Status::Delivered, Status::Undelivered] {
+            let id = next.next().unwrap();
+            let before = force(&mut conn, id, from).await;
+            let applied = messages::apply_receipts(
+                &mut conn,
+                &[ReceiptUpdate {
+                    tenant_id: tenant,
+                    message_id: id,
+                    status: to,
+                    provider_code: None,
+                    from: Some((provider, format!("SM{id}"))),
+                }],
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                matches!(applied[0], ReceiptApplied::Changed),
+                from.may_become(to),
+                "receipt {to} on {from}"
+            );
+            check("receipt", from, to, before, state(&mut conn, id).await);
+        }
+
+        // The relay releasing a message whose time came.
+        let id = next.next().unwrap();
+        let before = force(&mut conn, id, from).await;
+        diesel::sql_query(
+            "INSERT INTO message_outbox (message_id, round, due_at) VALUES ($1, 0, now())
+             ON CONFLICT (message_id) DO UPDATE SET round = 0, due_at = now()",
+        )
+        .bind::<SqlUuid, _>(id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let due = messages::take_due(&mut conn, 1000).await.unwrap();
+        assert!(due.contains(&Due { id, round: 0 }));
+        check(
+            "release",
+            from,
+            Status::Queued,
+            before,
+            state(&mut conn, id).await,
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, Status::ALL.len());
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_sql_rule_means_the_rust_rule_in_postgres() {
+    let db = openclaw_e2e::services::TestDb::new().await;
+    let mut conn = AsyncPgConnection::establish(&db.url).await.unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Answer {
+        #[diesel(sql_type = Bool)]
+        ok: bool,
+    }
+    let sql = format!(
+        "SELECT {} AS ok",
+        Status::sql_may_become("$1::text", "$2::text")
+    );
+    let mut pairs = 0;
+    for from in Status::ALL {
+        for to in Status::ALL {
+            let answer: Answer = diesel::sql_query(&sql)
+                .bind::<Text, _>(from)
+                .bind::<Text, _>(to)
+                .get_result(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(answer.ok, from.may_become(to), "{from} → {to}");
+            pairs += 1;
+        }
+    }
+    assert_eq!(pairs, 81);
+    drop(conn);
+    drop(db);
+}
+
+/// Sets `column` of every row of `table` to `value` in a transaction that is rolled back;
+/// whether the database took it.
+async fn takes(conn: &mut AsyncPgConnection, table: &str, column: &str, value: &str) -> bool {
+    diesel::sql_query("BEGIN").execute(conn).await.unwrap();
+    let took = diesel::sql_query(format!("UPDATE {table} SET {column} = $1"))
+        .bind::<Text, _>(value)
+        .execute(conn)
+        .await
+        .is_ok();
+    diesel::sql_query("ROLLBACK").execute(conn).await.unwrap();
+    took
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_knows_exactly_the_names_the_enums_know() {
+    use openclaw_core::domain::{Encoding, KeyMode};
+    use openclaw_core::providers::ProviderKind;
+    let app = TestApp::spawn_with(Options {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup().await;
+    app.provider(&owner, "sandbox", json!({}), None, &[("*", "0.0050")])
+        .await;
+    let key = app.api_key(&owner, "live").await;
+    let res = app
+        .post(
+            "/v1/messages",
+            &key,
+            &json!({"to": "+14155552671", "body": "names"}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let mut conn = AsyncPgConnection::establish(&app.db.url).await.unwrap();
+    let columns: [(&str, &str, Vec<&str>, &str); 5] = [
+        (
+            "messages",
+            "status",
+            Status::ALL.map(Status::as_str).to_vec(),
+            "in_doubt",
+        ),
+        (
+            "messages",
+            "encoding",
+            [Encoding::Gsm7, Encoding::Ucs2]
+                .map(Encoding::as_str)
+                .to_vec(),
+            "UTF-8",
+        ),
+        (
+            "messages",
+            "mode",
+            KeyMode::ALL.map(KeyMode::as_str).to_vec(),
+            "staging",
+        ),
+        (
+            "api_keys",
+            "mode",
+            KeyMode::ALL.map(KeyMode::as_str).to_vec(),
+            "staging",
+        ),
+        (
+            "providers",
+            "kind",
+            ProviderKind::ALL.map(ProviderKind::as_str).to_vec(),
+            "smpp",
+        ),
+    ];
+    for (table, column, names, stranger) in columns {
+        for name in names {
+            assert!(
+                takes(&mut conn, table, column, name).await,
+                "{table}.{column} takes {name}"
+            );
+        }
+        assert!(
+            !takes(&mut conn, table, column, stranger).await,
+            "{table}.{column} refuses {stranger}"
+        );
+    }
+    drop(conn);
+    app.cleanup().await;
+}

@@ -1,0 +1,3 @@
+ALTER TABLE messages
+    DROP CONSTRAINT messages_status_known,
+    DROP CONSTRAINT messages_encoding_known;

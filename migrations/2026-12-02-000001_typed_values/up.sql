@@ -1,0 +1,7 @@
+-- A message's status and encoding are enums in the code (`domain::Status`, `domain::Encoding`);
+-- the database refuses any other name, as it already does for key modes and provider kinds.
+-- A test compares these lists with the enums.
+ALTER TABLE messages
+    ADD CONSTRAINT messages_status_known CHECK (status IN ('scheduled', 'queued', 'sending',
+        'sent', 'delivered', 'undelivered', 'failed', 'canceled', 'expired')),
+    ADD CONSTRAINT messages_encoding_known CHECK (encoding IN ('GSM-7', 'UCS-2'));
