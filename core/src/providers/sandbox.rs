@@ -55,6 +55,7 @@ pub fn receipt_for(to: &str) -> (Duration, ReceiptStatus) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::AttemptOutcome;
 
     fn sms(to: &str) -> OutboundSms<'_> {
         OutboundSms {
@@ -71,9 +72,18 @@ mod tests {
         assert!(
             matches!(send(&sms("+14155552671")).await, SendOutcome::Accepted { provider_message_id } if provider_message_id.starts_with("sbx_"))
         );
-        assert_eq!(send(&sms(INVALID_NUMBER)).await.kind(), "permanent");
-        assert_eq!(send(&sms(TIMEOUT_NUMBER)).await.kind(), "transient");
-        assert_eq!(send(&sms(UNREACHABLE_NUMBER)).await.kind(), "accepted");
+        assert_eq!(
+            send(&sms(INVALID_NUMBER)).await.kind(),
+            AttemptOutcome::Permanent
+        );
+        assert_eq!(
+            send(&sms(TIMEOUT_NUMBER)).await.kind(),
+            AttemptOutcome::Transient
+        );
+        assert_eq!(
+            send(&sms(UNREACHABLE_NUMBER)).await.kind(),
+            AttemptOutcome::Accepted
+        );
         assert_eq!(
             receipt_for(UNREACHABLE_NUMBER).1,
             ReceiptStatus::Undelivered

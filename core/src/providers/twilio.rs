@@ -142,6 +142,7 @@ pub fn verify_signature(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::AttemptOutcome;
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
         p.iter()
@@ -158,7 +159,7 @@ mod tests {
                 provider_message_id: "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into()
             }
         );
-        assert_eq!(classify(201, "{}").kind(), "transient");
+        assert_eq!(classify(201, "{}").kind(), AttemptOutcome::Transient);
     }
 
     #[test]
@@ -177,16 +178,16 @@ mod tests {
                 r#"{"code": 20003, "message": "Authenticate", "status": 401}"#
             )
             .kind(),
-            "permanent"
+            AttemptOutcome::Permanent
         );
         let throttled = classify(
             429,
             r#"{"code": 20429, "message": "Too Many Requests", "status": 429}"#,
         );
-        assert_eq!(throttled.kind(), "transient");
+        assert_eq!(throttled.kind(), AttemptOutcome::Transient);
         assert_eq!(
             classify(503, "<html>Service Unavailable</html>").kind(),
-            "transient"
+            AttemptOutcome::Transient
         );
         assert_eq!(
             classify(500, ""),

@@ -139,6 +139,7 @@ pub fn parse_dlr(params: &[(String, String)]) -> Option<Receipt> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::AttemptOutcome;
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
         p.iter()
@@ -164,14 +165,22 @@ mod tests {
                 r#"{{"message-count": "1", "messages": [{{"status": "{s}", "error-text": "text {s}"}}]}}"#
             )
         };
-        assert_eq!(classify(200, &err("1")).kind(), "transient", "throttled");
+        assert_eq!(
+            classify(200, &err("1")).kind(),
+            AttemptOutcome::Transient,
+            "throttled"
+        );
         assert_eq!(
             classify(200, &err("5")).kind(),
-            "transient",
+            AttemptOutcome::Transient,
             "internal error"
         );
         for s in ["2", "3", "4", "6", "7", "8", "9", "12"] {
-            assert_eq!(classify(200, &err(s)).kind(), "permanent", "{s}");
+            assert_eq!(
+                classify(200, &err(s)).kind(),
+                AttemptOutcome::Permanent,
+                "{s}"
+            );
         }
         assert_eq!(
             classify(200, &err("4")),
@@ -180,9 +189,9 @@ mod tests {
                 message: "text 4".into()
             }
         );
-        assert_eq!(classify(502, "").kind(), "transient");
-        assert_eq!(classify(200, "not json").kind(), "transient");
-        assert_eq!(classify(401, "").kind(), "permanent");
+        assert_eq!(classify(502, "").kind(), AttemptOutcome::Transient);
+        assert_eq!(classify(200, "not json").kind(), AttemptOutcome::Transient);
+        assert_eq!(classify(401, "").kind(), AttemptOutcome::Permanent);
     }
 
     #[test]

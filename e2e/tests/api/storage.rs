@@ -230,14 +230,15 @@ async fn takes(conn: &mut AsyncPgConnection, table: &str, column: &str, value: &
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_knows_exactly_the_names_the_enums_know() {
     use openclaw_core::domain::{Encoding, KeyMode};
-    use openclaw_core::providers::ProviderKind;
+    use openclaw_core::providers::{AttemptOutcome, ProviderKind};
     let app = TestApp::spawn_with(Options {
         worker: false,
         ..Default::default()
     })
     .await;
     let owner = app.signup().await;
-    app.provider(&owner, "sandbox", json!({}), None, &[("*", "0.0050")])
+    let provider = app
+        .provider(&owner, "sandbox", json!({}), None, &[("*", "0.0050")])
         .await;
     let key = app.api_key(&owner, "live").await;
     let res = app
@@ -249,7 +250,21 @@ async fn the_database_knows_exactly_the_names_the_enums_know() {
         .await;
     assert_eq!(res.status(), 202);
     let mut conn = AsyncPgConnection::establish(&app.db.url).await.unwrap();
-    let columns: [(&str, &str, Vec<&str>, &str); 5] = [
+    // One attempt, so that its table has a row to change.
+    diesel::sql_query(
+        "INSERT INTO message_attempts (message_id, tenant_id, provider_id, round, started_at,
+             outcome, latency_ms)
+         SELECT id, tenant_id, $1, 0, now(), 'accepted', 1 FROM messages",
+    )
+    .bind::<SqlUuid, _>(
+        openclaw_core::domain::ProviderId::parse(&provider)
+            .unwrap()
+            .uuid(),
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let columns: [(&str, &str, Vec<&str>, &str); 6] = [
         (
             "messages",
             "status",
@@ -281,6 +296,12 @@ async fn the_database_knows_exactly_the_names_the_enums_know() {
             "kind",
             ProviderKind::ALL.map(ProviderKind::as_str).to_vec(),
             "smpp",
+        ),
+        (
+            "message_attempts",
+            "outcome",
+            AttemptOutcome::ALL.map(AttemptOutcome::as_str).to_vec(),
+            "in_doubt",
         ),
     ];
     for (table, column, names, stranger) in columns {

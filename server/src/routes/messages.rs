@@ -5,7 +5,9 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use openclaw_core::accept::{self, Origin, SendError, SendRequest, now};
 use openclaw_core::db::idempotency;
-use openclaw_core::db::messages::{self as store, Inserted, ListFilter, Message, NewMessage};
+use openclaw_core::db::messages::{
+    self as store, AttemptOutcome, Inserted, ListFilter, Message, NewMessage,
+};
 use openclaw_core::domain::{Encoding, KeyMode, Money, PhoneNumber, ProviderId, Status};
 use openclaw_core::ingest::{Keep, Kept};
 use serde::{Deserialize, Serialize};
@@ -58,8 +60,7 @@ pub struct AttemptView {
     pub provider_id: ProviderId,
     pub round: i32,
     pub started_at: DateTime<Utc>,
-    /// `accepted`, `transient`, `permanent` or `unknown`.
-    pub outcome: String,
+    pub outcome: AttemptOutcome,
     pub provider_code: Option<String>,
     pub error_message: Option<String>,
     pub latency_ms: i32,

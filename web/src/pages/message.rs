@@ -111,7 +111,7 @@ pub fn MessageDetail() -> impl IntoView {
                                                         <tr>
                                                             <td>{a.started_at.format("%Y-%m-%d %H:%M:%S%.3f").to_string()}</td>
                                                             <td>{name}</td>
-                                                            <td>{a.outcome}</td>
+                                                            <td>{a.outcome.as_str()}</td>
                                                             <td>{a.provider_code.unwrap_or_else(|| "—".into())}</td>
                                                             <td class="num">{a.latency_ms} " ms"</td>
                                                         </tr>

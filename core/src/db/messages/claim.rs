@@ -64,8 +64,7 @@ pub struct Orphan {
 pub struct NewAttempt {
     pub provider_id: Uuid,
     pub started_at: DateTime<Utc>,
-    /// `accepted`, `transient`, `permanent` or `unknown`.
-    pub outcome: &'static str,
+    pub outcome: AttemptOutcome,
     pub provider_code: Option<String>,
     pub provider_message_id: Option<String>,
     pub error_message: Option<String>,
@@ -331,7 +330,7 @@ pub async fn finish_rounds(
         .bind::<Array<diesel::sql_types::Uuid>, _>(acol(&all, |_, a| a.provider_id))
         .bind::<Array<Integer>, _>(acol(&all, |r, _| r.message.round))
         .bind::<Array<Timestamptz>, _>(acol(&all, |_, a| a.started_at))
-        .bind::<Array<Text>, _>(acol(&all, |_, a| a.outcome.to_owned()))
+        .bind::<Array<Text>, _>(acol(&all, |_, a| a.outcome))
         .bind::<Array<Nullable<Text>>, _>(acol(&all, |_, a| a.provider_code.clone()))
         .bind::<Array<Nullable<Text>>, _>(acol(&all, |_, a| a.provider_message_id.clone()))
         .bind::<Array<Nullable<Text>>, _>(acol(&all, |_, a| a.error_message.clone()))
@@ -511,7 +510,7 @@ pub async fn refused_by(
 ) -> QueryResult<Vec<(Uuid, Uuid)>> {
     message_attempts::table
         .filter(message_attempts::message_id.eq_any(message_ids))
-        .filter(message_attempts::outcome.eq("permanent"))
+        .filter(message_attempts::outcome.eq(AttemptOutcome::Permanent))
         .select((message_attempts::message_id, message_attempts::provider_id))
         .load(conn)
         .await

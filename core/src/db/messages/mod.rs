@@ -17,6 +17,7 @@
 
 use crate::domain::KeyMode;
 pub use crate::domain::Status;
+pub use crate::providers::AttemptOutcome;
 
 /// A status as an SQL literal (`'sent'`), for statements generated from [`Status`].
 fn lit(status: Status) -> String {

@@ -113,7 +113,7 @@ pub struct Attempt {
     pub provider_id: Uuid,
     pub round: i32,
     pub started_at: DateTime<Utc>,
-    pub outcome: String,
+    pub outcome: AttemptOutcome,
     pub provider_code: Option<String>,
     pub provider_message_id: Option<String>,
     pub error_message: Option<String>,

@@ -71,7 +71,7 @@ pub async fn provider_stats(
 ) -> QueryResult<Vec<ProviderStats>> {
     diesel::sql_query(
         "SELECT provider_id, count(*) AS attempts,
-                count(*) FILTER (WHERE outcome = 'accepted') AS accepted,
+                count(*) FILTER (WHERE outcome = $3) AS accepted,
                 (percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms))::int4 AS p50_ms,
                 (percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms))::int4 AS p95_ms
          FROM message_attempts WHERE tenant_id = $1 AND started_at >= $2
@@ -79,6 +79,7 @@ pub async fn provider_stats(
     )
     .bind::<diesel::sql_types::Uuid, _>(tenant_id)
     .bind::<Timestamptz, _>(since)
+    .bind::<diesel::sql_types::Text, _>(AttemptOutcome::Accepted)
     .load(conn)
     .await
 }
