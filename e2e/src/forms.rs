@@ -1,15 +1,16 @@
-//! The admin app's forms over plain HTTP, posted the way a browser posts them: URL-encoded,
-//! from the app's own origin (the `Origin` header), with the session cookies its sign-in form
-//! set, and without following the answer's redirect: each post answers 303, and what happened
-//! travels in the flash cookie (the field at fault and its sentence, or a success note).
-//! For tests that drive a resource through both doors (the API and the admin app) and compare.
+//! The admin app over plain HTTP, used the way a browser uses it: forms posted URL-encoded (or
+//! as `multipart/form-data`, the price upload) from the app's own origin (the `Origin`
+//! header), with the session cookies its sign-in form set, and without following the answer's
+//! redirect: each post answers 303, and what happened travels in the flash cookie (the field
+//! at fault and its sentence, or a success note). For tests that drive a resource through both
+//! doors (the API and the admin app) and compare, and for the admin app's route walker.
 
 use base64::Engine;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::app::Api;
 
-/// A signed-in admin-app session: the cookies the sign-in form set.
+/// An admin-app session: the cookies the sign-in form set (or none: signed out).
 pub struct AdminSession {
     address: String,
     http: reqwest::Client,
@@ -25,14 +26,59 @@ pub struct Flash {
     pub message: String,
 }
 
+/// What the admin app answered.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    /// Where a redirect goes (empty when it is not one).
+    pub location: String,
+    pub flash: Option<Flash>,
+    pub body: String,
+}
+
+impl Answer {
+    async fn of(res: reqwest::Response) -> Answer {
+        Answer {
+            status: res.status().as_u16(),
+            location: res
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or_default()
+                .to_owned(),
+            flash: flash(&res),
+            body: res.text().await.unwrap_or_default(),
+        }
+    }
+
+    /// The flash's field and message, if one was set.
+    pub fn note(&self) -> Option<(Option<String>, String)> {
+        self.flash
+            .as_ref()
+            .map(|f| (f.field.clone(), f.message.clone()))
+    }
+
+    /// The field and message of an error flash (panics on anything else).
+    pub fn error(&self) -> (String, String) {
+        match self.note() {
+            Some((Some(field), message)) if field != "saved" => (field, message),
+            other => panic!("expected an error flash, got {other:?} ({self:?})"),
+        }
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client")
+}
+
 impl Api {
     /// Signs in through the admin app's sign-in form (panics unless it lands on a page of the
     /// app with a session).
     pub async fn admin_session(&self, email: &str, password: &str) -> AdminSession {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("an HTTP client");
+        let http = client();
         let res = http
             .post(self.url("/sign-in"))
             .header("Origin", self.address.clone())
@@ -59,30 +105,135 @@ impl Api {
             cookie: cookie.join("; "),
         }
     }
+
+    /// A browser session carrying an access token the API handed out (the session cookie is
+    /// that token).
+    pub fn admin_session_of(&self, access_token: &str) -> AdminSession {
+        AdminSession {
+            address: self.address.clone(),
+            http: client(),
+            cookie: format!("oc_session={access_token}"),
+        }
+    }
+
+    /// A browser that is not signed in.
+    pub fn signed_out_browser(&self) -> AdminSession {
+        AdminSession {
+            address: self.address.clone(),
+            http: client(),
+            cookie: String::new(),
+        }
+    }
 }
 
 impl AdminSession {
-    /// Posts `form` to the admin app's `path` (e.g. `/api-keys`).
-    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.http
-            .post(format!("{}{path}", self.address))
-            .header("Origin", self.address.clone())
-            .header("Cookie", self.cookie.clone())
-            .form(form)
-            .send()
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let req = self.http.request(method, format!("{}{path}", self.address));
+        if self.cookie.is_empty() {
+            req
+        } else {
+            req.header("Cookie", self.cookie.clone())
+        }
+    }
+
+    /// Posts `form` to the admin app's `path` (e.g. `/api-keys`) from its own origin.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Answer {
+        self.post_from(Some(&self.address), path, form).await
+    }
+
+    /// Posts `form` with `origin` as the `Origin` header (None: no `Origin` or `Referer`).
+    pub async fn post_from(
+        &self,
+        origin: Option<&str>,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Answer {
+        let mut req = self.request(reqwest::Method::POST, path).form(form);
+        if let Some(origin) = origin {
+            req = req.header("Origin", origin);
+        }
+        Answer::of(req.send().await.expect("form posted")).await
+    }
+
+    /// A `multipart/form-data` post (the price form): `(name, file name, content)`.
+    pub async fn post_multipart(&self, path: &str, parts: &[(&str, Option<&str>, &str)]) -> Answer {
+        self.post_multipart_from(Some(&self.address), path, parts)
             .await
-            .expect("form posted")
+    }
+
+    /// A `multipart/form-data` post with `origin` as the `Origin` header (None: no `Origin` or
+    /// `Referer`).
+    pub async fn post_multipart_from(
+        &self,
+        origin: Option<&str>,
+        path: &str,
+        parts: &[(&str, Option<&str>, &str)],
+    ) -> Answer {
+        let boundary = format!("----openclaw{}", uuid::Uuid::new_v4().simple());
+        let mut body = String::new();
+        for (name, file, content) in parts {
+            body.push_str(&format!("--{boundary}\r\n"));
+            match file {
+                Some(file) => body.push_str(&format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: text/csv\r\n\r\n"
+                )),
+                None => body.push_str(&format!(
+                    "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+                )),
+            }
+            body.push_str(content);
+            body.push_str("\r\n");
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
+        let mut req = self
+            .request(reqwest::Method::POST, path)
+            .header(
+                "Content-Type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body);
+        if let Some(origin) = origin {
+            req = req.header("Origin", origin);
+        }
+        Answer::of(req.send().await.expect("form posted")).await
     }
 
     /// Posts `form` and returns where it redirected to and its flash (panics unless 303).
     pub async fn submit(&self, path: &str, form: &[(&str, &str)]) -> (String, Option<Flash>) {
-        let res = self.post(path, form).await;
-        assert_eq!(res.status(), 303, "POST {path} (form)");
-        let location = res.headers()["location"]
-            .to_str()
-            .expect("a location")
-            .to_owned();
-        (location, flash(&res))
+        let answer = self.post(path, form).await;
+        assert_eq!(answer.status, 303, "POST {path} (form): {answer:?}");
+        (answer.location, answer.flash)
+    }
+
+    /// Loads a page (GET), without following a redirect.
+    pub async fn get(&self, path: &str) -> Answer {
+        let res = self
+            .request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("page loaded");
+        Answer::of(res).await
+    }
+
+    /// A page's HTML (panics unless 200), showing the flash `after` a form's answer carried,
+    /// as the browser following that answer's redirect would.
+    pub async fn page(&self, path: &str, after: Option<&Answer>) -> String {
+        let mut cookies = vec![self.cookie.clone()];
+        if let Some(flash) = after.and_then(|a| a.flash.as_ref()) {
+            let flash = json!({"form": flash.form, "field": flash.field,
+                "message": flash.message, "values": []});
+            let value = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(serde_json::to_vec(&flash).expect("json"));
+            cookies.push(format!("oc_flash={value}"));
+        }
+        cookies.retain(|c| !c.is_empty());
+        let mut req = self.http.get(format!("{}{path}", self.address));
+        if !cookies.is_empty() {
+            req = req.header("Cookie", cookies.join("; "));
+        }
+        let res = req.send().await.expect("page loaded");
+        assert_eq!(res.status(), 200, "{path}");
+        res.text().await.expect("a page")
     }
 }
 

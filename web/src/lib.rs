@@ -4,6 +4,7 @@
 pub mod components;
 pub mod forms;
 pub mod pages;
+pub mod routes;
 pub mod session;
 
 use actix_web::{HttpResponse, web};
@@ -116,37 +117,12 @@ pub fn security_headers(https: bool) -> actix_web::middleware::DefaultHeaders {
     headers
 }
 
-/// Registers the pages, their form posts and the stylesheet. The server provides a
+/// Registers the pages, their form posts (`routes::FORMS`) and the stylesheet. The server provides a
 /// `web::Data<AppContext>` (`openclaw_core::context`), the context its API shares.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let routes = leptos_actix::generate_route_list(App);
+    let page_routes = leptos_actix::generate_route_list(App);
     cfg.route("/assets/app.css", web::get().to(stylesheet))
-        .route("/assets/app.js", web::get().to(script))
-        .route("/providers", web::post().to(forms::create_provider))
-        .route("/providers/{id}", web::post().to(forms::update_provider))
-        .route(
-            "/providers/{id}/prices",
-            web::post().to(forms::upload_prices),
-        )
-        .route(
-            "/providers/{id}/delete",
-            web::post().to(forms::delete_provider),
-        )
-        .route("/settings", web::post().to(forms::save_settings))
-        .route("/settings/password", web::post().to(forms::change_password))
-        .route("/api-keys", web::post().to(forms::create_key))
-        .route("/api-keys/{id}/revoke", web::post().to(forms::revoke_key))
-        .route("/api-keys/{id}/rotate", web::post().to(forms::rotate_key))
-        .route("/members", web::post().to(forms::invite_member))
-        .route(
-            "/members/{id}/role",
-            web::post().to(forms::change_member_role),
-        )
-        .route("/members/{id}/remove", web::post().to(forms::remove_member))
-        .route("/accept-invite", web::post().to(forms::accept_invite))
-        .route("/sign-in", web::post().to(forms::sign_in))
-        .route("/sign-up", web::post().to(forms::sign_up))
-        .route("/sign-out", web::post().to(forms::sign_out))
-        .route("/messages/test", web::post().to(forms::send_test));
-    cfg.leptos_routes(routes, shell);
+        .route("/assets/app.js", web::get().to(script));
+    routes::register_forms(cfg);
+    cfg.leptos_routes(page_routes, shell);
 }

@@ -3,6 +3,7 @@
 //! Postgres and RabbitMQ of this machine.
 
 mod accounts;
+mod admin_walk;
 mod api_keys;
 mod audit;
 mod bad_input;

@@ -5,6 +5,7 @@
 
 use openclaw_core::domain::ProviderId;
 use openclaw_e2e::app::{Options, Owner, TestApp};
+use openclaw_e2e::forms::{AdminSession, Answer};
 use serde_json::{Value, json};
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
@@ -18,162 +19,6 @@ fn no_worker() -> Options {
     Options {
         worker: false,
         ..Default::default()
-    }
-}
-
-/// What a form post was answered with.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub location: String,
-    /// The flash cookie's field and message, if one was set.
-    pub flash: Option<(Option<String>, String)>,
-}
-
-impl Answer {
-    fn of(res: &reqwest::Response) -> Answer {
-        use base64::Engine;
-        let flash = res
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|c| c.to_str().ok()?.strip_prefix("oc_flash="))
-            .map(|c| c.split(';').next().unwrap_or_default().to_owned())
-            .find(|v| !v.is_empty())
-            .map(|value| {
-                let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(value)
-                    .expect("base64");
-                let flash: Value = serde_json::from_slice(&json).expect("json");
-                (
-                    flash["field"].as_str().map(str::to_owned),
-                    flash["message"].as_str().unwrap_or_default().to_owned(),
-                )
-            });
-        Answer {
-            status: res.status().as_u16(),
-            location: res
-                .headers()
-                .get("location")
-                .and_then(|l| l.to_str().ok())
-                .unwrap_or_default()
-                .to_owned(),
-            flash,
-        }
-    }
-
-    /// The field and message of an error flash (panics on anything else).
-    fn error(&self) -> (String, String) {
-        match &self.flash {
-            Some((Some(field), message)) if field != "saved" => (field.clone(), message.clone()),
-            other => panic!("expected an error flash, got {other:?} ({self:?})"),
-        }
-    }
-}
-
-/// The admin app as a browser uses it: signed in through the sign-in form.
-pub struct Browser<'a> {
-    app: &'a TestApp,
-    http: reqwest::Client,
-    cookie: String,
-}
-
-impl<'a> Browser<'a> {
-    pub async fn sign_in(app: &'a TestApp, email: &str, password: &str) -> Browser<'a> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let res = http
-            .post(app.url("/sign-in"))
-            .header("Origin", app.address.clone())
-            .form(&[("email", email), ("password", password)])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 303);
-        assert_eq!(res.headers()["location"], "/dashboard", "signed in");
-        let cookie = res
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
-            .collect::<Vec<_>>()
-            .join("; ");
-        Browser { app, http, cookie }
-    }
-
-    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Answer {
-        let res = self
-            .http
-            .post(self.app.url(path))
-            .header("Origin", self.app.address.clone())
-            .header("Cookie", self.cookie.clone())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        Answer::of(&res)
-    }
-
-    /// A `multipart/form-data` post (the price form): `(name, file name, content)`.
-    pub async fn post_multipart(&self, path: &str, parts: &[(&str, Option<&str>, &str)]) -> Answer {
-        let boundary = format!("----openclaw{}", uuid::Uuid::new_v4().simple());
-        let mut body = String::new();
-        for (name, file, content) in parts {
-            body.push_str(&format!("--{boundary}\r\n"));
-            match file {
-                Some(file) => body.push_str(&format!(
-                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: text/csv\r\n\r\n"
-                )),
-                None => body.push_str(&format!(
-                    "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"
-                )),
-            }
-            body.push_str(content);
-            body.push_str("\r\n");
-        }
-        body.push_str(&format!("--{boundary}--\r\n"));
-        let res = self
-            .http
-            .post(self.app.url(path))
-            .header("Origin", self.app.address.clone())
-            .header("Cookie", self.cookie.clone())
-            .header(
-                "Content-Type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        Answer::of(&res)
-    }
-
-    /// A page's HTML, with a flash cookie carried over from `after` when given.
-    pub async fn page(&self, path: &str, after: Option<&Answer>) -> String {
-        use base64::Engine;
-        let mut cookie = self.cookie.clone();
-        if let Some((field, message)) = after.and_then(|a| a.flash.clone()) {
-            let form = if path.starts_with("/providers/new") {
-                "provider-new"
-            } else {
-                "provider"
-            };
-            let flash = json!({"form": form, "field": field, "message": message, "values": []});
-            let value = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(serde_json::to_vec(&flash).unwrap());
-            cookie.push_str(&format!("; oc_flash={value}"));
-        }
-        let res = self
-            .http
-            .get(self.app.url(path))
-            .header("Cookie", cookie)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{path}");
-        res.text().await.unwrap()
     }
 }
 
@@ -334,7 +179,7 @@ fn pairs(form: &[(String, String)]) -> Vec<(&str, &str)> {
 async fn a_provider_added_through_either_door_is_stored_and_audited_alike() {
     let app = TestApp::spawn_with(no_worker()).await;
     let owner = app.signup().await;
-    let browser = Browser::sign_in(&app, &owner.email, OWNER_PASSWORD).await;
+    let browser = app.admin_session(&owner.email, OWNER_PASSWORD).await;
 
     // The admin app's form offers every field the API takes.
     let page = browser.page("/providers/new?kind=twilio", None).await;
@@ -429,7 +274,7 @@ async fn a_provider_added_through_either_door_is_stored_and_audited_alike() {
 async fn an_unknown_kind_is_refused_by_both_doors_with_the_same_sentence() {
     let app = TestApp::spawn_with(no_worker()).await;
     let owner = app.signup().await;
-    let browser = Browser::sign_in(&app, &owner.email, OWNER_PASSWORD).await;
+    let browser = app.admin_session(&owner.email, OWNER_PASSWORD).await;
 
     let (status, api) = api_create(
         &app,
@@ -469,7 +314,7 @@ async fn an_unknown_kind_is_refused_by_both_doors_with_the_same_sentence() {
 async fn the_same_mistake_gets_the_same_sentence_from_both_doors() {
     let app = TestApp::spawn_with(no_worker()).await;
     let owner = app.signup().await;
-    let browser = Browser::sign_in(&app, &owner.email, OWNER_PASSWORD).await;
+    let browser = app.admin_session(&owner.email, OWNER_PASSWORD).await;
 
     // (API body, form fields, the field the API names, the form input it belongs to)
     let twilio = |extra: Value| {
@@ -619,7 +464,7 @@ async fn the_same_mistake_gets_the_same_sentence_from_both_doors() {
 async fn a_provider_changed_through_either_door_is_stored_and_audited_alike() {
     let app = TestApp::spawn_with(no_worker()).await;
     let owner = app.signup().await;
-    let browser = Browser::sign_in(&app, &owner.email, OWNER_PASSWORD).await;
+    let browser = app.admin_session(&owner.email, OWNER_PASSWORD).await;
     let body = json!({"name": "Twilio", "kind": "twilio",
                       "credentials": {"account_sid": SID, "auth_token": TOKEN},
                       "sender_ids": ["Acme"]});
@@ -687,7 +532,7 @@ async fn a_provider_changed_through_either_door_is_stored_and_audited_alike() {
             .await;
         assert_eq!(answer.status, 303);
         assert_eq!(
-            answer.flash,
+            answer.note(),
             Some((Some("saved".into()), "Saved.".into())),
             "{form:?}"
         );
@@ -737,7 +582,7 @@ async fn a_provider_changed_through_either_door_is_stored_and_audited_alike() {
             &pairs(&settings_form(&shown, &[])),
         )
         .await;
-    assert_eq!(answer.flash, Some((Some("saved".into()), "Saved.".into())));
+    assert_eq!(answer.note(), Some((Some("saved".into()), "Saved.".into())));
     assert_eq!(audit_of(&app, &a).await.len(), records);
     assert_eq!(audit_of(&app, &b).await.len(), records);
     app.cleanup().await;
@@ -747,7 +592,7 @@ async fn a_provider_changed_through_either_door_is_stored_and_audited_alike() {
 async fn a_provider_removed_through_either_door_is_gone_and_audited_alike() {
     let app = TestApp::spawn_with(no_worker()).await;
     let owner = app.signup().await;
-    let browser = Browser::sign_in(&app, &owner.email, OWNER_PASSWORD).await;
+    let browser = app.admin_session(&owner.email, OWNER_PASSWORD).await;
     let a = app
         .provider(&owner, "sandbox", json!({}), None, &[("*", "0.01")])
         .await;
@@ -805,7 +650,7 @@ async fn a_provider_removed_through_either_door_is_gone_and_audited_alike() {
 async fn prices_set_through_either_door_are_stored_and_audited_alike() {
     let app = TestApp::spawn_with(no_worker()).await;
     let owner = app.signup().await;
-    let browser = Browser::sign_in(&app, &owner.email, OWNER_PASSWORD).await;
+    let browser = app.admin_session(&owner.email, OWNER_PASSWORD).await;
     let mut ids = Vec::new();
     for _ in 0..4 {
         ids.push(app.provider(&owner, "sandbox", json!({}), None, &[]).await);
@@ -842,7 +687,7 @@ async fn prices_set_through_either_door_are_stored_and_audited_alike() {
         )
         .await;
     assert_eq!(
-        answer.flash,
+        answer.note(),
         Some((Some("saved".into()), "Saved 3 prices.".into()))
     );
     let answer = browser
@@ -852,7 +697,7 @@ async fn prices_set_through_either_door_are_stored_and_audited_alike() {
         )
         .await;
     assert_eq!(
-        answer.flash,
+        answer.note(),
         Some((Some("saved".into()), "Saved 3 prices.".into()))
     );
 
@@ -920,11 +765,11 @@ async fn prices_set_through_either_door_are_stored_and_audited_alike() {
     app.cleanup().await;
 }
 
-async fn member_browser<'a>(app: &'a TestApp, owner: &Owner, role: &str) -> (Browser<'a>, String) {
+async fn member_browser(app: &TestApp, owner: &Owner, role: &str) -> (AdminSession, String) {
     let (_, token) = app.member(owner, role).await;
     let me: Value = app.get("/v1/me", &token).await.json().await.unwrap();
     let email = me["user"]["email"].as_str().unwrap().to_owned();
-    (Browser::sign_in(app, &email, MEMBER_PASSWORD).await, token)
+    (app.admin_session(&email, MEMBER_PASSWORD).await, token)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -997,7 +842,7 @@ async fn a_test_message_with_nothing_routable_adds_the_sandbox_once_and_records_
 async fn a_test_message_with_a_live_route_is_accepted_like_an_api_send() {
     let app = TestApp::spawn_with(no_worker()).await;
     let owner = app.signup().await;
-    let browser = Browser::sign_in(&app, &owner.email, OWNER_PASSWORD).await;
+    let browser = app.admin_session(&owner.email, OWNER_PASSWORD).await;
     app.provider(
         &owner,
         "twilio",
@@ -1074,7 +919,7 @@ async fn a_test_message_with_a_live_route_is_accepted_like_an_api_send() {
         .await;
     assert_eq!(answer.location, "/messages/new");
     assert_eq!(
-        answer.flash,
+        answer.note(),
         Some((
             None,
             "Your role cannot send messages; ask an owner or admin.".into()

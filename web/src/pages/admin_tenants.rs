@@ -2,15 +2,19 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use openclaw_core::db::tenants;
 use openclaw_core::domain::TenantId;
-use openclaw_core::permissions::{Action, allowed};
+use openclaw_core::permissions::Action;
 
 use crate::components::layout::Layout;
+use crate::routes::Who;
+
+/// Who may see this page (`crate::routes::PAGES`).
+pub const WHO: Who = Who::Platform(Action::ListTenants);
 
 async fn tenants_list() -> Option<anyhow::Result<Vec<tenants::Summary>>> {
     let (ctx, identity) = super::signed_in().await?;
     Some(
         async move {
-            if !allowed(identity.role, Action::ListTenants) {
+            if !WHO.admits(&identity) {
                 return Err(anyhow::Error::new(super::NotAllowed));
             }
             let actor = super::request()

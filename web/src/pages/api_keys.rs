@@ -5,7 +5,11 @@ use openclaw_core::domain::ApiKeyId;
 use openclaw_core::permissions::{Action, allowed};
 
 use crate::components::layout::{Field, Layout};
+use crate::routes::Who;
 use crate::session::Scoped;
+
+/// Who may see this page (`crate::routes::PAGES`).
+pub const WHO: Who = Who::Tenant(Action::ReadApiKeys);
 
 struct Keys {
     keys: Vec<api_keys::ApiKey>,
@@ -18,7 +22,7 @@ async fn keys() -> Option<anyhow::Result<Keys>> {
         async move {
             let tenant_id = identity
                 .tenant_id
-                .filter(|_| allowed(identity.role, Action::ReadApiKeys))
+                .filter(|_| WHO.admits(&identity))
                 .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
             ctx.scoped(tenant_id, async |conn| {
                 Ok(Keys {

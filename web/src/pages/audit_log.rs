@@ -3,10 +3,14 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use openclaw_core::db::audit;
 use openclaw_core::domain::AuditEventId;
-use openclaw_core::permissions::{Action, allowed};
+use openclaw_core::permissions::Action;
 
 use crate::components::layout::Layout;
+use crate::routes::Who;
 use crate::session::Scoped;
+
+/// Who may see this page (`crate::routes::PAGES`).
+pub const WHO: Who = Who::Tenant(Action::ReadAuditLog);
 
 const PAGE: i64 = 50;
 
@@ -16,7 +20,7 @@ async fn entries(before: Option<uuid::Uuid>) -> Option<anyhow::Result<Vec<audit:
         async move {
             let tenant = identity
                 .tenant_id
-                .filter(|_| allowed(identity.role, Action::ReadAuditLog))
+                .filter(|_| WHO.admits(&identity))
                 .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
             ctx.scoped(tenant, async |c| {
                 Ok(audit::list(c, Some(tenant), before, PAGE + 1).await?)

@@ -6,7 +6,12 @@ use openclaw_core::domain::{Money, Status};
 
 use crate::components::chart::{Day, VolumeChart};
 use crate::components::layout::Layout;
+use crate::routes::Who;
 use crate::session::Scoped;
+
+/// Who may see this page (`crate::routes::PAGES`).
+/// (Staff are sent to their console, the tenant list.)
+pub const WHO: Who = Who::Member;
 
 /// How one provider did over the last 30 days.
 struct ProviderLine {
@@ -42,6 +47,7 @@ async fn overview() -> Option<anyhow::Result<Overview>> {
         async move {
             let tenant_id = identity
                 .tenant_id
+                .filter(|_| WHO.admits(&identity))
                 .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
             ctx.scoped(tenant_id, async |conn| {
                 let tenant = tenants::find(conn, tenant_id).await?;

@@ -5,6 +5,10 @@ use openclaw_core::domain::{Role, UserId};
 use openclaw_core::permissions::{Action, allowed};
 
 use crate::components::layout::{Field, Layout};
+use crate::routes::Who;
+
+/// Who may see this page (`crate::routes::PAGES`).
+pub const WHO: Who = Who::Tenant(Action::ReadMembers);
 
 const ROLES: &[(&str, &str)] = &[
     ("viewer", "Viewer: reads messages and providers"),
@@ -26,7 +30,7 @@ async fn members() -> Option<anyhow::Result<Members>> {
         async move {
             let tenant = identity
                 .tenant_id
-                .filter(|_| allowed(identity.role, Action::ReadMembers))
+                .filter(|_| WHO.admits(&identity))
                 .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
             Ok(Members {
                 members: openclaw_core::members::list(&ctx.pool, tenant).await?,

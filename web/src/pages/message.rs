@@ -5,7 +5,12 @@ use openclaw_core::db::{messages, providers};
 use openclaw_core::domain::{MessageId, Money};
 
 use crate::components::layout::Layout;
+use crate::routes::Who;
 use crate::session::Scoped;
+
+/// Who may see this page (`crate::routes::PAGES`).
+/// (To anyone else a message is not there.)
+pub const WHO: Who = Who::Member;
 
 struct Detail {
     message: messages::Message,
@@ -17,7 +22,9 @@ async fn detail(id: Option<MessageId>) -> Option<anyhow::Result<Option<Detail>>>
     let (ctx, identity) = super::signed_in().await?;
     Some(
         async move {
-            let (Some(id), Some(tenant_id)) = (id, identity.tenant_id) else {
+            let (Some(id), Some(tenant_id)) =
+                (id, identity.tenant_id.filter(|_| WHO.admits(&identity)))
+            else {
                 return Ok(None);
             };
             ctx.scoped(tenant_id, async |conn| {

@@ -7,7 +7,11 @@ use openclaw_core::domain::{MessageId, Money, PhoneNumber};
 use openclaw_core::permissions::{Action, allowed};
 
 use crate::components::layout::Layout;
+use crate::routes::Who;
 use crate::session::Scoped;
+
+/// Who may see this page (`crate::routes::PAGES`).
+pub const WHO: Who = Who::Member;
 
 const PAGE: i64 = 25;
 
@@ -66,6 +70,7 @@ async fn listing(
         async move {
             let tenant_id = identity
                 .tenant_id
+                .filter(|_| WHO.admits(&identity))
                 .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
             ctx.scoped(tenant_id, async |conn| {
                 let mut found = messages::list(conn, tenant_id, &filter, PAGE + 1).await?;

@@ -9,7 +9,14 @@ use openclaw_core::providers::service::DEFAULT_MAX_CONCURRENCY;
 use openclaw_core::routing::Price;
 
 use crate::components::layout::{Field, Layout};
+use crate::routes::Who;
 use crate::session::Scoped;
+
+/// Who may see this page (`crate::routes::PAGES`).
+/// The list and a provider's page (to anyone else a provider is not there).
+pub const WHO: Who = Who::Tenant(Action::ReadProviders);
+/// The form to add one, for anyone signed in (posting it needs `ManageProviders`).
+pub const NEW_WHO: Who = Who::AnyUser;
 
 fn mask_text(mask: &serde_json::Value) -> String {
     mask.as_object()
@@ -51,7 +58,7 @@ async fn list() -> Option<anyhow::Result<List>> {
         async move {
             let tenant_id = identity
                 .tenant_id
-                .filter(|_| allowed(identity.role, Action::ReadProviders))
+                .filter(|_| WHO.admits(&identity))
                 .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
             ctx.scoped(tenant_id, async |conn| {
                 let table = providers::routing_table(conn, tenant_id).await?;
@@ -254,7 +261,7 @@ async fn detail(id: Option<ProviderId>) -> Option<anyhow::Result<Option<Detail>>
             let (Some(id), Some(tenant_id)) = (id, identity.tenant_id) else {
                 return Ok(None);
             };
-            if !allowed(identity.role, Action::ReadProviders) {
+            if !WHO.admits(&identity) {
                 return Ok(None);
             }
             ctx.scoped(tenant_id, async |conn| {

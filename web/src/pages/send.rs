@@ -2,6 +2,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::layout::{Field, Layout};
+use crate::routes::Who;
+
+/// Who may see this page (`crate::routes::PAGES`).
+/// The form, for anyone signed in; the service decides who may send (`Who::Service`).
+pub const WHO: Who = Who::AnyUser;
 
 #[component]
 pub fn SendTest() -> impl IntoView {

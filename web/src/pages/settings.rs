@@ -4,7 +4,12 @@ use openclaw_core::db::tenants;
 use openclaw_core::permissions::{Action, allowed};
 
 use crate::components::layout::{Field, Layout};
+use crate::routes::Who;
 use crate::session::Scoped;
+
+/// Who may see this page (`crate::routes::PAGES`).
+/// (Roles that may not change the settings see them read-only.)
+pub const WHO: Who = Who::Member;
 
 async fn tenant() -> Option<anyhow::Result<(tenants::Tenant, bool)>> {
     let (ctx, identity) = super::signed_in().await?;
@@ -12,6 +17,7 @@ async fn tenant() -> Option<anyhow::Result<(tenants::Tenant, bool)>> {
         async move {
             let tenant_id = identity
                 .tenant_id
+                .filter(|_| WHO.admits(&identity))
                 .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
             ctx.scoped(tenant_id, async |conn| {
                 Ok((

@@ -1,0 +1,211 @@
+//! Providers: add, change, upload prices, remove (`openclaw_core::providers::service`).
+
+use actix_web::{HttpResponse, web};
+use openclaw_core::changes::Change;
+use openclaw_core::domain::ProviderId;
+use openclaw_core::providers::ProviderKind;
+use openclaw_core::providers::service::{
+    self as service, DEFAULT_MAX_CONCURRENCY, PriceInput, ProviderError, ProviderInput,
+    ProviderPatch, number_from_text,
+};
+
+use super::flash::Back;
+use super::guard::Member;
+use super::{Fields, field, see_other, split_senders};
+use crate::session::AppContext;
+
+/// The credentials object built from a kind's form fields, or every kind's (empty ones left
+/// out).
+fn credentials_json(form: &[(String, String)], kind: Option<ProviderKind>) -> serde_json::Value {
+    let kinds = match kind {
+        Some(kind) => vec![kind],
+        None => ProviderKind::ALL.to_vec(),
+    };
+    let mut map = serde_json::Map::new();
+    for kind in kinds {
+        for (name, _, _) in crate::pages::providers::credential_fields(kind) {
+            let value = field(form, name);
+            if !value.trim().is_empty() {
+                map.insert((*name).to_owned(), serde_json::Value::String(value));
+            }
+        }
+    }
+    serde_json::Value::Object(map)
+}
+
+/// `max_rate_per_sec` and `max_concurrency` as typed (empty: none).
+fn limits(form: &[(String, String)]) -> Result<(Option<i32>, Option<i32>), ProviderError> {
+    Ok((
+        number_from_text("max_rate_per_sec", &field(form, "max_rate_per_sec"))?,
+        number_from_text("max_concurrency", &field(form, "max_concurrency"))?,
+    ))
+}
+
+fn provider_id(raw: &str) -> Option<uuid::Uuid> {
+    ProviderId::parse(raw).ok().map(|p| p.uuid())
+}
+
+pub async fn create(ctx: web::Data<AppContext>, m: Member, form: Fields) -> HttpResponse {
+    let typed_kind = field(&form, "kind");
+    let kind = ProviderKind::parse(typed_kind.trim());
+    let back_to = match kind {
+        Some(kind) => format!("/providers/new?kind={}", kind.as_str()),
+        None => "/providers/new".to_owned(),
+    };
+    let keep = [
+        "name",
+        "base_url",
+        "sender_ids",
+        "max_rate_per_sec",
+        "max_concurrency",
+        "account_sid",
+        "api_key",
+    ]
+    .map(|name| (name, field(&form, name)));
+    let back = Back::to(&ctx, back_to, "provider-new").keeping(keep);
+    let (max_rate_per_sec, max_concurrency) = match limits(&form) {
+        Ok(limits) => limits,
+        Err(e) => return back.failed(e),
+    };
+    let input = ProviderInput {
+        name: field(&form, "name"),
+        kind: typed_kind.clone(),
+        // An unknown kind has no credential fields; the service names `kind`.
+        credentials: kind
+            .map(|kind| credentials_json(&form, Some(kind)))
+            .unwrap_or_default(),
+        base_url: Some(field(&form, "base_url")).filter(|u| !u.trim().is_empty()),
+        sender_ids: split_senders(&field(&form, "sender_ids")),
+        max_rate_per_sec,
+        max_concurrency,
+        enabled: true,
+    };
+    match service::create(&ctx.pool, &ctx.settings.master_key, m.manager(), input).await {
+        Ok(row) => {
+            ctx.changed(Change::Routes { tenant: m.tenant }).await;
+            let id = ProviderId::from(row.id);
+            Back::to(&ctx, format!("/providers/{id}"), "provider").with(
+                Some("saved"),
+                "Added. Give it prices below: it carries no messages until it has some.",
+            )
+        }
+        Err(e) => back.failed(e),
+    }
+}
+
+/// The provider's settings form: every field is posted as shown, so the service's comparison
+/// with the stored provider decides what changed. Empty credential fields keep the stored
+/// credentials; an empty base URL is the provider's public API, an empty rate no limit and an
+/// empty concurrency the default.
+pub async fn update(
+    ctx: web::Data<AppContext>,
+    m: Member,
+    id: web::Path<String>,
+    form: Fields,
+) -> HttpResponse {
+    let back = Back::to(&ctx, format!("/providers/{}", id.as_str()), "provider");
+    let Some(id) = provider_id(&id) else {
+        return see_other("/providers").finish();
+    };
+    let (max_rate_per_sec, max_concurrency) = match limits(&form) {
+        Ok(limits) => limits,
+        Err(e) => return back.failed(e),
+    };
+    // The page shows the stored kind's credential fields; the service checks what was typed
+    // against that kind.
+    let typed = credentials_json(&form, None);
+    let patch = ProviderPatch {
+        name: Some(field(&form, "name")),
+        credentials: typed
+            .as_object()
+            .is_some_and(|o| !o.is_empty())
+            .then_some(typed),
+        // The sandbox's form has no base URL.
+        base_url: form
+            .iter()
+            .any(|(k, _)| k == "base_url")
+            .then(|| Some(field(&form, "base_url")).filter(|u| !u.trim().is_empty())),
+        sender_ids: Some(split_senders(&field(&form, "sender_ids"))),
+        max_rate_per_sec: Some(max_rate_per_sec),
+        max_concurrency: Some(max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY)),
+        enabled: Some(field(&form, "enabled") == "on"),
+    };
+    match service::update(&ctx.pool, &ctx.settings.master_key, m.manager(), id, patch).await {
+        Ok(_) => {
+            ctx.changed(Change::Routes { tenant: m.tenant }).await;
+            back.with(Some("saved"), "Saved.")
+        }
+        Err(e) => back.failed(e),
+    }
+}
+
+/// The price form's fields: an uploaded CSV file, or CSV pasted into the text box.
+async fn read_price_form(mut form: actix_multipart::Multipart) -> Result<String, String> {
+    use futures::StreamExt;
+    const LIMIT: usize = 2 * 1024 * 1024;
+    let (mut file, mut pasted) = (Vec::new(), Vec::new());
+    while let Some(part) = form.next().await {
+        let mut part = part.map_err(|e| format!("The upload could not be read: {e}."))?;
+        let name = part
+            .content_disposition()
+            .and_then(|d| d.get_name())
+            .unwrap_or_default()
+            .to_owned();
+        let target = match name.as_str() {
+            "file" => &mut file,
+            "csv" => &mut pasted,
+            _ => continue,
+        };
+        while let Some(chunk) = part.next().await {
+            let chunk = chunk.map_err(|e| format!("The upload could not be read: {e}."))?;
+            if target.len() + chunk.len() > LIMIT {
+                return Err("The price list is over 2 MB.".into());
+            }
+            target.extend_from_slice(&chunk);
+        }
+    }
+    let chosen = if file.iter().any(|b| !b.is_ascii_whitespace()) {
+        file
+    } else {
+        pasted
+    };
+    String::from_utf8(chosen).map_err(|_| "The price list is not UTF-8 text.".into())
+}
+
+pub async fn upload_prices(
+    ctx: web::Data<AppContext>,
+    m: Member,
+    id: web::Path<String>,
+    form: actix_multipart::Multipart,
+) -> HttpResponse {
+    let back = Back::to(&ctx, format!("/providers/{}", id.as_str()), "provider");
+    let Some(id) = provider_id(&id) else {
+        return see_other("/providers").finish();
+    };
+    let csv = match read_price_form(form).await {
+        Ok(csv) => csv,
+        Err(message) => return back.with(Some("csv"), message),
+    };
+    match service::replace_prices(&ctx.pool, m.manager(), id, PriceInput::Csv(csv.as_bytes())).await
+    {
+        Ok(prices) => {
+            ctx.changed(Change::Routes { tenant: m.tenant }).await;
+            back.with(Some("saved"), format!("Saved {} prices.", prices.len()))
+        }
+        Err(e) => back.keeping([("csv", csv)]).failed(e),
+    }
+}
+
+pub async fn delete(ctx: web::Data<AppContext>, m: Member, id: web::Path<String>) -> HttpResponse {
+    let Some(id) = provider_id(&id) else {
+        return see_other("/providers").finish();
+    };
+    match service::delete(&ctx.pool, m.manager(), id).await {
+        // Gone already (another tab, another person): the list shows what is left.
+        Ok(()) | Err(ProviderError::NotFound) => {
+            ctx.changed(Change::Routes { tenant: m.tenant }).await;
+            see_other("/providers").finish()
+        }
+        Err(e) => Back::to(&ctx, "/providers", "provider").failed(e),
+    }
+}
