@@ -127,6 +127,10 @@ impl Application {
                 .default_service(web::to(not_found))
                 .wrap(actix_web::middleware::from_fn(routes::refuse_nul_in_query))
                 .wrap(openclaw_web::security_headers(https))
+                // Outermost: every response, whatever answered it, carries the request id.
+                .wrap(actix_web::middleware::from_fn(
+                    openclaw_core::request::request_ids,
+                ))
         })
         .listen(listener)?
         .shutdown_timeout(20)
