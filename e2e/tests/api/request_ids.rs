@@ -33,6 +33,28 @@ async fn a_request_without_an_id_gets_a_new_one_each_time() {
         seen.push(id);
     }
     assert_ne!(seen[0], seen[1]);
+
+    // The document says so on every response.
+    let doc: serde_json::Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut responses = 0;
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            for (status, response) in op["responses"].as_object().into_iter().flatten() {
+                let header = &response["headers"]["X-Request-Id"];
+                assert_eq!(header["schema"]["type"], "string", "{status}: {response}");
+                responses += 1;
+            }
+        }
+    }
+    assert!(responses > 100, "{responses} responses documented");
     app.cleanup().await;
 }
 
