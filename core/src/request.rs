@@ -50,11 +50,11 @@ pub async fn request_ids(
         .and_then(RequestId::parse)
         .unwrap_or_else(RequestId::generate);
     req.extensions_mut().insert(id.clone());
-    let route = req.match_pattern();
     let span = tracing::info_span!(
         "request",
         method = %req.method(),
-        route = route.as_deref().unwrap_or("-"),
+        // Evaluated only when the span is enabled (not at `RUST_LOG=warn`).
+        route = %req.match_pattern().unwrap_or_else(|| "-".into()),
         request_id = %id,
         tenant_id = Empty,
         message_id = Empty,
