@@ -572,6 +572,9 @@ pub async fn authenticate(
     if !active {
         return Err(AuthError::Ended);
     }
+    if let Some(tenant) = claims.tid {
+        crate::trace::record_tenant(tenant);
+    }
     Ok(Identity {
         user_id: claims.sub,
         tenant_id: claims.tid,

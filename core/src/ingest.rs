@@ -15,7 +15,8 @@ use std::time::Duration;
 use crate::db::messages::{self, Due, Inserted, NewMessage};
 use crate::db::{PgPool, idempotency};
 use crate::domain::Status;
-use crate::queue::{self, Envelope, Topology};
+use crate::queue::{self, Entry, Envelope, Topology};
+use crate::trace::{self, RequestId};
 use anyhow::Context;
 use diesel_async::AsyncConnection;
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -35,8 +36,13 @@ type Reply = oneshot::Sender<anyhow::Result<Committed>>;
 struct Job {
     rows: Vec<NewMessage>,
     keep: Option<Keep>,
+    /// The request that sent the rows, carried into the queue envelope.
+    request_id: Option<RequestId>,
     reply: Reply,
 }
+
+/// A committed message for the publisher, with the request that sent it.
+type Publish = (Uuid, Option<RequestId>);
 
 enum Committed {
     Rows(Vec<Inserted>),
@@ -88,7 +94,7 @@ impl IngestTasks {
 impl Ingest {
     pub fn start(pool: PgPool, amqp_url: String, topology: Topology) -> (Ingest, IngestTasks) {
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(16_384);
-        let (publish_tx, publish_rx) = mpsc::channel::<Uuid>(200_000);
+        let (publish_tx, publish_rx) = mpsc::channel::<Publish>(200_000);
         let broker_up = Arc::new(AtomicBool::new(false));
         let committer = tokio::spawn(commit_loop(pool.clone(), jobs_rx, publish_tx));
         let publisher = tokio::spawn(publish_loop(
@@ -111,7 +117,8 @@ impl Ingest {
     }
 
     /// Commits the rows (in one transaction) and says, per row, whether it was created or
-    /// an earlier message with the same idempotency key exists.
+    /// an earlier message with the same idempotency key exists. The request being served
+    /// ([`trace::current`]) goes with the rows into the queue.
     pub async fn submit(&self, rows: Vec<NewMessage>) -> anyhow::Result<Vec<Inserted>> {
         match self.job(rows, None).await? {
             Committed::Rows(rows) => Ok(rows),
@@ -131,7 +138,12 @@ impl Ingest {
     async fn job(&self, rows: Vec<NewMessage>, keep: Option<Keep>) -> anyhow::Result<Committed> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job { rows, keep, reply })
+            .send(Job {
+                rows,
+                keep,
+                request_id: trace::current(),
+                reply,
+            })
             .await
             .map_err(|_| anyhow::anyhow!("the ingest committer has stopped"))?;
         answer
@@ -144,7 +156,7 @@ impl Ingest {
     }
 }
 
-async fn commit_loop(pool: PgPool, mut jobs: mpsc::Receiver<Job>, publish: mpsc::Sender<Uuid>) {
+async fn commit_loop(pool: PgPool, mut jobs: mpsc::Receiver<Job>, publish: mpsc::Sender<Publish>) {
     let permits = Arc::new(Semaphore::new(CONCURRENT_COMMITS));
     let mut waiting: Vec<Job> = Vec::new();
     let mut running = tokio::task::JoinSet::new();
@@ -188,7 +200,7 @@ async fn commit_loop(pool: PgPool, mut jobs: mpsc::Receiver<Job>, publish: mpsc:
     while running.join_next().await.is_some() {}
 }
 
-async fn commit(pool: &PgPool, batch: Vec<Job>, publish: &mpsc::Sender<Uuid>) {
+async fn commit(pool: &PgPool, batch: Vec<Job>, publish: &mpsc::Sender<Publish>) {
     let (plain, kept): (Vec<Job>, Vec<Job>) = batch.into_iter().partition(|j| j.keep.is_none());
     if !plain.is_empty() {
         commit_plain(pool, plain, publish).await;
@@ -199,11 +211,14 @@ async fn commit(pool: &PgPool, batch: Vec<Job>, publish: &mpsc::Sender<Uuid>) {
 }
 
 /// The group commit proper: every job's rows in one statement.
-async fn commit_plain(pool: &PgPool, batch: Vec<Job>, publish: &mpsc::Sender<Uuid>) {
-    let mut rows = Vec::with_capacity(batch.iter().map(|j| j.rows.len()).sum());
+async fn commit_plain(pool: &PgPool, batch: Vec<Job>, publish: &mpsc::Sender<Publish>) {
+    let count = batch.iter().map(|j| j.rows.len()).sum();
+    let mut rows = Vec::with_capacity(count);
+    let mut request_ids = Vec::with_capacity(count);
     let mut replies = Vec::with_capacity(batch.len());
     for job in batch {
         replies.push((job.reply, job.rows.len()));
+        request_ids.extend(std::iter::repeat_n(job.request_id, job.rows.len()));
         rows.extend(job.rows);
     }
     let result = async {
@@ -215,7 +230,7 @@ async fn commit_plain(pool: &PgPool, batch: Vec<Job>, publish: &mpsc::Sender<Uui
     .await;
     match result {
         Ok(outcomes) => {
-            announce(&rows, &outcomes, publish);
+            announce(&rows, &outcomes, &request_ids, publish);
             let mut outcomes = outcomes.into_iter();
             for (reply, n) in replies {
                 let _ = reply.send(Ok(Committed::Rows(outcomes.by_ref().take(n).collect())));
@@ -233,8 +248,13 @@ async fn commit_plain(pool: &PgPool, batch: Vec<Job>, publish: &mpsc::Sender<Uui
 /// A job whose answer is stored under an idempotency key: its own transaction, which takes
 /// the key first (waiting out a concurrent request with the same key), then stores the rows
 /// and the answer. An earlier request's answer is returned as it is, and nothing is stored.
-async fn commit_kept(pool: &PgPool, job: Job, publish: &mpsc::Sender<Uuid>) {
-    let Job { rows, keep, reply } = job;
+async fn commit_kept(pool: &PgPool, job: Job, publish: &mpsc::Sender<Publish>) {
+    let Job {
+        rows,
+        keep,
+        request_id,
+        reply,
+    } = job;
     let Some(keep) = keep else {
         let _ = reply.send(Err(anyhow::anyhow!("a kept job without a key")));
         return;
@@ -261,7 +281,8 @@ async fn commit_kept(pool: &PgPool, job: Job, publish: &mpsc::Sender<Uuid>) {
     .await;
     match result {
         Ok((kept, outcomes)) => {
-            announce(&rows, &outcomes, publish);
+            let request_ids = vec![request_id; rows.len()];
+            announce(&rows, &outcomes, &request_ids, publish);
             let _ = reply.send(Ok(Committed::Kept(kept)));
         }
         Err(e) => {
@@ -270,12 +291,17 @@ async fn commit_kept(pool: &PgPool, job: Job, publish: &mpsc::Sender<Uuid>) {
     }
 }
 
-/// Hands the committed, due messages to the publisher.
-fn announce(rows: &[NewMessage], outcomes: &[Inserted], publish: &mpsc::Sender<Uuid>) {
-    for (row, outcome) in rows.iter().zip(outcomes) {
+/// Hands the committed, due messages to the publisher, each with its request's id.
+fn announce(
+    rows: &[NewMessage],
+    outcomes: &[Inserted],
+    request_ids: &[Option<RequestId>],
+    publish: &mpsc::Sender<Publish>,
+) {
+    for ((row, outcome), request_id) in rows.iter().zip(outcomes).zip(request_ids) {
         if matches!(outcome, Inserted::Created) && row.status == Status::Queued {
             // A full channel only delays the publish until the relay's next scan.
-            let _ = publish.try_send(row.id);
+            let _ = publish.try_send((row.id, request_id.clone()));
         }
     }
 }
@@ -342,7 +368,7 @@ async fn publish_loop(
     pool: PgPool,
     amqp_url: String,
     topology: Topology,
-    mut ids: mpsc::Receiver<Uuid>,
+    mut ids: mpsc::Receiver<Publish>,
     broker_up: Arc<AtomicBool>,
 ) {
     let permits = Arc::new(Semaphore::new(CONFIRM_BATCHES_IN_FLIGHT));
@@ -351,7 +377,7 @@ async fn publish_loop(
     let clearer = tokio::spawn(clear_outbox(pool.clone(), acked_rx));
     let send_queue = topology.send_queue();
     let mut backoff = Duration::from_millis(200);
-    let mut batch: Vec<Uuid> = Vec::with_capacity(1024);
+    let mut batch: Vec<Publish> = Vec::with_capacity(1024);
     'connect: loop {
         let connected = async {
             let conn = queue::connect(&amqp_url, "openclaw-server").await?;
@@ -394,10 +420,16 @@ async fn publish_loop(
             let mut failed = false;
             for chunk in batch.chunks(queue::MAX_ENVELOPE) {
                 let envelope = Envelope {
-                    messages: chunk.iter().map(|id| (*id, 0)).collect(),
+                    messages: chunk
+                        .iter()
+                        .map(|(id, request_id)| Entry::new(*id, 0, request_id.clone()))
+                        .collect(),
                 };
                 match queue::publish(&channel, &send_queue, &envelope).await {
-                    Ok(confirm) => pending.push((chunk.to_vec(), confirm)),
+                    Ok(confirm) => {
+                        let ids: Vec<Uuid> = chunk.iter().map(|(id, _)| *id).collect();
+                        pending.push((ids, confirm));
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "publish failed; reconnecting");
                         failed = true;

@@ -28,3 +28,4 @@ pub mod routing;
 pub mod settings;
 pub mod staff;
 pub mod test_send;
+pub mod trace;

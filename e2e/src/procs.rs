@@ -2,7 +2,7 @@
 //! `provider-sim`, each killed when its handle is dropped.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -62,8 +62,23 @@ pub struct Process {
 }
 
 impl Process {
-    pub fn spawn(name: &str, mut cmd: Command) -> Process {
-        if std::env::var_os("TEST_LOG").is_none() {
+    /// Starts `cmd`; its output is dropped unless `TEST_LOG` is set (then it is shown).
+    pub fn spawn(name: &str, cmd: Command) -> Process {
+        Process::spawn_logged(name, cmd, None)
+    }
+
+    /// Starts `cmd` with its stdout and stderr appended to `log` when given (whatever
+    /// `TEST_LOG` says), else as [`Process::spawn`] does.
+    pub fn spawn_logged(name: &str, mut cmd: Command, log: Option<&Path>) -> Process {
+        if let Some(path) = log {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+            let err = file.try_clone().expect("cloning a log file handle");
+            cmd.stdout(file).stderr(err);
+        } else if std::env::var_os("TEST_LOG").is_none() {
             cmd.stdout(Stdio::null()).stderr(Stdio::null());
         }
         let child = cmd
@@ -145,12 +160,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// `openclaw-server` with `env`, listening on `port`, once it answers `/readyz`.
-async fn start_server(env: &[(String, String)], port: u16) -> (Process, Api) {
+/// `openclaw-server` with `env`, listening on `port`, once it answers `/readyz`; its output
+/// goes to `log` when given.
+async fn start_server(env: &[(String, String)], port: u16, log: Option<&Path>) -> (Process, Api) {
     let mut cmd = Command::new(binary("openclaw-server"));
     cmd.envs(env.iter().map(|(k, v)| (k, v)))
         .env("OPENCLAW_HTTP_ADDR", format!("127.0.0.1:{port}"));
-    let server = Process::spawn("openclaw-server", cmd);
+    let server = Process::spawn_logged("openclaw-server", cmd, log);
     let address = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let mut ready = false;
@@ -178,10 +194,25 @@ pub struct Relay {
     pub worker: Option<Process>,
     pub db: TestDb,
     pub queues: TestQueues,
+    /// Where the server's and the workers' output goes, for a relay started with
+    /// [`Relay::start_logged`].
+    pub logs: Option<PathBuf>,
 }
 
 impl Relay {
     pub async fn start(extra_env: &[(&str, &str)]) -> Relay {
+        Relay::start_with(extra_env, false).await
+    }
+
+    /// Like [`Relay::start`], with the output of the server and of each worker appended to
+    /// `server.log` and `worker.log` in a directory of their own under
+    /// `target/<profile>/e2e-logs/` (read them with [`Relay::server_log`] and
+    /// [`Relay::worker_log`]).
+    pub async fn start_logged(extra_env: &[(&str, &str)]) -> Relay {
+        Relay::start_with(extra_env, true).await
+    }
+
+    async fn start_with(extra_env: &[(&str, &str)], logged: bool) -> Relay {
         let db = TestDb::new().await;
         let queues = TestQueues::new().await;
         let port = free_port();
@@ -208,7 +239,14 @@ impl Relay {
         let settings =
             openclaw_core::config::Settings::from_lookup(lookup).expect("valid settings");
         queues.track(&openclaw_core::queue::Topology::from_settings(&settings));
-        let (server, api) = start_server(&env, port).await;
+        let logs = logged.then(|| {
+            let dir = target_dir().join("e2e-logs").join(&queues.prefix);
+            std::fs::create_dir_all(&dir)
+                .unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+            dir
+        });
+        let server_log = logs.as_ref().map(|d| d.join("server.log"));
+        let (server, api) = start_server(&env, port, server_log.as_deref()).await;
         let mut relay = Relay {
             api,
             env,
@@ -216,6 +254,7 @@ impl Relay {
             worker: None,
             db,
             queues,
+            logs,
         };
         relay.start_worker();
         relay
@@ -224,7 +263,25 @@ impl Relay {
     /// One more `openclaw-server` on another port, with the same database, queues and
     /// settings (stopped when dropped), and a client of it.
     pub async fn spawn_server(&self) -> (Process, Api) {
-        start_server(&self.env, free_port()).await
+        start_server(&self.env, free_port(), None).await
+    }
+
+    /// What the server has logged so far (a relay started with [`Relay::start_logged`]).
+    pub fn server_log(&self) -> String {
+        self.log("server.log")
+    }
+
+    /// What the workers have logged so far (a relay started with [`Relay::start_logged`]).
+    pub fn worker_log(&self) -> String {
+        self.log("worker.log")
+    }
+
+    fn log(&self, name: &str) -> String {
+        let dir = self
+            .logs
+            .as_ref()
+            .expect("a relay started with start_logged");
+        std::fs::read_to_string(dir.join(name)).unwrap_or_default()
     }
 
     pub fn start_worker(&mut self) {
@@ -235,7 +292,8 @@ impl Relay {
     pub fn spawn_worker(&self) -> Process {
         let mut cmd = Command::new(binary("openclaw-worker"));
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-        Process::spawn("openclaw-worker", cmd)
+        let log = self.logs.as_ref().map(|d| d.join("worker.log"));
+        Process::spawn_logged("openclaw-worker", cmd, log.as_deref())
     }
 
     /// Stops the worker with a signal ("TERM" drains, "KILL" does not).

@@ -59,6 +59,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .configure(routes::config)
         .split_for_parts();
     routes::schemas::forbid_nul_in_strings(&mut doc);
+    routes::schemas::document_request_id(&mut doc);
     doc
 }
 
@@ -118,6 +119,7 @@ impl Application {
                 .configure(routes::config)
                 .split_for_parts();
             routes::schemas::forbid_nul_in_strings(&mut doc);
+            routes::schemas::document_request_id(&mut doc);
             let json = routes::health::OpenApiJson(routes::schemas::to_json(&doc).into());
             app.app_data(web::Data::new(doc))
                 .app_data(web::Data::new(json))
@@ -127,6 +129,10 @@ impl Application {
                 .default_service(web::to(not_found))
                 .wrap(actix_web::middleware::from_fn(routes::refuse_nul_in_query))
                 .wrap(openclaw_web::security_headers(https))
+                // Outermost: every response, whatever answered it, carries the request id.
+                .wrap(actix_web::middleware::from_fn(
+                    openclaw_core::request::request_ids,
+                ))
         })
         .listen(listener)?
         .shutdown_timeout(20)

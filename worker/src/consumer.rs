@@ -26,11 +26,14 @@ use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Consumer};
 use openclaw_core::db::messages::{self, Due, Resolution, RoundResult};
+use openclaw_core::domain::{MessageId, ProviderId, TenantId};
 use openclaw_core::providers::ProviderKind;
-use openclaw_core::queue::{self, Envelope};
+use openclaw_core::queue::{self, Entry, Envelope};
 use openclaw_core::routing::RouteTable;
+use openclaw_core::trace::RequestId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::send::{self, SendContext};
@@ -47,9 +50,15 @@ const COMMIT_CHUNK: usize = 512;
 struct Tracker {
     delivery: Delivery,
     left: AtomicUsize,
+    /// The requests that sent its messages, as the envelope says.
+    request_ids: HashMap<Uuid, RequestId>,
 }
 
 impl Tracker {
+    fn request_id(&self, message: Uuid) -> Option<RequestId> {
+        self.request_ids.get(&message).cloned()
+    }
+
     /// `n` more of its pairs are settled in Postgres.
     async fn settled(&self, n: usize) {
         if n > 0 && self.left.fetch_sub(n, Ordering::AcqRel) == n {
@@ -105,34 +114,56 @@ pub async fn run(
             Some(Err(e)) => break Some(anyhow::Error::new(e).context("receiving a delivery")),
             None => break Some(anyhow::anyhow!("the broker closed the consumer")),
         };
-        let Some(dues) = dues_of(&delivery) else {
+        let Some(entries) = entries_of(&delivery) else {
             Tracker {
                 delivery,
                 left: AtomicUsize::new(1),
+                request_ids: HashMap::new(),
             }
             .settled(1)
             .await;
             continue;
         };
+        let span = tracing::info_span!(
+            "delivery",
+            tag = delivery.delivery_tag,
+            messages = entries.len()
+        );
+        let dues: Vec<Due> = entries
+            .iter()
+            .map(|e| Due {
+                id: e.id,
+                round: e.round,
+            })
+            .collect();
+        let request_ids = entries
+            .into_iter()
+            .filter_map(|e| Some((e.id, e.request_id?)))
+            .collect();
         let tracker = Arc::new(Tracker {
             delivery,
             left: AtomicUsize::new(dues.len()),
+            request_ids,
         });
-        let mut rest = dues.as_slice();
-        while !rest.is_empty() {
-            let Some(claims) = take_claims(&shared.in_flight, rest.len(), &stop).await else {
-                break;
-            };
-            let (chunk, after) = rest.split_at(claims.num_permits());
-            rest = after;
-            let Some(claimed) = claim(&shared, chunk, &stop).await else {
-                break;
-            };
-            dispatch(
-                &shared, &publish, &tracker, chunk, claimed, claims, &done_tx, &mut tasks,
-            )
-            .await;
+        async {
+            let mut rest = dues.as_slice();
+            while !rest.is_empty() {
+                let Some(claims) = take_claims(&shared.in_flight, rest.len(), &stop).await else {
+                    break;
+                };
+                let (chunk, after) = rest.split_at(claims.num_permits());
+                rest = after;
+                let Some(claimed) = claim(&shared, chunk, &stop).await else {
+                    break;
+                };
+                dispatch(
+                    &shared, &publish, &tracker, chunk, claimed, claims, &done_tx, &mut tasks,
+                )
+                .await;
+            }
         }
+        .instrument(span)
+        .await;
         while tasks.try_join_next().is_some() {}
     };
     // Finish what was taken: every call under way ends and its outcome is committed.
@@ -148,14 +179,9 @@ pub async fn run(
 }
 
 /// The pairs a delivery carries; None for an unreadable one (dropped with a warning).
-fn dues_of(d: &Delivery) -> Option<Vec<Due>> {
+fn entries_of(d: &Delivery) -> Option<Vec<Entry>> {
     match Envelope::from_bytes(&d.data) {
-        Some(e) if !e.messages.is_empty() => Some(
-            e.messages
-                .into_iter()
-                .map(|(id, round)| Due { id, round })
-                .collect(),
-        ),
+        Some(e) if !e.messages.is_empty() => Some(e.messages),
         Some(_) => None,
         None => {
             tracing::warn!(payload = ?String::from_utf8_lossy(&d.data), "unreadable queue message dropped");
@@ -242,29 +268,41 @@ async fn dispatch(
             let table = routes[&message.tenant_id].clone();
             let refused_before = refused.get(&message.id).cloned().unwrap_or_default();
             let (shared, tracker, done) = (shared.clone(), tracker.clone(), done.clone());
-            tasks.spawn(async move {
-                let ctx = SendContext {
-                    http: &shared.http,
-                    topology: &shared.topology,
-                    public_url: &shared.settings.public_url,
-                    timeout: shared.settings.provider_timeout,
-                    limits: &shared.limits,
-                };
-                let result = send::send_round(&ctx, &table, message, &refused_before).await;
-                let by_sandbox = match &result.resolution {
-                    Resolution::Sent { provider_id, .. } => table
-                        .gateways
-                        .get(provider_id)
-                        .is_some_and(|g| g.kind == ProviderKind::Sandbox),
-                    _ => false,
-                };
-                let _ = done.send(Done {
-                    result,
-                    by_sandbox,
-                    claim,
-                    tracker,
-                });
-            });
+            let request_id = tracker.request_id(message.id);
+            let span = tracing::info_span!(
+                "send",
+                message_id = %MessageId::from(message.id),
+                tenant_id = %TenantId::from(message.tenant_id),
+                round = message.round,
+                request_id = request_id.as_ref().map(tracing::field::display),
+            );
+            tasks.spawn(
+                async move {
+                    let ctx = SendContext {
+                        http: &shared.http,
+                        topology: &shared.topology,
+                        public_url: &shared.settings.public_url,
+                        timeout: shared.settings.provider_timeout,
+                        limits: &shared.limits,
+                    };
+                    let result = send::send_round(&ctx, &table, message, &refused_before).await;
+                    log_outcome(&result);
+                    let by_sandbox = match &result.resolution {
+                        Resolution::Sent { provider_id, .. } => table
+                            .gateways
+                            .get(provider_id)
+                            .is_some_and(|g| g.kind == ProviderKind::Sandbox),
+                        _ => false,
+                    };
+                    let _ = done.send(Done {
+                        result,
+                        by_sandbox,
+                        claim,
+                        tracker,
+                    });
+                }
+                .instrument(span),
+            );
         }
     }
     // Room taken for pairs that were not claimable goes back now.
@@ -276,7 +314,8 @@ async fn dispatch(
             // the unacked delivery comes back to be checked again.
             let mut backoff = Duration::from_millis(100);
             loop {
-                match held_elsewhere(&shared, &publish, &missed).await {
+                match held_elsewhere(&shared, &publish, &missed, |id| tracker.request_id(id)).await
+                {
                     Ok(()) => {
                         tracker.settled(missed.len()).await;
                         return;
@@ -314,9 +353,13 @@ async fn commit_loop(
         let mut results = Vec::with_capacity(batch.len());
         let mut sandbox = HashSet::new();
         let mut held = Vec::with_capacity(batch.len());
+        let mut request_ids = HashMap::new();
         for d in batch.drain(..) {
             if d.by_sandbox {
                 sandbox.insert(d.result.message.id);
+            }
+            if let Some(r) = d.tracker.request_id(d.result.message.id) {
+                request_ids.insert(d.result.message.id, r);
             }
             results.push(d.result);
             held.push((d.claim, d.tracker));
@@ -333,7 +376,15 @@ async fn commit_loop(
         .await
         .into_iter()
         .collect();
-        park(&shared, &publish, &results, &applied, &sandbox).await;
+        park(
+            &shared,
+            &publish,
+            &results,
+            &applied,
+            &sandbox,
+            &request_ids,
+        )
+        .await;
         for (claim, tracker) in held {
             drop(claim);
             tracker.settled(1).await;
@@ -342,13 +393,15 @@ async fn commit_loop(
 }
 
 /// Retries go to their backoff step's delay queue, exhausted ones to the dead-letter queue,
-/// one envelope per queue; sandbox sends get their simulated receipt.
+/// one envelope per queue, each with its request's id; sandbox sends get their simulated
+/// receipt.
 async fn park(
     shared: &Shared,
     publish: &Channel,
     results: &[RoundResult],
     applied: &HashSet<Uuid>,
     sandbox: &HashSet<Uuid>,
+    request_ids: &HashMap<Uuid, RequestId>,
 ) {
     let mut parked: HashMap<String, Vec<Due>> = HashMap::new();
     for r in results.iter().filter(|r| applied.contains(&r.message.id)) {
@@ -387,7 +440,10 @@ async fn park(
     let dead_queue = shared.topology.dead_queue();
     for (queue_name, dues) in parked {
         let envelope = Envelope {
-            messages: dues.iter().map(|d| (d.id, d.round)).collect(),
+            messages: dues
+                .iter()
+                .map(|d| Entry::new(d.id, d.round, request_ids.get(&d.id).cloned()))
+                .collect(),
         };
         let confirmed = match queue::publish(publish, &queue_name, &envelope).await {
             Ok(c) => queue::confirmed(c.await),
@@ -413,7 +469,12 @@ async fn park(
 /// and if the claim is that old already, put the round in doubt — nobody knows whether the
 /// provider took the message, so it is never sent again; its receipt settles it
 /// (see `messages::doubt_orphans`).
-async fn held_elsewhere(shared: &Shared, publish: &Channel, missed: &[Due]) -> anyhow::Result<()> {
+async fn held_elsewhere(
+    shared: &Shared,
+    publish: &Channel,
+    missed: &[Due],
+    request_id: impl Fn(Uuid) -> Option<RequestId>,
+) -> anyhow::Result<()> {
     let lease = chrono::Duration::from_std(shared.topology.claim_lease).unwrap_or_default();
     let held = {
         let mut conn = shared.pool.get().await?;
@@ -462,7 +523,10 @@ async fn held_elsewhere(shared: &Shared, publish: &Channel, missed: &[Due]) -> a
         messages::await_lease(&mut conn, &held, lease).await?;
         drop(conn);
         let envelope = Envelope {
-            messages: held.iter().map(|o| (o.id, o.round)).collect(),
+            messages: held
+                .iter()
+                .map(|o| Entry::new(o.id, o.round, request_id(o.id)))
+                .collect(),
         };
         let confirm = queue::publish(publish, &shared.topology.lease_queue(), &envelope).await?;
         anyhow::ensure!(
@@ -471,6 +535,31 @@ async fn held_elsewhere(shared: &Shared, publish: &Channel, missed: &[Due]) -> a
         );
     }
     Ok(())
+}
+
+/// One line per round's outcome, in the round's `send` span (message, tenant, round and
+/// request ids), naming the provider that took or may have taken the message.
+fn log_outcome(result: &RoundResult) {
+    let tried = result.attempts.len();
+    match &result.resolution {
+        Resolution::Sent { provider_id, .. } => tracing::info!(
+            provider_id = %ProviderId::from(*provider_id),
+            tried,
+            "sent"
+        ),
+        Resolution::InDoubt { provider_id, .. } => tracing::warn!(
+            provider_id = %ProviderId::from(*provider_id),
+            tried,
+            "outcome unknown; waiting for the provider's receipt"
+        ),
+        Resolution::Retry { at } => tracing::info!(
+            %at,
+            tried,
+            "every provider failed for now; retrying"
+        ),
+        Resolution::Failed { code, .. } => tracing::info!(code, tried, "failed"),
+        Resolution::Expired => tracing::info!("expired before it could be sent"),
+    }
 }
 
 /// Retries `op` with backoff until it succeeds.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openclaw_core::db::messages;
-use openclaw_core::queue::{self, Envelope};
+use openclaw_core::queue::{self, Entry, Envelope};
 use tokio_util::sync::CancellationToken;
 
 use crate::startup::Shared;
@@ -59,7 +59,12 @@ pub async fn relay_once(shared: &Shared, channel: &lapin::Channel) -> anyhow::Re
     let mut pending = Vec::new();
     for chunk in due.chunks(queue::MAX_ENVELOPE) {
         let envelope = Envelope {
-            messages: chunk.iter().map(|d| (d.id, d.round)).collect(),
+            // The outbox keeps no request ids: these go out without one (the message id
+            // still ties the worker's lines to the server's).
+            messages: chunk
+                .iter()
+                .map(|d| Entry::new(d.id, d.round, None))
+                .collect(),
         };
         if let Ok(c) = queue::publish(channel, &send_queue, &envelope).await {
             pending.push((chunk, c));

@@ -12,6 +12,7 @@ use openclaw_core::providers::{OutboundSms, ProviderClient, ProviderKind, SendOu
 use openclaw_core::queue::Topology;
 use openclaw_core::routing::{self, RouteTable};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// Each provider's calls under way in this process, bounded by its `max_concurrency`, so a
@@ -120,6 +121,11 @@ pub async fn send_round(
             timeout: ctx.timeout,
         }
         .send(ctx.http, &sms)
+        .instrument(tracing::info_span!(
+            "provider",
+            provider_id = %openclaw_core::domain::ProviderId::from(candidate.provider_id),
+            kind = gateway.kind.as_str(),
+        ))
         .await;
         drop(room);
         let latency_ms = i32::try_from(clock.elapsed().as_millis()).unwrap_or(i32::MAX);

@@ -25,6 +25,8 @@ use lapin::{Confirmation, PublisherConfirm};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::trace::RequestId;
+
 /// The default backoff between retry rounds.
 pub const DEFAULT_RETRY_DELAYS_MS: [u64; 5] = [1_000, 5_000, 25_000, 120_000, 600_000];
 
@@ -141,13 +143,58 @@ pub const MAX_ENVELOPE: usize = 500;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {
     #[serde(rename = "m")]
-    pub messages: Vec<(Uuid, i32)>,
+    pub messages: Vec<Entry>,
+}
+
+/// One (message, round) pair of an envelope, with the id of the HTTP request that sent the
+/// message when it is known (see [`crate::trace`]). On the wire `[id, round]` or
+/// `[id, round, request_id]`, so envelopes from before request ids still decode.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "WireEntry")]
+pub struct Entry {
+    pub id: Uuid,
+    pub round: i32,
+    pub request_id: Option<RequestId>,
+}
+
+impl Entry {
+    pub fn new(id: Uuid, round: i32, request_id: Option<RequestId>) -> Entry {
+        Entry {
+            id,
+            round,
+            request_id,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WireEntry(Uuid, i32, #[serde(default)] Option<String>);
+
+impl From<WireEntry> for Entry {
+    fn from(WireEntry(id, round, request_id): WireEntry) -> Entry {
+        // An id that is not one we would make or keep is dropped, not the entry.
+        let request_id = request_id.as_deref().and_then(RequestId::parse);
+        Entry::new(id, round, request_id)
+    }
+}
+
+impl Serialize for Entry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(2 + usize::from(self.request_id.is_some()))?;
+        t.serialize_element(&self.id)?;
+        t.serialize_element(&self.round)?;
+        if let Some(r) = &self.request_id {
+            t.serialize_element(r.as_str())?;
+        }
+        t.end()
+    }
 }
 
 impl Envelope {
     pub fn one(id: Uuid, round: i32) -> Envelope {
         Envelope {
-            messages: vec![(id, round)],
+            messages: vec![Entry::new(id, round, None)],
         }
     }
 
@@ -230,10 +277,35 @@ mod tests {
     #[test]
     fn envelope_round_trips() {
         let e = Envelope {
-            messages: vec![(Uuid::now_v7(), 2), (Uuid::now_v7(), 0)],
+            messages: vec![
+                Entry::new(Uuid::now_v7(), 2, None),
+                Entry::new(Uuid::now_v7(), 0, RequestId::parse("req-1")),
+            ],
         };
         assert_eq!(Envelope::from_bytes(&e.to_bytes()), Some(e));
         assert_eq!(Envelope::from_bytes(b"nonsense"), None);
         assert_eq!(Envelope::one(Uuid::nil(), 1).messages.len(), 1);
+    }
+
+    #[test]
+    fn envelopes_carry_request_ids_and_old_ones_still_decode() {
+        let id = Uuid::nil();
+        let with = Envelope {
+            messages: vec![Entry::new(id, 0, RequestId::parse("abc"))],
+        };
+        assert_eq!(
+            String::from_utf8(with.to_bytes()).unwrap(),
+            format!(r#"{{"m":[["{id}",0,"abc"]]}}"#)
+        );
+        // Written before request ids, or by a relay that has none: two elements.
+        assert_eq!(
+            String::from_utf8(Envelope::one(id, 3).to_bytes()).unwrap(),
+            format!(r#"{{"m":[["{id}",3]]}}"#)
+        );
+        let old = Envelope::from_bytes(format!(r#"{{"m":[["{id}",1]]}}"#).as_bytes()).unwrap();
+        assert_eq!(old.messages, vec![Entry::new(id, 1, None)]);
+        // A request id we would not keep is dropped, the entry is not.
+        let odd = Envelope::from_bytes(format!(r#"{{"m":[["{id}",1,"a b"]]}}"#).as_bytes());
+        assert_eq!(odd.unwrap().messages, vec![Entry::new(id, 1, None)]);
     }
 }

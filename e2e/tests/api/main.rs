@@ -17,6 +17,7 @@ mod provider_doors;
 mod provider_service;
 mod providers;
 mod receipts;
+mod request_ids;
 mod security;
 mod services;
 mod settings;

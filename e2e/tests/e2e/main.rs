@@ -9,3 +9,4 @@ mod memory;
 mod outbox;
 mod restart;
 mod support;
+mod trace;

@@ -186,6 +186,7 @@ async fn key_from_secret(state: &AppContext, secret: &str) -> Result<Arc<CallerK
     let found = state.api_key(secret).await?;
     match found {
         Some(key) if key.is_usable(Utc::now()) => {
+            openclaw_core::trace::record_tenant(key.tenant_id);
             if let Err(not_until) = state.key_limiter.check_key(&key.key_id) {
                 use governor::clock::{Clock, DefaultClock};
                 let wait = not_until.wait_time_from(DefaultClock::default().now());

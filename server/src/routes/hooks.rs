@@ -64,11 +64,13 @@ pub async fn provider_status(
     let provider_uuid = ProviderId::parse(&provider_id)
         .map_err(|_| ApiError::not_found("provider"))?
         .uuid();
+    openclaw_core::trace::record_provider(provider_uuid);
     let found = state.hook_provider(provider_uuid).await?;
     let provider = found
         .as_ref()
         .as_ref()
         .ok_or_else(|| ApiError::not_found("provider"))?;
+    openclaw_core::trace::record_tenant(provider.tenant_id);
     let kind = provider.kind;
     let is_json = req
         .headers()
@@ -152,6 +154,7 @@ pub async fn provider_status(
         // Unknown to us: acknowledge so the provider stops retrying.
         return Ok(HttpResponse::NoContent().finish());
     };
+    openclaw_core::trace::record_message(message_id);
     if tenant_id != provider.tenant_id {
         return Err(ApiError::not_found("message"));
     }
@@ -166,6 +169,7 @@ pub async fn provider_status(
             from: Some((provider_uuid, receipt.provider_message_id.clone())),
         })
         .await?;
+    tracing::debug!(status = new_status.as_str(), "receipt applied");
     if let ReceiptApplied::InDoubt(message) = applied {
         let mut conn = state.pool.get().await?;
         // The send's outcome was unknown; this provider's receipt says it took the message.

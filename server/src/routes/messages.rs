@@ -10,6 +10,7 @@ use openclaw_core::db::messages::{
 };
 use openclaw_core::domain::{Encoding, KeyMode, Money, PhoneNumber, ProviderId, Status};
 use openclaw_core::ingest::{Keep, Kept};
+use openclaw_core::trace;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -285,9 +286,13 @@ pub async fn send(
     row.idempotency_key = key;
     row.request_hash = hash.clone();
     let response = accepted_new(&row);
+    trace::record_message(row.id);
     let outcome = state.ingest.submit(vec![row]).await?;
     match outcome.into_iter().next() {
-        Some(Inserted::Created) => Ok(HttpResponse::Accepted().json(response)),
+        Some(Inserted::Created) => {
+            tracing::debug!("message accepted");
+            Ok(HttpResponse::Accepted().json(response))
+        }
         Some(Inserted::Existing(first)) if first.request_hash == hash => {
             Ok(HttpResponse::Accepted()
                 .insert_header(("Idempotent-Replayed", "true"))
@@ -421,7 +426,15 @@ pub async fn send_batch(
         } else {
             state.ingest.submit(rows).await?
         };
-        return Ok(HttpResponse::Accepted().json(respond(&outcomes)));
+        let response = respond(&outcomes);
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            for entry in &response.data {
+                if let BatchEntry::Accepted(m) = entry {
+                    tracing::debug!(message_id = %m.id, "message accepted");
+                }
+            }
+        }
+        return Ok(HttpResponse::Accepted().json(response));
     };
     let keep = Keep {
         tenant_id,
@@ -432,7 +445,15 @@ pub async fn send_batch(
         }),
     };
     match state.ingest.submit_keeping(rows, keep).await? {
-        Kept::Answered(response) => Ok(HttpResponse::Accepted().json(response)),
+        Kept::Answered(response) => {
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                let data = response["data"].as_array().into_iter().flatten();
+                for id in data.filter_map(|e| e["id"].as_str()) {
+                    tracing::debug!(message_id = id, "message accepted");
+                }
+            }
+            Ok(HttpResponse::Accepted().json(response))
+        }
         Kept::Earlier(earlier) => replay_batch(earlier, &hash),
     }
 }
@@ -475,10 +496,13 @@ fn replay_batch(earlier: idempotency::Stored, hash: &[u8]) -> ApiResult<HttpResp
         .json(earlier.response))
 }
 
+/// The message a path names (recorded in the request's span).
 fn parse_id(id: &str) -> Result<Uuid, ApiError> {
-    openclaw_core::domain::MessageId::parse(id)
+    let id = openclaw_core::domain::MessageId::parse(id)
         .map(|m| m.uuid())
-        .map_err(|_| ApiError::not_found("message"))
+        .map_err(|_| ApiError::not_found("message"))?;
+    trace::record_message(id);
+    Ok(id)
 }
 
 /// One message with its attempts and status events.

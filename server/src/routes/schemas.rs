@@ -91,6 +91,45 @@ pub fn forbid_nul_in_strings(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// Documents the `X-Request-Id` every response carries
+/// ([`openclaw_core::request::request_ids`]) on every response of the document.
+pub fn document_request_id(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::header::HeaderBuilder;
+    let header = HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(openclaw_core::trace::RequestId::MAX_LEN)),
+        )
+        .description(Some(
+            "The request's id: the `X-Request-Id` sent, when it is 1 to 128 characters of \
+             `A-Z a-z 0-9 . _ : - / + = @`; else one made for it. The server's and the \
+             worker's log lines about this request and the messages it sent carry it.",
+        ))
+        .build();
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for response in op.responses.responses.values_mut() {
+                if let RefOr::T(response) = response {
+                    response
+                        .headers
+                        .insert("X-Request-Id".to_owned(), header.clone());
+                }
+            }
+        }
+    }
+}
+
 fn in_ref_or(schema: &mut RefOr<Schema>) {
     if let RefOr::T(schema) = schema {
         in_schema(schema);
