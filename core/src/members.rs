@@ -83,6 +83,18 @@ pub fn parse_tenant_role(role: &str) -> Result<Role, MemberError> {
     }
 }
 
+/// The permission matrix first: a role that may not manage members learns nothing else (not
+/// even whether its input was valid).
+fn may_manage(manager: &Manager) -> Result<(), MemberError> {
+    if crate::permissions::allowed(manager.role, crate::permissions::Action::ManageMembers) {
+        Ok(())
+    } else {
+        Err(MemberError::Forbidden(
+            "Your role cannot manage members; ask an owner or admin.",
+        ))
+    }
+}
+
 fn owner_only(manager: &Manager) -> Result<(), MemberError> {
     if manager.role == Role::Owner {
         Ok(())
@@ -135,6 +147,7 @@ pub async fn invite(
     role: &str,
     mail: Option<Mail<'_>>,
 ) -> Result<Invitation, MemberError> {
+    may_manage(manager)?;
     let email = accounts::validate_email(email)?;
     let role = parse_tenant_role(role)?;
     if role == Role::Owner {
@@ -249,6 +262,7 @@ pub async fn change_role(
     member_id: Uuid,
     role: &str,
 ) -> Result<users::User, MemberError> {
+    may_manage(manager)?;
     let role = parse_tenant_role(role)?;
     let mut conn = pool.get().await?;
     db::scoped(&mut conn, manager.tenant, async |c| {
@@ -279,6 +293,7 @@ pub async fn change_role(
 }
 
 pub async fn remove(pool: &PgPool, manager: &Manager, member_id: Uuid) -> Result<(), MemberError> {
+    may_manage(manager)?;
     let mut conn = pool.get().await?;
     db::scoped(&mut conn, manager.tenant, async |c| {
         let member = users::find_member(c, manager.tenant, member_id)

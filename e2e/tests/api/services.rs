@@ -432,3 +432,45 @@ async fn settings_follow_the_matrix_name_their_field_and_are_audited_and_announc
                            "default_sender_ids": ["Acme", "+14155550100"]}})
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_changes_ask_the_permission_matrix_before_anything_else() {
+    use openclaw_core::members::{self, MemberError};
+    let t = Tenant::new().await;
+    let viewer = t.as_role(Role::Viewer).user_id;
+    for role in Role::TENANT {
+        let m = t.as_role(role);
+        // Bad input on purpose: a role that may not manage members is refused before the
+        // input is looked at, so it learns nothing from the answer.
+        let invited = members::invite(&t.pool, &m, "not an address", "viewer", None).await;
+        let changed = members::change_role(&t.pool, &m, viewer, "no such role").await;
+        let removed = members::remove(&t.pool, &m, Uuid::now_v7()).await;
+        if allowed(role, Action::ManageMembers) {
+            assert!(
+                matches!(invited, Err(MemberError::Invalid { field: "email", .. })),
+                "{role}: {:?}",
+                invited.err()
+            );
+            assert!(
+                matches!(changed, Err(MemberError::Invalid { field: "role", .. })),
+                "{role}: {changed:?}"
+            );
+            assert!(matches!(removed, Err(MemberError::NotFound)), "{role}");
+        } else {
+            for refused in [invited.err(), changed.err(), removed.err()] {
+                assert!(
+                    matches!(refused, Some(MemberError::Forbidden(_))),
+                    "{role}: {refused:?}"
+                );
+            }
+        }
+    }
+    // Nobody changed anything: the five members are as they were, and nothing was audited.
+    assert_eq!(t.count("SELECT count(*) FROM users").await, 5);
+    assert_eq!(
+        t.count("SELECT count(*) FROM users WHERE role = 'viewer'")
+            .await,
+        1
+    );
+    assert_eq!(t.count("SELECT count(*) FROM audit_log").await, 0);
+}
