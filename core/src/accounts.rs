@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::audit::{self, Client, action};
 use crate::crypto;
 use crate::db::{PgPool, sessions, tenants, throttle, users};
-use crate::domain::Role;
+use crate::domain::{MemberStatus, Role};
 use crate::jwt::{ACCESS_TTL_SECS, JwtKeys};
 
 /// Refresh tokens live 30 days (each use rotates them).
@@ -160,7 +160,7 @@ async fn issue(
     )
     .await?;
     Ok(Tokens {
-        access_token: jwt.issue(user.id, user.tenant_id, &user.role, family_id),
+        access_token: jwt.issue(user.id, user.tenant_id, user.role.as_str(), family_id),
         refresh_token,
         expires_in: ACCESS_TTL_SECS,
     })
@@ -254,8 +254,8 @@ pub async fn sign_up(
                     tenant_id: Some(tenant_id),
                     email: &email,
                     password_hash: Some(&password_hash),
-                    role: Role::Owner.as_str(),
-                    status: users::ACTIVE,
+                    role: Role::Owner,
+                    status: MemberStatus::Active,
                     invite_token_hash: None,
                     invite_expires_at: None,
                     invited_by: None,
@@ -336,7 +336,7 @@ pub async fn sign_in(
     let password = password.to_owned();
     let ok = verify_password(password, phc).await?;
     let user = match user {
-        Some(user) if ok && user.status == users::ACTIVE => user,
+        Some(user) if ok && user.status == MemberStatus::Active => user,
         other => {
             let mut blocked = throttle::record_failure(
                 &mut conn,
@@ -457,8 +457,8 @@ pub async fn create_staff(
                     tenant_id: None,
                     email: &email,
                     password_hash: Some(&hash),
-                    role: role.as_str(),
-                    status: users::ACTIVE,
+                    role,
+                    status: MemberStatus::Active,
                     invite_token_hash: None,
                     invite_expires_at: None,
                     invited_by: None,

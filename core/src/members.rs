@@ -14,7 +14,7 @@ use crate::accounts::{self, AccountError, Tokens};
 use crate::audit::{self, Actor, action};
 use crate::crypto;
 use crate::db::{self, PgPool, sessions, users};
-use crate::domain::Role;
+use crate::domain::{MemberStatus, Role};
 use crate::jwt::JwtKeys;
 
 /// Invitations expire after a week.
@@ -172,8 +172,8 @@ pub async fn invite(
                 tenant_id: Some(manager.tenant),
                 email: &email,
                 password_hash: None,
-                role: role.as_str(),
-                status: users::INVITED,
+                role,
+                status: MemberStatus::Invited,
                 invite_token_hash: Some(&token_hash),
                 invite_expires_at: Some(expires_at),
                 invited_by: Some(manager.user_id),
@@ -205,7 +205,7 @@ pub async fn invite(
             "{}/accept-invite?token={token}",
             mail.public_url.trim_end_matches('/')
         );
-        let (to, role) = (member.email.clone(), member.role.clone());
+        let (to, role) = (member.email.clone(), member.role);
         let member_id = member.id;
         tokio::spawn(async move {
             let sent = mail
@@ -214,7 +214,7 @@ pub async fn invite(
                     to: &to,
                     tenant_name: &tenant_name,
                     invited_by: &inviter,
-                    role: &role,
+                    role: role.as_str(),
                     link: &link,
                     expires_at,
                 })
@@ -245,7 +245,7 @@ async fn keep_an_owner(
     member: &users::User,
     new_role: Option<Role>,
 ) -> Result<(), MemberError> {
-    let was_owner = member.role == Role::Owner.as_str() && member.status == users::ACTIVE;
+    let was_owner = member.role == Role::Owner && member.status == MemberStatus::Active;
     let stays_owner = new_role == Some(Role::Owner);
     if was_owner && !stays_owner {
         let owners = users::lock_active_owners(c, tenant).await?;
@@ -269,14 +269,14 @@ pub async fn change_role(
         let member = users::find_member(c, manager.tenant, member_id)
             .await?
             .ok_or(MemberError::NotFound)?;
-        if role == Role::Owner || member.role == Role::Owner.as_str() {
+        if role == Role::Owner || member.role == Role::Owner {
             owner_only(manager)?;
         }
-        if member.role == role.as_str() {
+        if member.role == role {
             return Ok(member);
         }
         keep_an_owner(c, manager.tenant, &member, Some(role)).await?;
-        let updated = users::set_role(c, manager.tenant, member_id, role.as_str()).await?;
+        let updated = users::set_role(c, manager.tenant, member_id, role).await?;
         sessions::revoke_user(c, member_id).await?;
         audit::record(
             c,
@@ -299,7 +299,7 @@ pub async fn remove(pool: &PgPool, manager: &Manager, member_id: Uuid) -> Result
         let member = users::find_member(c, manager.tenant, member_id)
             .await?
             .ok_or(MemberError::NotFound)?;
-        if member.role == Role::Owner.as_str() {
+        if member.role == Role::Owner {
             owner_only(manager)?;
         }
         keep_an_owner(c, manager.tenant, &member, None).await?;

@@ -9,3 +9,7 @@ ALTER TABLE messages
 ALTER TABLE message_attempts
     ADD CONSTRAINT message_attempts_outcome_known CHECK (outcome IN ('accepted', 'transient',
         'permanent', 'unknown'));
+-- A person's role is `domain::Role` (tenant roles and the two platform roles).
+ALTER TABLE users
+    ADD CONSTRAINT users_role_known CHECK (role IN ('owner', 'admin', 'developer', 'billing',
+        'viewer', 'platform_admin', 'billing_staff'));

@@ -7,8 +7,7 @@ use uuid::Uuid;
 
 use super::schema::users;
 
-pub const ACTIVE: &str = "active";
-pub const INVITED: &str = "invited";
+use crate::domain::{MemberStatus, Role};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -18,9 +17,9 @@ pub struct User {
     pub email: String,
     /// None until an invited member accepts.
     pub password_hash: Option<String>,
-    pub role: String,
+    pub role: Role,
     pub created_at: DateTime<Utc>,
-    pub status: String,
+    pub status: MemberStatus,
     pub invite_expires_at: Option<DateTime<Utc>>,
     pub invited_by: Option<Uuid>,
 }
@@ -32,8 +31,8 @@ pub struct NewUser<'a> {
     pub tenant_id: Option<Uuid>,
     pub email: &'a str,
     pub password_hash: Option<&'a str>,
-    pub role: &'a str,
-    pub status: &'a str,
+    pub role: Role,
+    pub status: MemberStatus,
     pub invite_token_hash: Option<&'a [u8]>,
     pub invite_expires_at: Option<DateTime<Utc>>,
     pub invited_by: Option<Uuid>,
@@ -99,8 +98,8 @@ pub async fn lock_active_owners(
 ) -> QueryResult<Vec<Uuid>> {
     users::table
         .filter(users::tenant_id.eq(tenant))
-        .filter(users::role.eq("owner"))
-        .filter(users::status.eq(ACTIVE))
+        .filter(users::role.eq(Role::Owner))
+        .filter(users::status.eq(MemberStatus::Active))
         .select(users::id)
         .for_update()
         .load(conn)
@@ -111,7 +110,7 @@ pub async fn set_role(
     conn: &mut AsyncPgConnection,
     tenant: Uuid,
     id: Uuid,
-    role: &str,
+    role: Role,
 ) -> QueryResult<User> {
     diesel::update(users::table.filter(users::tenant_id.eq(tenant).and(users::id.eq(id))))
         .set(users::role.eq(role))
@@ -140,11 +139,11 @@ pub async fn accept_invite(
     diesel::update(
         users::table
             .filter(users::invite_token_hash.eq(token_hash))
-            .filter(users::status.eq(INVITED))
+            .filter(users::status.eq(MemberStatus::Invited))
             .filter(users::invite_expires_at.gt(diesel::dsl::now)),
     )
     .set((
-        users::status.eq(ACTIVE),
+        users::status.eq(MemberStatus::Active),
         users::password_hash.eq(password_hash),
         users::invite_token_hash.eq(None::<Vec<u8>>),
         users::invite_expires_at.eq(None::<DateTime<Utc>>),
@@ -183,7 +182,7 @@ pub async fn find_by_invite(
 ) -> QueryResult<Option<User>> {
     users::table
         .filter(users::invite_token_hash.eq(token_hash))
-        .filter(users::status.eq(INVITED))
+        .filter(users::status.eq(MemberStatus::Invited))
         .filter(users::invite_expires_at.gt(diesel::dsl::now))
         .select(User::as_select())
         .first(conn)

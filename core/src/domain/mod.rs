@@ -44,7 +44,7 @@ pub use ids::*;
 pub use mode::KeyMode;
 pub use money::Money;
 pub use phone::PhoneNumber;
-pub use role::Role;
+pub use role::{MemberStatus, Role};
 pub use segments::{Encoding, SegmentInfo};
 pub use status::Status;
 

@@ -2,7 +2,20 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Owner,
@@ -53,6 +66,46 @@ impl Role {
         matches!(self, Role::PlatformAdmin | Role::BillingStaff)
     }
 }
+
+super::text_column!(Role);
+
+/// Whether a member has signed in yet: invited members have no password until they accept.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberStatus {
+    Active,
+    Invited,
+}
+
+impl MemberStatus {
+    pub const ALL: [MemberStatus; 2] = [MemberStatus::Active, MemberStatus::Invited];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Active => "active",
+            MemberStatus::Invited => "invited",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MemberStatus> {
+        MemberStatus::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+super::text_column!(MemberStatus);
 
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -104,14 +104,34 @@ impl Status {
         })
     }
 
+    /// The statuses a message may move to `to` from.
+    pub fn sources(to: Status) -> Vec<Status> {
+        Status::ALL
+            .into_iter()
+            .filter(|from| from.may_become(to))
+            .collect()
+    }
+
     /// SQL that is true when the status in `from` may become the one in `to` (both SQL
-    /// expressions of type text): [`Status::may_become`] written out as the list of allowed
-    /// moves, for the conditions of the UPDATEs that change a status.
+    /// expressions of type text): [`Status::may_become`] written out per target,
+    /// `(to = 'sent' AND from IN ('sending')) OR …`, for the conditions of the UPDATEs that
+    /// change a status. Grouped by target so that Postgres can narrow the rows by `from`
+    /// before joining (a list of row pairs was twice as slow to apply receipts with).
     pub fn sql_may_become(from: &str, to: &str) -> String {
-        let pairs: Vec<String> = Status::moves()
-            .map(|(f, t)| format!("('{}', '{}')", f.as_str(), t.as_str()))
+        let arms: Vec<String> = Status::ALL
+            .into_iter()
+            .filter_map(|target| {
+                let sources = Status::sources(target);
+                (!sources.is_empty()).then(|| {
+                    format!(
+                        "({to} = '{}' AND {})",
+                        target.as_str(),
+                        Status::sql_in(from, &sources)
+                    )
+                })
+            })
             .collect();
-        format!("(({from}, {to}) IN ({}))", pairs.join(", "))
+        format!("({})", arms.join(" OR "))
     }
 
     /// SQL that is true when the status in `expr` is one of `statuses`.
@@ -209,10 +229,20 @@ mod tests {
     #[test]
     fn the_sql_lists_exactly_the_allowed_moves() {
         let sql = Status::sql_may_become("m.status", "r.status");
-        assert!(sql.starts_with("((m.status, r.status) IN (('scheduled', 'queued'), "));
-        assert_eq!(sql.matches("('").count(), Status::moves().count());
-        for (from, to) in Status::moves() {
-            assert!(sql.contains(&format!("('{from}', '{to}')")));
+        assert!(sql.starts_with("((r.status = 'queued' AND (m.status IN ('scheduled'))) OR "));
+        let mut pairs = 0;
+        for to in Status::ALL {
+            let sources = Status::sources(to);
+            pairs += sources.len();
+            let arm = format!("(r.status = '{to}' AND ");
+            assert_eq!(sql.contains(&arm), !sources.is_empty(), "{to}");
+            if !sources.is_empty() {
+                assert!(sql.contains(&format!("{arm}{})", Status::sql_in("m.status", &sources))));
+            }
         }
+        assert_eq!(pairs, Status::moves().count());
+        assert_eq!(Status::sources(Sent), [Sending]);
+        assert_eq!(Status::sources(Delivered), [Sending, Sent]);
+        assert_eq!(Status::sources(Scheduled), []);
     }
 }

@@ -229,7 +229,7 @@ async fn takes(conn: &mut AsyncPgConnection, table: &str, column: &str, value: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_knows_exactly_the_names_the_enums_know() {
-    use openclaw_core::domain::{Encoding, KeyMode};
+    use openclaw_core::domain::{Encoding, KeyMode, MemberStatus, Role};
     use openclaw_core::providers::{AttemptOutcome, ProviderKind};
     let app = TestApp::spawn_with(Options {
         worker: false,
@@ -264,7 +264,7 @@ async fn the_database_knows_exactly_the_names_the_enums_know() {
     .execute(&mut conn)
     .await
     .unwrap();
-    let columns: [(&str, &str, Vec<&str>, &str); 6] = [
+    let columns: [(&str, &str, Vec<&str>, &str); 8] = [
         (
             "messages",
             "status",
@@ -302,6 +302,25 @@ async fn the_database_knows_exactly_the_names_the_enums_know() {
             "outcome",
             AttemptOutcome::ALL.map(AttemptOutcome::as_str).to_vec(),
             "in_doubt",
+        ),
+        (
+            "users",
+            "role",
+            [
+                Role::TENANT.as_slice(),
+                &[Role::PlatformAdmin, Role::BillingStaff],
+            ]
+            .concat()
+            .into_iter()
+            .map(Role::as_str)
+            .collect(),
+            "superuser",
+        ),
+        (
+            "users",
+            "status",
+            MemberStatus::ALL.map(MemberStatus::as_str).to_vec(),
+            "suspended",
         ),
     ];
     for (table, column, names, stranger) in columns {

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use openclaw_core::db::users;
-use openclaw_core::domain::{Role, UserId};
+use openclaw_core::domain::{MemberStatus, Role, UserId};
 use openclaw_core::members::{self, Manager, MemberError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -31,7 +31,7 @@ pub struct MemberView {
     pub role: Role,
     /// `active`, or `invited` until the invitation is accepted.
     #[schema(example = "active")]
-    pub status: String,
+    pub status: MemberStatus,
     pub created_at: DateTime<Utc>,
     /// While invited: when the invitation stops working.
     pub invite_expires_at: Option<DateTime<Utc>>,
@@ -42,7 +42,7 @@ impl From<users::User> for MemberView {
         MemberView {
             id: u.id.into(),
             email: u.email,
-            role: Role::parse(&u.role).unwrap_or(Role::Viewer),
+            role: u.role,
             status: u.status,
             created_at: u.created_at,
             invite_expires_at: u.invite_expires_at,
@@ -56,7 +56,7 @@ pub struct InvitedMember {
     pub email: String,
     pub role: Role,
     #[schema(example = "invited")]
-    pub status: String,
+    pub status: MemberStatus,
     /// Accepts the invitation at `POST /v1/auth/accept-invite`. Shown this once.
     pub invite_token: String,
     pub invite_expires_at: DateTime<Utc>,
@@ -187,7 +187,7 @@ pub async fn invite(
     Ok(HttpResponse::Created().json(InvitedMember {
         id: inv.member.id.into(),
         email: inv.member.email,
-        role: Role::parse(&inv.member.role).unwrap_or(Role::Viewer),
+        role: inv.member.role,
         status: inv.member.status,
         invite_token: inv.token,
         invite_expires_at: inv.expires_at,

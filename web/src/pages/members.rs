@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use openclaw_core::db::users;
-use openclaw_core::domain::{Role, UserId};
+use openclaw_core::domain::{MemberStatus, Role, UserId};
 use openclaw_core::permissions::{Action, allowed};
 
 use crate::components::layout::{Field, Layout};
@@ -109,8 +109,8 @@ pub fn MembersPage() -> impl IntoView {
                                             {m.members.into_iter().map(|u| {
                                                 let id = UserId::from(u.id).to_string();
                                                 // Only owners touch owners.
-                                                let may_touch = can_manage && (is_owner || u.role != "owner");
-                                                let status = if u.status == users::INVITED {
+                                                let may_touch = can_manage && (is_owner || u.role != Role::Owner);
+                                                let status = if u.status == MemberStatus::Invited {
                                                     format!("invited (until {})", u.invite_expires_at.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default())
                                                 } else {
                                                     "active".to_string()
@@ -119,18 +119,18 @@ pub fn MembersPage() -> impl IntoView {
                                                 view! {
                                                     <tr data-email=u.email.clone()>
                                                         <td class="long">{u.email.clone()}{you}</td>
-                                                        <td>{u.role.clone()}</td>
+                                                        <td>{u.role.as_str()}</td>
                                                         <td>{status}</td>
                                                         <td>{u.created_at.format("%Y-%m-%d").to_string()}</td>
                                                         {can_manage.then(|| if may_touch {
                                                             view! {
                                                                 <td class="actions">
                                                                     <form method="post" action=format!("/members/{id}/role") class="inline">
-                                                                        {role_select(format!("role-{id}"), &u.role, is_owner)}
+                                                                        {role_select(format!("role-{id}"), u.role.as_str(), is_owner)}
                                                                         <button type="submit" class="secondary">"Change role"</button>
                                                                     </form>
                                                                     <form method="post" action=format!("/members/{id}/remove") class="inline">
-                                                                        <button type="submit" class="danger">{if u.status == users::INVITED { "Withdraw" } else { "Remove" }}</button>
+                                                                        <button type="submit" class="danger">{if u.status == MemberStatus::Invited { "Withdraw" } else { "Remove" }}</button>
                                                                     </form>
                                                                 </td>
                                                             }.into_any()
