@@ -42,9 +42,12 @@ pub async fn apply_receipts(
     receipts: &[ReceiptUpdate],
 ) -> QueryResult<Vec<ReceiptApplied>> {
     #[derive(QueryableByName)]
-    struct Changed {
+    struct Outcome {
         #[diesel(sql_type = Integer)]
         idx: i32,
+        /// Unchanged because its send's outcome is unknown (else: changed).
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        doubted: bool,
     }
     if receipts.is_empty() {
         return Ok(Vec::new());
@@ -53,27 +56,38 @@ pub async fn apply_receipts(
         receipts.iter().map(f).collect()
     }
     // The status only moves forward: a `delivered` that overtook the worker's `sent` wins, a
-    // late `sent` after `delivered` changes nothing.
+    // late `sent` after `delivered` changes nothing. The same statement names the receipts for
+    // messages whose send outcome is unknown (they wait for exactly such a receipt): found
+    // through the small partial index on `doubt_until`, in the snapshot the UPDATE started
+    // from (which never touches them), instead of a second look at every unchanged receipt's
+    // message.
     static APPLY: LazyLock<String> = LazyLock::new(|| {
         format!(
             "WITH r AS (
                  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[],
                      $6::text[], $7::int4[])
-                   AS r(tenant_id, id, status, code, provider_id, provider_message_id, idx))
-             UPDATE messages AS m SET status = r.status,
-                 error_provider_code = COALESCE(r.code, m.error_provider_code),
-                 provider_id = COALESCE(m.provider_id, r.provider_id),
-                 provider_message_id = COALESCE(m.provider_message_id, r.provider_message_id),
-                 events = {event}
-             FROM r
-             WHERE m.tenant_id = r.tenant_id AND m.id = r.id AND m.doubt_until IS NULL
-               AND {moves}
-             RETURNING r.idx",
+                   AS r(tenant_id, id, status, code, provider_id, provider_message_id, idx)),
+             upd AS (
+                 UPDATE messages AS m SET status = r.status,
+                     error_provider_code = COALESCE(r.code, m.error_provider_code),
+                     provider_id = COALESCE(m.provider_id, r.provider_id),
+                     provider_message_id = COALESCE(m.provider_message_id, r.provider_message_id),
+                     events = {event}
+                 FROM r
+                 WHERE m.tenant_id = r.tenant_id AND m.id = r.id AND m.doubt_until IS NULL
+                   AND {moves}
+                 RETURNING r.idx)
+             SELECT idx, false AS doubted FROM upd
+             UNION ALL
+             SELECT r.idx, true AS doubted FROM r
+               JOIN messages AS m ON m.tenant_id = r.tenant_id AND m.id = r.id
+             WHERE m.doubt_until IS NOT NULL AND m.status = {sending}",
             event = append_event("m", "r.status"),
             moves = Status::sql_may_become("m.status", "r.status"),
+            sending = lit(Status::Sending),
         )
     });
-    let changed: Vec<Changed> = diesel::sql_query(APPLY.as_str())
+    let outcomes: Vec<Outcome> = diesel::sql_query(APPLY.as_str())
         .bind::<Array<diesel::sql_types::Uuid>, _>(col(receipts, |r| r.tenant_id))
         .bind::<Array<diesel::sql_types::Uuid>, _>(col(receipts, |r| r.message_id))
         .bind::<Array<Text>, _>(col(receipts, |r| r.status))
@@ -88,22 +102,18 @@ pub async fn apply_receipts(
         .load(conn)
         .await?;
     let mut out: Vec<ReceiptApplied> = receipts.iter().map(|_| ReceiptApplied::Unchanged).collect();
-    for c in &changed {
-        out[c.idx as usize] = ReceiptApplied::Changed;
+    let mut doubted = Vec::new();
+    for o in &outcomes {
+        if o.doubted {
+            doubted.push(receipts[o.idx as usize].message_id);
+        } else {
+            out[o.idx as usize] = ReceiptApplied::Changed;
+        }
     }
-    // Those that changed nothing: a message whose send outcome is unknown waits for exactly
-    // this receipt (rare; the rest are late or repeated receipts).
-    let unchanged: Vec<Uuid> = receipts
-        .iter()
-        .zip(&out)
-        .filter(|(_, o)| matches!(o, ReceiptApplied::Unchanged))
-        .map(|(r, _)| r.message_id)
-        .collect();
-    if !unchanged.is_empty() {
+    // Rare: the messages in doubt, whole, for the caller to settle.
+    if !doubted.is_empty() {
         let doubted: Vec<Message> = messages::table
-            .filter(messages::id.eq_any(&unchanged))
-            .filter(messages::doubt_until.is_not_null())
-            .filter(messages::status.eq(Status::Sending))
+            .filter(messages::id.eq_any(&doubted))
             .select(Message::as_select())
             .load(conn)
             .await?;
