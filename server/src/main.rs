@@ -11,7 +11,10 @@ const USAGE: &str = "usage:
                                        from OPENCLAW_STAFF_PASSWORD, or else from stdin
   openclaw-server master-key rotate    re-encrypt every provider's credentials under
                                        OPENCLAW_MASTER_KEY; the keys they were sealed with
-                                       must be in OPENCLAW_OLD_MASTER_KEYS";
+                                       must be in OPENCLAW_OLD_MASTER_KEYS
+  openclaw-server billing reconcile --period YYYY-MM
+                                       compare the spend ledger with the daily rollups of that
+                                       month and print every difference; exit code 1 on any";
 
 #[actix_web::main]
 async fn main() {
@@ -33,6 +36,7 @@ async fn main() {
         [] => serve(settings).await,
         ["staff", "create", rest @ ..] => staff_create(settings, rest).await,
         ["master-key", "rotate"] => rotate_master_key(settings).await,
+        ["billing", "reconcile", "--period", period] => reconcile(settings, period).await,
         ["--help" | "-h" | "help"] => println!("{USAGE}"),
         _ => {
             eprintln!("{USAGE}");
@@ -127,4 +131,47 @@ async fn rotate_master_key(settings: Settings) {
             std::process::exit(1);
         }
     }
+}
+
+async fn reconcile(settings: Settings, period: &str) {
+    use openclaw_core::domain::Period;
+    let Some(period) = Period::parse(period) else {
+        fail("--period must be a month, YYYY-MM (e.g. 2026-12)")
+    };
+    let pool = match openclaw_core::db::pool(settings.database_url(), 1) {
+        Ok(p) => p,
+        Err(e) => fail(format!("{e:#}")),
+    };
+    let mut conn = match pool.get().await {
+        Ok(c) => c,
+        Err(e) => fail(format!("connecting to Postgres: {e}")),
+    };
+    let mismatches = match openclaw_core::db::ledger::reconcile(&mut conn, period, None).await {
+        Ok(m) => m,
+        Err(e) => fail(format!("reading the ledger: {e}")),
+    };
+    let totals = match openclaw_core::db::ledger::totals(&mut conn, period, None).await {
+        Ok(t) => t,
+        Err(e) => fail(format!("reading the ledger: {e}")),
+    };
+    for (currency, sums) in &totals {
+        println!(
+            "{period} ledger {currency}: {} messages, {} segments, {}",
+            sums.messages,
+            sums.segments,
+            openclaw_core::domain::Money::format_amount(sums.micros)
+        );
+    }
+    if mismatches.is_empty() {
+        println!("{period}: the ledger and the daily rollups agree");
+        return;
+    }
+    for m in &mismatches {
+        println!("mismatch: {m}");
+    }
+    println!(
+        "{period}: {} rollup keys differ from the ledger",
+        mismatches.len()
+    );
+    std::process::exit(1);
 }

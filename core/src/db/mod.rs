@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod idempotency;
+pub mod ledger;
 pub mod messages;
 pub mod providers;
 pub mod schema;

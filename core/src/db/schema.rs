@@ -160,6 +160,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ledger_entries (id) {
+        id -> Int8,
+        tenant_id -> Uuid,
+        message_id -> Uuid,
+        attempt -> Int4,
+        kind -> Text,
+        day -> Date,
+        provider_id -> Uuid,
+        country -> Text,
+        message_type -> Text,
+        segments -> Int4,
+        amount_micros -> Int8,
+        currency -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(users -> tenants (tenant_id));
 diesel::joinable!(api_keys -> tenants (tenant_id));
 diesel::joinable!(providers -> tenants (tenant_id));
@@ -176,6 +194,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     message_outbox,
     message_attempts,
     spend_daily,
+    ledger_entries,
 );
 
 diesel::table! {

@@ -32,8 +32,10 @@ macro_rules! text_column {
 pub(crate) use text_column;
 
 pub mod ids;
+pub mod ledger;
 pub mod mode;
 pub mod money;
+pub mod period;
 pub mod phone;
 pub mod role;
 pub mod segments;
@@ -41,8 +43,10 @@ pub mod status;
 pub mod text;
 
 pub use ids::*;
+pub use ledger::LedgerKind;
 pub use mode::KeyMode;
 pub use money::Money;
+pub use period::Period;
 pub use phone::PhoneNumber;
 pub use role::{MemberStatus, Role};
 pub use segments::{Encoding, SegmentInfo};

@@ -109,6 +109,13 @@ impl Serialize for Money {
     }
 }
 
+/// `0.154000 USD`, as the admin app and the CLI show an amount.
+impl std::fmt::Display for Money {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", Money::format_amount(self.micros), self.currency)
+    }
+}
+
 impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let wire = Wire::deserialize(d)?;

@@ -229,7 +229,7 @@ async fn takes(conn: &mut AsyncPgConnection, table: &str, column: &str, value: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_knows_exactly_the_names_the_enums_know() {
-    use openclaw_core::domain::{Encoding, KeyMode, MemberStatus, Role};
+    use openclaw_core::domain::{Encoding, KeyMode, LedgerKind, MemberStatus, Role};
     use openclaw_core::providers::{AttemptOutcome, ProviderKind};
     let app = TestApp::spawn_with(Options {
         worker: false,
@@ -264,7 +264,22 @@ async fn the_database_knows_exactly_the_names_the_enums_know() {
     .execute(&mut conn)
     .await
     .unwrap();
-    let columns: [(&str, &str, Vec<&str>, &str); 8] = [
+    // And one ledger entry.
+    diesel::sql_query(
+        "INSERT INTO ledger_entries (tenant_id, message_id, attempt, kind, day, provider_id,
+             country, message_type, segments, amount_micros, currency)
+         SELECT tenant_id, id, 0, 'message', current_date, $1, country, message_type, segments,
+             5000, currency FROM messages",
+    )
+    .bind::<SqlUuid, _>(
+        openclaw_core::domain::ProviderId::parse(&provider)
+            .unwrap()
+            .uuid(),
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let columns: [(&str, &str, Vec<&str>, &str); 9] = [
         (
             "messages",
             "status",
@@ -321,6 +336,12 @@ async fn the_database_knows_exactly_the_names_the_enums_know() {
             "status",
             MemberStatus::ALL.map(MemberStatus::as_str).to_vec(),
             "suspended",
+        ),
+        (
+            "ledger_entries",
+            "kind",
+            LedgerKind::ALL.map(LedgerKind::as_str).to_vec(),
+            "tip",
         ),
     ];
     for (table, column, names, stranger) in columns {

@@ -5,6 +5,7 @@
 mod changes;
 mod delivery;
 mod doubt;
+mod ledger;
 mod memory;
 mod outbox;
 mod restart;

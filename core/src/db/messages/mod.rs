@@ -15,8 +15,8 @@
 //! the outbox relay), [`claim`] (the worker's claim and finish, doubts and orphans),
 //! [`receipts`] (delivery receipts and settling doubts) and [`stats`] (dashboard figures).
 
-use crate::domain::KeyMode;
 pub use crate::domain::Status;
+use crate::domain::{KeyMode, LedgerKind};
 pub use crate::providers::AttemptOutcome;
 
 /// A status as an SQL literal (`'sent'`), for statements generated from [`Status`].
@@ -32,24 +32,37 @@ fn append_event(target: &str, status: &str) -> String {
     )
 }
 
-/// SQL of a CTE `spend` adding the rows of `from` (each a sent message, with its tenant_id,
-/// mode, country, message_type, currency and segments) that match `filter` to the daily
-/// spend rollup, the provider in column `provider` and the cost in column `cost`; test-mode
-/// messages cost nothing. Rows are locked in key order, so concurrent writers cannot deadlock
-/// on them.
+/// SQL of two CTEs, `ledger` and `spend`: the rows of `from` (each a message a provider took,
+/// with its id, `attempt` (the round it was taken in), tenant_id, mode, country, message_type,
+/// currency and segments) that match `filter` become spend ledger entries, the provider in
+/// column `provider` and the cost in column `cost`, and the entries written are added to the
+/// daily rollup. An entry is unique per (message, attempt, kind), so a replayed statement charges
+/// nothing twice, and only entries actually written reach the rollup. Test-mode messages cost
+/// nothing and write nothing. Rollup rows are locked in key order, so concurrent writers cannot
+/// deadlock on them.
 fn spend_rollup(from: &str, provider: &str, cost: &str, filter: &str) -> String {
     format!(
-        "spend AS (
+        "ledger AS (
+             INSERT INTO ledger_entries (tenant_id, message_id, attempt, kind, day, provider_id,
+                 country, message_type, segments, amount_micros, currency)
+             SELECT tenant_id, id, attempt, '{kind}', (now() AT TIME ZONE 'UTC')::date,
+                 {provider}, country, message_type, segments, COALESCE({cost}, 0), currency
+             FROM {from} WHERE mode = '{live}' AND {filter}
+             ON CONFLICT (message_id, attempt, kind) DO NOTHING
+             RETURNING tenant_id, day, provider_id, country, message_type, currency, segments,
+                 amount_micros),
+         spend AS (
              INSERT INTO spend_daily (tenant_id, day, provider_id, country, message_type, currency,
                  messages, segments, cost_micros)
-             SELECT tenant_id, (now() AT TIME ZONE 'UTC')::date, {provider}, country, message_type,
-                 currency, count(*), sum(segments)::int8, sum({cost})::int8
-             FROM {from} WHERE mode = '{live}' AND {filter}
+             SELECT tenant_id, day, provider_id, country, message_type, currency, count(*),
+                 sum(segments)::int8, sum(amount_micros)::int8
+             FROM ledger
              GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
              ON CONFLICT (tenant_id, day, provider_id, country, message_type, currency) DO UPDATE SET
                  messages = spend_daily.messages + excluded.messages,
                  segments = spend_daily.segments + excluded.segments,
                  cost_micros = spend_daily.cost_micros + excluded.cost_micros)",
+        kind = LedgerKind::Message.as_str(),
         live = KeyMode::Live.as_str()
     )
 }

@@ -1,0 +1,213 @@
+//! The spend ledger: one row per priced event (see the migration `spend_ledger`). Rows are
+//! written only by the statements that change a message's status ([`super::messages`]); this
+//! module reads them and checks the rollup derived from them.
+
+use chrono::NaiveDate;
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Date, Nullable, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::domain::Period;
+
+/// Messages, segments and micro-units of one currency.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sums {
+    pub messages: i64,
+    pub segments: i64,
+    pub micros: i64,
+}
+
+/// One rollup key where the ledger and `spend_daily` disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    pub tenant_id: Uuid,
+    pub day: NaiveDate,
+    pub provider_id: Uuid,
+    pub country: String,
+    pub message_type: String,
+    pub currency: String,
+    pub ledger: Sums,
+    pub rollup: Sums,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "tenant {} day {} provider {} {} {} {}: ledger {} messages, {} segments, {} micros; \
+             rollup {} messages, {} segments, {} micros",
+            self.tenant_id,
+            self.day,
+            self.provider_id,
+            self.country,
+            self.message_type,
+            self.currency,
+            self.ledger.messages,
+            self.ledger.segments,
+            self.ledger.micros,
+            self.rollup.messages,
+            self.rollup.segments,
+            self.rollup.micros,
+        )
+    }
+}
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    tenant_id: Uuid,
+    #[diesel(sql_type = Date)]
+    day: NaiveDate,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    provider_id: Uuid,
+    #[diesel(sql_type = Text)]
+    country: String,
+    #[diesel(sql_type = Text)]
+    message_type: String,
+    #[diesel(sql_type = Text)]
+    currency: String,
+    #[diesel(sql_type = BigInt)]
+    l_messages: i64,
+    #[diesel(sql_type = BigInt)]
+    l_segments: i64,
+    #[diesel(sql_type = BigInt)]
+    l_micros: i64,
+    #[diesel(sql_type = BigInt)]
+    r_messages: i64,
+    #[diesel(sql_type = BigInt)]
+    r_segments: i64,
+    #[diesel(sql_type = BigInt)]
+    r_micros: i64,
+}
+
+/// Every rollup key of `period` (all tenants, or one) where the sum of the ledger differs from
+/// `spend_daily`: a key present on one side only is a mismatch against zeros.
+pub async fn reconcile(
+    conn: &mut AsyncPgConnection,
+    period: Period,
+    tenant: Option<Uuid>,
+) -> diesel::QueryResult<Vec<Mismatch>> {
+    let rows: Vec<Row> = diesel::sql_query(
+        "WITH l AS (
+             SELECT tenant_id, day, provider_id, country, message_type, currency,
+                    count(*)::int8 AS messages, sum(segments)::int8 AS segments,
+                    sum(amount_micros)::int8 AS micros
+             FROM ledger_entries
+             WHERE day BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR tenant_id = $3)
+             GROUP BY 1, 2, 3, 4, 5, 6),
+         r AS (
+             SELECT tenant_id, day, provider_id, country, message_type, currency, messages,
+                    segments, cost_micros AS micros
+             FROM spend_daily
+             WHERE day BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR tenant_id = $3))
+         SELECT COALESCE(l.tenant_id, r.tenant_id) AS tenant_id, COALESCE(l.day, r.day) AS day,
+                COALESCE(l.provider_id, r.provider_id) AS provider_id,
+                COALESCE(l.country, r.country) AS country,
+                COALESCE(l.message_type, r.message_type) AS message_type,
+                COALESCE(l.currency, r.currency) AS currency,
+                COALESCE(l.messages, 0) AS l_messages, COALESCE(l.segments, 0) AS l_segments,
+                COALESCE(l.micros, 0) AS l_micros, COALESCE(r.messages, 0) AS r_messages,
+                COALESCE(r.segments, 0) AS r_segments, COALESCE(r.micros, 0) AS r_micros
+         FROM l FULL JOIN r USING (tenant_id, day, provider_id, country, message_type, currency)
+         WHERE (l.messages, l.segments, l.micros) IS DISTINCT FROM
+               (r.messages, r.segments, r.micros)
+         ORDER BY 1, 2, 3, 4, 5, 6",
+    )
+    .bind::<Date, _>(period.first_day())
+    .bind::<Date, _>(period.last_day())
+    .bind::<Nullable<diesel::sql_types::Uuid>, _>(tenant)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Mismatch {
+            tenant_id: r.tenant_id,
+            day: r.day,
+            provider_id: r.provider_id,
+            country: r.country,
+            message_type: r.message_type,
+            currency: r.currency,
+            ledger: Sums {
+                messages: r.l_messages,
+                segments: r.l_segments,
+                micros: r.l_micros,
+            },
+            rollup: Sums {
+                messages: r.r_messages,
+                segments: r.r_segments,
+                micros: r.r_micros,
+            },
+        })
+        .collect())
+}
+
+#[derive(QueryableByName)]
+struct Total {
+    #[diesel(sql_type = Text)]
+    currency: String,
+    #[diesel(sql_type = BigInt)]
+    messages: i64,
+    #[diesel(sql_type = BigInt)]
+    segments: i64,
+    #[diesel(sql_type = BigInt)]
+    micros: i64,
+}
+
+/// The ledger's totals of `period` per currency (all tenants, or one), ordered by currency.
+pub async fn totals(
+    conn: &mut AsyncPgConnection,
+    period: Period,
+    tenant: Option<Uuid>,
+) -> diesel::QueryResult<Vec<(String, Sums)>> {
+    let rows: Vec<Total> = diesel::sql_query(
+        "SELECT currency, count(*)::int8 AS messages, COALESCE(sum(segments), 0)::int8 AS segments,
+                COALESCE(sum(amount_micros), 0)::int8 AS micros
+         FROM ledger_entries
+         WHERE day BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR tenant_id = $3)
+         GROUP BY currency ORDER BY currency",
+    )
+    .bind::<Date, _>(period.first_day())
+    .bind::<Date, _>(period.last_day())
+    .bind::<Nullable<diesel::sql_types::Uuid>, _>(tenant)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|t| {
+            (
+                t.currency,
+                Sums {
+                    messages: t.messages,
+                    segments: t.segments,
+                    micros: t.micros,
+                },
+            )
+        })
+        .collect())
+}
+
+/// What one tenant spent in `period` in `currency`, in micro-units.
+pub async fn spent(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    period: Period,
+    currency: &str,
+) -> diesel::QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Spent {
+        #[diesel(sql_type = BigInt)]
+        micros: i64,
+    }
+    let row: Spent = diesel::sql_query(
+        "SELECT COALESCE(sum(amount_micros), 0)::int8 AS micros FROM ledger_entries
+         WHERE tenant_id = $1 AND day BETWEEN $2 AND $3 AND currency = $4",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(tenant)
+    .bind::<Date, _>(period.first_day())
+    .bind::<Date, _>(period.last_day())
+    .bind::<Text, _>(currency)
+    .get_result(conn)
+    .await?;
+    Ok(row.micros)
+}
