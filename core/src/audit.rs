@@ -129,6 +129,8 @@ pub mod action {
     pub const PROVIDER_DELETED: &str = "provider.deleted";
     pub const PRICES_CHANGED: &str = "provider.prices_changed";
     pub const SETTINGS_CHANGED: &str = "tenant.settings_changed";
+    pub const BUDGET_CHANGED: &str = "budget.changed";
+    pub const BUDGET_REMOVED: &str = "budget.removed";
     pub const STAFF_CREATED: &str = "staff.created";
     pub const STAFF_LISTED_TENANTS: &str = "staff.listed_tenants";
 }

@@ -5,6 +5,7 @@ pub mod accept;
 pub mod accounts;
 pub mod api_keys;
 pub mod audit;
+pub mod budgets;
 pub mod cache;
 pub mod changes;
 pub mod config;

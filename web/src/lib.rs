@@ -28,6 +28,7 @@ use pages::send::SendTest;
 use pages::settings::Settings;
 use pages::sign_in::SignIn;
 use pages::sign_up::SignUp;
+use pages::spend::Spend;
 
 const STYLESHEET: &str = include_str!("../assets/app.css");
 const SCRIPT: &str = include_str!("../assets/app.js");
@@ -70,6 +71,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/audit-log") view=AuditLog ssr=SsrMode::Async />
                 <Route path=path!("/admin/tenants") view=AdminTenants ssr=SsrMode::Async />
                 <Route path=path!("/settings") view=Settings ssr=SsrMode::Async />
+                <Route path=path!("/spend") view=Spend ssr=SsrMode::Async />
                 <Route path=path!("/providers") view=Providers ssr=SsrMode::Async />
                 <Route path=path!("/providers/new") view=NewProvider ssr=SsrMode::Async />
                 <Route path=path!("/providers/:id") view=ProviderDetail ssr=SsrMode::Async />

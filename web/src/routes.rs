@@ -108,6 +108,10 @@ pub const PAGES: &[Page] = &[
         who: pages::settings::WHO,
     },
     Page {
+        path: "/spend",
+        who: pages::spend::WHO,
+    },
+    Page {
         path: "/providers",
         who: pages::providers::WHO,
     },
@@ -202,6 +206,14 @@ pub const FORMS: &[Form] = &[
     form("/settings", Who::Tenant(Action::ManageSettings), || {
         web::post().to(forms::settings::save)
     }),
+    form("/spend/budget", Who::Tenant(Action::ManageBudget), || {
+        web::post().to(forms::budget::save)
+    }),
+    form(
+        "/spend/budget/remove",
+        Who::Tenant(Action::ManageBudget),
+        || web::post().to(forms::budget::remove),
+    ),
     form("/settings/password", Who::AnyUser, || {
         web::post().to(forms::auth::change_password)
     }),

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod budgets;
 pub mod idempotency;
 pub mod ledger;
 pub mod messages;

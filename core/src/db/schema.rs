@@ -178,6 +178,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    budgets (tenant_id) {
+        tenant_id -> Uuid,
+        monthly_limit_micros -> Int8,
+        currency -> Text,
+        alert_thresholds -> Array<Int4>,
+        hard_cap -> Bool,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(users -> tenants (tenant_id));
 diesel::joinable!(api_keys -> tenants (tenant_id));
 diesel::joinable!(providers -> tenants (tenant_id));
@@ -195,6 +206,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     message_attempts,
     spend_daily,
     ledger_entries,
+    budgets,
 );
 
 diesel::table! {

@@ -47,6 +47,7 @@ fn expected_who(path: &str) -> Option<Who> {
             Who::Tenant(ManageProviders)
         }
         "/settings" => Who::Tenant(ManageSettings),
+        "/spend/budget" | "/spend/budget/remove" => Who::Tenant(ManageBudget),
         "/members" | "/members/{id}/role" | "/members/{id}/remove" => Who::Tenant(ManageMembers),
         _ => return None,
     })
@@ -62,6 +63,7 @@ fn expected_page_who(path: &str) -> Option<Who> {
         "/api-keys" => Who::Tenant(ReadApiKeys),
         "/members" => Who::Tenant(ReadMembers),
         "/audit-log" => Who::Tenant(ReadAuditLog),
+        "/spend" => Who::Tenant(ReadSpend),
         "/providers" | "/providers/{id}" => Who::Tenant(ReadProviders),
         "/admin/tenants" => Who::Platform(ListTenants),
         _ => return None,
@@ -100,6 +102,9 @@ fn body(path: &str, valid: bool) -> Option<Vec<(&'static str, &'static str)>> {
         ("/providers/{id}/prices" | "/providers/{id}/delete", _) => vec![],
         ("/settings", false) => vec![("name", ""), ("default_sender_ids", "")],
         ("/settings", true) => vec![("name", "Walked"), ("default_sender_ids", "Walk")],
+        ("/spend/budget", false) => vec![("monthly_limit", "-1"), ("currency", "USD")],
+        ("/spend/budget", true) => vec![("monthly_limit", "100"), ("currency", "USD")],
+        ("/spend/budget/remove", _) => vec![],
         ("/members", false) => vec![("email", "not an address"), ("role", "viewer")],
         ("/members", true) => vec![("email", "walked@example.test"), ("role", "owner")],
         ("/members/{id}/role", _) => vec![("role", "owner")],
@@ -203,6 +208,7 @@ async fn rows_of(app: &TestApp, tenant: &str) -> Value {
         ("provider_prices", "tenant_id"),
         ("messages", "tenant_id"),
         ("audit_log", "tenant_id"),
+        ("budgets", "tenant_id"),
     ] {
         let rows = openclaw_e2e::services::query_rows(
             &app.db.url,

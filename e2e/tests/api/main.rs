@@ -7,6 +7,7 @@ mod admin_walk;
 mod api_keys;
 mod audit;
 mod bad_input;
+mod budget;
 mod changes;
 mod isolation;
 mod members;

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod api_keys;
 pub mod audit;
+pub mod budget;
 pub mod health;
 pub mod hooks;
 pub mod members;
@@ -39,6 +40,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     providers::config(cfg);
     messages::config(cfg);
     spend::config(cfg);
+    budget::config(cfg);
     hooks::config(cfg);
 }
 

@@ -19,6 +19,7 @@ pub fn Layout(#[prop(optional)] signed_in: bool, children: Children) -> impl Int
                 "/messages/new",
                 "Send a test message",
             ),
+            (may(Action::ReadSpend), "/spend", "Spend"),
             (may(Action::ReadProviders), "/providers", "Providers"),
             (may(Action::ReadApiKeys), "/api-keys", "API keys"),
             (may(Action::ReadMembers), "/members", "Members"),

@@ -7,6 +7,7 @@ use actix_web::HttpResponse;
 use actix_web::cookie::Cookie;
 use openclaw_core::accounts::AccountError;
 use openclaw_core::api_keys::KeyError;
+use openclaw_core::budgets::BudgetError;
 use openclaw_core::members::MemberError;
 use openclaw_core::providers::service::ProviderError;
 use openclaw_core::settings::SettingsError;
@@ -86,6 +87,20 @@ impl Flashable for SettingsError {
         match self {
             SettingsError::Invalid { field, message } => mistake(Some(field), message, true),
             SettingsError::Internal(cause) => Fault::Internal {
+                cause,
+                sentence: INTERNAL,
+                keep: false,
+            },
+            other => mistake(None, other.to_string(), true),
+        }
+    }
+}
+
+impl Flashable for BudgetError {
+    fn fault(self) -> Fault {
+        match self {
+            BudgetError::Invalid { field, message } => mistake(Some(field), message, true),
+            BudgetError::Internal(cause) => Fault::Internal {
                 cause,
                 sentence: INTERNAL,
                 keep: false,

@@ -15,6 +15,7 @@ pub mod send;
 pub mod settings;
 pub mod sign_in;
 pub mod sign_up;
+pub mod spend;
 
 use actix_web::HttpMessage;
 use actix_web::http::StatusCode;
