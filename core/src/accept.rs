@@ -43,6 +43,8 @@ pub struct Origin {
     pub tenant_id: Uuid,
     pub api_key_id: Option<Uuid>,
     pub test_mode: bool,
+    /// The tenant's budget is a hard cap: a live message holds its worst-case cost.
+    pub hard_cap: bool,
 }
 
 /// Bad input (400) or nowhere to send it (422).
@@ -268,6 +270,15 @@ pub fn prepare(
         idempotency_key: None,
         request_hash: None,
         created_at: now,
+        // The worst case: the dearest provider that could take it.
+        hold_micros: (sender_of.hard_cap && !test_mode).then(|| {
+            candidates
+                .iter()
+                .map(|c| c.price_micros)
+                .max()
+                .unwrap_or(0)
+                .saturating_mul(i64::from(segments))
+        }),
     })
 }
 

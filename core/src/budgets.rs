@@ -4,6 +4,10 @@
 //! (`ManageBudget`: owners, admins and billing members), validates naming the field at fault,
 //! and writes and audits the change in one transaction scoped to the tenant.
 //!
+//! Whether the budget is a hard cap is kept with the tenant's route table (announced as
+//! [`Change::Routes`]): the accept path reads it there and gives each live message a hold of
+//! its worst-case cost, which the group commit checks with [`admit`].
+//!
 //! The period is the calendar month in UTC; what was spent in it is the sum of the spend
 //! ledger ([`crate::db::ledger`]).
 
@@ -11,7 +15,9 @@ use chrono::Utc;
 use serde_json::json;
 
 use crate::audit::{self, action};
+use crate::changes::{self, Change};
 use crate::db::budgets::{self, Budget};
+use crate::db::messages::{Inserted, NewMessage};
 use crate::db::{self, PgPool, ledger, tenants};
 use crate::domain::{Money, Period};
 use crate::members::Manager;
@@ -216,6 +222,8 @@ pub async fn put(
             }),
         )
         .await?;
+        // Whether sends hold their cost is kept with the tenant's routes.
+        changes::announce(c, Change::Routes { tenant }).await?;
         standing(c, tenant, Some(budget)).await
     })
     .await
@@ -238,10 +246,112 @@ pub async fn remove(pool: &PgPool, manager: &Manager) -> Result<bool, BudgetErro
                 json!({}),
             )
             .await?;
+            changes::announce(c, Change::Routes { tenant }).await?;
         }
         Ok(removed)
     })
     .await
+}
+
+/// What a refused send is told (`budget_exceeded`, 402): the month's hard cap, and what is left.
+pub fn over_budget_sentence(remaining: &Money) -> String {
+    format!(
+        "This message could take the month past its budget, a hard cap; {remaining} remains. \
+         Raise the monthly limit or wait for next month."
+    )
+}
+
+/// The group commit's check of hard-capped budgets, inside its transaction: locks the budget
+/// rows of the tenants whose rows ask for a hold (in tenant order, so concurrent commits cannot
+/// deadlock), reads what each month has left after the lock (the ledger's spend and the holds
+/// of messages on their way, so a commit that held the lock before is seen), and admits rows in
+/// order while their hold fits. Per row: None to insert it (with its hold, or without one if
+/// the tenant's budget is no longer a hard cap), or [`Inserted::OverBudget`] with what is left.
+pub async fn admit(
+    c: &mut diesel_async::AsyncPgConnection,
+    rows: &mut [NewMessage],
+) -> diesel::QueryResult<Vec<Option<Inserted>>> {
+    use diesel::sql_types::{Array, BigInt, Date, Text};
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Capped {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        tenant_id: uuid::Uuid,
+        #[diesel(sql_type = Text)]
+        currency: String,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Room {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        tenant_id: uuid::Uuid,
+        #[diesel(sql_type = BigInt)]
+        room: i64,
+    }
+    let mut tenants: Vec<uuid::Uuid> = rows
+        .iter()
+        .filter(|r| r.hold_micros.is_some())
+        .map(|r| r.tenant_id)
+        .collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    if tenants.is_empty() {
+        return Ok(rows.iter().map(|_| None).collect());
+    }
+    let capped: Vec<Capped> = diesel::sql_query(
+        "SELECT tenant_id, currency FROM budgets WHERE tenant_id = ANY($1) AND hard_cap
+         ORDER BY tenant_id FOR UPDATE",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(&tenants)
+    .load(c)
+    .await?;
+    let period = Period::of(Utc::now().date_naive());
+    // A new statement, so a new snapshot: it sees every hold committed before the lock was ours.
+    let rooms: Vec<Room> = diesel::sql_query(
+        "SELECT b.tenant_id, b.monthly_limit_micros
+                - COALESCE((SELECT sum(l.amount_micros) FROM ledger_entries l
+                            WHERE l.tenant_id = b.tenant_id AND l.day BETWEEN $2 AND $3
+                              AND l.currency = b.currency), 0)::int8
+                - COALESCE((SELECT sum(h.micros) FROM budget_holds h
+                            WHERE h.tenant_id = b.tenant_id), 0)::int8 AS room
+         FROM budgets b WHERE b.tenant_id = ANY($1)",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(
+        capped.iter().map(|b| b.tenant_id).collect::<Vec<_>>(),
+    )
+    .bind::<Date, _>(period.first_day())
+    .bind::<Date, _>(period.last_day())
+    .load(c)
+    .await?;
+    let mut left: std::collections::HashMap<uuid::Uuid, (i64, String)> = capped
+        .into_iter()
+        .map(|b| {
+            let room = rooms
+                .iter()
+                .find(|r| r.tenant_id == b.tenant_id)
+                .map_or(0, |r| r.room);
+            (b.tenant_id, (room, b.currency))
+        })
+        .collect();
+    Ok(rows
+        .iter_mut()
+        .map(|row| {
+            let hold = row.hold_micros?;
+            let Some((room, currency)) = left.get_mut(&row.tenant_id) else {
+                // No longer a hard cap: nothing to hold.
+                row.hold_micros = None;
+                return None;
+            };
+            if hold <= *room {
+                *room -= hold;
+                None
+            } else {
+                Some(Inserted::OverBudget {
+                    remaining_micros: (*room).max(0),
+                    currency: currency.clone(),
+                })
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

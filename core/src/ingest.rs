@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::budgets;
 use crate::db::messages::{self, Due, Inserted, NewMessage};
 use crate::db::{PgPool, idempotency};
 use crate::domain::Status;
@@ -223,9 +224,43 @@ async fn commit_plain(pool: &PgPool, batch: Vec<Job>, publish: &mpsc::Sender<Pub
     }
     let result = async {
         let mut conn = pool.get().await.context("getting a database connection")?;
-        insert_isolating(&mut conn, &rows, false)
+        if rows.iter().all(|r| r.hold_micros.is_none()) {
+            return insert_isolating(&mut conn, &rows, false)
+                .await
+                .context("inserting accepted messages");
+        }
+        // Rows held against hard-capped budgets go in a transaction of their own, which waits
+        // for those tenants' budget locks; the other tenants' rows never wait for it.
+        let (held, free): (Vec<usize>, Vec<usize>) =
+            (0..rows.len()).partition(|&i| rows[i].hold_micros.is_some());
+        let pick = |idx: &[usize]| idx.iter().map(|&i| rows[i].clone()).collect::<Vec<_>>();
+        let (held_rows, free_rows) = (pick(&held), pick(&free));
+        let mut outcomes: Vec<Option<Inserted>> = (0..rows.len()).map(|_| None).collect();
+        if !free_rows.is_empty() {
+            let done = insert_isolating(&mut conn, &free_rows, false)
+                .await
+                .context("inserting accepted messages")?;
+            for (i, o) in free.into_iter().zip(done) {
+                outcomes[i] = Some(o);
+            }
+        }
+        let done = conn
+            .transaction(async |c| insert_held(c, &held_rows).await)
             .await
-            .context("inserting accepted messages")
+            .context("inserting messages held against budgets")?;
+        for (i, o) in held.into_iter().zip(done) {
+            outcomes[i] = Some(o);
+        }
+        anyhow::Ok(
+            outcomes
+                .into_iter()
+                .map(|o| {
+                    o.unwrap_or_else(|| Inserted::Refused {
+                        reason: "no outcome".into(),
+                    })
+                })
+                .collect(),
+        )
     }
     .await;
     match result {
@@ -269,7 +304,7 @@ async fn commit_kept(pool: &PgPool, job: Job, publish: &mpsc::Sender<Publish>) {
                         .ok_or(diesel::result::Error::NotFound)?;
                     return Ok((Kept::Earlier(earlier), Vec::new()));
                 }
-                let outcomes = insert_isolating(c, &rows, true).await?;
+                let outcomes = insert_held(c, &rows).await?;
                 let response = (keep.respond)(&outcomes);
                 idempotency::answer(c, keep.tenant_id, &keep.key, &response).await?;
                 diesel::QueryResult::Ok((Kept::Answered(response), outcomes))
@@ -304,6 +339,37 @@ fn announce(
             let _ = publish.try_send((row.id, request_id.clone()));
         }
     }
+}
+
+/// Inserts rows inside a transaction, first checking the ones that ask for a hold against
+/// their tenants' hard-capped budgets ([`budgets::admit`]): a row that does not fit is answered
+/// [`Inserted::OverBudget`] and not stored.
+async fn insert_held(
+    c: &mut diesel_async::AsyncPgConnection,
+    rows: &[NewMessage],
+) -> diesel::QueryResult<Vec<Inserted>> {
+    if rows.iter().all(|r| r.hold_micros.is_none()) {
+        return insert_isolating(c, rows, true).await;
+    }
+    let mut rows = rows.to_vec();
+    let verdicts = budgets::admit(c, &mut rows).await?;
+    let admitted: Vec<NewMessage> = rows
+        .into_iter()
+        .zip(&verdicts)
+        .filter(|(_, v)| v.is_none())
+        .map(|(r, _)| r)
+        .collect();
+    let mut inserted = insert_isolating(c, &admitted, true).await?.into_iter();
+    Ok(verdicts
+        .into_iter()
+        .map(|v| {
+            v.unwrap_or_else(|| {
+                inserted.next().unwrap_or_else(|| Inserted::Refused {
+                    reason: "no outcome".into(),
+                })
+            })
+        })
+        .collect())
 }
 
 /// Whether Postgres refused the rows themselves (a value it cannot store, a constraint), as

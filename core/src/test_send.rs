@@ -10,6 +10,7 @@ use crate::accept::{self, Kind, Origin, SendError, SendRequest};
 use crate::crypto::Keyring;
 use crate::db::messages::Inserted;
 use crate::db::{self, PgPool, providers};
+use crate::domain::Money;
 use crate::ingest::Ingest;
 use crate::members::Manager;
 use crate::permissions::{self, Action};
@@ -23,6 +24,10 @@ pub enum TestSendError {
     Rejected(SendError),
     #[error("Your role cannot send messages; ask an owner or admin.")]
     Forbidden,
+    /// The tenant's hard-capped budget has no room for it: the sentence `POST /v1/messages`
+    /// gives with its 402.
+    #[error("{0}")]
+    OverBudget(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -93,20 +98,24 @@ pub async fn send(
         return Err(TestSendError::Forbidden);
     }
     let tenant_id = manager.tenant;
+    let mut conn = pool.get().await?;
+    let (table, hard_cap) = db::scoped(&mut conn, tenant_id, async |c| {
+        let table = providers::routing_table(c, tenant_id).await?;
+        let budget = crate::db::budgets::find(c, tenant_id).await?;
+        diesel::QueryResult::Ok((table, budget.is_some_and(|b| b.hard_cap)))
+    })
+    .await?;
     let origin = |test_mode| Origin {
         tenant_id,
         api_key_id: None,
         test_mode,
+        hard_cap,
     };
-    let mut conn = pool.get().await?;
-    let live: Vec<_> = db::scoped(&mut conn, tenant_id, async |c| {
-        providers::routing_table(c, tenant_id).await
-    })
-    .await?
-    .into_iter()
-    .filter(|p| !p.route.is_sandbox)
-    .map(|p| p.route)
-    .collect();
+    let live: Vec<_> = table
+        .into_iter()
+        .filter(|p| !p.route.is_sandbox)
+        .map(|p| p.route)
+        .collect();
     let (row, test_mode, provisioned_sandbox) = match accept::prepare(
         request(to, body, false),
         origin(false),
@@ -138,6 +147,12 @@ pub async fn send(
             test_mode,
             provisioned_sandbox,
         }),
+        Some(Inserted::OverBudget {
+            remaining_micros,
+            currency,
+        }) => Err(TestSendError::OverBudget(
+            crate::budgets::over_budget_sentence(&Money::new(remaining_micros, currency)),
+        )),
         Some(Inserted::Refused { reason }) => Err(TestSendError::Internal(anyhow::anyhow!(
             "the database refused the test message: {reason}"
         ))),

@@ -119,6 +119,9 @@ diesel::table! {
         events -> Jsonb,
         created_at -> Timestamptz,
         doubt_until -> Nullable<Timestamptz>,
+        // Not listed: `held` (bool, whether a hard-capped budget holds the message's cost),
+        // written and read by hand-written SQL only; the 33rd column would need diesel's
+        // 64-column tables.
     }
 }
 

@@ -48,6 +48,10 @@ impl Status {
         Status::Expired,
     ];
 
+    /// The statuses of a message still on its way: its cost may yet be charged (a hard-capped
+    /// budget holds it; the migration `budget_holds` names the same three).
+    pub const PENDING: [Status; 3] = [Status::Scheduled, Status::Queued, Status::Sending];
+
     /// The statuses that say a provider took the message.
     pub const TAKEN: [Status; 3] = [Status::Sent, Status::Delivered, Status::Undelivered];
 

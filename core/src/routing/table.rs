@@ -34,6 +34,10 @@ pub struct RouteTable {
     pub gateways: HashMap<Uuid, Gateway>,
     /// The tenant's default sender, when neither the message nor the provider names one.
     pub default_sender: Option<String>,
+    /// The tenant's budget is a hard cap: every live message it sends holds its worst-case
+    /// cost until sent ([`crate::budgets::admit`]). Kept with the routes, and forgotten with
+    /// them when the budget changes.
+    pub hard_cap: bool,
 }
 
 /// Reads a tenant's route table: its live providers and prices, their credentials opened, and
@@ -49,10 +53,14 @@ pub async fn load(
         .default_sender_ids
         .into_iter()
         .next();
+    let hard_cap = crate::db::budgets::find(conn, tenant_id)
+        .await?
+        .is_some_and(|b| b.hard_cap);
     let mut table = RouteTable {
         providers: Vec::with_capacity(rows.len()),
         gateways: HashMap::with_capacity(rows.len()),
         default_sender,
+        hard_cap,
     };
     for p in rows {
         table.providers.push(p.route);

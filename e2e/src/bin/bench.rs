@@ -1,6 +1,6 @@
 //! The send-path benchmark: API → Postgres → RabbitMQ → worker → provider simulator.
 //!
-//!   cargo run --release -p openclaw-e2e --bin bench -- [--messages 20000] [--concurrency 64] [--receipts 0]
+//!   cargo run --release -p openclaw-e2e --bin bench -- [--messages 20000] [--concurrency 64] [--receipts 0] [--hard-cap 1]
 //!
 //! Starts a fresh database, `provider-sim`, `openclaw-server` and `openclaw-worker` (release
 //! builds of this checkout) on this machine's Postgres and RabbitMQ, then measures:
@@ -32,6 +32,10 @@ struct Args {
     batch_messages: usize,
     /// Whether the simulator posts delivery receipts (1, the default) or none (0).
     receipts: bool,
+    /// Whether the tenant has a hard-capped budget (1; high enough that nothing is refused),
+    /// so every message holds its cost and every group commit takes the budget lock, or none
+    /// (0, the default).
+    hard_cap: bool,
 }
 
 fn args() -> Args {
@@ -42,6 +46,7 @@ fn args() -> Args {
         paced_secs: 15,
         batch_messages: 100_000,
         receipts: true,
+        hard_cap: false,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -54,6 +59,7 @@ fn args() -> Args {
             ("--paced-secs", Some(v)) => a.paced_secs = v,
             ("--batch-messages", Some(v)) => a.batch_messages = v as usize,
             ("--receipts", Some(v)) => a.receipts = v != 0,
+            ("--hard-cap", Some(v)) => a.hard_cap = v != 0,
             (flag, _) => {
                 eprintln!("unknown or incomplete argument {flag}");
                 std::process::exit(2);
@@ -178,6 +184,21 @@ async fn main() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let key = relay.api_key(&owner, "live").await;
+    if args.hard_cap {
+        let res = relay
+            .http
+            .put(relay.url("/v1/budget"))
+            .bearer_auth(&owner.access_token)
+            .json(
+                &json!({"monthly_limit": {"amount": "1000000", "currency": "USD"},
+                          "alert_thresholds": [50, 80, 100], "hard_cap": true}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        println!("the tenant's budget is a hard cap: every message holds its cost");
+    }
     // Receipts flow as in production: two signed callbacks per message.
     let res = reqwest::Client::new()
         .put(format!(

@@ -172,6 +172,7 @@ async fn the_group_commit_fails_a_refused_row_alone() {
                 tenant_id: tenant,
                 api_key_id: None,
                 test_mode: false,
+                hard_cap: false,
             },
             &routes,
             accept::now(),

@@ -359,3 +359,71 @@ async fn the_database_knows_exactly_the_names_the_enums_know() {
     drop(conn);
     app.cleanup().await;
 }
+
+/// A hard cap's hold goes exactly when its message leaves the statuses `Status::PENDING`
+/// names, whatever moved it (the trigger of the `budget_holds` migration), for every pair.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_hold_goes_exactly_when_its_message_stops_pending() {
+    let app = TestApp::spawn_with(Options {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup().await;
+    app.provider(&owner, "sandbox", json!({}), None, &[("*", "0.0050")])
+        .await;
+    let key = app.api_key(&owner, "live").await;
+    let res = app
+        .post(
+            "/v1/messages",
+            &key,
+            &json!({"to": "+14155552671", "body": "held"}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let mut conn = AsyncPgConnection::establish(&app.db.url).await.unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = Bool)]
+        held: bool,
+    }
+    let mut checked = 0;
+    for from in Status::ALL {
+        for to in Status::ALL {
+            // Put it in `from` first (no hold yet, so the trigger has nothing to take), then
+            // hold it.
+            diesel::sql_query("UPDATE messages SET status = $1, held = true")
+                .bind::<Text, _>(from)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            diesel::sql_query(
+                "INSERT INTO budget_holds (message_id, tenant_id, micros)
+                 SELECT id, tenant_id, 5000 FROM messages",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            diesel::sql_query("UPDATE messages SET status = $1")
+                .bind::<Text, _>(to)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let left: Held =
+                diesel::sql_query("SELECT EXISTS (SELECT 1 FROM budget_holds) AS held")
+                    .get_result(&mut conn)
+                    .await
+                    .unwrap();
+            let released = Status::PENDING.contains(&from) && !Status::PENDING.contains(&to);
+            assert_eq!(left.held, !released, "{from} → {to}");
+            diesel::sql_query("DELETE FROM budget_holds")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 81);
+    drop(conn);
+    app.cleanup().await;
+}

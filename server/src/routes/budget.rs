@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, put, web};
 use openclaw_core::budgets::{self, BudgetError, BudgetInput, Standing};
+use openclaw_core::changes::Change;
 use openclaw_core::domain::Money;
 use openclaw_core::members::Manager;
 use serde::{Deserialize, Serialize};
@@ -173,6 +174,12 @@ pub async fn set(
 #[delete("/v1/budget")]
 pub async fn remove(state: web::Data<AppContext>, user: User) -> ApiResult<HttpResponse> {
     let manager = manager(&user)?;
-    budgets::remove(&state.pool, &manager).await?;
+    if budgets::remove(&state.pool, &manager).await? {
+        state
+            .changed(Change::Routes {
+                tenant: manager.tenant,
+            })
+            .await;
+    }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -230,6 +230,7 @@ async fn prepare(
         tenant_id,
         api_key_id: caller.api_key_id(),
         test_mode: caller.test_mode(),
+        hard_cap: table.hard_cap,
     };
     Ok(accept::prepare(req, origin, &table.providers, now)?)
 }
@@ -261,6 +262,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         (status = 202, body = AcceptedMessage, links(("get" = (operation_id = "get_message", parameters(("id" = "$response.body#/id")))), ("cancel" = (operation_id = "cancel_message", parameters(("id" = "$response.body#/id")))))),
         (status = 400, description = "`invalid_json`, `invalid_phone_number`, or `invalid_field` naming the field at fault", body = ErrorBody),
         (status = 401, description = "`unauthenticated`, `token_expired` or `invalid_api_key`", body = ErrorBody),
+        (status = 402, description = "`budget_exceeded`: the tenant's budget is a hard cap and this message's worst-case cost does not fit what the month has left (the message says how much)", body = ErrorBody),
         (status = 403, description = "`forbidden`: the role or the API key's scopes do not allow this", body = ErrorBody),
         (status = 409, description = "`idempotency_conflict`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
@@ -300,6 +302,10 @@ pub async fn send(
         }
         Some(Inserted::Existing(_)) => Err(idempotency_conflict()),
         Some(Inserted::Refused { .. }) => Err(refused()),
+        Some(Inserted::OverBudget {
+            remaining_micros,
+            currency,
+        }) => Err(over_budget(remaining_micros, currency)),
         None => Err(anyhow::anyhow!("the ingest returned no outcome").into()),
     }
 }
@@ -314,6 +320,16 @@ fn idempotency_conflict() -> ApiError {
 
 /// A message that passed validation but that the database would not store (the cause is
 /// logged); only this message fails, never the others committed with it.
+/// 402 `budget_exceeded`: the tenant's hard-capped budget has no room for the message's
+/// worst-case cost; the sentence says what is left.
+fn over_budget(remaining_micros: i64, currency: String) -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::PAYMENT_REQUIRED,
+        "budget_exceeded",
+        openclaw_core::budgets::over_budget_sentence(&Money::new(remaining_micros, currency)),
+    )
+}
+
 fn refused() -> ApiError {
     ApiError::bad_request(
         "invalid_request",
@@ -410,6 +426,14 @@ pub async fn send_batch(
                 Ok(row) => match outcomes.next() {
                     Some(Inserted::Refused { .. }) | None => BatchEntry::Error {
                         error: in_entry(i, refused()).body().error,
+                    },
+                    Some(Inserted::OverBudget {
+                        remaining_micros,
+                        currency,
+                    }) => BatchEntry::Error {
+                        error: in_entry(i, over_budget(*remaining_micros, currency.clone()))
+                            .body()
+                            .error,
                     },
                     Some(_) => BatchEntry::Accepted(accepted_new(&row)),
                 },

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use openclaw_core::budgets::{self as service, BudgetInput};
+use openclaw_core::changes::Change;
 
 use super::flash::Back;
 use super::guard::Member;
@@ -32,7 +33,10 @@ pub async fn save(ctx: web::Data<AppContext>, m: Member, form: Fields) -> HttpRe
     };
     let back = Back::to(&ctx, "/spend", "budget");
     match service::put(&ctx.pool, m.manager(), input).await {
-        Ok(_) => back.with(Some("saved"), "Budget saved."),
+        Ok(_) => {
+            ctx.changed(Change::Routes { tenant: m.tenant }).await;
+            back.with(Some("saved"), "Budget saved.")
+        }
         // Keep what was typed.
         Err(e) => back
             .keeping([("monthly_limit", amount), ("alert_thresholds", alerts)])
@@ -43,7 +47,10 @@ pub async fn save(ctx: web::Data<AppContext>, m: Member, form: Fields) -> HttpRe
 pub async fn remove(ctx: web::Data<AppContext>, m: Member) -> HttpResponse {
     let back = Back::to(&ctx, "/spend", "budget");
     match service::remove(&ctx.pool, m.manager()).await {
-        Ok(true) => back.with(Some("saved"), "Budget removed: no limit, no alerts."),
+        Ok(true) => {
+            ctx.changed(Change::Routes { tenant: m.tenant }).await;
+            back.with(Some("saved"), "Budget removed: no limit, no alerts.")
+        }
         Ok(false) => back.with(Some("saved"), "There was no budget to remove."),
         Err(e) => back.failed(e),
     }

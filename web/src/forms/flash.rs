@@ -157,7 +157,9 @@ impl Flashable for TestSendError {
                 sentence: INTERNAL_MOMENT,
                 keep: true,
             },
-            e @ TestSendError::Forbidden => mistake(None, e.to_string(), true),
+            e @ (TestSendError::Forbidden | TestSendError::OverBudget(_)) => {
+                mistake(None, e.to_string(), true)
+            }
         }
     }
 }

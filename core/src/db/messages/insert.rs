@@ -14,8 +14,7 @@ use crate::domain::{Encoding, KeyMode};
 use super::*;
 use crate::db::schema::messages;
 
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = messages)]
+#[derive(Debug, Clone)]
 pub struct NewMessage {
     pub id: Uuid,
     pub tenant_id: Uuid,
@@ -39,6 +38,11 @@ pub struct NewMessage {
     pub idempotency_key: Option<String>,
     pub request_hash: Option<Vec<u8>>,
     pub created_at: DateTime<Utc>,
+    /// What to hold against the tenant's hard-capped budget until the message is sent (its
+    /// worst-case cost); None when the tenant has no hard cap (or the message is free). Set by
+    /// the accept path; the group commit checks it against what the month has left
+    /// ([`crate::budgets::admit`]).
+    pub hold_micros: Option<i64>,
 }
 
 /// What became of one row of [`insert_batch`].
@@ -51,6 +55,12 @@ pub enum Inserted {
     /// Only the group commit ([`crate::ingest`]) says this: it fails the row alone.
     Refused {
         reason: String,
+    },
+    /// The tenant's budget is a hard cap and this message's worst-case cost does not fit what
+    /// the month has left (`remaining`, in micro-units of `currency`); nothing was stored.
+    OverBudget {
+        remaining_micros: i64,
+        currency: String,
     },
 }
 
@@ -82,16 +92,28 @@ pub async fn insert_batch(
                  $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int4[],
                  $12::int8[], $13::text[], $14::text[], $15::text[], $16::text[], $17::jsonb[],
                  $18::timestamptz[], $19::timestamptz[], $20::text[], $21::bytea[],
-                 $22::timestamptz[])),
+                 $22::timestamptz[], $24::int8[])
+               AS i(id, tenant_id, api_key_id, mode, recipient, sender, country, message_type,
+                    body, encoding, segments, estimated_cost_micros, currency, status,
+                    callback_url, client_ref, metadata, scheduled_at, expires_at,
+                    idempotency_key, request_hash, created_at, hold)),
          created AS (
              INSERT INTO messages (id, tenant_id, api_key_id, mode, recipient, sender, country,
                  message_type, body, encoding, segments, estimated_cost_micros, currency, status,
                  callback_url, client_ref, metadata, scheduled_at, expires_at, idempotency_key,
-                 request_hash, created_at)
-             SELECT * FROM input
+                 request_hash, created_at, held)
+             SELECT id, tenant_id, api_key_id, mode, recipient, sender, country, message_type,
+                 body, encoding, segments, estimated_cost_micros, currency, status, callback_url,
+                 client_ref, metadata, scheduled_at, expires_at, idempotency_key, request_hash,
+                 created_at, hold IS NOT NULL
+             FROM input
              ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL
              DO NOTHING
-             RETURNING id, scheduled_at, created_at),
+             RETURNING id, tenant_id, scheduled_at, created_at),
+         holds AS (
+             INSERT INTO budget_holds (message_id, tenant_id, micros)
+             SELECT c.id, c.tenant_id, i.hold FROM created c JOIN input i USING (id)
+             WHERE i.hold IS NOT NULL),
          outbox AS (
              INSERT INTO message_outbox (message_id, round, due_at)
              SELECT id, 0, COALESCE(scheduled_at, created_at + $23) FROM created)
@@ -120,6 +142,7 @@ pub async fn insert_batch(
     .bind::<Array<Nullable<Bytea>>, _>(col(rows, |r| r.request_hash.clone()))
     .bind::<Array<Timestamptz>, _>(col(rows, |r| r.created_at))
     .bind::<diesel::sql_types::Interval, _>(interval(PUBLISH_GRACE))
+    .bind::<Array<Nullable<BigInt>>, _>(col(rows, |r| r.hold_micros))
     .load(conn)
     .await?;
     let created: std::collections::HashSet<Uuid> = created.into_iter().map(|r| r.id).collect();
