@@ -263,7 +263,7 @@ pub fn over_budget_sentence(remaining: &Money) -> String {
 
 /// The group commit's check of hard-capped budgets, inside its transaction: locks the budget
 /// rows of the tenants whose rows ask for a hold (in tenant order, so concurrent commits cannot
-/// deadlock), reads what each month has left after the lock (the ledger's spend and the holds
+/// deadlock), reads what each month has left after the lock (the ledger's spend, from its daily sums, and the holds
 /// of messages on their way, so a commit that held the lock before is seen), and admits rows in
 /// order while their hold fits. Per row: None to insert it (with its hold, or without one if
 /// the tenant's budget is no longer a hard cap), or [`Inserted::OverBudget`] with what is left.
@@ -308,9 +308,9 @@ pub async fn admit(
     // A new statement, so a new snapshot: it sees every hold committed before the lock was ours.
     let rooms: Vec<Room> = diesel::sql_query(
         "SELECT b.tenant_id, b.monthly_limit_micros
-                - COALESCE((SELECT sum(l.amount_micros) FROM ledger_entries l
-                            WHERE l.tenant_id = b.tenant_id AND l.day BETWEEN $2 AND $3
-                              AND l.currency = b.currency), 0)::int8
+                - COALESCE((SELECT sum(d.cost_micros) FROM spend_daily d
+                            WHERE d.tenant_id = b.tenant_id AND d.day BETWEEN $2 AND $3
+                              AND d.currency = b.currency), 0)::int8
                 - COALESCE((SELECT sum(h.micros) FROM budget_holds h
                             WHERE h.tenant_id = b.tenant_id), 0)::int8 AS room
          FROM budgets b WHERE b.tenant_id = ANY($1)",

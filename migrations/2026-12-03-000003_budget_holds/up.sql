@@ -13,7 +13,7 @@ CREATE TABLE budget_holds (
     tenant_id   uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     micros      bigint NOT NULL CHECK (micros >= 0)
 );
-CREATE INDEX budget_holds_tenant_idx ON budget_holds (tenant_id);
+CREATE INDEX budget_holds_tenant_idx ON budget_holds (tenant_id) INCLUDE (micros);
 
 GRANT SELECT, INSERT, DELETE ON budget_holds TO openclaw_tenant;
 ALTER TABLE budget_holds ENABLE ROW LEVEL SECURITY;

@@ -187,7 +187,8 @@ pub async fn totals(
         .collect())
 }
 
-/// What one tenant spent in `period` in `currency`, in micro-units.
+/// What one tenant spent in `period` in `currency`, in micro-units: the sum of its daily
+/// rollups, which are the ledger's sums (an index range, however many messages the month had).
 pub async fn spent(
     conn: &mut AsyncPgConnection,
     tenant: Uuid,
@@ -199,15 +200,17 @@ pub async fn spent(
         #[diesel(sql_type = BigInt)]
         micros: i64,
     }
-    let row: Spent = diesel::sql_query(
-        "SELECT COALESCE(sum(amount_micros), 0)::int8 AS micros FROM ledger_entries
-         WHERE tenant_id = $1 AND day BETWEEN $2 AND $3 AND currency = $4",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(tenant)
-    .bind::<Date, _>(period.first_day())
-    .bind::<Date, _>(period.last_day())
-    .bind::<Text, _>(currency)
-    .get_result(conn)
-    .await?;
+    let row: Spent = diesel::sql_query(SPENT_SQL)
+        .bind::<diesel::sql_types::Uuid, _>(tenant)
+        .bind::<Date, _>(period.first_day())
+        .bind::<Date, _>(period.last_day())
+        .bind::<Text, _>(currency)
+        .get_result(conn)
+        .await?;
     Ok(row.micros)
 }
+
+/// A tenant's spend between two days in one currency, from the rollups (`$1` tenant, `$2`–`$3`
+/// days, `$4` currency).
+const SPENT_SQL: &str = "SELECT COALESCE(sum(cost_micros), 0)::int8 AS micros FROM spend_daily
+     WHERE tenant_id = $1 AND day BETWEEN $2 AND $3 AND currency = $4";

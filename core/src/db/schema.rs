@@ -164,8 +164,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    ledger_entries (id) {
-        id -> Int8,
+    ledger_entries (message_id, attempt, kind) {
         tenant_id -> Uuid,
         message_id -> Uuid,
         attempt -> Int4,
