@@ -25,6 +25,17 @@ async fn value_of(browser: &Browser, id: &str) -> String {
         .unwrap_or_default()
 }
 
+async fn nav_text(browser: &Browser) -> String {
+    browser
+        .client
+        .find(Locator::Css("nav"))
+        .await
+        .expect("a navigation")
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Reloads `path` until its text contains `wanted`.
 async fn wait_for_text(browser: &Browser, url: &str, wanted: &str) -> String {
     let mut text = String::new();
@@ -252,6 +263,31 @@ async fn tenant_journey(javascript: bool) {
     );
     browser.screenshot("settings").await;
 
+    // Spend: the month so far (the sandbox message), no budget yet; a limit that is not an
+    // amount is explained next to its field and kept, a good one is saved and shown.
+    assert!(nav_text(&browser).await.contains("Spend"));
+    browser.goto(&app.url("/spend")).await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("No budget is set") && text.contains("By provider"),
+        "{text}"
+    );
+    browser.fill("monthly_limit", "lots").await;
+    browser.click("form[action='/spend/budget'] button").await;
+    assert_eq!(browser.path().await, "/spend");
+    assert!(browser.text().await.contains("is not an amount"));
+    assert_eq!(value_of(&browser, "monthly_limit").await, "lots");
+    browser.screenshot("spend-error").await;
+    browser.fill("monthly_limit", "25").await;
+    browser.fill("alert_thresholds", "80, 50").await;
+    browser.click("form[action='/spend/budget'] button").await;
+    let text = browser.text().await;
+    assert!(text.contains("Budget saved."), "{text}");
+    assert!(text.contains("of 25.000000 USD"), "{text}");
+    assert_eq!(value_of(&browser, "monthly_limit").await, "25.000000");
+    assert_eq!(value_of(&browser, "alert_thresholds").await, "50, 80");
+    browser.screenshot("spend").await;
+
     // Revoking the key refuses it at once.
     browser.goto(&app.url("/api-keys")).await;
     browser.click("form[action$='/revoke'] button").await;
@@ -273,6 +309,7 @@ async fn tenant_journey(javascript: bool) {
         "/providers",
         "/api-keys",
         "/settings",
+        "/spend",
     ] {
         browser.goto(&app.url(page)).await;
         assert_eq!(browser.path().await, "/sign-in", "{page}");
