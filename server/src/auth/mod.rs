@@ -13,6 +13,7 @@ use openclaw_core::audit::{Actor, ActorKind, Client};
 use openclaw_core::context::CallerKey;
 use openclaw_core::db::api_keys;
 use openclaw_core::domain::Role;
+use openclaw_core::members::Manager;
 use uuid::Uuid;
 
 pub use openclaw_core::permissions::{self, Action};
@@ -61,6 +62,18 @@ impl User {
         } else {
             Err(ApiError::forbidden())
         }
+    }
+
+    /// The member acting through a core service that asks the permission matrix itself: the
+    /// door refuses staff (no tenant) and roles without `action` first, and the service
+    /// refuses them again.
+    pub fn manager(&self, action: Action) -> Result<Manager, ApiError> {
+        Ok(Manager {
+            tenant: self.require(action)?,
+            user_id: self.user_id,
+            role: self.role,
+            actor: self.actor(),
+        })
     }
 
     /// For platform staff routes: the role must allow `action` (tenant members never do).

@@ -9,7 +9,6 @@ use openclaw_core::api_keys::{self as service, KeyError};
 use openclaw_core::changes::Change;
 use openclaw_core::db::api_keys::{self, ApiKey};
 use openclaw_core::domain::{ApiKeyId, KeyMode};
-use openclaw_core::members::Manager;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -124,7 +123,7 @@ pub async fn create(
     // as the admin app's form answers it).
     body: JsonBody<CreateKeyRequest, false>,
 ) -> ApiResult<HttpResponse> {
-    let manager = manager(&user)?;
+    let manager = user.manager(Action::ManageApiKeys)?;
     let req = body.value;
     let new = service::NewKey {
         name: req.name,
@@ -165,18 +164,6 @@ fn parse_id(id: &str) -> Result<uuid::Uuid, ApiError> {
         .map_err(|_| KeyError::NotFound.into())
 }
 
-/// The signed-in member acting on the tenant's keys (staff have no tenant; roles the matrix
-/// does not allow are refused here and again by the service).
-fn manager(user: &User) -> Result<Manager, ApiError> {
-    let tenant = user.require(Action::ManageApiKeys)?;
-    Ok(Manager {
-        tenant,
-        user_id: user.user_id,
-        role: user.role,
-        actor: user.actor(),
-    })
-}
-
 impl From<KeyError> for ApiError {
     fn from(e: KeyError) -> ApiError {
         match e {
@@ -207,7 +194,7 @@ pub async fn revoke(
     user: User,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let manager = manager(&user)?;
+    let manager = user.manager(Action::ManageApiKeys)?;
     let id = parse_id(&id)?;
     // Revoked before: nothing changes, and DELETE stays idempotent.
     service::revoke(&state.pool, &manager, id).await?;
@@ -246,7 +233,7 @@ pub async fn rotate(
     id: web::Path<String>,
     mut payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let manager = manager(&user)?;
+    let manager = user.manager(Action::ManageApiKeys)?;
     let id = parse_id(&id)?;
     let body = super::read_body(&mut payload, 64 * 1024).await?;
     let req: RotateRequest = if body.is_empty() {

@@ -6,7 +6,6 @@ use actix_web::{HttpResponse, delete, get, put, web};
 use openclaw_core::budgets::{self, BudgetError, BudgetInput, Standing};
 use openclaw_core::changes::Change;
 use openclaw_core::domain::Money;
-use openclaw_core::members::Manager;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -97,18 +96,6 @@ impl From<BudgetError> for ApiError {
     }
 }
 
-/// The signed-in member acting on the budget (staff have no tenant; roles the matrix does not
-/// allow are refused here and again by the service).
-fn manager(user: &User) -> Result<Manager, ApiError> {
-    let tenant = user.require(Action::ManageBudget)?;
-    Ok(Manager {
-        tenant,
-        user_id: user.user_id,
-        role: user.role,
-        actor: user.actor(),
-    })
-}
-
 /// The budget and this month's spend against it (owners, admins and billing members).
 #[utoipa::path(
     operation_id = "get_budget",
@@ -122,7 +109,7 @@ fn manager(user: &User) -> Result<Manager, ApiError> {
 )]
 #[get("/v1/budget")]
 pub async fn read(state: web::Data<AppContext>, user: User) -> ApiResult<web::Json<BudgetView>> {
-    let manager = manager(&user)?;
+    let manager = user.manager(Action::ManageBudget)?;
     Ok(web::Json(budgets::get(&state.pool, &manager).await?.into()))
 }
 
@@ -147,7 +134,7 @@ pub async fn set(
     user: User,
     body: JsonBody<PutBudgetRequest>,
 ) -> ApiResult<web::Json<BudgetView>> {
-    let manager = manager(&user)?;
+    let manager = user.manager(Action::ManageBudget)?;
     let req = body.value;
     let input = BudgetInput {
         amount: req.monthly_limit.amount,
@@ -173,7 +160,7 @@ pub async fn set(
 )]
 #[delete("/v1/budget")]
 pub async fn remove(state: web::Data<AppContext>, user: User) -> ApiResult<HttpResponse> {
-    let manager = manager(&user)?;
+    let manager = user.manager(Action::ManageBudget)?;
     if budgets::remove(&state.pool, &manager).await? {
         state
             .changed(Change::Routes {

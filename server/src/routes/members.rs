@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use openclaw_core::db::users;
 use openclaw_core::domain::{MemberStatus, Role, UserId};
-use openclaw_core::members::{self, Manager, MemberError};
+use openclaw_core::members::{self, MemberError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -111,16 +111,6 @@ impl From<MemberError> for ApiError {
     }
 }
 
-fn manager(user: &User) -> Result<Manager, ApiError> {
-    let tenant = user.require(Action::ManageMembers)?;
-    Ok(Manager {
-        tenant,
-        user_id: user.user_id,
-        role: user.role,
-        actor: user.actor(),
-    })
-}
-
 fn parse_id(id: &str) -> Result<uuid::Uuid, ApiError> {
     UserId::parse(id)
         .map(UserId::uuid)
@@ -174,7 +164,7 @@ pub async fn invite(
     user: User,
     body: JsonBody<InviteRequest>,
 ) -> ApiResult<HttpResponse> {
-    let manager = manager(&user)?;
+    let manager = user.manager(Action::ManageMembers)?;
     let req = body.value;
     let inv = members::invite(
         &state.pool,
@@ -220,7 +210,7 @@ pub async fn update(
     id: web::Path<String>,
     body: JsonBody<UpdateMemberRequest>,
 ) -> ApiResult<web::Json<MemberView>> {
-    let manager = manager(&user)?;
+    let manager = user.manager(Action::ManageMembers)?;
     let id = parse_id(&id)?;
     let member = members::change_role(&state.pool, &manager, id, &body.value.role).await?;
     Ok(web::Json(member.into()))
@@ -246,7 +236,7 @@ pub async fn remove(
     user: User,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let manager = manager(&user)?;
+    let manager = user.manager(Action::ManageMembers)?;
     let id = parse_id(&id)?;
     members::remove(&state.pool, &manager, id).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use openclaw_core::changes::Change;
 use openclaw_core::db::providers;
 use openclaw_core::domain::ProviderId;
-use openclaw_core::members::Manager;
 use openclaw_core::prices::{self, PriceEntry, PriceError};
 use openclaw_core::providers::ProviderKind;
 use openclaw_core::providers::service::{
@@ -140,16 +139,6 @@ impl From<ProviderError> for ApiError {
     }
 }
 
-fn manager(user: &User) -> Result<Manager, ApiError> {
-    let tenant = user.require(Action::ManageProviders)?;
-    Ok(Manager {
-        tenant,
-        user_id: user.user_id,
-        role: user.role,
-        actor: user.actor(),
-    })
-}
-
 /// Waits until every process has forgotten what it cached of the tenant's routes (and its
 /// providers' callbacks); the service announced the change with its transaction.
 async fn evict(state: &AppContext, tenant: Uuid) {
@@ -183,7 +172,7 @@ pub async fn create(
     user: User,
     body: JsonBody<CreateProviderRequest>,
 ) -> ApiResult<HttpResponse> {
-    let manager = manager(&user)?;
+    let manager = user.manager(Action::ManageProviders)?;
     let req = body.value;
     let row = service::create(
         &state.pool,
@@ -279,7 +268,7 @@ pub async fn update(
     id: web::Path<String>,
     body: JsonBody<UpdateProviderRequest>,
 ) -> ApiResult<web::Json<ProviderView>> {
-    let manager = manager(&user)?;
+    let manager = user.manager(Action::ManageProviders)?;
     let id = parse_id(&id)?;
     let req = body.value;
     let row = service::update(
@@ -321,7 +310,7 @@ pub async fn remove(
     user: User,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let manager = manager(&user)?;
+    let manager = user.manager(Action::ManageProviders)?;
     let id = parse_id(&id)?;
     service::delete(&state.pool, &manager, id).await?;
     evict(&state, manager.tenant).await;
@@ -373,7 +362,7 @@ pub async fn put_prices(
     req: HttpRequest,
     mut payload: web::Payload,
 ) -> ApiResult<web::Json<PriceList>> {
-    let manager = manager(&user)?;
+    let manager = user.manager(Action::ManageProviders)?;
     let id = parse_id(&id)?;
     let body = super::read_body(&mut payload, MAX_BODY_BYTES).await?;
     let content_type = req

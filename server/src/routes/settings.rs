@@ -7,7 +7,6 @@ use actix_web::{get, patch, web};
 use chrono::{DateTime, Utc};
 use openclaw_core::db::tenants::Tenant;
 use openclaw_core::domain::TenantId;
-use openclaw_core::members::Manager;
 use openclaw_core::settings::{self, SettingsChange, SettingsError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -73,18 +72,6 @@ impl From<SettingsError> for ApiError {
     }
 }
 
-/// The signed-in member acting on the settings (staff have no tenant; roles the matrix does
-/// not allow are refused here and again by the service).
-fn manager(user: &User) -> Result<Manager, ApiError> {
-    let tenant = user.require(Action::ManageSettings)?;
-    Ok(Manager {
-        tenant,
-        user_id: user.user_id,
-        role: user.role,
-        actor: user.actor(),
-    })
-}
-
 /// The tenant's settings (owners and admins).
 #[utoipa::path(
     operation_id = "get_settings",
@@ -98,7 +85,7 @@ fn manager(user: &User) -> Result<Manager, ApiError> {
 )]
 #[get("/v1/settings")]
 pub async fn read(state: web::Data<AppContext>, user: User) -> ApiResult<web::Json<SettingsView>> {
-    let manager = manager(&user)?;
+    let manager = user.manager(Action::ManageSettings)?;
     let tenant = settings::get(&state.pool, &manager).await?;
     Ok(web::Json(tenant.into()))
 }
@@ -127,7 +114,7 @@ pub async fn update(
     // as the admin app's form answers it).
     body: JsonBody<UpdateSettingsRequest, false>,
 ) -> ApiResult<web::Json<SettingsView>> {
-    let manager = manager(&user)?;
+    let manager = user.manager(Action::ManageSettings)?;
     let req = body.value;
     let change = SettingsChange {
         name: req.name,
