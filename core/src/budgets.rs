@@ -263,9 +263,9 @@ pub fn over_budget_sentence(remaining: &Money) -> String {
 
 /// The group commit's check of hard-capped budgets, inside its transaction: locks the budget
 /// rows of the tenants whose rows ask for a hold (in tenant order, so concurrent commits cannot
-/// deadlock), reads what each month has left after the lock (the ledger's spend, from its daily sums, and the holds
-/// of messages on their way, so a commit that held the lock before is seen), and admits rows in
-/// order while their hold fits. Per row: None to insert it (with its hold, or without one if
+/// deadlock), reads what each month has left after the lock (the ledger's spend, from its
+/// daily sums, and the holds of messages on their way, so a commit that held the lock before
+/// is seen), and admits rows in order while their hold fits. Per row: None to insert it (with its hold, or without one if
 /// the tenant's budget is no longer a hard cap), or [`Inserted::OverBudget`] with what is left.
 pub async fn admit(
     c: &mut diesel_async::AsyncPgConnection,
@@ -274,16 +274,11 @@ pub async fn admit(
     use diesel::sql_types::{Array, BigInt, Date, Text};
     use diesel_async::RunQueryDsl;
     #[derive(diesel::QueryableByName)]
-    struct Capped {
+    struct Room {
         #[diesel(sql_type = diesel::sql_types::Uuid)]
         tenant_id: uuid::Uuid,
         #[diesel(sql_type = Text)]
         currency: String,
-    }
-    #[derive(diesel::QueryableByName)]
-    struct Room {
-        #[diesel(sql_type = diesel::sql_types::Uuid)]
-        tenant_id: uuid::Uuid,
         #[diesel(sql_type = BigInt)]
         room: i64,
     }
@@ -297,40 +292,32 @@ pub async fn admit(
     if tenants.is_empty() {
         return Ok(rows.iter().map(|_| None).collect());
     }
-    let capped: Vec<Capped> = diesel::sql_query(
-        "SELECT tenant_id, currency FROM budgets WHERE tenant_id = ANY($1) AND hard_cap
+    diesel::sql_query(
+        "SELECT tenant_id FROM budgets WHERE tenant_id = ANY($1) AND hard_cap
          ORDER BY tenant_id FOR UPDATE",
     )
     .bind::<Array<diesel::sql_types::Uuid>, _>(&tenants)
-    .load(c)
+    .execute(c)
     .await?;
     let period = Period::of(Utc::now().date_naive());
     // A new statement, so a new snapshot: it sees every hold committed before the lock was ours.
     let rooms: Vec<Room> = diesel::sql_query(
-        "SELECT b.tenant_id, b.monthly_limit_micros
+        "SELECT b.tenant_id, b.currency, b.monthly_limit_micros
                 - COALESCE((SELECT sum(d.cost_micros) FROM spend_daily d
                             WHERE d.tenant_id = b.tenant_id AND d.day BETWEEN $2 AND $3
                               AND d.currency = b.currency), 0)::int8
                 - COALESCE((SELECT sum(h.micros) FROM budget_holds h
                             WHERE h.tenant_id = b.tenant_id), 0)::int8 AS room
-         FROM budgets b WHERE b.tenant_id = ANY($1)",
+         FROM budgets b WHERE b.tenant_id = ANY($1) AND b.hard_cap",
     )
-    .bind::<Array<diesel::sql_types::Uuid>, _>(
-        capped.iter().map(|b| b.tenant_id).collect::<Vec<_>>(),
-    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(&tenants)
     .bind::<Date, _>(period.first_day())
     .bind::<Date, _>(period.last_day())
     .load(c)
     .await?;
-    let mut left: std::collections::HashMap<uuid::Uuid, (i64, String)> = capped
+    let mut left: std::collections::HashMap<uuid::Uuid, (i64, String)> = rooms
         .into_iter()
-        .map(|b| {
-            let room = rooms
-                .iter()
-                .find(|r| r.tenant_id == b.tenant_id)
-                .map_or(0, |r| r.room);
-            (b.tenant_id, (room, b.currency))
-        })
+        .map(|r| (r.tenant_id, (r.room, r.currency)))
         .collect();
     Ok(rows
         .iter_mut()

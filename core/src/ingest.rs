@@ -231,36 +231,21 @@ async fn commit_plain(pool: &PgPool, batch: Vec<Job>, publish: &mpsc::Sender<Pub
         }
         // Rows held against hard-capped budgets go in a transaction of their own, which waits
         // for those tenants' budget locks; the other tenants' rows never wait for it.
-        let (held, free): (Vec<usize>, Vec<usize>) =
-            (0..rows.len()).partition(|&i| rows[i].hold_micros.is_some());
-        let pick = |idx: &[usize]| idx.iter().map(|&i| rows[i].clone()).collect::<Vec<_>>();
-        let (held_rows, free_rows) = (pick(&held), pick(&free));
-        let mut outcomes: Vec<Option<Inserted>> = (0..rows.len()).map(|_| None).collect();
-        if !free_rows.is_empty() {
-            let done = insert_isolating(&mut conn, &free_rows, false)
+        let held: Vec<bool> = rows.iter().map(|r| r.hold_micros.is_some()).collect();
+        let (held_rows, free_rows): (Vec<NewMessage>, Vec<NewMessage>) =
+            rows.iter().cloned().partition(|r| r.hold_micros.is_some());
+        let free_done = if free_rows.is_empty() {
+            Vec::new()
+        } else {
+            insert_isolating(&mut conn, &free_rows, false)
                 .await
-                .context("inserting accepted messages")?;
-            for (i, o) in free.into_iter().zip(done) {
-                outcomes[i] = Some(o);
-            }
-        }
-        let done = conn
+                .context("inserting accepted messages")?
+        };
+        let held_done = conn
             .transaction(async |c| insert_held(c, &held_rows).await)
             .await
             .context("inserting messages held against budgets")?;
-        for (i, o) in held.into_iter().zip(done) {
-            outcomes[i] = Some(o);
-        }
-        anyhow::Ok(
-            outcomes
-                .into_iter()
-                .map(|o| {
-                    o.unwrap_or_else(|| Inserted::Refused {
-                        reason: "no outcome".into(),
-                    })
-                })
-                .collect(),
-        )
+        anyhow::Ok(interleave(&held, held_done, free_done))
     }
     .await;
     match result {
@@ -359,17 +344,27 @@ async fn insert_held(
         .filter(|(_, v)| v.is_none())
         .map(|(r, _)| r)
         .collect();
-    let mut inserted = insert_isolating(c, &admitted, true).await?.into_iter();
-    Ok(verdicts
-        .into_iter()
-        .map(|v| {
-            v.unwrap_or_else(|| {
-                inserted.next().unwrap_or_else(|| Inserted::Refused {
-                    reason: "no outcome".into(),
-                })
+    let inserted = insert_isolating(c, &admitted, true).await?;
+    let refused: Vec<bool> = verdicts.iter().map(Option::is_some).collect();
+    Ok(interleave(
+        &refused,
+        verdicts.into_iter().flatten().collect(),
+        inserted,
+    ))
+}
+
+/// Puts the outcomes of rows split in two back in the rows' order: row `i` went to the first
+/// part if `first[i]`, else to the second.
+fn interleave(first: &[bool], a: Vec<Inserted>, b: Vec<Inserted>) -> Vec<Inserted> {
+    let (mut a, mut b) = (a.into_iter(), b.into_iter());
+    first
+        .iter()
+        .map(|&in_a| {
+            if in_a { a.next() } else { b.next() }.unwrap_or_else(|| Inserted::Refused {
+                reason: "no outcome".into(),
             })
         })
-        .collect())
+        .collect()
 }
 
 /// Whether Postgres refused the rows themselves (a value it cannot store, a constraint), as

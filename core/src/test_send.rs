@@ -101,8 +101,8 @@ pub async fn send(
     let mut conn = pool.get().await?;
     let (table, hard_cap) = db::scoped(&mut conn, tenant_id, async |c| {
         let table = providers::routing_table(c, tenant_id).await?;
-        let budget = crate::db::budgets::find(c, tenant_id).await?;
-        diesel::QueryResult::Ok((table, budget.is_some_and(|b| b.hard_cap)))
+        let hard_cap = crate::db::budgets::is_hard_cap(c, tenant_id).await?;
+        diesel::QueryResult::Ok((table, hard_cap))
     })
     .await?;
     let origin = |test_mode| Origin {

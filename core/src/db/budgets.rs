@@ -28,6 +28,11 @@ pub async fn find(conn: &mut AsyncPgConnection, tenant: Uuid) -> QueryResult<Opt
         .optional()
 }
 
+/// Whether the tenant's budget is a hard cap (none: no).
+pub async fn is_hard_cap(conn: &mut AsyncPgConnection, tenant: Uuid) -> QueryResult<bool> {
+    Ok(find(conn, tenant).await?.is_some_and(|b| b.hard_cap))
+}
+
 /// Sets the tenant's budget, replacing the one it had.
 pub async fn put(
     conn: &mut AsyncPgConnection,

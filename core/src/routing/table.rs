@@ -53,9 +53,7 @@ pub async fn load(
         .default_sender_ids
         .into_iter()
         .next();
-    let hard_cap = crate::db::budgets::find(conn, tenant_id)
-        .await?
-        .is_some_and(|b| b.hard_cap);
+    let hard_cap = crate::db::budgets::is_hard_cap(conn, tenant_id).await?;
     let mut table = RouteTable {
         providers: Vec::with_capacity(rows.len()),
         gateways: HashMap::with_capacity(rows.len()),
