@@ -127,6 +127,35 @@ impl Api {
 }
 
 impl AdminSession {
+    /// One mistake through both doors: the API answered `status` and `api` (400
+    /// `invalid_field` naming `field`), and the form posted to `path` with `fields` goes back to
+    /// `back` with a flash naming the same field with the same sentence.
+    pub async fn assert_same_mistake(
+        &self,
+        (status, api): (u16, &Value),
+        path: &str,
+        fields: &[(&str, &str)],
+        back: &str,
+        field: &str,
+    ) {
+        assert_eq!(status, 400, "{fields:?}: {api}");
+        assert_eq!(api["error"]["code"], "invalid_field", "{fields:?}: {api}");
+        assert_eq!(api["error"]["field"], field, "{fields:?}: {api}");
+        let (to, flash) = self.submit(path, fields).await;
+        assert_eq!(to, back, "{fields:?}");
+        let flash = flash.unwrap_or_else(|| panic!("{fields:?}: no flash"));
+        assert_eq!(flash.field.as_deref(), Some(field), "{fields:?}: {flash:?}");
+        // A NUL in the sentence comes escaped in the JSON text.
+        let sentence = api["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .replace("\\u0000", "\0");
+        assert_eq!(
+            flash.message, sentence,
+            "{fields:?}: the form and the API disagree"
+        );
+    }
+
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let req = self.http.request(method, format!("{}{path}", self.address));
         if self.cookie.is_empty() {

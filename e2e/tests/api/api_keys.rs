@@ -419,24 +419,10 @@ async fn a_key_mistake_gets_the_same_field_and_sentence_through_both_doors() {
     ];
     for (body, fields, field) in cases {
         let res = app.post("/v1/api-keys", &owner.access_token, &body).await;
-        let status = res.status();
+        let status = res.status().as_u16();
         let api: Value = res.json().await.unwrap();
-        assert_eq!(status, 400, "{body}: {api}");
-        assert_eq!(api["error"]["code"], "invalid_field", "{body}: {api}");
-        assert_eq!(api["error"]["field"], field, "{body}: {api}");
-
-        let (to, flash) = form.submit("/api-keys", &fields).await;
-        assert_eq!(to, "/api-keys", "{fields:?}");
-        let flash = flash.unwrap_or_else(|| panic!("{fields:?}: no flash"));
-        assert_eq!(flash.field.as_deref(), Some(field), "{fields:?}: {flash:?}");
-        assert_eq!(
-            flash.message,
-            api["error"]["message"]
-                .as_str()
-                .unwrap()
-                .replace("\\u0000", "\0"),
-            "{fields:?}: the form and the API disagree"
-        );
+        form.assert_same_mistake((status, &api), "/api-keys", &fields, "/api-keys", field)
+            .await;
     }
     let stored =
         openclaw_e2e::services::query_i64(&app.db.url, "SELECT count(*) FROM api_keys").await;

@@ -297,18 +297,8 @@ async fn a_budget_mistake_gets_the_same_field_and_sentence_through_both_doors() 
     ];
     for (body, fields, field) in cases {
         let (status, api) = put(&app, &owner.access_token, &body).await;
-        assert_eq!(status, 400, "{body}: {api}");
-        assert_eq!(api["error"]["code"], "invalid_field", "{body}: {api}");
-        assert_eq!(api["error"]["field"], field, "{body}: {api}");
-
-        let (to, flash) = form.submit("/spend/budget", &fields).await;
-        assert_eq!(to, "/spend", "{fields:?}");
-        let flash = flash.unwrap_or_else(|| panic!("{fields:?}: no flash"));
-        assert_eq!(flash.field.as_deref(), Some(field), "{fields:?}: {flash:?}");
-        assert_eq!(
-            flash.message, api["error"]["message"],
-            "{fields:?}: the form and the API disagree"
-        );
+        form.assert_same_mistake((status, &api), "/spend/budget", &fields, "/spend", field)
+            .await;
     }
     assert!(stored(&app, &owner).await.is_empty());
     assert!(audited(&app, &owner).await.is_empty());
