@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::audit::{self, action};
 use crate::changes::{self, Change};
+pub use crate::db::alerts::Alert;
 use crate::db::budgets::{self, Budget};
 use crate::db::messages::{Inserted, NewMessage};
 use crate::db::{self, PgPool, ledger, tenants};
@@ -249,6 +250,22 @@ pub async fn remove(pool: &PgPool, manager: &Manager) -> Result<bool, BudgetErro
             changes::announce(c, Change::Routes { tenant }).await?;
         }
         Ok(removed)
+    })
+    .await
+}
+
+/// The tenant's budget alerts, newest first (older than alert `before` when given).
+pub async fn alerts(
+    pool: &PgPool,
+    manager: &Manager,
+    before: Option<uuid::Uuid>,
+    limit: i64,
+) -> Result<Vec<Alert>, BudgetError> {
+    may_manage(manager)?;
+    let tenant = manager.tenant;
+    let mut conn = pool.get().await?;
+    db::scoped(&mut conn, tenant, async |c| {
+        Ok(db::alerts::list(c, tenant, before, limit).await?)
     })
     .await
 }

@@ -9,8 +9,8 @@
 //! | `OPENCLAW_JWT_SECRET` | both | required: at least 32 characters |
 //! | `OPENCLAW_AMQP_PREFIX` | both | `openclaw` (names every exchange and queue) |
 //! | `OPENCLAW_API_KEY_RATE` | server | `1000` requests per second per API key (429 beyond) |
-//! | `OPENCLAW_SMTP_URL` | server | unset: invitations are not mailed (`smtp://host:25`, `smtp://u:p@host:587?tls=required`, `smtps://…`) |
-//! | `OPENCLAW_MAIL_FROM` | server | `OpenClaw <no-reply@localhost>` |
+//! | `OPENCLAW_SMTP_URL` | server, worker | unset: invitations and budget alerts are not mailed (`smtp://host:25`, `smtp://u:p@host:587?tls=required`, `smtps://…`) |
+//! | `OPENCLAW_MAIL_FROM` | server, worker | `OpenClaw <no-reply@localhost>` |
 //! | `OPENCLAW_TRUSTED_PROXIES` | server | empty; comma-separated proxy IPs whose `X-Forwarded-For` names the client |
 //! | `OPENCLAW_HTTP_ADDR` | server | `127.0.0.1:8080` |
 //! | `OPENCLAW_PUBLIC_URL` | server, worker | `http://<OPENCLAW_HTTP_ADDR>` |
@@ -53,7 +53,8 @@ pub struct Settings {
     pub claim_lease: Duration,
     /// Requests per second each API key may make (bursts up to one second's worth).
     pub api_key_rate: std::num::NonZeroU32,
-    /// `OPENCLAW_SMTP_URL`: invitations are mailed when set (it may carry credentials).
+    /// `OPENCLAW_SMTP_URL`: invitations and budget alerts are mailed when set (it may carry
+    /// credentials).
     pub smtp_url: Option<SecretString>,
     /// `OPENCLAW_MAIL_FROM`: the sender of OpenClaw's mail.
     pub mail_from: String,

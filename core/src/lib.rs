@@ -3,6 +3,7 @@
 
 pub mod accept;
 pub mod accounts;
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod budgets;

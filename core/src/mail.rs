@@ -1,4 +1,4 @@
-//! Outgoing mail (member invitations) over SMTP, when `OPENCLAW_SMTP_URL` is set:
+//! Outgoing mail (member invitations, budget alerts) over SMTP, when `OPENCLAW_SMTP_URL` is set:
 //! `smtp://host:25` (plain, a local relay), `smtp://user:pass@host:587?tls=required`
 //! (STARTTLS) or `smtps://user:pass@host:465`. Without it, invitations are handed over as links.
 
@@ -30,6 +30,21 @@ pub struct Invite<'a> {
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// A budget alert, mailed to a tenant's owners and billing members (one mail, every one of
+/// them a recipient).
+pub struct AlertMail<'a> {
+    pub to: &'a [String],
+    pub tenant_name: &'a str,
+    /// e.g. "80%".
+    pub threshold: i32,
+    /// e.g. "December 2026".
+    pub month: String,
+    pub spent: &'a crate::domain::Money,
+    pub limit: &'a crate::domain::Money,
+    /// The admin app's spend page.
+    pub link: &'a str,
+}
+
 impl Mailer {
     pub fn new(smtp_url: &str, from: &str) -> anyhow::Result<Mailer> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
@@ -39,6 +54,31 @@ impl Mailer {
             "OPENCLAW_MAIL_FROM is not a mailbox like `OpenClaw <no-reply@example.com>`",
         )?;
         Ok(Mailer { transport, from })
+    }
+
+    pub async fn send_budget_alert(&self, alert: &AlertMail<'_>) -> anyhow::Result<()> {
+        let body = format!(
+            "Hello,\r\n\r\n{}'s SMS spend for {} has reached {}% of its monthly budget:\r\n\r\n\
+             \x20   spent   {}\r\n\x20   budget  {}\r\n\r\n\
+             See the spend and change the budget here:\r\n\r\n{}\r\n",
+            alert.tenant_name, alert.month, alert.threshold, alert.spent, alert.limit, alert.link,
+        );
+        let mut message = Message::builder().from(self.from.clone());
+        for to in alert.to {
+            message = message.to(to.parse().context("a recipient's address")?);
+        }
+        let message = message
+            .subject(format!(
+                "{}% of {}'s {} SMS budget spent",
+                alert.threshold, alert.tenant_name, alert.month
+            ))
+            .body(body)
+            .context("building the budget alert")?;
+        self.transport
+            .send(message)
+            .await
+            .context("sending the budget alert over SMTP")?;
+        Ok(())
     }
 
     pub async fn send_invite(&self, invite: &Invite<'_>) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 //! retries through delay queues, and records every attempt, outcome and cost.
 
 pub mod consumer;
+pub mod jobs;
 pub mod relay;
 pub mod send;
 pub mod startup;

@@ -1,18 +1,24 @@
 //! The relay: Postgres is the source of truth, and this task makes the broker agree with it.
 //! Every second it publishes what the outbox says is past due — messages the API committed but
 //! the broker never confirmed, scheduled messages whose time came, retries whose delayed queue
-//! message was never confirmed — and clears each outbox row once the broker confirms.
+//! message was never confirmed — and clears each outbox row once the broker confirms. It also
+//! publishes the jobs that are due (see [`crate::jobs`]) and, every [`SWEEP_EVERY`], raises
+//! the budget alerts that are due ([`openclaw_core::alerts::sweep`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use openclaw_core::db::messages;
+use openclaw_core::db::{jobs, messages};
 use openclaw_core::queue::{self, Entry, Envelope};
 use tokio_util::sync::CancellationToken;
 
 use crate::startup::Shared;
 
 const SCAN_LIMIT: i64 = 2_000;
+/// How often budget alerts are looked for.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(2);
+/// How long a published job waits for its consumer before the relay publishes it again.
+pub const JOB_LEASE: Duration = Duration::from_secs(120);
 
 pub async fn run(
     shared: Arc<Shared>,
@@ -22,12 +28,20 @@ pub async fn run(
     let channel = queue::confirm_channel(conn).await?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_sweep: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = tick.tick() => {}
         }
-        if let Err(e) = relay_once(&shared, &channel).await {
+        if last_sweep.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
+            last_sweep = Some(tokio::time::Instant::now());
+            if let Err(e) = openclaw_core::alerts::sweep(&shared.pool).await {
+                tracing::warn!(error = format!("{e:#}"), "budget alert sweep failed");
+            }
+        }
+        let jobs = publish_jobs(&shared, &channel).await;
+        if let Err(e) = jobs.and(relay_once(&shared, &channel).await) {
             tracing::warn!(error = format!("{e:#}"), "relay pass failed");
             if !channel.status().connected() {
                 return Err(e);
@@ -85,4 +99,32 @@ pub async fn relay_once(shared: &Shared, channel: &lapin::Channel) -> anyhow::Re
         "relay published from the outbox"
     );
     Ok(confirmed.len())
+}
+
+/// Publishes the jobs that are due to the jobs queue; returns how many the broker confirmed.
+/// A job not confirmed is published again when its lease ends.
+pub async fn publish_jobs(shared: &Shared, channel: &lapin::Channel) -> anyhow::Result<usize> {
+    let due = {
+        let mut conn = shared.pool.get().await?;
+        jobs::take_due(&mut conn, SCAN_LIMIT, JOB_LEASE).await?
+    };
+    let queue = shared.topology.jobs_queue();
+    let mut pending = Vec::with_capacity(due.len());
+    for id in &due {
+        if let Ok(c) = queue::publish_job(channel, &queue, *id).await {
+            pending.push(c);
+        }
+    }
+    let mut confirmed = 0;
+    for c in pending {
+        confirmed += usize::from(queue::confirmed(c.await));
+    }
+    if !due.is_empty() {
+        tracing::info!(
+            published = confirmed,
+            due = due.len(),
+            "relay published jobs"
+        );
+    }
+    Ok(confirmed)
 }

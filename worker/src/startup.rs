@@ -1,4 +1,5 @@
-//! Wiring: settings, pool, HTTP client, the consumer and the relay, and a clean stop.
+//! Wiring: settings, pool, HTTP client, mailer, the consumers (sends and jobs) and the relay,
+//! and a clean stop.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use openclaw_core::routing::RouteTables;
 use tokio_util::sync::CancellationToken;
 
 use crate::send::ProviderLimits;
-use crate::{consumer, relay};
+use crate::{consumer, jobs, relay};
 
 /// What the consumer and the relay share.
 pub struct Shared {
@@ -27,6 +28,8 @@ pub struct Shared {
     pub limits: ProviderLimits,
     /// The sandbox's simulated receipts, applied in groups.
     pub receipts: openclaw_core::receipts::Receipts,
+    /// Where budget alerts are mailed from (`OPENCLAW_SMTP_URL`); None: they are not mailed.
+    pub mailer: Option<Arc<openclaw_core::mail::Mailer>>,
 }
 
 impl Shared {
@@ -40,8 +43,16 @@ impl Shared {
             .user_agent(concat!("OpenClaw/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the HTTP client")?;
+        let mailer = match settings.smtp_url() {
+            Some(url) => Some(Arc::new(openclaw_core::mail::Mailer::new(
+                url,
+                &settings.mail_from,
+            )?)),
+            None => None,
+        };
         let settings = Arc::new(settings);
         Ok(Shared {
+            mailer,
             receipts: openclaw_core::receipts::Receipts::start(pool.clone()).0,
             routes: Arc::new(RouteTables::new(pool.clone(), settings.clone())),
             pool,
@@ -111,7 +122,7 @@ async fn serve(shared: &Arc<Shared>, stop: &CancellationToken) -> anyhow::Result
             backoff = Duration::from_millis(500);
             // Either task ending (a lost connection) ends the session; both stop on `stop`.
             let session_stop = stop.child_token();
-            let (a, b) = tokio::join!(
+            let (a, b, c) = tokio::join!(
                 async {
                     let r = consumer::run(shared.clone(), &conn, session_stop.clone()).await;
                     session_stop.cancel();
@@ -121,10 +132,15 @@ async fn serve(shared: &Arc<Shared>, stop: &CancellationToken) -> anyhow::Result
                     let r = relay::run(shared.clone(), &conn, session_stop.clone()).await;
                     session_stop.cancel();
                     r
+                },
+                async {
+                    let r = jobs::run(shared.clone(), &conn, session_stop.clone()).await;
+                    session_stop.cancel();
+                    r
                 }
             );
             let _ = conn.close(200, "worker stopping".into()).await;
-            a.and(b)
+            a.and(b).and(c)
         }
         .await;
         if let Err(e) = session {

@@ -1,10 +1,12 @@
 //! Postgres storage: the pool, the embedded migrations and one module per table.
 //! Every query on a tenant-owned table takes the tenant id and filters by it.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod budgets;
 pub mod idempotency;
+pub mod jobs;
 pub mod ledger;
 pub mod messages;
 pub mod providers;

@@ -209,6 +209,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     spend_daily,
     ledger_entries,
     budgets,
+    budget_alerts,
 );
 
 diesel::table! {
@@ -242,6 +243,31 @@ diesel::table! {
         key -> Text,
         request_hash -> Bytea,
         response -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    budget_alerts (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        period -> Date,
+        threshold -> Integer,
+        monthly_limit_micros -> BigInt,
+        spent_micros -> BigInt,
+        currency -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Uuid,
+        kind -> Text,
+        subject -> Uuid,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        due_at -> Timestamptz,
         created_at -> Timestamptz,
     }
 }

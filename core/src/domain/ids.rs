@@ -122,6 +122,9 @@ typed_id!(
 typed_id!(
     /// One entry of the audit log.
     AuditEventId, "aud_", "audit event");
+typed_id!(
+    /// A budget alert: a threshold of the monthly budget reached.
+    AlertId, "alr_", "budget alert");
 
 #[cfg(test)]
 mod tests {

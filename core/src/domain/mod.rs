@@ -32,6 +32,7 @@ macro_rules! text_column {
 pub(crate) use text_column;
 
 pub mod ids;
+pub mod job;
 pub mod ledger;
 pub mod mode;
 pub mod money;
@@ -43,6 +44,7 @@ pub mod status;
 pub mod text;
 
 pub use ids::*;
+pub use job::JobKind;
 pub use ledger::LedgerKind;
 pub use mode::KeyMode;
 pub use money::Money;

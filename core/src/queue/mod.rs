@@ -11,6 +11,8 @@
 //!   claimed; it comes back after the claim lease, to end the round if that worker is gone.
 //! - `{p}.dead`: durable quorum queue where messages whose retries ran out are parked for
 //!   operators (their status in Postgres is already `failed`).
+//! - `{p}.jobs`: durable quorum queue of jobs (work that runs later and may fail, kept in the
+//!   `jobs` table); a queue message is a job's id, published by the worker's relay.
 //!
 //! The default exchange routes by queue name, so no exchanges are declared. Publishing is
 //! `mandatory`, so a message no queue would take comes back instead of vanishing.
@@ -65,6 +67,10 @@ impl Topology {
         format!("{}.send", self.prefix)
     }
 
+    pub fn jobs_queue(&self) -> String {
+        format!("{}.jobs", self.prefix)
+    }
+
     pub fn dead_queue(&self) -> String {
         format!("{}.dead", self.prefix)
     }
@@ -81,7 +87,12 @@ impl Topology {
 
     /// Every queue name, for tests that clean up after themselves.
     pub fn all_queues(&self) -> Vec<String> {
-        let mut names = vec![self.send_queue(), self.dead_queue(), self.lease_queue()];
+        let mut names = vec![
+            self.send_queue(),
+            self.dead_queue(),
+            self.lease_queue(),
+            self.jobs_queue(),
+        ];
         names.extend(self.retry_delays.iter().map(|d| self.retry_queue(*d)));
         names
     }
@@ -103,7 +114,7 @@ impl Topology {
             }
             args
         };
-        for name in [self.send_queue(), self.dead_queue()] {
+        for name in [self.send_queue(), self.dead_queue(), self.jobs_queue()] {
             channel
                 .queue_declare(name.as_str().into(), durable, quorum(&[]))
                 .await
@@ -233,6 +244,36 @@ pub async fn publish(
     queue: &str,
     envelope: &Envelope,
 ) -> lapin::Result<PublisherConfirm> {
+    publish_json(channel, queue, &envelope.to_bytes()).await
+}
+
+/// What a jobs-queue message says: run this job (its row in `jobs` says what it is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobMessage {
+    pub job: Uuid,
+}
+
+impl JobMessage {
+    pub fn from_bytes(bytes: &[u8]) -> Option<JobMessage> {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
+/// Publishes a job's id to the jobs queue, like [`publish`].
+pub async fn publish_job(
+    channel: &Channel,
+    queue: &str,
+    job: Uuid,
+) -> lapin::Result<PublisherConfirm> {
+    let body = serde_json::to_vec(&JobMessage { job }).expect("a job message always serializes");
+    publish_json(channel, queue, &body).await
+}
+
+async fn publish_json(
+    channel: &Channel,
+    queue: &str,
+    body: &[u8],
+) -> lapin::Result<PublisherConfirm> {
     channel
         .basic_publish(
             ShortString::from(""),
@@ -241,7 +282,7 @@ pub async fn publish(
                 mandatory: true,
                 ..Default::default()
             },
-            &envelope.to_bytes(),
+            body,
             BasicProperties::default()
                 .with_delivery_mode(2)
                 .with_content_type("application/json".into()),
@@ -271,7 +312,8 @@ mod tests {
         assert_eq!(t.delay_before(3), None);
         assert_eq!(t.retry_queue(Duration::from_millis(300)), "t.retry.300ms");
         assert_eq!(t.lease_queue(), "t.lease.30s");
-        assert_eq!(t.all_queues().len(), 5);
+        assert_eq!(t.jobs_queue(), "t.jobs");
+        assert_eq!(t.all_queues().len(), 6);
     }
 
     #[test]

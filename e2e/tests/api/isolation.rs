@@ -87,7 +87,7 @@ fn expectation(method: &str, path: &str) -> Option<(Who, Option<Value>)> {
         ("post", "/v1/messages/{id}/cancel") => (k(SendMessages), None),
         ("get", "/v1/messages" | "/v1/messages/{id}") => (k(ReadMessages), None),
         ("get", "/v1/spend") => (k(ReadSpend), None),
-        ("get" | "delete", "/v1/budget") => (t(ManageBudget), None),
+        ("get" | "delete", "/v1/budget") | ("get", "/v1/alerts") => (t(ManageBudget), None),
         ("put", "/v1/budget") => (
             t(ManageBudget),
             Some(json!({"monthly_limit": {"amount": "100", "currency": "USD"}})),

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin_walk;
+mod alerts;
 mod api_keys;
 mod audit;
 mod bad_input;

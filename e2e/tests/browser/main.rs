@@ -287,6 +287,19 @@ async fn tenant_journey(javascript: bool) {
     assert_eq!(value_of(&browser, "monthly_limit").await, "25.000000");
     assert_eq!(value_of(&browser, "alert_thresholds").await, "50, 80");
     browser.screenshot("spend").await;
+    assert!(text.contains("No alert has been raised"), "{text}");
+
+    // A limit the month (0.005 USD) has passed half of raises the 50 % alert, not the 80 %
+    // one: the worker's sweep finds it, and the spend page and the dashboard show it.
+    browser.fill("monthly_limit", "0.008").await;
+    browser.click("form[action='/spend/budget'] button").await;
+    let text = wait_for_text(&browser, &app.url("/spend"), "Budget alert:").await;
+    assert!(text.contains("50% of the"), "{text}");
+    assert!(!text.contains("80% of the"), "{text}");
+    assert!(text.contains("0.005000 USD of 0.008000 USD"), "{text}");
+    browser.screenshot("spend-alert").await;
+    let text = wait_for_text(&browser, &app.url("/dashboard"), "Budget alert:").await;
+    assert!(text.contains("50% of the"), "{text}");
 
     // Revoking the key refuses it at once.
     browser.goto(&app.url("/api-keys")).await;

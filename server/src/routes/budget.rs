@@ -3,20 +3,25 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, put, web};
+use chrono::{DateTime, Utc};
+use openclaw_core::budgets::Alert;
 use openclaw_core::budgets::{self, BudgetError, BudgetInput, Standing};
 use openclaw_core::changes::Change;
-use openclaw_core::domain::Money;
+use openclaw_core::domain::{AlertId, Money, Period};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::JsonBody;
+use super::{JsonBody, Page, PageParams, cursor_for};
 use crate::auth::{Action, User};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppContext;
 
 pub fn config(cfg: &mut ServiceConfig) {
-    cfg.service(read).service(set).service(remove);
+    cfg.service(read)
+        .service(set)
+        .service(remove)
+        .service(list_alerts);
 }
 
 #[derive(Serialize, ToSchema)]
@@ -169,4 +174,67 @@ pub async fn remove(state: web::Data<AppContext>, user: User) -> ApiResult<HttpR
             .await;
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A budget alert: the month's spend reached a threshold of the limit.
+#[derive(Serialize, ToSchema)]
+pub struct AlertView {
+    pub id: AlertId,
+    /// The percentage of the monthly limit reached.
+    #[schema(example = 80)]
+    pub threshold: i32,
+    /// The month, `YYYY-MM`.
+    #[schema(example = "2026-12")]
+    pub period: String,
+    /// The limit when the alert was raised.
+    pub monthly_limit: Money,
+    /// Spent in the month when the alert was raised.
+    pub spent: Money,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Alert> for AlertView {
+    fn from(a: Alert) -> Self {
+        AlertView {
+            id: AlertId::from(a.id),
+            threshold: a.threshold,
+            period: Period::of(a.period).to_string(),
+            monthly_limit: Money::new(a.monthly_limit_micros, a.currency.clone()),
+            spent: Money::new(a.spent_micros, a.currency),
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// Budget alerts raised, newest first (owners, admins and billing members): one per threshold
+/// per month, also mailed to the tenant's owners and billing members.
+#[utoipa::path(
+    operation_id = "list_alerts",
+    tag = "spend",
+    params(PageParams),
+    responses(
+        (status = 200, body = Page<AlertView>),
+        (status = 400, description = "`invalid_query`, or `invalid_field`: `limit` or `cursor`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role does not allow this (platform staff have no tenant)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/v1/alerts")]
+pub async fn list_alerts(
+    state: web::Data<AppContext>,
+    user: User,
+    page: web::Query<PageParams>,
+) -> ApiResult<web::Json<Page<AlertView>>> {
+    let manager = user.manager(Action::ManageBudget)?;
+    let limit = page.limit()?;
+    let before = page.cursor_uuid()?;
+    let mut rows = budgets::alerts(&state.pool, &manager, before, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = more.then(|| cursor_for(rows.last().expect("limit ≥ 1").id));
+    Ok(web::Json(Page {
+        data: rows.into_iter().map(AlertView::from).collect(),
+        next_cursor,
+    }))
 }

@@ -1,2 +1,3 @@
+pub mod alert;
 pub mod chart;
 pub mod layout;

@@ -1,9 +1,12 @@
 use chrono::{Datelike, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use openclaw_core::db::{api_keys, messages, providers, spend, tenants, users};
-use openclaw_core::domain::{Money, Status};
+use openclaw_core::budgets::Alert;
+use openclaw_core::db::{alerts, api_keys, messages, providers, spend, tenants, users};
+use openclaw_core::domain::{Money, Period, Status};
+use openclaw_core::permissions::{Action, allowed};
 
+use crate::components::alert::AlertBanner;
 use crate::components::chart::{Day, VolumeChart};
 use crate::components::layout::Layout;
 use crate::routes::Who;
@@ -33,6 +36,8 @@ struct Overview {
     keys: usize,
     days: Vec<Day>,
     provider_lines: Vec<ProviderLine>,
+    /// This month's newest budget alert, for the roles that see the budget.
+    alert: Option<Alert>,
 }
 
 async fn overview() -> Option<anyhow::Result<Overview>> {
@@ -123,7 +128,13 @@ async fn overview() -> Option<anyhow::Result<Overview>> {
                         p95_ms: s.p95_ms,
                     })
                     .collect();
+                let alert = if allowed(identity.role, Action::ManageBudget) {
+                    alerts::latest(conn, tenant_id, Period::of(now.date_naive())).await?
+                } else {
+                    None
+                };
                 Ok(Overview {
+                    alert,
                     days,
                     provider_lines,
                     spend_month: Money::new(spent, tenant.currency.clone()),
@@ -208,6 +219,7 @@ pub fn Dashboard() -> impl IntoView {
                         };
                         view! {
                             <Layout signed_in=true>
+                                <AlertBanner alert=o.alert />
                                 <section class="card">
                                     <h1>{o.tenant.clone()}</h1>
                                     <p>"Signed in as " <strong>{o.email}</strong></p>

@@ -4,11 +4,12 @@
 use chrono::Utc;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use openclaw_core::budgets::{self, Standing};
-use openclaw_core::db::{providers, spend, tenants};
+use openclaw_core::budgets::{self, Alert, Standing};
+use openclaw_core::db::{alerts, providers, spend, tenants};
 use openclaw_core::domain::{Money, Period};
 use openclaw_core::permissions::{Action, allowed};
 
+use crate::components::alert::{AlertBanner, sentence};
 use crate::components::chart::{Day, VolumeChart};
 use crate::components::layout::Layout;
 use crate::routes::Who;
@@ -32,7 +33,12 @@ struct SpendPage {
     days: Vec<Day>,
     by_provider: Vec<Line>,
     by_country: Vec<Line>,
+    /// The newest alerts, this month's and earlier ones.
+    alerts: Vec<Alert>,
 }
+
+/// Alerts listed on the page (the API pages through them all).
+const ALERTS_SHOWN: i64 = 12;
 
 fn lines(rows: Vec<spend::SpendRow>, name: impl Fn(&str) -> String) -> Vec<Line> {
     rows.into_iter()
@@ -87,6 +93,7 @@ async fn load() -> Option<anyhow::Result<SpendPage>> {
                         .unwrap_or_else(|| "(removed)".into())
                 });
                 let by_country = lines(report(conn, spend::GroupBy::Country).await?, str::to_owned);
+                let alerts = alerts::list(conn, tenant_id, None, ALERTS_SHOWN).await?;
                 Ok(SpendPage {
                     standing,
                     currency,
@@ -94,6 +101,7 @@ async fn load() -> Option<anyhow::Result<SpendPage>> {
                     days,
                     by_provider,
                     by_country,
+                    alerts,
                 })
             })
             .await
@@ -119,6 +127,26 @@ fn Breakdown(title: &'static str, what: &'static str, lines: Vec<Line>) -> impl 
                             }).collect_view()}
                         </tbody>
                     </table>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Alerts(alerts: Vec<Alert>) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="alerts-title">
+            <h2 id="alerts-title">"Budget alerts"</h2>
+            {if alerts.is_empty() {
+                view! { <p class="hint">"No alert has been raised. Each threshold of the budget raises one a month, mailed to owners and billing members."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="alerts">
+                        {alerts.into_iter().map(|a| view! {
+                            <li><time datetime=a.created_at.to_rfc3339()>{a.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</time>" — "{sentence(&a)}</li>
+                        }).collect_view()}
+                    </ul>
                 }.into_any()
             }}
         </section>
@@ -171,8 +199,10 @@ pub fn Spend() -> impl IntoView {
                                 <p>"Spent " <strong>{spent.to_string()}</strong> " this month. No budget is set."</p>
                             }.into_any(),
                         };
+                        let banner = page.alerts.first().filter(|a| Period::of(a.period) == period).cloned();
                         view! {
                             <Layout signed_in=true>
+                                <AlertBanner alert=banner />
                                 <section class="card" aria-labelledby="title">
                                     <h1 id="title">{format!("Spend — {period}")}</h1>
                                     {summary}
@@ -202,6 +232,7 @@ pub fn Spend() -> impl IntoView {
                                     })}
                                     {(!page.can_set_budget).then(|| view! { <p class="hint">"Only owners, admins and billing members can change the budget."</p> })}
                                 </section>
+                                <Alerts alerts=page.alerts />
                                 <Breakdown title="By provider" what="Provider" lines=page.by_provider />
                                 <Breakdown title="By country" what="Country" lines=page.by_country />
                             </Layout>
