@@ -133,6 +133,7 @@ pub mod action {
     pub const BUDGET_REMOVED: &str = "budget.removed";
     pub const STAFF_CREATED: &str = "staff.created";
     pub const STAFF_LISTED_TENANTS: &str = "staff.listed_tenants";
+    pub const STAFF_READ_SPEND_REPORT: &str = "staff.read_spend_report";
 }
 
 /// Appends one event. `tenant` is None for platform-level events.

@@ -25,6 +25,8 @@ pub enum Action {
     /// Platform staff: the platform's own audit log (staff actions, sign-in failures of
     /// unknown addresses, staff accounts created).
     ReadPlatformAudit,
+    /// Platform staff: every tenant's spend per period (JSON or CSV).
+    ReadSpendReport,
 }
 
 use Action::*;
@@ -89,8 +91,11 @@ pub const MATRIX: &[(Role, &[Action])] = &[
         ],
     ),
     (Viewer, &[ReadMessages, ReadProviders, ReadMembers]),
-    (PlatformAdmin, &[ListTenants, ReadPlatformAudit]),
-    (BillingStaff, &[ListTenants]),
+    (
+        PlatformAdmin,
+        &[ListTenants, ReadPlatformAudit, ReadSpendReport],
+    ),
+    (BillingStaff, &[ListTenants, ReadSpendReport]),
 ];
 
 pub fn allowed(role: Role, action: Action) -> bool {
@@ -116,11 +121,12 @@ impl Action {
         ReadAuditLog,
         ListTenants,
         ReadPlatformAudit,
+        ReadSpendReport,
     ];
 
     /// Actions on the platform as a whole rather than inside one tenant.
     pub fn is_platform(self) -> bool {
-        matches!(self, ListTenants | ReadPlatformAudit)
+        matches!(self, ListTenants | ReadPlatformAudit | ReadSpendReport)
     }
 
     pub fn name(self) -> &'static str {
@@ -139,6 +145,7 @@ impl Action {
             ReadAuditLog => "read the audit log",
             ListTenants => "list tenants",
             ReadPlatformAudit => "read the platform audit log",
+            ReadSpendReport => "read the spend report",
         }
     }
 }

@@ -15,6 +15,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use pages::accept_invite::AcceptInvite;
+use pages::admin_spend::AdminSpend;
 use pages::admin_tenants::AdminTenants;
 use pages::api_keys::ApiKeys;
 use pages::audit_log::AuditLog;
@@ -70,6 +71,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/accept-invite") view=AcceptInvite ssr=SsrMode::Async />
                 <Route path=path!("/audit-log") view=AuditLog ssr=SsrMode::Async />
                 <Route path=path!("/admin/tenants") view=AdminTenants ssr=SsrMode::Async />
+                <Route path=path!("/admin/spend") view=AdminSpend ssr=SsrMode::Async />
                 <Route path=path!("/settings") view=Settings ssr=SsrMode::Async />
                 <Route path=path!("/spend") view=Spend ssr=SsrMode::Async />
                 <Route path=path!("/providers") view=Providers ssr=SsrMode::Async />
@@ -124,7 +126,11 @@ pub fn security_headers(https: bool) -> actix_web::middleware::DefaultHeaders {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let page_routes = leptos_actix::generate_route_list(App);
     cfg.route("/assets/app.css", web::get().to(stylesheet))
-        .route("/assets/app.js", web::get().to(script));
+        .route("/assets/app.js", web::get().to(script))
+        .route(
+            "/admin/spend-report.csv",
+            web::get().to(pages::admin_spend::download),
+        );
     routes::register_forms(cfg);
     cfg.leptos_routes(page_routes, shell);
 }

@@ -104,6 +104,10 @@ pub const PAGES: &[Page] = &[
         who: pages::admin_tenants::WHO,
     },
     Page {
+        path: "/admin/spend",
+        who: pages::admin_spend::WHO,
+    },
+    Page {
         path: "/settings",
         who: pages::settings::WHO,
     },

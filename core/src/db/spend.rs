@@ -38,7 +38,7 @@ impl GroupBy {
     }
 }
 
-#[derive(Debug, Clone, QueryableByName)]
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct SpendRow {
     #[diesel(sql_type = Text)]
     pub key: String,
@@ -75,4 +75,129 @@ pub async fn report(
         .bind::<Date, _>(to)
         .load(conn)
         .await
+}
+
+/// One tenant's spend in one currency over a period, for platform staff.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct TenantSpend {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub tenant_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub tenant_name: String,
+    #[diesel(sql_type = Text)]
+    pub currency: String,
+    #[diesel(sql_type = BigInt)]
+    pub messages: i64,
+    #[diesel(sql_type = BigInt)]
+    pub segments: i64,
+    #[diesel(sql_type = BigInt)]
+    pub cost_micros: i64,
+}
+
+/// Messages, segments and spend in one currency.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct CurrencyTotal {
+    #[diesel(sql_type = Text)]
+    pub currency: String,
+    #[diesel(sql_type = BigInt)]
+    pub messages: i64,
+    #[diesel(sql_type = BigInt)]
+    pub segments: i64,
+    #[diesel(sql_type = BigInt)]
+    pub cost_micros: i64,
+}
+
+/// What a cross-tenant spend report covers: the days, and optionally one tenant or provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub tenant: Option<Uuid>,
+    pub provider: Option<Uuid>,
+}
+
+/// The spend of up to `limit` tenants (those with any in scope) after tenant `after`, in
+/// tenant id order, a line per currency each.
+pub async fn by_tenant(
+    conn: &mut AsyncPgConnection,
+    scope: Scope,
+    after: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<Vec<TenantSpend>> {
+    diesel::sql_query(
+        "WITH scoped AS (
+             SELECT d.* FROM spend_daily d
+             WHERE d.day BETWEEN $1 AND $2
+               AND ($3::uuid IS NULL OR d.tenant_id = $3)
+               AND ($4::uuid IS NULL OR d.provider_id = $4)),
+         page AS (
+             SELECT DISTINCT tenant_id FROM scoped
+             WHERE $5::uuid IS NULL OR tenant_id > $5
+             ORDER BY tenant_id LIMIT $6)
+         SELECT s.tenant_id, t.name AS tenant_name, s.currency,
+                sum(s.messages)::int8 AS messages, sum(s.segments)::int8 AS segments,
+                sum(s.cost_micros)::int8 AS cost_micros
+         FROM scoped s JOIN page p USING (tenant_id) JOIN tenants t ON t.id = s.tenant_id
+         GROUP BY s.tenant_id, t.name, s.currency
+         ORDER BY s.tenant_id, s.currency",
+    )
+    .bind::<Date, _>(scope.from)
+    .bind::<Date, _>(scope.to)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(scope.tenant)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(scope.provider)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(after)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await
+}
+
+/// The whole scope's totals, per currency.
+pub async fn totals(conn: &mut AsyncPgConnection, scope: Scope) -> QueryResult<Vec<CurrencyTotal>> {
+    diesel::sql_query(
+        "SELECT currency, sum(messages)::int8 AS messages, sum(segments)::int8 AS segments,
+                sum(cost_micros)::int8 AS cost_micros
+         FROM spend_daily
+         WHERE day BETWEEN $1 AND $2
+           AND ($3::uuid IS NULL OR tenant_id = $3)
+           AND ($4::uuid IS NULL OR provider_id = $4)
+         GROUP BY currency ORDER BY currency",
+    )
+    .bind::<Date, _>(scope.from)
+    .bind::<Date, _>(scope.to)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(scope.tenant)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(scope.provider)
+    .load(conn)
+    .await
+}
+
+/// One day of a cross-tenant report, in one currency.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct DayTotal {
+    #[diesel(sql_type = Date)]
+    pub day: NaiveDate,
+    #[diesel(sql_type = Text)]
+    pub currency: String,
+    #[diesel(sql_type = BigInt)]
+    pub messages: i64,
+    #[diesel(sql_type = BigInt)]
+    pub cost_micros: i64,
+}
+
+/// The scope's spend per day and currency, by day.
+pub async fn by_day(conn: &mut AsyncPgConnection, scope: Scope) -> QueryResult<Vec<DayTotal>> {
+    diesel::sql_query(
+        "SELECT day, currency, sum(messages)::int8 AS messages,
+                sum(cost_micros)::int8 AS cost_micros
+         FROM spend_daily
+         WHERE day BETWEEN $1 AND $2
+           AND ($3::uuid IS NULL OR tenant_id = $3)
+           AND ($4::uuid IS NULL OR provider_id = $4)
+         GROUP BY day, currency ORDER BY day, currency",
+    )
+    .bind::<Date, _>(scope.from)
+    .bind::<Date, _>(scope.to)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(scope.tenant)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(scope.provider)
+    .load(conn)
+    .await
 }

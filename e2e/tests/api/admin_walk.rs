@@ -66,6 +66,7 @@ fn expected_page_who(path: &str) -> Option<Who> {
         "/spend" => Who::Tenant(ReadSpend),
         "/providers" | "/providers/{id}" => Who::Tenant(ReadProviders),
         "/admin/tenants" => Who::Platform(ListTenants),
+        "/admin/spend" => Who::Platform(ReadSpendReport),
         _ => return None,
     })
 }

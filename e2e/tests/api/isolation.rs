@@ -60,6 +60,7 @@ fn expectation(method: &str, path: &str) -> Option<(Who, Option<Value>)> {
         ("get", "/v1/audit-log") => (t(ReadAuditLog), None),
         ("get", "/v1/admin/tenants") => (Who::Platform(ListTenants), None),
         ("get", "/v1/admin/audit-log") => (Who::Platform(ReadPlatformAudit), None),
+        ("get", "/v1/admin/spend-report") => (Who::Platform(ReadSpendReport), None),
         ("get", "/v1/settings") => (t(ManageSettings), None),
         ("patch", "/v1/settings") => (
             t(ManageSettings),

@@ -24,4 +24,5 @@ mod security;
 mod services;
 mod settings;
 mod spend;
+mod spend_report;
 mod storage;

@@ -339,6 +339,47 @@ async fn tenant_journey(javascript: bool) {
     browser.fill("password", PASSWORD).await;
     browser.click("form.form button[type=submit]").await;
     assert_eq!(browser.path().await, "/dashboard");
+    browser.click("form[action='/sign-out'] button").await;
+
+    // Billing staff read the month's spend report: the tenant's line and the totals, sorted
+    // by name on a click, and the tenant's drill-down by provider, country and message type.
+    let pool = openclaw_core::db::pool(&app.db.url, 1).unwrap();
+    openclaw_core::accounts::create_staff(
+        &pool,
+        "billing-staff@example.test",
+        openclaw_core::domain::Role::BillingStaff,
+        "staff password 42",
+    )
+    .await
+    .unwrap();
+    browser.goto(&app.url("/sign-in")).await;
+    browser.fill("email", "billing-staff@example.test").await;
+    browser.fill("password", "staff password 42").await;
+    browser.click("form.form button[type=submit]").await;
+    assert!(nav_text(&browser).await.contains("Spend report"));
+    browser.goto(&app.url("/admin/spend")).await;
+    let text = browser.text().await;
+    assert!(text.contains("Spend report —"), "{text}");
+    assert!(text.contains("Browser Test Ltd 1 1 0.005000 USD"), "{text}");
+    assert!(text.contains("Total (USD)"), "{text}");
+    browser.click("a[href$='sort=name']").await;
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("Sort by: Spend Messages Name")
+    );
+    browser.screenshot("staff-spend").await;
+    browser.click("table.report a").await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("By provider") && text.contains("By message type") && text.contains("US"),
+        "{text}"
+    );
+    browser.screenshot("staff-spend-tenant").await;
+    // A month that is not one is said, and this month shown.
+    browser.goto(&app.url("/admin/spend?period=2026-13")).await;
+    assert!(browser.text().await.contains("is not a month like 2026-12"));
 
     let _ = std::fs::remove_dir_all(&files);
     browser.close().await;

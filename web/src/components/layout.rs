@@ -26,6 +26,7 @@ pub fn Layout(#[prop(optional)] signed_in: bool, children: Children) -> impl Int
             (may(Action::ReadAuditLog), "/audit-log", "Audit log"),
             (!staff && role.is_some(), "/settings", "Settings"),
             (may(Action::ListTenants), "/admin/tenants", "Tenants"),
+            (may(Action::ReadSpendReport), "/admin/spend", "Spend report"),
         ]
         .into_iter()
         .filter(|(show, _, _)| *show)
