@@ -120,11 +120,38 @@ async fn ledger_rollups_report_and_messages_agree_after_failovers_retries_and_ca
     let reported =
         openclaw_core::domain::Money::parse_amount(report["total"]["amount"].as_str().unwrap())
             .unwrap();
+    // The billing staff's report of the month, this tenant's line and the whole total.
+    let pool = openclaw_core::db::pool(url, 1).unwrap();
+    openclaw_core::accounts::create_staff(
+        &pool,
+        "billing-staff@example.test",
+        openclaw_core::domain::Role::BillingStaff,
+        "staff password 42",
+    )
+    .await
+    .unwrap();
+    let staff = relay
+        .login("billing-staff@example.test", "staff password 42")
+        .await;
+    let staff_report: Value = relay
+        .get("/v1/admin/spend-report", &staff)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let amount = |m: &Value| {
+        openclaw_core::domain::Money::parse_amount(m["amount"].as_str().unwrap()).unwrap()
+    };
+    let staff_line = amount(&staff_report["data"][0]["spend"]);
+    let staff_total = amount(&staff_report["totals"][0]["spend"]);
+    assert_eq!(staff_report["data"][0]["tenant_id"], owner.tenant_id);
     println!(
         "ledger {entries} entries, {ledger} micros; rollup {rolled_messages} messages, {rollup} \
-         micros; /v1/spend {reported}; messages {message_micros} ({rounds_retried} retried, \
-         {failed_over} failed over)"
+         micros; /v1/spend {reported}; staff report {staff_line} (total {staff_total}); \
+         messages {message_micros} ({rounds_retried} retried, {failed_over} failed over)"
     );
+    assert_eq!(staff_line, ledger, "the staff report's line = Σ ledger");
+    assert_eq!(staff_total, ledger, "the staff report's total = Σ ledger");
     assert!(message_micros > 0);
     assert_eq!(
         entries,

@@ -172,7 +172,9 @@ async fn a_worker_stopped_mid_burst_finishes_its_calls_and_the_next_one_sends_th
 
 /// One of two workers is killed mid-burst. What it held claimed is in doubt: the messages the
 /// provider took are settled by their receipts, the rest fail after the window. Never a
-/// duplicate, and never thousands in doubt.
+/// duplicate, and never thousands in doubt. The tenant's budget is a hard cap, so every message
+/// holds its worst-case cost: once all are settled no hold is left, the budget's room is the
+/// limit less the ledger, and the next send is accepted (no false 402).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_leaves_at_most_its_in_flight_messages_in_doubt_and_receipts_settle_them() {
     let sim = Simulator::start();
@@ -185,6 +187,15 @@ async fn a_killed_worker_leaves_at_most_its_in_flight_messages_in_doubt_and_rece
     let owner = relay.signup().await;
     two_providers(&relay, &sim, &owner).await;
     let key = relay.api_key(&owner, "live").await;
+    let res = relay
+        .http
+        .put(relay.url("/v1/budget"))
+        .bearer_auth(&owner.access_token)
+        .json(&json!({"monthly_limit": {"amount": "100", "currency": "USD"}, "hard_cap": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
     // The gateway takes each message at once and answers 300 ms later, so at the kill the
     // calls under way have all been taken, and their receipts follow.
     behave(
@@ -245,6 +256,56 @@ async fn a_killed_worker_leaves_at_most_its_in_flight_messages_in_doubt_and_rece
     assert!(unknown <= 64, "{unknown} failed in doubt");
     // Those failed were never taken by the provider.
     assert_eq!(bodies.len(), delivered);
+
+    // Every message held its cost; all are settled, so nothing is held any more, and what the
+    // budget has left is the limit less the ledger: the crash leaked nothing into a 402.
+    assert_eq!(
+        sql(&relay, "SELECT count(*) FROM messages WHERE held").await,
+        BURST
+    );
+    let mut holds = usize::MAX;
+    for _ in 0..50 {
+        holds = sql(&relay, "SELECT count(*) FROM budget_holds").await;
+        if holds == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(holds, 0, "holds left behind by the killed worker");
+    let ledger = sql(
+        &relay,
+        "SELECT COALESCE(sum(amount_micros), 0) FROM ledger_entries",
+    )
+    .await;
+    let budget: Value = relay
+        .get("/v1/budget", &owner.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let micros = |m: &Value| {
+        openclaw_core::domain::Money::parse_amount(m["amount"].as_str().unwrap()).unwrap() as usize
+    };
+    assert_eq!(micros(&budget["spent"]), ledger, "{budget}");
+    assert_eq!(
+        micros(&budget["remaining"]),
+        100_000_000 - ledger,
+        "{budget}"
+    );
+    let res = relay
+        .post(
+            "/v1/messages",
+            &key,
+            &json!({"to": "+14155552671", "body": "after the crash"}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        202,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    println!("hard cap 100 USD: {BURST} held, 0 holds left, {ledger} micros spent and counted");
     drop(other);
     relay.cleanup().await;
 }
