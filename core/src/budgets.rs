@@ -317,14 +317,29 @@ pub async fn admit(
     .execute(c)
     .await?;
     let period = Period::of(Utc::now().date_naive());
-    // A new statement, so a new snapshot: it sees every hold committed before the lock was ours.
+    // A new statement, so a new snapshot: it sees every hold committed before the lock was
+    // ours. It folds the releases the trigger appended since into the held totals (only a
+    // holder of the lock writes them), so it reads a few rows per tenant whatever the number
+    // of messages on their way.
     let rooms: Vec<Room> = diesel::sql_query(
-        "SELECT b.tenant_id, b.currency, b.monthly_limit_micros
+        "WITH released AS (
+             DELETE FROM budget_releases WHERE tenant_id = ANY($1)
+             RETURNING tenant_id, micros),
+         sums AS (
+             SELECT tenant_id, sum(micros)::int8 AS micros FROM released GROUP BY tenant_id),
+         folded AS (
+             UPDATE budget_held h SET micros = h.micros - s.micros FROM sums s
+             WHERE h.tenant_id = s.tenant_id
+             RETURNING h.tenant_id, h.micros)
+         SELECT b.tenant_id, b.currency, b.monthly_limit_micros
                 - COALESCE((SELECT sum(d.cost_micros) FROM spend_daily d
                             WHERE d.tenant_id = b.tenant_id AND d.day BETWEEN $2 AND $3
                               AND d.currency = b.currency), 0)::int8
-                - COALESCE((SELECT sum(h.micros) FROM budget_holds h
-                            WHERE h.tenant_id = b.tenant_id), 0)::int8 AS room
+                - COALESCE((SELECT f.micros FROM folded f WHERE f.tenant_id = b.tenant_id),
+                           (SELECT h.micros - COALESCE((SELECT s.micros FROM sums s
+                                                        WHERE s.tenant_id = b.tenant_id), 0)
+                            FROM budget_held h WHERE h.tenant_id = b.tenant_id),
+                           0) AS room
          FROM budgets b WHERE b.tenant_id = ANY($1) AND b.hard_cap",
     )
     .bind::<Array<diesel::sql_types::Uuid>, _>(&tenants)

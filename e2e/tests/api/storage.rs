@@ -360,8 +360,9 @@ async fn the_database_knows_exactly_the_names_the_enums_know() {
     app.cleanup().await;
 }
 
-/// A hard cap's hold goes exactly when its message leaves the statuses `Status::PENDING`
-/// names, whatever moved it (the trigger of the `budget_holds` migration), for every pair.
+/// A hard cap's hold is released exactly when its message leaves the statuses
+/// `Status::PENDING` names, whatever moved it (the trigger of the `budget_holds` migration,
+/// as `budget_hold_totals` left it: it appends the hold to `budget_releases`), for every pair.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_budget_hold_goes_exactly_when_its_message_stops_pending() {
     let app = TestApp::spawn_with(Options {
@@ -390,33 +391,39 @@ async fn a_budget_hold_goes_exactly_when_its_message_stops_pending() {
     let mut checked = 0;
     for from in Status::ALL {
         for to in Status::ALL {
-            // Put it in `from` first (no hold yet, so the trigger has nothing to take), then
+            // Put it in `from` first, not held (so the trigger has nothing to release), then
             // hold it.
-            diesel::sql_query("UPDATE messages SET status = $1, held = true")
+            diesel::sql_query("UPDATE messages SET held = false")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            diesel::sql_query("UPDATE messages SET status = $1")
                 .bind::<Text, _>(from)
                 .execute(&mut conn)
                 .await
                 .unwrap();
-            diesel::sql_query(
-                "INSERT INTO budget_holds (message_id, tenant_id, micros)
-                 SELECT id, tenant_id, 5000 FROM messages",
-            )
-            .execute(&mut conn)
-            .await
-            .unwrap();
+            diesel::sql_query("DELETE FROM budget_releases")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            diesel::sql_query("UPDATE messages SET held = true, hold_micros = 5000")
+                .execute(&mut conn)
+                .await
+                .unwrap();
             diesel::sql_query("UPDATE messages SET status = $1")
                 .bind::<Text, _>(to)
                 .execute(&mut conn)
                 .await
                 .unwrap();
-            let left: Held =
-                diesel::sql_query("SELECT EXISTS (SELECT 1 FROM budget_holds) AS held")
-                    .get_result(&mut conn)
-                    .await
-                    .unwrap();
+            let left: Held = diesel::sql_query(
+                "SELECT NOT EXISTS (SELECT 1 FROM budget_releases WHERE micros = 5000) AS held",
+            )
+            .get_result(&mut conn)
+            .await
+            .unwrap();
             let released = Status::PENDING.contains(&from) && !Status::PENDING.contains(&to);
             assert_eq!(left.held, !released, "{from} → {to}");
-            diesel::sql_query("DELETE FROM budget_holds")
+            diesel::sql_query("DELETE FROM budget_releases")
                 .execute(&mut conn)
                 .await
                 .unwrap();

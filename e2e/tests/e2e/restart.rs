@@ -265,7 +265,7 @@ async fn a_killed_worker_leaves_at_most_its_in_flight_messages_in_doubt_and_rece
     );
     let mut holds = usize::MAX;
     for _ in 0..50 {
-        holds = sql(&relay, "SELECT count(*) FROM budget_holds").await;
+        holds = sql(&relay, crate::budget_cap::HELD).await;
         if holds == 0 {
             break;
         }

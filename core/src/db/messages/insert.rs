@@ -101,19 +101,20 @@ pub async fn insert_batch(
              INSERT INTO messages (id, tenant_id, api_key_id, mode, recipient, sender, country,
                  message_type, body, encoding, segments, estimated_cost_micros, currency, status,
                  callback_url, client_ref, metadata, scheduled_at, expires_at, idempotency_key,
-                 request_hash, created_at, held)
+                 request_hash, created_at, held, hold_micros)
              SELECT id, tenant_id, api_key_id, mode, recipient, sender, country, message_type,
                  body, encoding, segments, estimated_cost_micros, currency, status, callback_url,
                  client_ref, metadata, scheduled_at, expires_at, idempotency_key, request_hash,
-                 created_at, hold IS NOT NULL
+                 created_at, hold IS NOT NULL, COALESCE(hold, 0)
              FROM input
              ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL
              DO NOTHING
              RETURNING id, tenant_id, scheduled_at, created_at),
          holds AS (
-             INSERT INTO budget_holds (message_id, tenant_id, micros)
-             SELECT c.id, c.tenant_id, i.hold FROM created c JOIN input i USING (id)
-             WHERE i.hold IS NOT NULL),
+             INSERT INTO budget_held AS b (tenant_id, micros)
+             SELECT c.tenant_id, sum(i.hold)::int8 FROM created c JOIN input i USING (id)
+             WHERE i.hold IS NOT NULL GROUP BY c.tenant_id
+             ON CONFLICT (tenant_id) DO UPDATE SET micros = b.micros + EXCLUDED.micros),
          outbox AS (
              INSERT INTO message_outbox (message_id, round, due_at)
              SELECT id, 0, COALESCE(scheduled_at, created_at + $23) FROM created)
