@@ -337,6 +337,24 @@ impl Api {
         id
     }
 
+    /// Sends one message to +14155552671 with `key` (202, or the test panics) and waits until
+    /// it is delivered (20 s at most); returns the message as the API shows it.
+    pub async fn send_delivered(&self, key: &str) -> Value {
+        let res = self
+            .post(
+                "/v1/messages",
+                key,
+                &json!({"to": "+14155552671", "body": "hi"}),
+            )
+            .await;
+        let status = res.status();
+        let sent: Value = res.json().await.unwrap();
+        assert_eq!(status, 202, "{sent}");
+        let id = sent["id"].as_str().unwrap().to_owned();
+        self.wait_for_status(key, &id, &["delivered"], Duration::from_secs(20))
+            .await
+    }
+
     /// Polls a message until its status is one of `wanted` (panics after `timeout`).
     pub async fn wait_for_status(
         &self,

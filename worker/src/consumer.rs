@@ -19,11 +19,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use anyhow::Context;
 use futures::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
-use lapin::types::FieldTable;
+use lapin::options::BasicAckOptions;
 use lapin::{Channel, Consumer};
 use openclaw_core::db::messages::{self, Due, Resolution, RoundResult};
 use openclaw_core::domain::{MessageId, ProviderId, TenantId};
@@ -84,21 +82,9 @@ pub async fn run(
     conn: &lapin::Connection,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    let channel = conn.create_channel().await.context("opening a channel")?;
-    channel
-        .basic_qos(PREFETCH, BasicQosOptions::default())
-        .await
-        .context("setting the prefetch")?;
+    let (channel, mut consumer): (_, Consumer) =
+        queue::consume(conn, &shared.topology.send_queue(), PREFETCH).await?;
     let publish = queue::confirm_channel(conn).await?;
-    let mut consumer: Consumer = channel
-        .basic_consume(
-            shared.topology.send_queue().as_str().into(),
-            "".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .context("consuming the send queue")?;
     tracing::info!(queue = shared.topology.send_queue(), "consuming");
 
     let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();

@@ -8,16 +8,14 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use diesel_async::AsyncConnection;
 use futures::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
-use lapin::types::FieldTable;
+use lapin::options::BasicAckOptions;
 use openclaw_core::alerts;
 use openclaw_core::db::jobs::{self, Job};
 use openclaw_core::domain::JobKind;
-use openclaw_core::queue::JobMessage;
+use openclaw_core::queue::{self, JobMessage};
 use tokio_util::sync::CancellationToken;
 
 use crate::startup::Shared;
@@ -30,21 +28,8 @@ pub async fn run(
     conn: &lapin::Connection,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    let channel = conn.create_channel().await.context("opening a channel")?;
-    channel
-        .basic_qos(PREFETCH, BasicQosOptions::default())
-        .await
-        .context("setting the jobs prefetch")?;
-    let queue = shared.topology.jobs_queue();
-    let mut consumer = channel
-        .basic_consume(
-            queue.as_str().into(),
-            "".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .context("consuming the jobs queue")?;
+    let (channel, mut consumer) =
+        queue::consume(conn, &shared.topology.jobs_queue(), PREFETCH).await?;
     let mut running = tokio::task::JoinSet::new();
     let failure = loop {
         let next = tokio::select! {
@@ -63,6 +48,7 @@ pub async fn run(
     };
     // Jobs under way finish (and commit) before the session ends.
     while running.join_next().await.is_some() {}
+    let _ = channel.close(200, "worker stopping".into()).await;
     failure.map_or(Ok(()), Err)
 }
 
@@ -105,23 +91,19 @@ pub async fn run_job(shared: &Shared, id: uuid::Uuid) -> anyhow::Result<()> {
             Err(e) => {
                 let error = format!("{e:#}");
                 let parked = jobs::failed(c, &job, &error).await?;
-                if parked {
-                    tracing::error!(
-                        job = %job.id,
-                        kind = %job.kind,
-                        attempts = job.attempts + 1,
-                        error,
-                        "a job failed too often and is parked; an operator must look"
-                    );
+                let then = if parked {
+                    "it failed too often and is parked; an operator must look"
                 } else {
-                    tracing::warn!(
-                        job = %job.id,
-                        kind = %job.kind,
-                        attempts = job.attempts + 1,
-                        error,
-                        "a job failed; it will run again"
-                    );
-                }
+                    "it will run again"
+                };
+                tracing::warn!(
+                    job = %job.id,
+                    kind = %job.kind,
+                    attempts = job.attempts + 1,
+                    parked,
+                    error,
+                    "a job failed; {then}"
+                );
             }
         }
         anyhow::Ok(())

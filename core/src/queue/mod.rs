@@ -227,6 +227,31 @@ pub async fn connect(url: &str, name: &str) -> anyhow::Result<Connection> {
         .context("connecting to RabbitMQ")
 }
 
+/// Consumes `queue` on a channel of its own that the broker pushes at most `prefetch`
+/// unacked deliveries to; the channel is the caller's to close when it stops.
+pub async fn consume(
+    conn: &Connection,
+    queue: &str,
+    prefetch: u16,
+) -> anyhow::Result<(Channel, lapin::Consumer)> {
+    use lapin::options::{BasicConsumeOptions, BasicQosOptions};
+    let channel = conn.create_channel().await.context("opening a channel")?;
+    channel
+        .basic_qos(prefetch, BasicQosOptions::default())
+        .await
+        .context("setting the prefetch")?;
+    let consumer = channel
+        .basic_consume(
+            queue.into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .with_context(|| format!("consuming {queue}"))?;
+    Ok((channel, consumer))
+}
+
 /// A channel in confirm mode.
 pub async fn confirm_channel(conn: &Connection) -> anyhow::Result<Channel> {
     let channel = conn.create_channel().await.context("opening a channel")?;

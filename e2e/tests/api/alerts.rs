@@ -39,20 +39,7 @@ async fn wait_for_alerts(app: &TestApp, token: &str, n: usize) -> Vec<Value> {
 /// Sends `n` live messages and waits until each is delivered (and so in the ledger).
 async fn spend(app: &TestApp, key: &str, n: usize) {
     for _ in 0..n {
-        let res = app
-            .post(
-                "/v1/messages",
-                key,
-                &json!({"to": "+14155552671", "body": "hi"}),
-            )
-            .await;
-        assert_eq!(res.status(), 202);
-        let id = res.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        app.wait_for_status(key, &id, &["delivered"], Duration::from_secs(20))
-            .await;
+        app.send_delivered(key).await;
     }
 }
 

@@ -3,8 +3,6 @@
 //! and the same audit record through either, the same mistake gets the same field and
 //! sentence, and what was spent this month is the ledger's sum.
 
-use std::time::Duration;
-
 use openclaw_e2e::app::{Options, Owner, TestApp};
 use openclaw_e2e::services::query_rows;
 use serde_json::{Value, json};
@@ -106,20 +104,7 @@ async fn a_budget_is_set_read_and_removed_and_counts_what_the_ledger_holds() {
     let live = app.api_key(&owner, "live").await;
     let test = app.api_key(&owner, "test").await;
     for key in [&live, &live, &test] {
-        let res = app
-            .post(
-                "/v1/messages",
-                key,
-                &json!({"to": "+14155552671", "body": "hi"}),
-            )
-            .await;
-        assert_eq!(res.status(), 202);
-        let id = res.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        app.wait_for_status(key, &id, &["delivered"], Duration::from_secs(20))
-            .await;
+        app.send_delivered(key).await;
     }
     let (_, now) = read(&app, &owner.access_token).await;
     assert_eq!(

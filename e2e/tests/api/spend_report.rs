@@ -3,8 +3,6 @@
 //! filters, the CSV download (RFC 4180, decimal strings, totals, no formulas for spreadsheets),
 //! and who may read it.
 
-use std::time::Duration;
-
 use openclaw_core::domain::Role;
 use openclaw_e2e::app::{Owner, TestApp};
 use openclaw_e2e::services::query_rows;
@@ -32,20 +30,7 @@ async fn tenant_with_spend(app: &TestApp, price: &str, n: usize) -> (Owner, Stri
     let test = app.api_key(&owner, "test").await;
     let keys = std::iter::repeat_n(&live, n).chain([&test]);
     for key in keys {
-        let res = app
-            .post(
-                "/v1/messages",
-                key,
-                &json!({"to": "+14155552671", "body": "hi"}),
-            )
-            .await;
-        assert_eq!(res.status(), 202);
-        let id = res.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        app.wait_for_status(key, &id, &["delivered"], Duration::from_secs(20))
-            .await;
+        app.send_delivered(key).await;
     }
     (owner, provider)
 }

@@ -81,24 +81,20 @@ pub async fn list_tenants(
     let limit = page.limit()?;
     let after = page.cursor_uuid()?;
     let mut conn = state.pool.get().await?;
-    let mut rows = staff::list_tenants(&mut conn, &user.actor(), after, limit + 1).await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = more.then(|| cursor_for(rows.last().expect("limit ≥ 1").id));
-    Ok(web::Json(Page {
-        data: rows
-            .into_iter()
-            .map(|t| TenantSummary {
-                id: t.id.into(),
-                name: t.name,
-                currency: t.currency,
-                created_at: t.created_at,
-                members: t.members,
-                messages_this_month: t.messages_this_month,
-            })
-            .collect(),
-        next_cursor,
-    }))
+    let rows = staff::list_tenants(&mut conn, &user.actor(), after, limit + 1).await?;
+    Ok(web::Json(Page::of(
+        rows,
+        limit,
+        |t| t.id,
+        |t| TenantSummary {
+            id: t.id.into(),
+            name: t.name,
+            currency: t.currency,
+            created_at: t.created_at,
+            members: t.members,
+            messages_this_month: t.messages_this_month,
+        },
+    )))
 }
 
 impl From<StaffError> for ApiError {

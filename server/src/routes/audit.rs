@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{Page, PageParams, cursor_for};
+use super::{Page, PageParams};
 use crate::auth::{Action, User};
 use crate::error::{ApiResult, ErrorBody};
 use crate::state::AppContext;
@@ -85,12 +85,6 @@ pub async fn list(
 }
 
 /// One page of newest-first entries fetched with one extra row to tell if more follow.
-pub fn page_of(mut rows: Vec<audit::Entry>, limit: i64) -> Page<AuditEvent> {
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = more.then(|| cursor_for(rows.last().expect("limit ≥ 1").id));
-    Page {
-        data: rows.into_iter().map(AuditEvent::from).collect(),
-        next_cursor,
-    }
+pub fn page_of(rows: Vec<audit::Entry>, limit: i64) -> Page<AuditEvent> {
+    Page::of(rows, limit, |e| e.id, AuditEvent::from)
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{JsonBody, Page, PageParams, cursor_for};
+use super::{JsonBody, Page, PageParams};
 use crate::auth::{Action, User};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppContext;
@@ -229,12 +229,6 @@ pub async fn list_alerts(
     let manager = user.manager(Action::ManageBudget)?;
     let limit = page.limit()?;
     let before = page.cursor_uuid()?;
-    let mut rows = budgets::alerts(&state.pool, &manager, before, limit + 1).await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = more.then(|| cursor_for(rows.last().expect("limit ≥ 1").id));
-    Ok(web::Json(Page {
-        data: rows.into_iter().map(AlertView::from).collect(),
-        next_cursor,
-    }))
+    let rows = budgets::alerts(&state.pool, &manager, before, limit + 1).await?;
+    Ok(web::Json(Page::of(rows, limit, |a| a.id, AlertView::from)))
 }

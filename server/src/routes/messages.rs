@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{JsonBody, Page, PageParams, cursor_for, sane_date};
+use super::{JsonBody, Page, PageParams, sane_date};
 use crate::auth::{Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::{AppContext, Scoped};
@@ -665,21 +665,12 @@ pub async fn list(
         until: q.until.map(|t| sane_date("until", t)).transpose()?,
         before: page.cursor_uuid()?,
     };
-    let mut rows = state
+    let rows = state
         .scoped(tenant_id, async |c| {
             Ok(store::list(c, tenant_id, &filter, limit + 1).await?)
         })
         .await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|m| cursor_for(m.id))
-    } else {
-        None
-    };
-    Ok(web::Json(Page {
-        data: rows.into_iter().map(view).collect(),
-        next_cursor,
-    }))
+    Ok(web::Json(Page::of(rows, limit, |m| m.id, view)))
 }
 
 /// Cancel a message that is still scheduled or queued.

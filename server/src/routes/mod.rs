@@ -314,6 +314,29 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// One page of rows fetched with one row more than `limit` (which tells whether more
+    /// follow); the cursor names the last row kept, by `id`; `view` makes each row's answer.
+    pub fn of<R>(
+        mut rows: Vec<R>,
+        limit: i64,
+        id: impl Fn(&R) -> uuid::Uuid,
+        view: impl FnMut(R) -> T,
+    ) -> Page<T> {
+        let more = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let next_cursor = if more {
+            rows.last().map(|r| cursor_for(id(r)))
+        } else {
+            None
+        };
+        Page {
+            data: rows.into_iter().map(view).collect(),
+            next_cursor,
+        }
+    }
+}
+
 /// Query strings that fail to parse get our error shape too.
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _| {
