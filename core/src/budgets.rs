@@ -329,17 +329,16 @@ pub async fn admit(
              SELECT tenant_id, sum(micros)::int8 AS micros FROM released GROUP BY tenant_id),
          folded AS (
              UPDATE budget_held h SET micros = h.micros - s.micros FROM sums s
-             WHERE h.tenant_id = s.tenant_id
-             RETURNING h.tenant_id, h.micros)
+             WHERE h.tenant_id = s.tenant_id)
+         -- The statement's snapshot has the total before the fold: less what was folded.
          SELECT b.tenant_id, b.currency, b.monthly_limit_micros
                 - COALESCE((SELECT sum(d.cost_micros) FROM spend_daily d
                             WHERE d.tenant_id = b.tenant_id AND d.day BETWEEN $2 AND $3
                               AND d.currency = b.currency), 0)::int8
-                - COALESCE((SELECT f.micros FROM folded f WHERE f.tenant_id = b.tenant_id),
-                           (SELECT h.micros - COALESCE((SELECT s.micros FROM sums s
-                                                        WHERE s.tenant_id = b.tenant_id), 0)
-                            FROM budget_held h WHERE h.tenant_id = b.tenant_id),
-                           0) AS room
+                - COALESCE((SELECT h.micros FROM budget_held h
+                            WHERE h.tenant_id = b.tenant_id), 0)
+                + COALESCE((SELECT s.micros FROM sums s WHERE s.tenant_id = b.tenant_id), 0)
+                  AS room
          FROM budgets b WHERE b.tenant_id = ANY($1) AND b.hard_cap",
     )
     .bind::<Array<diesel::sql_types::Uuid>, _>(&tenants)
