@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod alerts;
 pub mod api_keys;
 pub mod audit;
+pub mod billing;
 pub mod budgets;
 pub mod cache;
 pub mod changes;
