@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod api_keys;
 pub mod audit;
+pub mod billing;
 pub mod budgets;
 pub mod idempotency;
 pub mod jobs;

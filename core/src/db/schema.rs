@@ -119,9 +119,9 @@ diesel::table! {
         events -> Jsonb,
         created_at -> Timestamptz,
         doubt_until -> Nullable<Timestamptz>,
-        // Not listed: `held` (bool, whether a hard-capped budget holds the message's cost),
-        // written and read by hand-written SQL only; the 33rd column would need diesel's
-        // 64-column tables.
+        // Not listed: `held` (bool, whether a hard-capped budget holds the message's cost) and
+        // `fee_micros` (its platform fee), written and read by hand-written SQL only; a 33rd
+        // column would need diesel's 64-column tables.
     }
 }
 
@@ -160,6 +160,7 @@ diesel::table! {
         messages -> Int8,
         segments -> Int8,
         cost_micros -> Int8,
+        fee_micros -> Int8,
     }
 }
 
@@ -271,3 +272,103 @@ diesel::table! {
         created_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    billing_settings (effective_from) {
+        effective_from -> Date,
+        platform_fee_micros -> Int8,
+        currency -> Text,
+        markup_bps -> Int4,
+        grace_days -> Int4,
+        created_at -> Timestamptz,
+        created_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    tenant_fee_overrides (tenant_id, effective_from) {
+        tenant_id -> Uuid,
+        effective_from -> Date,
+        platform_fee_micros -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        created_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    billing_periods (id) {
+        id -> Uuid,
+        period -> Date,
+        requested_at -> Timestamptz,
+        requested_by -> Nullable<Uuid>,
+        opened_at -> Nullable<Timestamptz>,
+        invoices -> Nullable<Int4>,
+    }
+}
+
+diesel::table! {
+    invoices (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        period -> Date,
+        currency -> Text,
+        total_micros -> Int8,
+        status -> Text,
+        step -> Text,
+        stripe_invoice_id -> Nullable<Text>,
+        stripe_total_minor -> Nullable<Int8>,
+        number -> Nullable<Text>,
+        hosted_invoice_url -> Nullable<Text>,
+        past_due_at -> Nullable<Timestamptz>,
+        finalized_at -> Nullable<Timestamptz>,
+        paid_at -> Nullable<Timestamptz>,
+        payment_failed_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    invoice_lines (invoice_id, line) {
+        invoice_id -> Uuid,
+        line -> Int4,
+        kind -> Text,
+        description -> Text,
+        quantity -> Int8,
+        unit_micros -> Int8,
+        amount_micros -> Int8,
+        stripe_item_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    stripe_customers (tenant_id) {
+        tenant_id -> Uuid,
+        customer_id -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stripe_events (id) {
+        id -> Text,
+        #[sql_name = "type"]
+        type_ -> Text,
+        invoice_id -> Nullable<Uuid>,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(invoice_lines -> invoices (invoice_id));
+diesel::joinable!(invoices -> tenants (tenant_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    invoices,
+    invoice_lines,
+    billing_periods,
+    billing_settings,
+    tenant_fee_overrides,
+    stripe_customers,
+);

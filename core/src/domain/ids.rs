@@ -125,6 +125,9 @@ typed_id!(
 typed_id!(
     /// A budget alert: a threshold of the monthly budget reached.
     AlertId, "alr_", "budget alert");
+typed_id!(
+    /// A tenant's invoice for one billing period.
+    InvoiceId, "inv_", "invoice");
 
 #[cfg(test)]
 mod tests {

@@ -1,42 +1,16 @@
 //! What a job (work that runs later and may fail) does.
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum JobKind {
-    /// Mail a budget alert (the job's subject) to the tenant's owners and billing members.
-    BudgetAlertMail,
-}
-
-impl JobKind {
-    pub const ALL: [JobKind; 1] = [JobKind::BudgetAlertMail];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::BudgetAlertMail => "budget_alert_mail",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<JobKind> {
-        JobKind::ALL.into_iter().find(|k| k.as_str() == s)
+super::text_enum! {
+    pub enum JobKind {
+        /// Mail a budget alert (the job's subject) to the tenant's owners and billing members.
+        BudgetAlertMail = "budget_alert_mail",
+        /// Open the invoices of a billing period (the subject) a staff member closed: one per
+        /// tenant with anything billable, each with its own `invoice_close` job.
+        BillingClose = "billing_close",
+        /// Close one invoice (the subject) through Stripe, step by step.
+        InvoiceClose = "invoice_close",
     }
 }
-
-impl std::fmt::Display for JobKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-super::text_column!(JobKind);
 
 #[cfg(test)]
 mod tests {

@@ -31,6 +31,60 @@ macro_rules! text_column {
 }
 pub(crate) use text_column;
 
+/// An enum stored as text: its variants with their names, `ALL`, `as_str`, `parse`, `Display`
+/// and the diesel mapping ([`text_column!`]). Further derives (serde, utoipa) go on the enum.
+macro_rules! text_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            diesel::expression::AsExpression,
+            diesel::deserialize::FromSqlRow,
+        )]
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            pub const ALL: [$name; <[&str]>::len(&[$($text),+])] = [$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                match s {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        $crate::domain::text_column!($name);
+    };
+}
+pub(crate) use text_enum;
+
+pub mod billing;
 pub mod ids;
 pub mod job;
 pub mod ledger;
@@ -43,6 +97,7 @@ pub mod segments;
 pub mod status;
 pub mod text;
 
+pub use billing::{CloseStep, InvoiceLineKind, InvoiceStatus, Markup};
 pub use ids::*;
 pub use job::JobKind;
 pub use ledger::LedgerKind;

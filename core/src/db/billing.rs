@@ -1,0 +1,658 @@
+//! Billing storage (see the migration `billing`): the operator's settings by the day they take
+//! effect, tenants' fee overrides, billing periods, invoices with their lines and close step,
+//! Stripe customers and the Stripe events applied.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::schema::{
+    billing_periods, billing_settings, invoice_lines, invoices, stripe_customers, stripe_events,
+    tenant_fee_overrides,
+};
+use crate::domain::{CloseStep, InvoiceLineKind, InvoiceStatus, LedgerKind, Period};
+
+/// One version of the operator's billing settings.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = billing_settings)]
+pub struct SettingsVersion {
+    pub effective_from: NaiveDate,
+    /// Per segment, in micro-units of `currency`.
+    pub platform_fee_micros: i64,
+    pub currency: String,
+    /// The default markup on platform providers, in hundredths of a percent.
+    pub markup_bps: i32,
+    /// Days an invoice may stay unpaid after it is finalized.
+    pub grace_days: i32,
+    pub created_at: DateTime<Utc>,
+    pub created_by: Option<Uuid>,
+}
+
+/// Every version, oldest first.
+pub async fn settings_versions(conn: &mut AsyncPgConnection) -> QueryResult<Vec<SettingsVersion>> {
+    billing_settings::table
+        .order(billing_settings::effective_from.asc())
+        .select(SettingsVersion::as_select())
+        .load(conn)
+        .await
+}
+
+/// Stores the version taking effect on `v.effective_from`, replacing one for that same day
+/// (the service only allows today or later, so nothing already charged changes).
+pub async fn put_settings(
+    conn: &mut AsyncPgConnection,
+    v: &SettingsVersion,
+) -> QueryResult<SettingsVersion> {
+    let values = (
+        billing_settings::effective_from.eq(v.effective_from),
+        billing_settings::platform_fee_micros.eq(v.platform_fee_micros),
+        billing_settings::currency.eq(&v.currency),
+        billing_settings::markup_bps.eq(v.markup_bps),
+        billing_settings::grace_days.eq(v.grace_days),
+        billing_settings::created_at.eq(diesel::dsl::now),
+        billing_settings::created_by.eq(v.created_by),
+    );
+    diesel::insert_into(billing_settings::table)
+        .values(values)
+        .on_conflict(billing_settings::effective_from)
+        .do_update()
+        .set(values)
+        .returning(SettingsVersion::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// A tenant's own platform fee from a day on; None: the platform's fee again.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = tenant_fee_overrides)]
+pub struct FeeOverride {
+    pub tenant_id: Uuid,
+    pub effective_from: NaiveDate,
+    pub platform_fee_micros: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: Option<Uuid>,
+}
+
+/// The tenant's overrides, oldest first.
+pub async fn fee_overrides(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+) -> QueryResult<Vec<FeeOverride>> {
+    tenant_fee_overrides::table
+        .filter(tenant_fee_overrides::tenant_id.eq(tenant))
+        .order(tenant_fee_overrides::effective_from.asc())
+        .select(FeeOverride::as_select())
+        .load(conn)
+        .await
+}
+
+/// Stores an override, replacing one of the same tenant and day.
+pub async fn put_override(
+    conn: &mut AsyncPgConnection,
+    o: &FeeOverride,
+) -> QueryResult<FeeOverride> {
+    let values = (
+        tenant_fee_overrides::tenant_id.eq(o.tenant_id),
+        tenant_fee_overrides::effective_from.eq(o.effective_from),
+        tenant_fee_overrides::platform_fee_micros.eq(o.platform_fee_micros),
+        tenant_fee_overrides::created_at.eq(diesel::dsl::now),
+        tenant_fee_overrides::created_by.eq(o.created_by),
+    );
+    diesel::insert_into(tenant_fee_overrides::table)
+        .values(values)
+        .on_conflict((
+            tenant_fee_overrides::tenant_id,
+            tenant_fee_overrides::effective_from,
+        ))
+        .do_update()
+        .set(values)
+        .returning(FeeOverride::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Billing currencies of tenants other than `currency` (distinct, sorted).
+pub async fn other_currencies(
+    conn: &mut AsyncPgConnection,
+    currency: &str,
+) -> QueryResult<Vec<String>> {
+    use super::schema::tenants;
+    tenants::table
+        .filter(tenants::currency.ne(currency))
+        .select(tenants::currency)
+        .distinct()
+        .order(tenants::currency.asc())
+        .load(conn)
+        .await
+}
+
+/// A period a staff member asked to close.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = billing_periods)]
+pub struct BillingPeriod {
+    pub id: Uuid,
+    pub period: NaiveDate,
+    pub requested_at: DateTime<Utc>,
+    pub requested_by: Option<Uuid>,
+    pub opened_at: Option<DateTime<Utc>>,
+    pub invoices: Option<i32>,
+}
+
+/// Records the request to close `period` (a second request keeps the first); returns the row
+/// and whether this call made it.
+pub async fn request_close(
+    conn: &mut AsyncPgConnection,
+    period: Period,
+    by: Option<Uuid>,
+) -> QueryResult<(BillingPeriod, bool)> {
+    let made: Option<BillingPeriod> = diesel::insert_into(billing_periods::table)
+        .values((
+            billing_periods::id.eq(Uuid::now_v7()),
+            billing_periods::period.eq(period.first_day()),
+            billing_periods::requested_by.eq(by),
+        ))
+        .on_conflict_do_nothing()
+        .returning(BillingPeriod::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?;
+    match made {
+        Some(row) => Ok((row, true)),
+        None => Ok((
+            find_period(conn, period).await?.ok_or(diesel::NotFound)?,
+            false,
+        )),
+    }
+}
+
+pub async fn find_period(
+    conn: &mut AsyncPgConnection,
+    period: Period,
+) -> QueryResult<Option<BillingPeriod>> {
+    billing_periods::table
+        .filter(billing_periods::period.eq(period.first_day()))
+        .select(BillingPeriod::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The period row, locked for the caller's transaction.
+pub async fn lock_period(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<BillingPeriod>> {
+    billing_periods::table
+        .filter(billing_periods::id.eq(id))
+        .select(BillingPeriod::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Every period closed or being closed, newest first.
+pub async fn periods(conn: &mut AsyncPgConnection) -> QueryResult<Vec<BillingPeriod>> {
+    billing_periods::table
+        .order(billing_periods::period.desc())
+        .select(BillingPeriod::as_select())
+        .load(conn)
+        .await
+}
+
+pub async fn mark_opened(conn: &mut AsyncPgConnection, id: Uuid, invoices: i32) -> QueryResult<()> {
+    diesel::update(billing_periods::table.filter(billing_periods::id.eq(id)))
+        .set((
+            billing_periods::opened_at.eq(diesel::dsl::now),
+            billing_periods::invoices.eq(invoices),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Whether a transaction that began before `moment` is still open in this database: its
+/// writes (ledger entries dated before `moment`) may not be visible yet.
+pub async fn transactions_begun_before(
+    conn: &mut AsyncPgConnection,
+    moment: DateTime<Utc>,
+) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let row: Count = diesel::sql_query(
+        "SELECT count(*)::int8 AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND xact_start < $1",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(moment)
+    .get_result(conn)
+    .await?;
+    Ok(row.n)
+}
+
+/// What a period billed one tenant at one unit price of one kind, from the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct Billable {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub tenant_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub tenant_name: String,
+    /// The tenant's billing currency.
+    #[diesel(sql_type = Text)]
+    pub billing_currency: String,
+    #[diesel(sql_type = Text)]
+    pub currency: String,
+    #[diesel(sql_type = Text)]
+    pub kind: LedgerKind,
+    #[diesel(sql_type = BigInt)]
+    pub unit_micros: i64,
+    #[diesel(sql_type = BigInt)]
+    pub quantity: i64,
+    #[diesel(sql_type = BigInt)]
+    pub amount_micros: i64,
+}
+
+/// What `period` bills, per tenant (optionally one), currency and unit price: the ledger's
+/// platform fee entries (the kinds OpenClaw bills), by tenant, currency and unit.
+pub async fn billable(
+    conn: &mut AsyncPgConnection,
+    period: Period,
+    tenant: Option<Uuid>,
+) -> QueryResult<Vec<Billable>> {
+    diesel::sql_query(
+        "SELECT l.tenant_id, t.name AS tenant_name, t.currency AS billing_currency, l.currency,
+                l.kind, l.amount_micros / l.segments AS unit_micros,
+                sum(l.segments)::int8 AS quantity, sum(l.amount_micros)::int8 AS amount_micros
+         FROM ledger_entries l JOIN tenants t ON t.id = l.tenant_id
+         WHERE l.day BETWEEN $1 AND $2 AND l.kind = $3 AND l.segments > 0
+           AND ($4::uuid IS NULL OR l.tenant_id = $4)
+         GROUP BY 1, 2, 3, 4, 5, 6
+         ORDER BY 1, 4, 5, 6",
+    )
+    .bind::<Date, _>(period.first_day())
+    .bind::<Date, _>(period.last_day())
+    .bind::<Text, _>(LedgerKind::PlatformFee)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(tenant)
+    .load(conn)
+    .await
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = invoices)]
+pub struct Invoice {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub period: NaiveDate,
+    pub currency: String,
+    pub total_micros: i64,
+    pub status: InvoiceStatus,
+    pub step: CloseStep,
+    pub stripe_invoice_id: Option<String>,
+    pub stripe_total_minor: Option<i64>,
+    pub number: Option<String>,
+    pub hosted_invoice_url: Option<String>,
+    pub past_due_at: Option<DateTime<Utc>>,
+    pub finalized_at: Option<DateTime<Utc>>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub payment_failed_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = invoice_lines)]
+pub struct InvoiceLine {
+    pub invoice_id: Uuid,
+    pub line: i32,
+    pub kind: InvoiceLineKind,
+    pub description: String,
+    pub quantity: i64,
+    pub unit_micros: i64,
+    pub amount_micros: i64,
+    pub stripe_item_id: Option<String>,
+}
+
+/// Opens a draft invoice with its lines (nothing when the tenant has one for the period);
+/// returns its id when made.
+pub async fn open_invoice(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    period: Period,
+    currency: &str,
+    lines: &[InvoiceLine],
+) -> QueryResult<Option<Uuid>> {
+    let id = Uuid::now_v7();
+    let total: i64 = lines.iter().map(|l| l.amount_micros).sum();
+    let made = diesel::insert_into(invoices::table)
+        .values((
+            invoices::id.eq(id),
+            invoices::tenant_id.eq(tenant),
+            invoices::period.eq(period.first_day()),
+            invoices::currency.eq(currency),
+            invoices::total_micros.eq(total),
+            invoices::status.eq(InvoiceStatus::Draft),
+            invoices::step.eq(CloseStep::Customer),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    if made == 0 {
+        return Ok(None);
+    }
+    let rows: Vec<InvoiceLine> = lines
+        .iter()
+        .map(|l| InvoiceLine {
+            invoice_id: id,
+            ..l.clone()
+        })
+        .collect();
+    diesel::insert_into(invoice_lines::table)
+        .values(&rows)
+        .execute(conn)
+        .await?;
+    Ok(Some(id))
+}
+
+pub async fn find_invoice(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Invoice>> {
+    invoices::table
+        .filter(invoices::id.eq(id))
+        .select(Invoice::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn find_by_stripe_id(
+    conn: &mut AsyncPgConnection,
+    stripe_id: &str,
+) -> QueryResult<Option<Invoice>> {
+    invoices::table
+        .filter(invoices::stripe_invoice_id.eq(stripe_id))
+        .select(Invoice::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn lines(conn: &mut AsyncPgConnection, invoice: Uuid) -> QueryResult<Vec<InvoiceLine>> {
+    invoice_lines::table
+        .filter(invoice_lines::invoice_id.eq(invoice))
+        .order(invoice_lines::line.asc())
+        .select(InvoiceLine::as_select())
+        .load(conn)
+        .await
+}
+
+/// The lines of many invoices, by invoice and line.
+pub async fn lines_of(
+    conn: &mut AsyncPgConnection,
+    invoices: &[Uuid],
+) -> QueryResult<Vec<InvoiceLine>> {
+    invoice_lines::table
+        .filter(invoice_lines::invoice_id.eq_any(invoices))
+        .order((invoice_lines::invoice_id.asc(), invoice_lines::line.asc()))
+        .select(InvoiceLine::as_select())
+        .load(conn)
+        .await
+}
+
+/// A tenant's invoices, newest period first, up to `limit` before the invoice `before`.
+pub async fn tenant_invoices(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<Vec<Invoice>> {
+    let mut q = invoices::table
+        .filter(invoices::tenant_id.eq(tenant))
+        .into_boxed();
+    if let Some(b) = before {
+        q = q.filter(invoices::id.lt(b));
+    }
+    q.order(invoices::id.desc())
+        .limit(limit)
+        .select(Invoice::as_select())
+        .load(conn)
+        .await
+}
+
+/// Every invoice of a period (optionally one tenant's), in tenant order after `after`.
+pub async fn period_invoices(
+    conn: &mut AsyncPgConnection,
+    period: Period,
+    tenant: Option<Uuid>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<Vec<Invoice>> {
+    let mut q = invoices::table
+        .filter(invoices::period.eq(period.first_day()))
+        .into_boxed();
+    if let Some(t) = tenant {
+        q = q.filter(invoices::tenant_id.eq(t));
+    }
+    if let Some(a) = after {
+        q = q.filter(invoices::tenant_id.gt(a));
+    }
+    q.order(invoices::tenant_id.asc())
+        .limit(limit)
+        .select(Invoice::as_select())
+        .load(conn)
+        .await
+}
+
+/// The tenant's invoice that makes it past due soonest: open, with the earliest moment.
+pub async fn first_overdue(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+) -> QueryResult<Option<Invoice>> {
+    invoices::table
+        .filter(invoices::tenant_id.eq(tenant))
+        .filter(invoices::status.eq(InvoiceStatus::Open))
+        .filter(invoices::past_due_at.is_not_null())
+        .order(invoices::past_due_at.asc())
+        .select(Invoice::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The tenant's Stripe customer, if made.
+pub async fn stripe_customer(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+) -> QueryResult<Option<String>> {
+    stripe_customers::table
+        .filter(stripe_customers::tenant_id.eq(tenant))
+        .select(stripe_customers::customer_id)
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn set_stripe_customer(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    customer: &str,
+) -> QueryResult<()> {
+    diesel::insert_into(stripe_customers::table)
+        .values((
+            stripe_customers::tenant_id.eq(tenant),
+            stripe_customers::customer_id.eq(customer),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Moves the invoice's close from `from` to `to` (only if it is still at `from`).
+pub async fn advance(
+    conn: &mut AsyncPgConnection,
+    invoice: Uuid,
+    from: CloseStep,
+    to: CloseStep,
+) -> QueryResult<bool> {
+    diesel::update(
+        invoices::table
+            .filter(invoices::id.eq(invoice))
+            .filter(invoices::step.eq(from)),
+    )
+    .set((
+        invoices::step.eq(to),
+        invoices::last_error.eq(None::<String>),
+        invoices::updated_at.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
+    .map(|n| n == 1)
+}
+
+pub async fn set_line_item(
+    conn: &mut AsyncPgConnection,
+    invoice: Uuid,
+    line: i32,
+    item: &str,
+) -> QueryResult<()> {
+    diesel::update(
+        invoice_lines::table
+            .filter(invoice_lines::invoice_id.eq(invoice))
+            .filter(invoice_lines::line.eq(line)),
+    )
+    .set(invoice_lines::stripe_item_id.eq(item))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Records the Stripe invoice made for `invoice` and what Stripe says it totals.
+pub async fn set_stripe_invoice(
+    conn: &mut AsyncPgConnection,
+    invoice: Uuid,
+    stripe_id: &str,
+    total_minor: i64,
+) -> QueryResult<()> {
+    diesel::update(invoices::table.filter(invoices::id.eq(invoice)))
+        .set((
+            invoices::stripe_invoice_id.eq(stripe_id),
+            invoices::stripe_total_minor.eq(total_minor),
+            invoices::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// What finalizing an invoice records.
+#[derive(Debug, Clone, Default)]
+pub struct Finalized {
+    pub number: Option<String>,
+    pub hosted_invoice_url: Option<String>,
+    pub past_due_at: Option<DateTime<Utc>>,
+    pub total_minor: Option<i64>,
+}
+
+/// The invoice is finalized (open), its close done. A status Stripe's events moved on already
+/// (paid, void) stays.
+pub async fn finalize(
+    conn: &mut AsyncPgConnection,
+    invoice: Uuid,
+    f: &Finalized,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE invoices SET step = 'done', last_error = NULL, updated_at = now(),
+             status = CASE WHEN status = 'draft' THEN 'open' ELSE status END,
+             finalized_at = COALESCE(finalized_at, now()),
+             number = COALESCE(number, $2), hosted_invoice_url = COALESCE(hosted_invoice_url, $3),
+             past_due_at = COALESCE(past_due_at, $4),
+             stripe_total_minor = COALESCE($5, stripe_total_minor)
+         WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(invoice)
+    .bind::<diesel::sql_types::Nullable<Text>, _>(f.number.as_deref())
+    .bind::<diesel::sql_types::Nullable<Text>, _>(f.hosted_invoice_url.as_deref())
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>, _>(f.past_due_at)
+    .bind::<diesel::sql_types::Nullable<BigInt>, _>(f.total_minor)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Keeps why the close's last step failed (it will be tried again).
+pub async fn close_failed(
+    conn: &mut AsyncPgConnection,
+    invoice: Uuid,
+    error: &str,
+) -> QueryResult<()> {
+    diesel::update(invoices::table.filter(invoices::id.eq(invoice)))
+        .set((
+            invoices::last_error.eq(error),
+            invoices::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Records a Stripe event by its id; false when it was recorded (applied) before.
+pub async fn record_event(
+    conn: &mut AsyncPgConnection,
+    id: &str,
+    kind: &str,
+    invoice: Option<Uuid>,
+) -> QueryResult<bool> {
+    diesel::insert_into(stripe_events::table)
+        .values((
+            stripe_events::id.eq(id),
+            stripe_events::type_.eq(kind),
+            stripe_events::invoice_id.eq(invoice),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+        .map(|n| n == 1)
+}
+
+/// Applies what a Stripe event says of an invoice's status: it only moves forward (draft →
+/// open → paid | void | uncollectible; an open invoice may also become uncollectible and then
+/// paid or void), so events arriving out of order or twice change nothing more.
+pub async fn apply_status(
+    conn: &mut AsyncPgConnection,
+    invoice: Uuid,
+    status: InvoiceStatus,
+    payment_failed: bool,
+    hosted_invoice_url: Option<&str>,
+    number: Option<&str>,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE invoices SET updated_at = now(),
+             status = CASE
+                 WHEN $2 = status THEN status
+                 WHEN status = 'draft' THEN $2
+                 WHEN status = 'open' AND $2 IN ('paid', 'void', 'uncollectible') THEN $2
+                 WHEN status = 'uncollectible' AND $2 IN ('paid', 'void') THEN $2
+                 ELSE status END,
+             paid_at = CASE WHEN $2 = 'paid' AND status <> 'void' THEN COALESCE(paid_at, now())
+                       ELSE paid_at END,
+             finalized_at = CASE WHEN $2 <> 'draft' THEN COALESCE(finalized_at, now())
+                            ELSE finalized_at END,
+             payment_failed_at = CASE WHEN $3 THEN now() ELSE payment_failed_at END,
+             hosted_invoice_url = COALESCE(hosted_invoice_url, $4),
+             number = COALESCE(number, $5)
+         WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(invoice)
+    .bind::<Text, _>(status)
+    .bind::<diesel::sql_types::Bool, _>(payment_failed)
+    .bind::<diesel::sql_types::Nullable<Text>, _>(hosted_invoice_url)
+    .bind::<diesel::sql_types::Nullable<Text>, _>(number)
+    .execute(conn)
+    .await
+    .map(drop)
+}

@@ -1,0 +1,15 @@
+ALTER TABLE jobs DROP CONSTRAINT jobs_kind_check;
+DELETE FROM jobs WHERE kind IN ('billing_close', 'invoice_close');
+ALTER TABLE jobs ADD CONSTRAINT jobs_kind_check CHECK (kind IN ('budget_alert_mail'));
+DROP TABLE stripe_events;
+DROP TABLE stripe_customers;
+DROP TABLE invoice_lines;
+DROP TABLE invoices;
+DROP TABLE billing_periods;
+DELETE FROM ledger_entries WHERE kind = 'platform_fee';
+ALTER TABLE ledger_entries DROP CONSTRAINT ledger_entries_kind_check;
+ALTER TABLE ledger_entries ADD CONSTRAINT ledger_entries_kind_check CHECK (kind IN ('message'));
+ALTER TABLE spend_daily DROP COLUMN fee_micros;
+ALTER TABLE messages DROP COLUMN fee_micros;
+DROP TABLE tenant_fee_overrides;
+DROP TABLE billing_settings;
