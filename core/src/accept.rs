@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::billing::terms::Terms;
 use crate::db::messages::NewMessage;
 use crate::domain::{KeyMode, PhoneNumber, SegmentInfo, Status, text};
 use crate::routing::{self, RouteProvider};
@@ -47,11 +48,12 @@ pub struct Origin {
     pub hard_cap: bool,
 }
 
-/// Bad input (400) or nowhere to send it (422).
+/// Bad input (400), nowhere to send it (422), or an unpaid invoice past due (402).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Invalid,
     Unroutable,
+    PaymentRequired,
 }
 
 /// Why a message was not accepted: a stable code, the field at fault and a sentence.
@@ -60,7 +62,8 @@ pub enum Kind {
 pub struct SendError {
     pub kind: Kind,
     pub code: &'static str,
-    pub field: &'static str,
+    /// The field at fault; None when it is none of the request's (an unpaid invoice).
+    pub field: Option<&'static str>,
     pub message: String,
 }
 
@@ -74,7 +77,7 @@ impl SendError {
         SendError {
             kind,
             code,
-            field,
+            field: Some(field),
             message: message.into(),
         }
     }
@@ -106,11 +109,13 @@ pub fn validate_sender(sender: &str) -> Result<String, String> {
 }
 
 /// Validates and prices one send request: everything that can be checked before the message
-/// is committed.
+/// is committed. A live send of a tenant past due on an invoice ([`Terms::past_due`]) is
+/// refused; test-mode sends cost nothing and go on.
 pub fn prepare(
     req: SendRequest,
     sender_of: Origin,
     routes: &[RouteProvider],
+    terms: &Terms,
     now: DateTime<Utc>,
 ) -> Result<NewMessage, SendError> {
     for (field, text) in [
@@ -215,6 +220,14 @@ pub fn prepare(
 
     let info = SegmentInfo::of(&req.body);
     let test_mode = sender_of.test_mode;
+    if let Some(overdue) = terms.past_due(now).filter(|_| !test_mode) {
+        return Err(SendError {
+            kind: Kind::PaymentRequired,
+            code: "payment_required",
+            field: None,
+            message: overdue.sentence(),
+        });
+    }
     let candidates = routing::candidates(routes, to.country(), message_type, test_mode);
     let Some(cheapest) = candidates.first() else {
         let what = if test_mode {
@@ -238,6 +251,13 @@ pub fn prepare(
         0
     } else {
         cheapest.price_micros.saturating_mul(i64::from(segments))
+    };
+    let fee = if test_mode {
+        0
+    } else {
+        terms
+            .fee_per_segment(now)
+            .saturating_mul(i64::from(segments))
     };
     Ok(NewMessage {
         id: Uuid::now_v7(),
@@ -270,7 +290,7 @@ pub fn prepare(
         idempotency_key: None,
         request_hash: None,
         created_at: now,
-        // The worst case: the dearest provider that could take it.
+        // The worst case: the dearest provider that could take it, and the fee.
         hold_micros: (sender_of.hard_cap && !test_mode).then(|| {
             candidates
                 .iter()
@@ -278,7 +298,9 @@ pub fn prepare(
                 .max()
                 .unwrap_or(0)
                 .saturating_mul(i64::from(segments))
+                .saturating_add(fee)
         }),
+        fee_micros: fee,
     })
 }
 

@@ -134,6 +134,9 @@ pub mod action {
     pub const STAFF_CREATED: &str = "staff.created";
     pub const STAFF_LISTED_TENANTS: &str = "staff.listed_tenants";
     pub const STAFF_READ_SPEND_REPORT: &str = "staff.read_spend_report";
+    pub const BILLING_SETTINGS_CHANGED: &str = "billing.settings_changed";
+    pub const TENANT_FEE_CHANGED: &str = "billing.tenant_fee_changed";
+    pub const BILLING_PERIOD_CLOSED: &str = "billing.period_close_requested";
 }
 
 /// Appends one event. `tenant` is None for platform-level events.

@@ -332,7 +332,7 @@ pub async fn admit(
              WHERE h.tenant_id = s.tenant_id)
          -- The statement's snapshot has the total before the fold: less what was folded.
          SELECT b.tenant_id, b.currency, b.monthly_limit_micros
-                - COALESCE((SELECT sum(d.cost_micros) FROM spend_daily d
+                - COALESCE((SELECT sum(d.cost_micros + d.fee_micros) FROM spend_daily d
                             WHERE d.tenant_id = b.tenant_id AND d.day BETWEEN $2 AND $3
                               AND d.currency = b.currency), 0)::int8
                 - COALESCE((SELECT h.micros FROM budget_held h

@@ -37,6 +37,8 @@ pub enum Change {
     ApiKeys,
     /// A tenant's providers or prices changed (what its messages route over).
     Routes { tenant: Uuid },
+    /// The platform's billing settings changed: every tenant's fee (kept with its routes).
+    Billing,
     /// Anything may have changed (the listener was away): forget everything.
     All,
 }
@@ -46,6 +48,7 @@ impl Change {
         match self {
             Change::ApiKeys => "keys".into(),
             Change::Routes { tenant } => format!("routes:{tenant}"),
+            Change::Billing => "billing".into(),
             Change::All => "all".into(),
         }
     }
@@ -54,6 +57,7 @@ impl Change {
         match payload.split_once(':') {
             None if payload == "keys" => Some(Change::ApiKeys),
             None if payload == "all" => Some(Change::All),
+            None if payload == "billing" => Some(Change::Billing),
             Some(("routes", tenant)) => tenant.parse().ok().map(|tenant| Change::Routes { tenant }),
             _ => None,
         }
@@ -297,7 +301,12 @@ mod tests {
     #[test]
     fn changes_round_trip_through_their_payload() {
         let tenant = Uuid::now_v7();
-        for change in [Change::ApiKeys, Change::Routes { tenant }, Change::All] {
+        for change in [
+            Change::ApiKeys,
+            Change::Routes { tenant },
+            Change::Billing,
+            Change::All,
+        ] {
             assert_eq!(Change::parse(&change.payload()), Some(change));
         }
         assert_eq!(Change::parse("routes:nope"), None);

@@ -16,6 +16,9 @@
 //! | `OPENCLAW_PUBLIC_URL` | server, worker | `http://<OPENCLAW_HTTP_ADDR>` |
 //! | `OPENCLAW_RETRY_DELAYS_MS` | both | `1000,5000,25000,120000,600000` (backoff per retry round) |
 //! | `OPENCLAW_CLAIM_LEASE_SECS` | worker | `120` (a send claimed longer ago lost its worker) |
+//! | `OPENCLAW_STRIPE_SECRET_KEY` | worker, `billing reconcile` | unset: periods close into invoices kept in Postgres only |
+//! | `OPENCLAW_STRIPE_WEBHOOK_SECRET` | server | unset: `POST /hooks/stripe` refuses every event |
+//! | `OPENCLAW_STRIPE_API_BASE` | worker, `billing reconcile` | `https://api.stripe.com/` (tests point it at a fake) |
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -70,6 +73,12 @@ pub struct Settings {
     /// `OPENCLAW_WORKER_IN_FLIGHT`: messages one worker process holds claimed at once (64).
     /// What a crashed worker held is in doubt, so this bounds what one crash can leave so.
     pub worker_in_flight: usize,
+    /// `OPENCLAW_STRIPE_SECRET_KEY`: closed periods become Stripe invoices when set.
+    pub stripe_secret_key: Option<SecretString>,
+    /// `OPENCLAW_STRIPE_WEBHOOK_SECRET`: signs the events Stripe posts to `/hooks/stripe`.
+    pub stripe_webhook_secret: Option<SecretString>,
+    /// `OPENCLAW_STRIPE_API_BASE`: Stripe's API root, ending in `/`.
+    pub stripe_api_base: String,
 }
 
 impl std::fmt::Debug for Settings {
@@ -83,6 +92,16 @@ impl std::fmt::Debug for Settings {
 }
 
 impl Settings {
+    /// Stripe's client settings, when a secret key is set.
+    pub fn stripe(&self) -> Option<crate::billing::stripe::StripeConfig> {
+        self.stripe_secret_key
+            .as_ref()
+            .map(|key| crate::billing::stripe::StripeConfig {
+                secret_key: key.clone(),
+                api_base: self.stripe_api_base.clone(),
+            })
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Settings, ConfigError> {
         Settings::from_lookup(|name| std::env::var(name).ok())
@@ -250,7 +269,25 @@ impl Settings {
         let worker_in_flight =
             usize::try_from(positive("OPENCLAW_WORKER_IN_FLIGHT", 64)?).unwrap_or(usize::MAX);
 
+        let secret = |name: &str| get(name).map(|v| SecretString::from(v.trim().to_owned()));
+        let stripe_secret_key = secret("OPENCLAW_STRIPE_SECRET_KEY");
+        let stripe_webhook_secret = secret("OPENCLAW_STRIPE_WEBHOOK_SECRET");
+        let mut stripe_api_base =
+            get("OPENCLAW_STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com/".into());
+        if !(stripe_api_base.starts_with("https://") || stripe_api_base.starts_with("http://")) {
+            return Err(ConfigError {
+                name: "OPENCLAW_STRIPE_API_BASE",
+                problem: "must start with https:// (or http:// for a local fake)".into(),
+            });
+        }
+        if !stripe_api_base.ends_with('/') {
+            stripe_api_base.push('/');
+        }
+
         Ok(Settings {
+            stripe_secret_key,
+            stripe_webhook_secret,
+            stripe_api_base,
             provider_timeout,
             outcome_window,
             worker_in_flight,

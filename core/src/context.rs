@@ -203,6 +203,7 @@ impl Caches {
     pub fn forget(&self, change: Change) {
         match change {
             Change::ApiKeys => self.keys.clear(),
+            Change::Billing => self.routes.forget(change),
             Change::Routes { tenant } => {
                 self.routes.forget(change);
                 // A provider's receipts are checked with its credentials (and priced by its

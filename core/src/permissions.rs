@@ -16,6 +16,8 @@ pub enum Action {
     /// Tenant name and default sender ids.
     ManageSettings,
     ManageBudget,
+    /// The tenant's invoices.
+    ReadInvoices,
     ReadMembers,
     /// Invite, change roles, remove. Only owners may grant or take away `owner`.
     ManageMembers,
@@ -27,6 +29,13 @@ pub enum Action {
     ReadPlatformAudit,
     /// Platform staff: every tenant's spend per period (JSON or CSV).
     ReadSpendReport,
+    /// Platform staff: the billing settings, tenants' fees, periods and invoices.
+    ReadBilling,
+    /// Platform admins: the platform fee, the default markup, the grace period, and tenants'
+    /// own fees.
+    ManageBilling,
+    /// Platform staff: close a period into invoices.
+    CloseBillingPeriod,
 }
 
 use Action::*;
@@ -47,6 +56,7 @@ pub const MATRIX: &[(Role, &[Action])] = &[
             ManageProviders,
             ManageSettings,
             ManageBudget,
+            ReadInvoices,
             ReadMembers,
             ManageMembers,
             ReadAuditLog,
@@ -64,6 +74,7 @@ pub const MATRIX: &[(Role, &[Action])] = &[
             ManageProviders,
             ManageSettings,
             ManageBudget,
+            ReadInvoices,
             ReadMembers,
             ManageMembers,
             ReadAuditLog,
@@ -86,6 +97,7 @@ pub const MATRIX: &[(Role, &[Action])] = &[
             ReadMessages,
             ReadSpend,
             ManageBudget,
+            ReadInvoices,
             ReadProviders,
             ReadMembers,
         ],
@@ -93,9 +105,24 @@ pub const MATRIX: &[(Role, &[Action])] = &[
     (Viewer, &[ReadMessages, ReadProviders, ReadMembers]),
     (
         PlatformAdmin,
-        &[ListTenants, ReadPlatformAudit, ReadSpendReport],
+        &[
+            ListTenants,
+            ReadPlatformAudit,
+            ReadSpendReport,
+            ReadBilling,
+            ManageBilling,
+            CloseBillingPeriod,
+        ],
     ),
-    (BillingStaff, &[ListTenants, ReadSpendReport]),
+    (
+        BillingStaff,
+        &[
+            ListTenants,
+            ReadSpendReport,
+            ReadBilling,
+            CloseBillingPeriod,
+        ],
+    ),
 ];
 
 pub fn allowed(role: Role, action: Action) -> bool {
@@ -116,17 +143,29 @@ impl Action {
         ManageProviders,
         ManageSettings,
         ManageBudget,
+        ReadInvoices,
         ReadMembers,
         ManageMembers,
         ReadAuditLog,
         ListTenants,
         ReadPlatformAudit,
         ReadSpendReport,
+        ReadBilling,
+        ManageBilling,
+        CloseBillingPeriod,
     ];
 
     /// Actions on the platform as a whole rather than inside one tenant.
     pub fn is_platform(self) -> bool {
-        matches!(self, ListTenants | ReadPlatformAudit | ReadSpendReport)
+        matches!(
+            self,
+            ListTenants
+                | ReadPlatformAudit
+                | ReadSpendReport
+                | ReadBilling
+                | ManageBilling
+                | CloseBillingPeriod
+        )
     }
 
     pub fn name(self) -> &'static str {
@@ -140,12 +179,16 @@ impl Action {
             ManageProviders => "manage providers",
             ManageSettings => "manage settings",
             ManageBudget => "see and set the budget",
+            ReadInvoices => "read invoices",
             ReadMembers => "read members",
             ManageMembers => "manage members",
             ReadAuditLog => "read the audit log",
             ListTenants => "list tenants",
             ReadPlatformAudit => "read the platform audit log",
             ReadSpendReport => "read the spend report",
+            ReadBilling => "read billing settings and invoices",
+            ManageBilling => "set the platform fee, markup and grace period",
+            CloseBillingPeriod => "close a billing period",
         }
     }
 }

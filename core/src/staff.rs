@@ -55,6 +55,8 @@ pub struct SpendReport {
     pub lines: Vec<TenantSpend>,
     pub totals: Vec<CurrencyTotal>,
     pub more: bool,
+    /// The period's invoices, by tenant (once the period is closed).
+    pub invoices: std::collections::HashMap<Uuid, crate::db::billing::Invoice>,
 }
 
 /// What the staff page shows beside the report: the report's days, and for one tenant (the
@@ -91,8 +93,17 @@ impl SpendReport {
             "messages",
             "segments",
             "spend",
+            "platform_fees",
+            "invoice_total",
+            "invoice_status",
         ])?;
+        let amount = crate::domain::Money::format_amount;
         for l in &self.lines {
+            // An invoice is in the tenant's billing currency: shown on that currency's line.
+            let invoice = self
+                .invoices
+                .get(&l.tenant_id)
+                .filter(|i| i.currency == l.currency);
             w.write_record([
                 period.as_str(),
                 &crate::domain::TenantId::from(l.tenant_id).to_string(),
@@ -100,10 +111,19 @@ impl SpendReport {
                 &l.currency,
                 &l.messages.to_string(),
                 &l.segments.to_string(),
-                &crate::domain::Money::format_amount(l.cost_micros),
+                &amount(l.cost_micros),
+                &amount(l.fee_micros),
+                &invoice.map(|i| amount(i.total_micros)).unwrap_or_default(),
+                invoice.map(|i| i.status.as_str()).unwrap_or_default(),
             ])?;
         }
         for t in &self.totals {
+            let invoiced: i64 = self
+                .invoices
+                .values()
+                .filter(|i| i.currency == t.currency)
+                .map(|i| i.total_micros)
+                .sum();
             w.write_record([
                 period.as_str(),
                 "TOTAL",
@@ -111,7 +131,10 @@ impl SpendReport {
                 &t.currency,
                 &t.messages.to_string(),
                 &t.segments.to_string(),
-                &crate::domain::Money::format_amount(t.cost_micros),
+                &amount(t.cost_micros),
+                &amount(t.fee_micros),
+                &amount(invoiced),
+                "",
             ])?;
         }
         Ok(w.into_inner()?)
@@ -198,6 +221,12 @@ pub async fn spend_report(
         lines.truncate(keep);
     }
     let totals = spend::totals(&mut conn, scope).await?;
+    let invoices =
+        crate::db::billing::period_invoices(&mut conn, req.period, req.tenant, None, i64::MAX)
+            .await?
+            .into_iter()
+            .map(|i| (i.tenant_id, i))
+            .collect();
     audit::record(
         &mut conn,
         &staff.actor,
@@ -216,6 +245,7 @@ pub async fn spend_report(
         lines,
         totals,
         more,
+        invoices,
     })
 }
 

@@ -99,10 +99,12 @@ pub async fn send(
     }
     let tenant_id = manager.tenant;
     let mut conn = pool.get().await?;
-    let (table, hard_cap) = db::scoped(&mut conn, tenant_id, async |c| {
+    let (table, hard_cap, terms) = db::scoped(&mut conn, tenant_id, async |c| {
         let table = providers::routing_table(c, tenant_id).await?;
         let hard_cap = crate::db::budgets::is_hard_cap(c, tenant_id).await?;
-        diesel::QueryResult::Ok((table, hard_cap))
+        let currency = crate::db::tenants::find(c, tenant_id).await?.currency;
+        let terms = crate::billing::terms::load(c, tenant_id, &currency).await?;
+        diesel::QueryResult::Ok((table, hard_cap, terms))
     })
     .await?;
     let origin = |test_mode| Origin {
@@ -120,6 +122,7 @@ pub async fn send(
         request(to, body, false),
         origin(false),
         &live,
+        &terms,
         accept::now(),
     ) {
         Ok(row) => (row, false, false),
@@ -132,6 +135,7 @@ pub async fn send(
                 request(to, body, true),
                 origin(true),
                 &routes,
+                &terms,
                 accept::now(),
             )
             .map_err(TestSendError::Rejected)?;

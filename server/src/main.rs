@@ -14,7 +14,9 @@ const USAGE: &str = "usage:
                                        must be in OPENCLAW_OLD_MASTER_KEYS
   openclaw-server billing reconcile --period YYYY-MM
                                        compare the spend ledger with the daily rollups of that
-                                       month and print every difference; exit code 1 on any";
+                                       month, and once it is closed with its invoices (and
+                                       Stripe's, when OPENCLAW_STRIPE_SECRET_KEY is set); print
+                                       every difference; exit code 1 on any";
 
 #[actix_web::main]
 async fn main() {
@@ -134,7 +136,8 @@ async fn rotate_master_key(settings: Settings) {
 }
 
 async fn reconcile(settings: Settings, period: &str) {
-    use openclaw_core::domain::Period;
+    use openclaw_core::billing::stripe::Stripe;
+    use openclaw_core::domain::{Money, Period};
     let Some(period) = Period::parse(period) else {
         fail("--period must be a month, YYYY-MM (e.g. 2026-12)")
     };
@@ -142,36 +145,44 @@ async fn reconcile(settings: Settings, period: &str) {
         Ok(p) => p,
         Err(e) => fail(format!("{e:#}")),
     };
-    let mut conn = match pool.get().await {
-        Ok(c) => c,
-        Err(e) => fail(format!("connecting to Postgres: {e}")),
+    let stripe = match settings.stripe().map(|c| Stripe::new(&c)).transpose() {
+        Ok(s) => s,
+        Err(e) => fail(format!("{e:#}")),
     };
-    let mismatches = match openclaw_core::db::ledger::reconcile(&mut conn, period, None).await {
-        Ok(m) => m,
-        Err(e) => fail(format!("reading the ledger: {e}")),
+    let found = match openclaw_core::billing::reconcile::run(&pool, stripe.as_ref(), period).await {
+        Ok(r) => r,
+        Err(e) => fail(format!("reconciling: {e:#}")),
     };
-    let totals = match openclaw_core::db::ledger::totals(&mut conn, period, None).await {
-        Ok(t) => t,
-        Err(e) => fail(format!("reading the ledger: {e}")),
-    };
-    for (currency, sums) in &totals {
+    for (currency, sums) in &found.totals {
         println!(
-            "{period} ledger {currency}: {} messages, {} segments, {}",
+            "{period} ledger {currency}: {} messages, {} segments, {} spent, {} platform fees",
             sums.messages,
             sums.segments,
-            openclaw_core::domain::Money::format_amount(sums.micros)
+            Money::format_amount(sums.micros),
+            Money::format_amount(sums.fee_micros)
         );
     }
-    if mismatches.is_empty() {
-        println!("{period}: the ledger and the daily rollups agree");
+    if found.closed {
+        println!(
+            "{period}: closed into {} invoices ({} compared with Stripe{})",
+            found.invoices,
+            found.stripe_checked,
+            if stripe.is_none() {
+                "; OPENCLAW_STRIPE_SECRET_KEY is not set"
+            } else {
+                ""
+            }
+        );
+    } else {
+        println!("{period}: not closed yet; there are no invoices to compare");
+    }
+    if found.mismatches.is_empty() {
+        println!("{period}: the ledger, the daily rollups and the invoices agree");
         return;
     }
-    for m in &mismatches {
+    for m in &found.mismatches {
         println!("mismatch: {m}");
     }
-    println!(
-        "{period}: {} rollup keys differ from the ledger",
-        mismatches.len()
-    );
+    println!("{period}: {} mismatches", found.mismatches.len());
     std::process::exit(1);
 }

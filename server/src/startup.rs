@@ -79,6 +79,12 @@ impl Application {
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "applied database migrations");
         }
+        if settings.stripe_webhook_secret.is_none() {
+            tracing::info!(
+                "OPENCLAW_STRIPE_WEBHOOK_SECRET is not set: POST /hooks/stripe refuses Stripe's \
+                 events"
+            );
+        }
         let pool = db::pool(settings.database_url(), 24)?;
         let topology = Topology::from_settings(&settings);
         let (ingest, ingest_tasks) =

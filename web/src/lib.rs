@@ -15,6 +15,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use pages::accept_invite::AcceptInvite;
+use pages::admin_billing::AdminBilling;
 use pages::admin_spend::AdminSpend;
 use pages::admin_tenants::AdminTenants;
 use pages::api_keys::ApiKeys;
@@ -72,6 +73,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/audit-log") view=AuditLog ssr=SsrMode::Async />
                 <Route path=path!("/admin/tenants") view=AdminTenants ssr=SsrMode::Async />
                 <Route path=path!("/admin/spend") view=AdminSpend ssr=SsrMode::Async />
+                <Route path=path!("/admin/billing") view=AdminBilling ssr=SsrMode::Async />
                 <Route path=path!("/settings") view=Settings ssr=SsrMode::Async />
                 <Route path=path!("/spend") view=Spend ssr=SsrMode::Async />
                 <Route path=path!("/providers") view=Providers ssr=SsrMode::Async />

@@ -108,6 +108,10 @@ pub const PAGES: &[Page] = &[
         who: pages::admin_spend::WHO,
     },
     Page {
+        path: "/admin/billing",
+        who: pages::admin_billing::WHO,
+    },
+    Page {
         path: "/settings",
         who: pages::settings::WHO,
     },
@@ -217,6 +221,21 @@ pub const FORMS: &[Form] = &[
         "/spend/budget/remove",
         Who::Tenant(Action::ManageBudget),
         || web::post().to(forms::budget::remove),
+    ),
+    form(
+        "/admin/billing/settings",
+        Who::Platform(Action::ManageBilling),
+        || web::post().to(forms::billing::save_settings),
+    ),
+    form(
+        "/admin/billing/tenant-fee",
+        Who::Platform(Action::ManageBilling),
+        || web::post().to(forms::billing::save_tenant_fee),
+    ),
+    form(
+        "/admin/billing/close",
+        Who::Platform(Action::CloseBillingPeriod),
+        || web::post().to(forms::billing::close_period),
     ),
     form("/settings/password", Who::AnyUser, || {
         web::post().to(forms::auth::change_password)

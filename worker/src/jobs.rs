@@ -13,6 +13,7 @@ use futures::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::BasicAckOptions;
 use openclaw_core::alerts;
+use openclaw_core::billing::invoices;
 use openclaw_core::db::jobs::{self, Job};
 use openclaw_core::domain::JobKind;
 use openclaw_core::queue::{self, JobMessage};
@@ -123,6 +124,12 @@ async fn perform(
                 public_url: &shared.settings.public_url,
             };
             alerts::mail(c, &setup, job.subject).await
+        }
+        JobKind::BillingClose => invoices::open_period(c, job.subject).await,
+        // Its steps commit on their own connection, each after its Stripe call; this job's
+        // row lock keeps a second worker from running the same close at once.
+        JobKind::InvoiceClose => {
+            invoices::close(&shared.pool, shared.stripe.as_deref(), job.subject).await
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct Shared {
     pub receipts: openclaw_core::receipts::Receipts,
     /// Where budget alerts are mailed from (`OPENCLAW_SMTP_URL`); None: they are not mailed.
     pub mailer: Option<Arc<openclaw_core::mail::Mailer>>,
+    /// Stripe (`OPENCLAW_STRIPE_SECRET_KEY`); None: closed periods' invoices stay in Postgres.
+    pub stripe: Option<Arc<openclaw_core::billing::stripe::Stripe>>,
 }
 
 impl Shared {
@@ -50,9 +52,25 @@ impl Shared {
             )?)),
             None => None,
         };
+        let stripe = match settings.stripe() {
+            Some(config) => {
+                tracing::info!(api = %config.api_base, "Stripe billing on: closed periods become Stripe invoices");
+                Some(Arc::new(openclaw_core::billing::stripe::Stripe::new(
+                    &config,
+                )?))
+            }
+            None => {
+                tracing::info!(
+                    "OPENCLAW_STRIPE_SECRET_KEY is not set: closed periods become invoices kept in \
+                     Postgres only"
+                );
+                None
+            }
+        };
         let settings = Arc::new(settings);
         Ok(Shared {
             mailer,
+            stripe,
             receipts: openclaw_core::receipts::Receipts::start(pool.clone()).0,
             routes: Arc::new(RouteTables::new(pool.clone(), settings.clone())),
             pool,

@@ -49,7 +49,7 @@ pub async fn due(conn: &mut AsyncPgConnection, period: Period) -> QueryResult<Ve
                 b.currency
          FROM budgets b
          CROSS JOIN LATERAL (
-             SELECT COALESCE(sum(d.cost_micros), 0)::int8 AS spent FROM spend_daily d
+             SELECT COALESCE(sum(d.cost_micros + d.fee_micros), 0)::int8 AS spent FROM spend_daily d
              WHERE d.tenant_id = b.tenant_id AND d.day BETWEEN $1 AND $2
                AND d.currency = b.currency) s
          CROSS JOIN LATERAL unnest(b.alert_thresholds) AS t(threshold)

@@ -10,12 +10,21 @@ use uuid::Uuid;
 
 use crate::domain::Period;
 
-/// Messages, segments and micro-units of one currency.
+/// Messages, segments and micro-units of one currency: what the messages cost, and the
+/// platform fees on them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sums {
     pub messages: i64,
     pub segments: i64,
     pub micros: i64,
+    pub fee_micros: i64,
+}
+
+impl Sums {
+    /// Everything charged: the messages' cost and their fees.
+    pub fn charged(&self) -> i64 {
+        self.micros + self.fee_micros
+    }
 }
 
 /// One rollup key where the ledger and `spend_daily` disagree.
@@ -35,8 +44,8 @@ impl std::fmt::Display for Mismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "tenant {} day {} provider {} {} {} {}: ledger {} messages, {} segments, {} micros; \
-             rollup {} messages, {} segments, {} micros",
+            "tenant {} day {} provider {} {} {} {}: ledger {} messages, {} segments, {} micros, \
+             {} fee micros; rollup {} messages, {} segments, {} micros, {} fee micros",
             self.tenant_id,
             self.day,
             self.provider_id,
@@ -46,9 +55,11 @@ impl std::fmt::Display for Mismatch {
             self.ledger.messages,
             self.ledger.segments,
             self.ledger.micros,
+            self.ledger.fee_micros,
             self.rollup.messages,
             self.rollup.segments,
             self.rollup.micros,
+            self.rollup.fee_micros,
         )
     }
 }
@@ -74,12 +85,23 @@ struct Row {
     #[diesel(sql_type = BigInt)]
     l_micros: i64,
     #[diesel(sql_type = BigInt)]
+    l_fee: i64,
+    #[diesel(sql_type = BigInt)]
     r_messages: i64,
     #[diesel(sql_type = BigInt)]
     r_segments: i64,
     #[diesel(sql_type = BigInt)]
     r_micros: i64,
+    #[diesel(sql_type = BigInt)]
+    r_fee: i64,
 }
+
+/// SQL sums of ledger rows by kind: a message's own entry counts it, its segments and cost;
+/// its platform fee entry counts only as fee.
+const LEDGER_SUMS: &str = "count(*) FILTER (WHERE kind = 'message')::int8 AS messages,
+    COALESCE(sum(segments) FILTER (WHERE kind = 'message'), 0)::int8 AS segments,
+    COALESCE(sum(amount_micros) FILTER (WHERE kind = 'message'), 0)::int8 AS micros,
+    COALESCE(sum(amount_micros) FILTER (WHERE kind = 'platform_fee'), 0)::int8 AS fee";
 
 /// Every rollup key of `period` (all tenants, or one) where the sum of the ledger differs from
 /// `spend_daily`: a key present on one side only is a mismatch against zeros.
@@ -88,17 +110,15 @@ pub async fn reconcile(
     period: Period,
     tenant: Option<Uuid>,
 ) -> diesel::QueryResult<Vec<Mismatch>> {
-    let rows: Vec<Row> = diesel::sql_query(
+    let rows: Vec<Row> = diesel::sql_query(format!(
         "WITH l AS (
-             SELECT tenant_id, day, provider_id, country, message_type, currency,
-                    count(*)::int8 AS messages, sum(segments)::int8 AS segments,
-                    sum(amount_micros)::int8 AS micros
+             SELECT tenant_id, day, provider_id, country, message_type, currency, {LEDGER_SUMS}
              FROM ledger_entries
              WHERE day BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR tenant_id = $3)
              GROUP BY 1, 2, 3, 4, 5, 6),
          r AS (
              SELECT tenant_id, day, provider_id, country, message_type, currency, messages,
-                    segments, cost_micros AS micros
+                    segments, cost_micros AS micros, fee_micros AS fee
              FROM spend_daily
              WHERE day BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR tenant_id = $3))
          SELECT COALESCE(l.tenant_id, r.tenant_id) AS tenant_id, COALESCE(l.day, r.day) AS day,
@@ -107,13 +127,14 @@ pub async fn reconcile(
                 COALESCE(l.message_type, r.message_type) AS message_type,
                 COALESCE(l.currency, r.currency) AS currency,
                 COALESCE(l.messages, 0) AS l_messages, COALESCE(l.segments, 0) AS l_segments,
-                COALESCE(l.micros, 0) AS l_micros, COALESCE(r.messages, 0) AS r_messages,
-                COALESCE(r.segments, 0) AS r_segments, COALESCE(r.micros, 0) AS r_micros
+                COALESCE(l.micros, 0) AS l_micros, COALESCE(l.fee, 0) AS l_fee,
+                COALESCE(r.messages, 0) AS r_messages, COALESCE(r.segments, 0) AS r_segments,
+                COALESCE(r.micros, 0) AS r_micros, COALESCE(r.fee, 0) AS r_fee
          FROM l FULL JOIN r USING (tenant_id, day, provider_id, country, message_type, currency)
-         WHERE (l.messages, l.segments, l.micros) IS DISTINCT FROM
-               (r.messages, r.segments, r.micros)
+         WHERE (l.messages, l.segments, l.micros, l.fee) IS DISTINCT FROM
+               (r.messages, r.segments, r.micros, r.fee)
          ORDER BY 1, 2, 3, 4, 5, 6",
-    )
+    ))
     .bind::<Date, _>(period.first_day())
     .bind::<Date, _>(period.last_day())
     .bind::<Nullable<diesel::sql_types::Uuid>, _>(tenant)
@@ -132,11 +153,13 @@ pub async fn reconcile(
                 messages: r.l_messages,
                 segments: r.l_segments,
                 micros: r.l_micros,
+                fee_micros: r.l_fee,
             },
             rollup: Sums {
                 messages: r.r_messages,
                 segments: r.r_segments,
                 micros: r.r_micros,
+                fee_micros: r.r_fee,
             },
         })
         .collect())
@@ -152,6 +175,8 @@ struct Total {
     segments: i64,
     #[diesel(sql_type = BigInt)]
     micros: i64,
+    #[diesel(sql_type = BigInt)]
+    fee: i64,
 }
 
 /// The ledger's totals of `period` per currency (all tenants, or one), ordered by currency.
@@ -160,13 +185,12 @@ pub async fn totals(
     period: Period,
     tenant: Option<Uuid>,
 ) -> diesel::QueryResult<Vec<(String, Sums)>> {
-    let rows: Vec<Total> = diesel::sql_query(
-        "SELECT currency, count(*)::int8 AS messages, COALESCE(sum(segments), 0)::int8 AS segments,
-                COALESCE(sum(amount_micros), 0)::int8 AS micros
+    let rows: Vec<Total> = diesel::sql_query(format!(
+        "SELECT currency, {LEDGER_SUMS}
          FROM ledger_entries
          WHERE day BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR tenant_id = $3)
          GROUP BY currency ORDER BY currency",
-    )
+    ))
     .bind::<Date, _>(period.first_day())
     .bind::<Date, _>(period.last_day())
     .bind::<Nullable<diesel::sql_types::Uuid>, _>(tenant)
@@ -181,14 +205,16 @@ pub async fn totals(
                     messages: t.messages,
                     segments: t.segments,
                     micros: t.micros,
+                    fee_micros: t.fee,
                 },
             )
         })
         .collect())
 }
 
-/// What one tenant spent in `period` in `currency`, in micro-units: the sum of its daily
-/// rollups, which are the ledger's sums (an index range, however many messages the month had).
+/// What one tenant spent in `period` in `currency`, in micro-units (the messages' cost and
+/// their platform fees): the sum of its daily rollups, which are the ledger's sums (an index
+/// range, however many messages the month had).
 pub async fn spent(
     conn: &mut AsyncPgConnection,
     tenant: Uuid,
@@ -212,5 +238,6 @@ pub async fn spent(
 
 /// A tenant's spend between two days in one currency, from the rollups (`$1` tenant, `$2`–`$3`
 /// days, `$4` currency).
-const SPENT_SQL: &str = "SELECT COALESCE(sum(cost_micros), 0)::int8 AS micros FROM spend_daily
+const SPENT_SQL: &str = "SELECT COALESCE(sum(cost_micros + fee_micros), 0)::int8 AS micros
+     FROM spend_daily
      WHERE tenant_id = $1 AND day BETWEEN $2 AND $3 AND currency = $4";

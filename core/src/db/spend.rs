@@ -50,6 +50,9 @@ pub struct SpendRow {
     pub segments: i64,
     #[diesel(sql_type = BigInt)]
     pub cost_micros: i64,
+    /// Platform fees on those messages.
+    #[diesel(sql_type = BigInt)]
+    pub fee_micros: i64,
 }
 
 /// Spend of one tenant between two UTC days (inclusive), grouped, ordered by key.
@@ -63,7 +66,8 @@ pub async fn report(
     // The column expression comes from a closed enum, never from input.
     let sql = format!(
         "SELECT {col} AS key, currency, sum(messages)::int8 AS messages,
-                sum(segments)::int8 AS segments, sum(cost_micros)::int8 AS cost_micros
+                sum(segments)::int8 AS segments, sum(cost_micros)::int8 AS cost_micros,
+                sum(fee_micros)::int8 AS fee_micros
          FROM spend_daily
          WHERE tenant_id = $1 AND day BETWEEN $2 AND $3
          GROUP BY 1, 2 ORDER BY 1, 2",
@@ -92,6 +96,9 @@ pub struct TenantSpend {
     pub segments: i64,
     #[diesel(sql_type = BigInt)]
     pub cost_micros: i64,
+    /// Platform fees on those messages.
+    #[diesel(sql_type = BigInt)]
+    pub fee_micros: i64,
 }
 
 /// Messages, segments and spend in one currency.
@@ -105,6 +112,9 @@ pub struct CurrencyTotal {
     pub segments: i64,
     #[diesel(sql_type = BigInt)]
     pub cost_micros: i64,
+    /// Platform fees on those messages.
+    #[diesel(sql_type = BigInt)]
+    pub fee_micros: i64,
 }
 
 /// What a cross-tenant spend report covers: the days, and optionally one tenant or provider.
@@ -136,7 +146,8 @@ pub async fn by_tenant(
              ORDER BY tenant_id LIMIT $6)
          SELECT s.tenant_id, t.name AS tenant_name, s.currency,
                 sum(s.messages)::int8 AS messages, sum(s.segments)::int8 AS segments,
-                sum(s.cost_micros)::int8 AS cost_micros
+                sum(s.cost_micros)::int8 AS cost_micros,
+                sum(s.fee_micros)::int8 AS fee_micros
          FROM scoped s JOIN page p USING (tenant_id) JOIN tenants t ON t.id = s.tenant_id
          GROUP BY s.tenant_id, t.name, s.currency
          ORDER BY s.tenant_id, s.currency",
@@ -155,7 +166,8 @@ pub async fn by_tenant(
 pub async fn totals(conn: &mut AsyncPgConnection, scope: Scope) -> QueryResult<Vec<CurrencyTotal>> {
     diesel::sql_query(
         "SELECT currency, sum(messages)::int8 AS messages, sum(segments)::int8 AS segments,
-                sum(cost_micros)::int8 AS cost_micros
+                sum(cost_micros)::int8 AS cost_micros,
+                sum(fee_micros)::int8 AS fee_micros
          FROM spend_daily
          WHERE day BETWEEN $1 AND $2
            AND ($3::uuid IS NULL OR tenant_id = $3)
@@ -181,13 +193,17 @@ pub struct DayTotal {
     pub messages: i64,
     #[diesel(sql_type = BigInt)]
     pub cost_micros: i64,
+    /// Platform fees on those messages.
+    #[diesel(sql_type = BigInt)]
+    pub fee_micros: i64,
 }
 
 /// The scope's spend per day and currency, by day.
 pub async fn by_day(conn: &mut AsyncPgConnection, scope: Scope) -> QueryResult<Vec<DayTotal>> {
     diesel::sql_query(
         "SELECT day, currency, sum(messages)::int8 AS messages,
-                sum(cost_micros)::int8 AS cost_micros
+                sum(cost_micros)::int8 AS cost_micros,
+                sum(fee_micros)::int8 AS fee_micros
          FROM spend_daily
          WHERE day BETWEEN $1 AND $2
            AND ($3::uuid IS NULL OR tenant_id = $3)

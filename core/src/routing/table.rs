@@ -38,6 +38,8 @@ pub struct RouteTable {
     /// cost until sent ([`crate::budgets::admit`]). Kept with the routes, and forgotten with
     /// them when the budget changes.
     pub hard_cap: bool,
+    /// The tenant's platform fee and whether it is past due on an invoice.
+    pub billing: crate::billing::terms::Terms,
 }
 
 /// Reads a tenant's route table: its live providers and prices, their credentials opened, and
@@ -48,17 +50,16 @@ pub async fn load(
     tenant_id: Uuid,
 ) -> anyhow::Result<RouteTable> {
     let rows = providers::routing_table(conn, tenant_id).await?;
-    let default_sender = tenants::find(conn, tenant_id)
-        .await?
-        .default_sender_ids
-        .into_iter()
-        .next();
+    let tenant = tenants::find(conn, tenant_id).await?;
+    let default_sender = tenant.default_sender_ids.into_iter().next();
     let hard_cap = crate::db::budgets::is_hard_cap(conn, tenant_id).await?;
+    let billing = crate::billing::terms::load(conn, tenant_id, &tenant.currency).await?;
     let mut table = RouteTable {
         providers: Vec::with_capacity(rows.len()),
         gateways: HashMap::with_capacity(rows.len()),
         default_sender,
         hard_cap,
+        billing,
     };
     for p in rows {
         table.providers.push(p.route);
@@ -132,7 +133,7 @@ impl RouteTables {
     pub fn forget(&self, change: Change) {
         match change {
             Change::Routes { tenant } => self.evict(&tenant),
-            Change::All => self.clear(),
+            Change::All | Change::Billing => self.clear(),
             Change::ApiKeys => {}
         }
     }

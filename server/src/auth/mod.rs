@@ -85,6 +85,16 @@ impl User {
         }
     }
 
+    /// Platform staff acting through a core service that asks the permission matrix itself:
+    /// the door refuses roles without `action` first, and the service refuses them again.
+    pub fn staff(&self, action: Action) -> Result<openclaw_core::staff::Staff, ApiError> {
+        self.require_platform(action)?;
+        Ok(openclaw_core::staff::Staff {
+            role: self.role,
+            actor: self.actor(),
+        })
+    }
+
     /// This person, as the audit log names them.
     pub fn actor(&self) -> Actor {
         self.client.person(self.user_id, self.role.is_platform())

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use openclaw_core::domain::{Money, Period, ProviderId, TenantId};
-use openclaw_core::staff::{self, ReportRequest, Staff, StaffError};
+use openclaw_core::staff::{self, ReportRequest, StaffError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -136,6 +136,18 @@ pub struct TenantSpendLine {
     pub segments: i64,
     /// What they cost on the tenant's own providers, from the spend ledger.
     pub spend: Money,
+    /// OpenClaw's platform fees on them.
+    pub platform_fees: Money,
+    /// The period's invoice, once the period is closed (on the line of its currency).
+    pub invoice: Option<InvoiceSummary>,
+}
+
+/// A tenant's invoice for the period, as the spend report shows it.
+#[derive(Serialize, ToSchema)]
+pub struct InvoiceSummary {
+    pub id: openclaw_core::domain::InvoiceId,
+    pub total: Money,
+    pub status: openclaw_core::domain::InvoiceStatus,
 }
 
 /// The whole report's sums in one currency (every page, not just this one).
@@ -144,6 +156,9 @@ pub struct SpendTotal {
     pub messages: i64,
     pub segments: i64,
     pub spend: Money,
+    pub platform_fees: Money,
+    /// What the period's invoices in this currency total.
+    pub invoiced: Money,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -168,7 +183,7 @@ pub struct SpendReportView {
     responses(
         (status = 200, content(
             (SpendReportView = "application/json"),
-            (String = "text/csv", example = "period,tenant_id,tenant_name,currency,messages,segments,spend\r\n2026-12,ten_01JD2X4N9X4S0M6ZQ4C3W5Y8RT,Acme,USD,2,2,0.024600\r\n2026-12,TOTAL,,USD,2,2,0.024600\r\n")
+            (String = "text/csv", example = "period,tenant_id,tenant_name,currency,messages,segments,spend,platform_fees,invoice_total,invoice_status\r\n2026-11,ten_01JD2X4N9X4S0M6ZQ4C3W5Y8RT,Acme,USD,2,2,0.024600,0.002000,0.002000,open\r\n2026-11,TOTAL,,USD,2,2,0.024600,0.002000,0.002000,\r\n")
         )),
         (status = 400, description = "`invalid_query`, or `invalid_field`: `period`, `tenant`, `provider`, `limit` or `cursor`", body = ErrorBody),
         (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
@@ -184,7 +199,7 @@ pub async fn spend_report(
     params: web::Query<SpendReportParams>,
 ) -> ApiResult<HttpResponse> {
     // Who may ask comes before what they asked.
-    user.require_platform(Action::ReadSpendReport)?;
+    let staff = user.staff(Action::ReadSpendReport)?;
     let params = params.into_inner();
     let csv = req
         .headers()
@@ -218,10 +233,6 @@ pub async fn spend_report(
     } else {
         (Some(page.limit()?), page.cursor_uuid()?)
     };
-    let staff = Staff {
-        role: user.role,
-        actor: user.actor(),
-    };
     let report = staff::spend_report(
         &state.pool,
         &staff,
@@ -254,20 +265,40 @@ pub async fn spend_report(
             .lines
             .into_iter()
             .map(|l| TenantSpendLine {
+                invoice: report
+                    .invoices
+                    .get(&l.tenant_id)
+                    .filter(|i| i.currency == l.currency)
+                    .map(|i| InvoiceSummary {
+                        id: i.id.into(),
+                        total: Money::new(i.total_micros, i.currency.clone()),
+                        status: i.status,
+                    }),
                 tenant_id: l.tenant_id.into(),
                 tenant_name: l.tenant_name,
                 messages: l.messages,
                 segments: l.segments,
-                spend: Money::new(l.cost_micros, l.currency),
+                spend: Money::new(l.cost_micros, l.currency.clone()),
+                platform_fees: Money::new(l.fee_micros, l.currency),
             })
             .collect(),
         totals: report
             .totals
             .into_iter()
             .map(|t| SpendTotal {
+                invoiced: Money::new(
+                    report
+                        .invoices
+                        .values()
+                        .filter(|i| i.currency == t.currency)
+                        .map(|i| i.total_micros)
+                        .sum(),
+                    t.currency.clone(),
+                ),
                 messages: t.messages,
                 segments: t.segments,
-                spend: Money::new(t.cost_micros, t.currency),
+                spend: Money::new(t.cost_micros, t.currency.clone()),
+                platform_fees: Money::new(t.fee_micros, t.currency),
             })
             .collect(),
         next_cursor,

@@ -212,8 +212,16 @@ impl From<SendError> for ApiError {
         let base = match e.kind {
             accept::Kind::Invalid => ApiError::bad_request(e.code, e.message),
             accept::Kind::Unroutable => ApiError::unprocessable(e.code, e.message),
+            accept::Kind::PaymentRequired => ApiError::new(
+                actix_web::http::StatusCode::PAYMENT_REQUIRED,
+                e.code,
+                e.message,
+            ),
         };
-        base.with_field(e.field)
+        match e.field {
+            Some(field) => base.with_field(field),
+            None => base,
+        }
     }
 }
 
@@ -232,7 +240,13 @@ async fn prepare(
         test_mode: caller.test_mode(),
         hard_cap: table.hard_cap,
     };
-    Ok(accept::prepare(req, origin, &table.providers, now)?)
+    Ok(accept::prepare(
+        req,
+        origin,
+        &table.providers,
+        &table.billing,
+        now,
+    )?)
 }
 
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {

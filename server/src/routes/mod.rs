@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod api_keys;
 pub mod audit;
+pub mod billing;
 pub mod budget;
 pub mod health;
 pub mod hooks;
@@ -41,6 +42,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     messages::config(cfg);
     spend::config(cfg);
     budget::config(cfg);
+    billing::config(cfg);
     hooks::config(cfg);
 }
 

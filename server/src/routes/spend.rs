@@ -37,16 +37,22 @@ pub struct SpendLine {
     pub key: String,
     pub messages: i64,
     pub segments: i64,
+    /// What the messages cost at the providers' prices.
     pub cost: Money,
+    /// OpenClaw's platform fees on them.
+    pub platform_fees: Money,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct SpendReport {
     pub data: Vec<SpendLine>,
+    /// Everything spent in the billing currency: the messages' cost and the platform fees (the
+    /// sum of the spend ledger's entries; what a budget counts).
     pub total: Money,
 }
 
-/// What the tenant spent on sent messages (live mode only), grouped.
+/// What the tenant spent on sent messages (live mode only), grouped: their cost and the
+/// platform fees on them.
 #[utoipa::path(
     tag = "spend",
     params(SpendQuery),
@@ -103,7 +109,7 @@ pub async fn report(
     let total = rows
         .iter()
         .filter(|r| r.currency == currency)
-        .map(|r| r.cost_micros)
+        .map(|r| r.cost_micros + r.fee_micros)
         .sum();
     let data = rows
         .into_iter()
@@ -116,7 +122,8 @@ pub async fn report(
             },
             messages: r.messages,
             segments: r.segments,
-            cost: Money::new(r.cost_micros, r.currency),
+            cost: Money::new(r.cost_micros, r.currency.clone()),
+            platform_fees: Money::new(r.fee_micros, r.currency),
         })
         .collect();
     Ok(web::Json(SpendReport {

@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use openclaw_core::billing::terms::Overdue;
 use openclaw_core::budgets::Alert;
 use openclaw_core::domain::{Money, Period};
 
@@ -24,6 +25,24 @@ pub fn AlertBanner(alert: Option<Alert>) -> impl IntoView {
                 <strong>"Budget alert: "</strong>
                 {sentence(&a)}
                 " " <a href="/spend">"See spend and the budget"</a>
+            </p>
+        }
+    })
+}
+
+/// The tenant is past due on an invoice: its sends are refused until it is paid. Says so at
+/// the top of a page, with the link to pay it; nothing when it is not.
+#[component]
+pub fn PastDueBanner(overdue: Option<Overdue>) -> impl IntoView {
+    overdue.map(|o| {
+        view! {
+            <p class="banner over" role="alert">
+                <strong>"Payment required: "</strong>
+                {format!("Your invoice for {} ({}) is past due, so messages are refused (402 payment_required). ", o.period, o.total)}
+                {match o.hosted_invoice_url {
+                    Some(url) => view! { <a href=url>"Pay the invoice"</a> }.into_any(),
+                    None => view! { <a href="/spend">"See your invoices"</a> }.into_any(),
+                }}
             </p>
         }
     })

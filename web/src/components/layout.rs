@@ -27,6 +27,7 @@ pub fn Layout(#[prop(optional)] signed_in: bool, children: Children) -> impl Int
             (!staff && role.is_some(), "/settings", "Settings"),
             (may(Action::ListTenants), "/admin/tenants", "Tenants"),
             (may(Action::ReadSpendReport), "/admin/spend", "Spend report"),
+            (may(Action::ReadBilling), "/admin/billing", "Billing"),
         ]
         .into_iter()
         .filter(|(show, _, _)| *show)

@@ -7,6 +7,7 @@ use actix_web::HttpResponse;
 use actix_web::cookie::Cookie;
 use openclaw_core::accounts::AccountError;
 use openclaw_core::api_keys::KeyError;
+use openclaw_core::billing::settings::BillingError;
 use openclaw_core::budgets::BudgetError;
 use openclaw_core::members::MemberError;
 use openclaw_core::providers::service::ProviderError;
@@ -151,7 +152,7 @@ impl Flashable for ProviderError {
 impl Flashable for TestSendError {
     fn fault(self) -> Fault {
         match self {
-            TestSendError::Rejected(e) => mistake(Some(e.field), e.message, true),
+            TestSendError::Rejected(e) => mistake(e.field, e.message, true),
             TestSendError::Internal(cause) => Fault::Internal {
                 cause,
                 sentence: INTERNAL_MOMENT,
@@ -160,6 +161,22 @@ impl Flashable for TestSendError {
             e @ (TestSendError::Forbidden | TestSendError::OverBudget(_)) => {
                 mistake(None, e.to_string(), true)
             }
+        }
+    }
+}
+
+impl Flashable for BillingError {
+    fn fault(self) -> Fault {
+        match self {
+            BillingError::Invalid { field, message } => mistake(Some(field), message, true),
+            BillingError::Internal(cause) => Fault::Internal {
+                cause,
+                sentence: INTERNAL,
+                keep: true,
+            },
+            BillingError::Conflict { .. } => mistake(Some("period"), self.to_string(), true),
+            BillingError::NotFound => mistake(Some("tenant"), self.to_string(), true),
+            BillingError::Forbidden(_) => mistake(None, self.to_string(), false),
         }
     }
 }

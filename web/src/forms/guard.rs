@@ -41,6 +41,18 @@ impl Member {
     }
 }
 
+/// A form post by platform staff whose role allows the form's action (`Who::Platform`).
+pub struct StaffMember {
+    staff: openclaw_core::staff::Staff,
+}
+
+impl StaffMember {
+    /// The staff member as the services take them (the acting party for the audit log).
+    pub fn staff(&self) -> &openclaw_core::staff::Staff {
+        &self.staff
+    }
+}
+
 /// Form posts must come from our own pages.
 fn same_origin(ctx: &AppContext, req: &HttpRequest) -> bool {
     let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
@@ -176,6 +188,31 @@ impl FromRequest for Member {
                     user_id: identity.user_id,
                     role: identity.role,
                     actor: admitted.client.person(identity.user_id, false),
+                },
+            })
+        })
+    }
+}
+
+impl FromRequest for StaffMember {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let admitted = admit(req).await.map_err(refused)?;
+            if !matches!(admitted.who, Who::Platform(_)) {
+                tracing::error!(who = ?admitted.who, "a staff form registered without a platform action");
+                return Err(refused(not_allowed()));
+            }
+            let Some(identity) = admitted.identity.filter(|i| i.tenant_id.is_none()) else {
+                return Err(refused(not_allowed()));
+            };
+            Ok(StaffMember {
+                staff: openclaw_core::staff::Staff {
+                    role: identity.role,
+                    actor: admitted.client.person(identity.user_id, true),
                 },
             })
         })

@@ -6,6 +6,7 @@
 //! service's typed error to the flash through the one mapping (`flash::Flashable`).
 
 pub mod auth;
+pub mod billing;
 pub mod budget;
 pub(crate) mod flash;
 pub mod guard;

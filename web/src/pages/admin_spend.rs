@@ -254,14 +254,23 @@ pub fn AdminSpend() -> impl IntoView {
                                                 <thead><tr>
                                                     <th scope="col">"Tenant"</th><th scope="col">"Messages"</th>
                                                     <th scope="col">"Segments"</th><th scope="col">"Spend"</th>
+                                                    <th scope="col">"Platform fees"</th><th scope="col">"Invoice"</th>
                                                 </tr></thead>
                                                 <tbody>
-                                                    {lines.into_iter().map(|l| view! {
-                                                        <tr>
-                                                            <td><a href=link(sort_name, Some(l.tenant_id))>{l.tenant_name.clone()}</a></td>
-                                                            <td>{l.messages}</td><td>{l.segments}</td>
-                                                            <td>{Money::new(l.cost_micros, l.currency.clone()).to_string()}</td>
-                                                        </tr>
+                                                    {lines.into_iter().map(|l| {
+                                                        let invoice = page.report.invoices.get(&l.tenant_id)
+                                                            .filter(|i| i.currency == l.currency)
+                                                            .map(|i| format!("{} ({})", Money::new(i.total_micros, i.currency.clone()), i.status))
+                                                            .unwrap_or_else(|| "—".into());
+                                                        view! {
+                                                            <tr>
+                                                                <td><a href=link(sort_name, Some(l.tenant_id))>{l.tenant_name.clone()}</a></td>
+                                                                <td>{l.messages}</td><td>{l.segments}</td>
+                                                                <td>{Money::new(l.cost_micros, l.currency.clone()).to_string()}</td>
+                                                                <td>{Money::new(l.fee_micros, l.currency.clone()).to_string()}</td>
+                                                                <td>{invoice}</td>
+                                                            </tr>
+                                                        }
                                                     }).collect_view()}
                                                 </tbody>
                                                 <tfoot>
@@ -270,6 +279,8 @@ pub fn AdminSpend() -> impl IntoView {
                                                             <th scope="row">{format!("Total ({})", t.currency)}</th>
                                                             <td>{t.messages}</td><td>{t.segments}</td>
                                                             <td>{Money::new(t.cost_micros, t.currency.clone()).to_string()}</td>
+                                                            <td>{Money::new(t.fee_micros, t.currency.clone()).to_string()}</td>
+                                                            <td></td>
                                                         </tr>
                                                     }).collect_view()}
                                                 </tfoot>

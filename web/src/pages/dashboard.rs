@@ -6,7 +6,7 @@ use openclaw_core::db::{alerts, api_keys, messages, providers, spend, tenants, u
 use openclaw_core::domain::{Money, Period, Status};
 use openclaw_core::permissions::{Action, allowed};
 
-use crate::components::alert::AlertBanner;
+use crate::components::alert::{AlertBanner, PastDueBanner};
 use crate::components::chart::{Day, VolumeChart};
 use crate::components::layout::Layout;
 use crate::routes::Who;
@@ -38,6 +38,8 @@ struct Overview {
     provider_lines: Vec<ProviderLine>,
     /// This month's newest budget alert, for the roles that see the budget.
     alert: Option<Alert>,
+    /// The unpaid invoice that has the tenant's sends refused, if one has.
+    overdue: Option<openclaw_core::billing::terms::Overdue>,
 }
 
 async fn overview() -> Option<anyhow::Result<Overview>> {
@@ -54,6 +56,13 @@ async fn overview() -> Option<anyhow::Result<Overview>> {
                 .tenant_id
                 .filter(|_| WHO.admits(&identity))
                 .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
+            let overdue = ctx
+                .routes
+                .get(tenant_id)
+                .await?
+                .billing
+                .past_due(Utc::now())
+                .cloned();
             ctx.scoped(tenant_id, async |conn| {
                 let tenant = tenants::find(conn, tenant_id).await?;
                 let user = users::find(conn, identity.user_id).await?;
@@ -77,7 +86,7 @@ async fn overview() -> Option<anyhow::Result<Overview>> {
                 .await?
                 .iter()
                 .filter(|r| r.currency == tenant.currency)
-                .map(|r| r.cost_micros)
+                .map(|r| r.cost_micros + r.fee_micros)
                 .sum();
                 // The last 30 UTC days, today included, with empty days filled in.
                 let start = now.date_naive() - chrono::Duration::days(29);
@@ -105,7 +114,7 @@ async fn overview() -> Option<anyhow::Result<Overview>> {
                             spend_micros: spend_days
                                 .iter()
                                 .filter(|r| r.key == key && r.currency == tenant.currency)
-                                .map(|r| r.cost_micros)
+                                .map(|r| r.cost_micros + r.fee_micros)
                                 .sum(),
                         }
                     })
@@ -135,6 +144,7 @@ async fn overview() -> Option<anyhow::Result<Overview>> {
                 };
                 Ok(Overview {
                     alert,
+                    overdue,
                     days,
                     provider_lines,
                     spend_month: Money::new(spent, tenant.currency.clone()),
@@ -219,6 +229,7 @@ pub fn Dashboard() -> impl IntoView {
                         };
                         view! {
                             <Layout signed_in=true>
+                                <PastDueBanner overdue=o.overdue />
                                 <AlertBanner alert=o.alert />
                                 <section class="card">
                                     <h1>{o.tenant.clone()}</h1>

@@ -2,6 +2,7 @@
 //! and redirect to the sign-in page without one.
 
 pub mod accept_invite;
+pub mod admin_billing;
 pub mod admin_spend;
 pub mod admin_tenants;
 pub mod api_keys;

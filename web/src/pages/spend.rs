@@ -4,12 +4,14 @@
 use chrono::Utc;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use openclaw_core::billing::terms::Overdue;
 use openclaw_core::budgets::{self, Alert, Standing};
+use openclaw_core::db::billing::{self as invoices, Invoice};
 use openclaw_core::db::{alerts, providers, spend, tenants};
 use openclaw_core::domain::{Money, Period};
 use openclaw_core::permissions::{Action, allowed};
 
-use crate::components::alert::{AlertBanner, sentence};
+use crate::components::alert::{AlertBanner, PastDueBanner, sentence};
 use crate::components::chart::{Day, VolumeChart};
 use crate::components::layout::Layout;
 use crate::routes::Who;
@@ -35,7 +37,13 @@ struct SpendPage {
     by_country: Vec<Line>,
     /// The newest alerts, this month's and earlier ones.
     alerts: Vec<Alert>,
+    /// The newest invoices (for the roles that may read them).
+    invoices: Option<Vec<Invoice>>,
+    overdue: Option<Overdue>,
 }
+
+/// Invoices listed on the page (the API pages through them all).
+const INVOICES_SHOWN: i64 = 12;
 
 /// Alerts listed on the page (the API pages through them all).
 const ALERTS_SHOWN: i64 = 12;
@@ -46,7 +54,7 @@ fn lines(rows: Vec<spend::SpendRow>, name: impl Fn(&str) -> String) -> Vec<Line>
             key: name(&r.key),
             messages: r.messages,
             segments: r.segments,
-            spend: Money::new(r.cost_micros, r.currency),
+            spend: Money::new(r.cost_micros + r.fee_micros, r.currency),
         })
         .collect()
 }
@@ -59,6 +67,13 @@ async fn load() -> Option<anyhow::Result<SpendPage>> {
                 .tenant_id
                 .filter(|_| WHO.admits(&identity))
                 .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
+            let overdue = ctx
+                .routes
+                .get(tenant_id)
+                .await?
+                .billing
+                .past_due(Utc::now())
+                .cloned();
             ctx.scoped(tenant_id, async |conn| {
                 let currency = tenants::find(conn, tenant_id).await?.currency;
                 let standing = budgets::standing_of(conn, tenant_id)
@@ -81,7 +96,7 @@ async fn load() -> Option<anyhow::Result<SpendPage>> {
                         Day {
                             date,
                             messages: of_day.clone().map(|r| r.messages).sum(),
-                            spend_micros: of_day.map(|r| r.cost_micros).sum(),
+                            spend_micros: of_day.map(|r| r.cost_micros + r.fee_micros).sum(),
                         }
                     })
                     .collect();
@@ -94,7 +109,14 @@ async fn load() -> Option<anyhow::Result<SpendPage>> {
                 });
                 let by_country = lines(report(conn, spend::GroupBy::Country).await?, str::to_owned);
                 let alerts = alerts::list(conn, tenant_id, None, ALERTS_SHOWN).await?;
+                let invoices = if allowed(identity.role, Action::ReadInvoices) {
+                    Some(invoices::tenant_invoices(conn, tenant_id, None, INVOICES_SHOWN).await?)
+                } else {
+                    None
+                };
                 Ok(SpendPage {
+                    invoices,
+                    overdue,
                     standing,
                     currency,
                     can_set_budget: allowed(identity.role, Action::ManageBudget),
@@ -154,6 +176,37 @@ fn Alerts(alerts: Vec<Alert>) -> impl IntoView {
 }
 
 #[component]
+fn Invoices(invoices: Vec<Invoice>) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="invoices-title">
+            <h2 id="invoices-title">"Invoices"</h2>
+            {if invoices.is_empty() {
+                view! { <p class="hint">"No invoices yet. Each month, once it is over, OpenClaw invoices its platform fees."</p> }.into_any()
+            } else {
+                view! {
+                    <table>
+                        <thead><tr><th scope="col">"Month"</th><th scope="col">"Total"</th><th scope="col">"Status"</th><th scope="col">"Invoice"</th></tr></thead>
+                        <tbody>
+                            {invoices.into_iter().map(|i| view! {
+                                <tr>
+                                    <td>{Period::of(i.period).to_string()}</td>
+                                    <td>{Money::new(i.total_micros, i.currency.clone()).to_string()}</td>
+                                    <td>{i.status.as_str()}</td>
+                                    <td>{match i.hosted_invoice_url {
+                                        Some(url) => view! { <a href=url>{i.number.unwrap_or_else(|| "View".into())}</a> }.into_any(),
+                                        None => i.number.unwrap_or_else(|| "—".into()).into_any(),
+                                    }}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
 pub fn Spend() -> impl IntoView {
     let flash = super::take_flash("budget");
     view! {
@@ -202,6 +255,7 @@ pub fn Spend() -> impl IntoView {
                         let banner = page.alerts.first().filter(|a| Period::of(a.period) == period).cloned();
                         view! {
                             <Layout signed_in=true>
+                                <PastDueBanner overdue=page.overdue.clone() />
                                 <AlertBanner alert=banner />
                                 <section class="card" aria-labelledby="title">
                                     <h1 id="title">{format!("Spend — {period}")}</h1>
@@ -233,6 +287,7 @@ pub fn Spend() -> impl IntoView {
                                     {(!page.can_set_budget).then(|| view! { <p class="hint">"Only owners, admins and billing members can change the budget."</p> })}
                                 </section>
                                 <Alerts alerts=page.alerts />
+                                {page.invoices.map(|invoices| view! { <Invoices invoices=invoices /> })}
                                 <Breakdown title="By provider" what="Provider" lines=page.by_provider />
                                 <Breakdown title="By country" what="Country" lines=page.by_country />
                             </Layout>

@@ -263,7 +263,8 @@ pub async fn finish_rounds(
                  FROM v
                  WHERE m.id = v.id AND m.round = v.round AND m.claimed_at IS NOT NULL
                  RETURNING m.id, v.round AS attempt, m.tenant_id, m.mode, m.country,
-                           m.message_type, m.currency, m.segments, v.provider_id AS via, v.cost,
+                           m.message_type, m.currency, m.segments, m.fee_micros,
+                           v.provider_id AS via, v.cost,
                            -- In doubt, but a receipt overtook this result: it was sent.
                            CASE WHEN v.status = '{in_doubt}' AND m.doubt_until IS NULL THEN {sent}
                            ELSE v.status END AS outcome),
@@ -461,7 +462,8 @@ pub async fn settle_orphans(
                  WHERE m.id = v.id AND m.round = v.round AND m.claimed_at IS NOT NULL
                    AND {taken} AND m.cost_micros IS NULL AND m.provider_id IS NOT NULL
                  RETURNING m.id, m.round, m.round AS attempt, m.tenant_id, m.mode, m.country,
-                           m.message_type, m.currency, m.segments, m.provider_id, m.cost_micros),
+                           m.message_type, m.currency, m.segments, m.fee_micros, m.provider_id,
+                           m.cost_micros),
              settled AS (
                  DELETE FROM message_outbox AS o USING upd
                  WHERE o.message_id = upd.id AND o.round = upd.round),

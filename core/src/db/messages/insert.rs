@@ -43,6 +43,9 @@ pub struct NewMessage {
     /// the accept path; the group commit checks it against what the month has left
     /// ([`crate::budgets::admit`]).
     pub hold_micros: Option<i64>,
+    /// The platform fee (per segment × segments, in `currency`), fixed at acceptance; charged
+    /// with the message when a provider takes it. Zero for test-mode messages.
+    pub fee_micros: i64,
 }
 
 /// What became of one row of [`insert_batch`].
@@ -92,20 +95,20 @@ pub async fn insert_batch(
                  $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int4[],
                  $12::int8[], $13::text[], $14::text[], $15::text[], $16::text[], $17::jsonb[],
                  $18::timestamptz[], $19::timestamptz[], $20::text[], $21::bytea[],
-                 $22::timestamptz[], $24::int8[])
+                 $22::timestamptz[], $24::int8[], $25::int8[])
                AS i(id, tenant_id, api_key_id, mode, recipient, sender, country, message_type,
                     body, encoding, segments, estimated_cost_micros, currency, status,
                     callback_url, client_ref, metadata, scheduled_at, expires_at,
-                    idempotency_key, request_hash, created_at, hold)),
+                    idempotency_key, request_hash, created_at, hold, fee)),
          created AS (
              INSERT INTO messages (id, tenant_id, api_key_id, mode, recipient, sender, country,
                  message_type, body, encoding, segments, estimated_cost_micros, currency, status,
                  callback_url, client_ref, metadata, scheduled_at, expires_at, idempotency_key,
-                 request_hash, created_at, held, hold_micros)
+                 request_hash, created_at, held, hold_micros, fee_micros)
              SELECT id, tenant_id, api_key_id, mode, recipient, sender, country, message_type,
                  body, encoding, segments, estimated_cost_micros, currency, status, callback_url,
                  client_ref, metadata, scheduled_at, expires_at, idempotency_key, request_hash,
-                 created_at, hold IS NOT NULL, COALESCE(hold, 0)
+                 created_at, hold IS NOT NULL, COALESCE(hold, 0), fee
              FROM input
              ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL
              DO NOTHING
@@ -144,6 +147,7 @@ pub async fn insert_batch(
     .bind::<Array<Timestamptz>, _>(col(rows, |r| r.created_at))
     .bind::<diesel::sql_types::Interval, _>(interval(PUBLISH_GRACE))
     .bind::<Array<Nullable<BigInt>>, _>(col(rows, |r| r.hold_micros))
+    .bind::<Array<BigInt>, _>(col(rows, |r| r.fee_micros))
     .load(conn)
     .await?;
     let created: std::collections::HashSet<Uuid> = created.into_iter().map(|r| r.id).collect();

@@ -34,35 +34,44 @@ fn append_event(target: &str, status: &str) -> String {
 
 /// SQL of two CTEs, `ledger` and `spend`: the rows of `from` (each a message a provider took,
 /// with its id, `attempt` (the round it was taken in), tenant_id, mode, country, message_type,
-/// currency and segments) that match `filter` become spend ledger entries, the provider in
-/// column `provider` and the cost in column `cost`, and the entries written are added to the
-/// daily rollup. An entry is unique per (message, attempt, kind), so a replayed statement charges
-/// nothing twice, and only entries actually written reach the rollup. Test-mode messages cost
-/// nothing and write nothing. Rollup rows are locked in key order, so concurrent writers cannot
+/// currency, segments and fee_micros) that match `filter` become spend ledger entries — the
+/// message's own, the provider in column `provider` and the cost in column `cost`, and its
+/// platform fee's where it has one — and the entries written are added to the daily rollup.
+/// An entry is unique per (message, attempt, kind), so a replayed statement charges nothing
+/// twice, and only entries actually written reach the rollup. Test-mode messages cost nothing
+/// and write nothing. Rollup rows are locked in key order, so concurrent writers cannot
 /// deadlock on them.
 fn spend_rollup(from: &str, provider: &str, cost: &str, filter: &str) -> String {
     format!(
         "ledger AS (
              INSERT INTO ledger_entries (tenant_id, message_id, attempt, kind, day, provider_id,
                  country, message_type, segments, amount_micros, currency)
-             SELECT tenant_id, id, attempt, '{kind}', (now() AT TIME ZONE 'UTC')::date,
-                 {provider}, country, message_type, segments, COALESCE({cost}, 0), currency
-             FROM {from} WHERE mode = '{live}' AND {filter}
+             SELECT f.tenant_id, f.id, f.attempt, k.kind, (now() AT TIME ZONE 'UTC')::date,
+                 f.{provider}, f.country, f.message_type, f.segments, k.amount, f.currency
+             FROM {from} AS f
+             CROSS JOIN LATERAL (VALUES ('{message}', COALESCE(f.{cost}, 0)),
+                                        ('{fee}', f.fee_micros)) AS k(kind, amount)
+             WHERE f.mode = '{live}' AND ({filter}) AND (k.kind = '{message}' OR k.amount > 0)
              ON CONFLICT (message_id, attempt, kind) DO NOTHING
-             RETURNING tenant_id, day, provider_id, country, message_type, currency, segments,
-                 amount_micros),
+             RETURNING tenant_id, day, provider_id, country, message_type, currency, kind,
+                 segments, amount_micros),
          spend AS (
              INSERT INTO spend_daily (tenant_id, day, provider_id, country, message_type, currency,
-                 messages, segments, cost_micros)
-             SELECT tenant_id, day, provider_id, country, message_type, currency, count(*),
-                 sum(segments)::int8, sum(amount_micros)::int8
+                 messages, segments, cost_micros, fee_micros)
+             SELECT tenant_id, day, provider_id, country, message_type, currency,
+                 count(*) FILTER (WHERE kind = '{message}'),
+                 COALESCE(sum(segments) FILTER (WHERE kind = '{message}'), 0)::int8,
+                 COALESCE(sum(amount_micros) FILTER (WHERE kind = '{message}'), 0)::int8,
+                 COALESCE(sum(amount_micros) FILTER (WHERE kind = '{fee}'), 0)::int8
              FROM ledger
              GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
              ON CONFLICT (tenant_id, day, provider_id, country, message_type, currency) DO UPDATE SET
                  messages = spend_daily.messages + excluded.messages,
                  segments = spend_daily.segments + excluded.segments,
-                 cost_micros = spend_daily.cost_micros + excluded.cost_micros)",
-        kind = LedgerKind::Message.as_str(),
+                 cost_micros = spend_daily.cost_micros + excluded.cost_micros,
+                 fee_micros = spend_daily.fee_micros + excluded.fee_micros)",
+        message = LedgerKind::Message.as_str(),
+        fee = LedgerKind::PlatformFee.as_str(),
         live = KeyMode::Live.as_str()
     )
 }

@@ -166,7 +166,8 @@ pub async fn settle_in_doubt(
                      events = {event}
                  WHERE tenant_id = $1 AND id = $2 AND doubt_until IS NOT NULL AND {moves}
                  RETURNING m.id, m.round AS attempt, m.tenant_id, m.mode, m.country,
-                           m.message_type, m.currency, m.segments, m.provider_id, m.cost_micros),
+                           m.message_type, m.currency, m.segments, m.fee_micros, m.provider_id,
+                           m.cost_micros),
              {spend}
              SELECT id FROM upd",
             event = append_event("m", "$3::text"),

@@ -1,0 +1,179 @@
+//! What a tenant's sends are billed and whether it may send: its platform fee per segment on
+//! each day (the operator's settings, or the tenant's own override), and whether an unpaid
+//! invoice has made it past due. Kept with the tenant's route table, so the accept path reads
+//! it from memory; forgotten when the settings change ([`crate::changes::Change::Billing`]) or
+//! the tenant's invoices do ([`crate::changes::Change::Routes`]).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel_async::AsyncPgConnection;
+use uuid::Uuid;
+
+use crate::db::billing::{self, FeeOverride, SettingsVersion};
+use crate::domain::{Money, Period};
+
+/// The platform fee per segment, day by day.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeeSchedule {
+    /// The operator's versions, oldest first.
+    platform: Vec<(NaiveDate, i64, String)>,
+    /// The tenant's overrides, oldest first (None: the platform's fee again).
+    overrides: Vec<(NaiveDate, Option<i64>)>,
+    /// The tenant's billing currency: a fee in another currency is not charged (the
+    /// settings refuse one while any tenant bills in another currency).
+    currency: String,
+}
+
+impl FeeSchedule {
+    pub fn new(
+        versions: &[SettingsVersion],
+        overrides: &[FeeOverride],
+        currency: &str,
+    ) -> FeeSchedule {
+        FeeSchedule {
+            platform: versions
+                .iter()
+                .map(|v| (v.effective_from, v.platform_fee_micros, v.currency.clone()))
+                .collect(),
+            overrides: overrides
+                .iter()
+                .map(|o| (o.effective_from, o.platform_fee_micros))
+                .collect(),
+            currency: currency.to_owned(),
+        }
+    }
+
+    /// The fee per segment on `day`, in micro-units of the tenant's currency.
+    pub fn per_segment(&self, day: NaiveDate) -> i64 {
+        let Some((_, platform, currency)) = self.platform.iter().rev().find(|(d, ..)| *d <= day)
+        else {
+            return 0;
+        };
+        if *currency != self.currency {
+            return 0;
+        }
+        match self.overrides.iter().rev().find(|(d, _)| *d <= day) {
+            Some((_, Some(own))) => *own,
+            _ => *platform,
+        }
+    }
+}
+
+/// The unpaid invoice that makes (or will make) a tenant past due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overdue {
+    /// From this moment on, sends answer 402 `payment_required`.
+    pub at: DateTime<Utc>,
+    pub period: Period,
+    pub total: Money,
+    pub hosted_invoice_url: Option<String>,
+}
+
+impl Overdue {
+    /// What a refused send, the admin app's banner and the API say.
+    pub fn sentence(&self) -> String {
+        let pay = match &self.hosted_invoice_url {
+            Some(url) => format!(" Pay it at {url} to send again."),
+            None => " Pay it to send again.".into(),
+        };
+        format!(
+            "Your invoice for {} ({}) is past due.{pay}",
+            self.period, self.total
+        )
+    }
+}
+
+/// A tenant's billing terms.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Terms {
+    pub fees: FeeSchedule,
+    pub overdue: Option<Overdue>,
+}
+
+impl Terms {
+    /// The fee per segment for a message accepted at `now`.
+    pub fn fee_per_segment(&self, now: DateTime<Utc>) -> i64 {
+        self.fees.per_segment(now.date_naive())
+    }
+
+    /// The invoice that makes the tenant past due at `now`, if one does.
+    pub fn past_due(&self, now: DateTime<Utc>) -> Option<&Overdue> {
+        self.overdue.as_ref().filter(|o| o.at <= now)
+    }
+}
+
+/// Reads the tenant's terms.
+pub async fn load(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    currency: &str,
+) -> diesel::QueryResult<Terms> {
+    let versions = billing::settings_versions(conn).await?;
+    let overrides = billing::fee_overrides(conn, tenant).await?;
+    let overdue = billing::first_overdue(conn, tenant).await?.and_then(|i| {
+        Some(Overdue {
+            at: i.past_due_at?,
+            period: Period::of(i.period),
+            total: Money::new(i.total_micros, i.currency),
+            hosted_invoice_url: i.hosted_invoice_url,
+        })
+    });
+    Ok(Terms {
+        fees: FeeSchedule::new(&versions, &overrides, currency),
+        overdue,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: &str) -> NaiveDate {
+        d.parse().unwrap()
+    }
+
+    fn version(from: &str, fee: i64, currency: &str) -> SettingsVersion {
+        SettingsVersion {
+            effective_from: day(from),
+            platform_fee_micros: fee,
+            currency: currency.into(),
+            markup_bps: 0,
+            grace_days: 14,
+            created_at: Utc::now(),
+            created_by: None,
+        }
+    }
+
+    fn own(from: &str, fee: Option<i64>) -> FeeOverride {
+        FeeOverride {
+            tenant_id: Uuid::nil(),
+            effective_from: day(from),
+            platform_fee_micros: fee,
+            created_at: Utc::now(),
+            created_by: None,
+        }
+    }
+
+    #[test]
+    fn the_fee_of_a_day_is_the_latest_version_in_force() {
+        let versions = [
+            version("2026-11-01", 1_000, "USD"),
+            version("2026-12-10", 2_000, "USD"),
+        ];
+        let fees = FeeSchedule::new(&versions, &[], "USD");
+        assert_eq!(fees.per_segment(day("2026-10-31")), 0);
+        assert_eq!(fees.per_segment(day("2026-11-01")), 1_000);
+        assert_eq!(fees.per_segment(day("2026-12-09")), 1_000);
+        assert_eq!(fees.per_segment(day("2026-12-10")), 2_000);
+        // A contract price from the 5th to the 20th, then the platform's fee again.
+        let overrides = [own("2026-12-05", Some(500)), own("2026-12-20", None)];
+        let fees = FeeSchedule::new(&versions, &overrides, "USD");
+        assert_eq!(fees.per_segment(day("2026-12-04")), 1_000);
+        assert_eq!(fees.per_segment(day("2026-12-12")), 500);
+        assert_eq!(fees.per_segment(day("2026-12-20")), 2_000);
+        // No fee in another currency than the tenant's.
+        assert_eq!(
+            FeeSchedule::new(&versions, &[], "EUR").per_segment(day("2026-12-12")),
+            0
+        );
+    }
+}

@@ -1,0 +1,139 @@
+//! Platform staff's billing forms, on the billing page (`openclaw_core::billing`, the services
+//! `PUT /v1/admin/billing/settings`, `PUT /v1/admin/tenants/{id}/billing` and
+//! `POST /v1/admin/billing/periods/{period}/close` call too).
+
+use actix_web::{HttpResponse, web};
+use chrono::NaiveDate;
+use openclaw_core::billing::invoices;
+use openclaw_core::billing::settings::{self, OverrideInput, SettingsInput};
+use openclaw_core::changes::Change;
+use openclaw_core::domain::{Period, TenantId};
+
+use super::flash::{Back, Fault};
+use super::guard::StaffMember;
+use super::{Fields, field};
+use crate::session::AppContext;
+
+/// A day as typed (`<input type="date">` sends `YYYY-MM-DD`); empty: today. Something that is
+/// not a day is said naming the field.
+fn day(raw: &str) -> Result<Option<NaiveDate>, Fault> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| Fault::Mistake {
+            field: Some("effective_from".into()),
+            message: "Give the day as YYYY-MM-DD.".into(),
+            keep: true,
+        })
+}
+
+pub async fn save_settings(
+    ctx: web::Data<AppContext>,
+    s: StaffMember,
+    form: Fields,
+) -> HttpResponse {
+    let typed = [
+        "platform_fee",
+        "currency",
+        "default_markup_percent",
+        "grace_period_days",
+        "effective_from",
+    ]
+    .map(|name| (name, field(&form, name)));
+    let back = Back::to(&ctx, "/admin/billing", "billing-settings")
+        .keeping(typed.iter().map(|(k, v)| (*k, v.clone())));
+    let effective_from = match day(&typed[4].1) {
+        Ok(d) => d,
+        Err(fault) => return back.failed(fault),
+    };
+    let input = SettingsInput {
+        platform_fee_amount: typed[0].1.clone(),
+        platform_fee_currency: typed[1].1.clone(),
+        default_markup_percent: typed[2].1.clone(),
+        // Not a number: 0, which the service refuses naming the field.
+        grace_period_days: typed[3].1.trim().parse().unwrap_or(0),
+        effective_from,
+    };
+    match settings::put(&ctx.pool, s.staff(), input).await {
+        Ok(_) => {
+            ctx.changed(Change::Billing).await;
+            back.keeping(Vec::<(&str, String)>::new())
+                .with(Some("saved"), "Billing settings saved.")
+        }
+        Err(e) => back.failed(e),
+    }
+}
+
+pub async fn save_tenant_fee(
+    ctx: web::Data<AppContext>,
+    s: StaffMember,
+    form: Fields,
+) -> HttpResponse {
+    let (tenant, amount, from) = (
+        field(&form, "tenant"),
+        field(&form, "platform_fee"),
+        field(&form, "effective_from"),
+    );
+    let back = Back::to(&ctx, "/admin/billing", "tenant-fee").keeping([
+        ("tenant", tenant.clone()),
+        ("platform_fee", amount.clone()),
+        ("effective_from", from.clone()),
+    ]);
+    let Ok(tenant_id) = TenantId::parse(tenant.trim()) else {
+        return back.failed(Fault::Mistake {
+            field: Some("tenant".into()),
+            message: "Choose a tenant.".into(),
+            keep: true,
+        });
+    };
+    let effective_from = match day(&from) {
+        Ok(d) => d,
+        Err(fault) => return back.failed(fault),
+    };
+    let input = OverrideInput {
+        amount: Some(amount.trim().to_owned()).filter(|a| !a.is_empty()),
+        effective_from,
+    };
+    match settings::put_tenant(&ctx.pool, s.staff(), tenant_id.uuid(), input).await {
+        Ok(_) => {
+            ctx.changed(Change::Routes {
+                tenant: tenant_id.uuid(),
+            })
+            .await;
+            back.keeping(Vec::<(&str, String)>::new())
+                .with(Some("saved"), "The tenant's fee is saved.")
+        }
+        Err(e) => back.failed(e),
+    }
+}
+
+pub async fn close_period(
+    ctx: web::Data<AppContext>,
+    s: StaffMember,
+    form: Fields,
+) -> HttpResponse {
+    let typed = field(&form, "period");
+    let back = Back::to(&ctx, "/admin/billing", "close-period");
+    let Some(period) = Period::parse(typed.trim()) else {
+        return back.keeping([("period", typed)]).failed(Fault::Mistake {
+            field: Some("period".into()),
+            message: "Give the month as YYYY-MM.".into(),
+            keep: true,
+        });
+    };
+    match invoices::request_close(&ctx.pool, s.staff(), period).await {
+        Ok(row) => {
+            let to = format!("/admin/billing?period={period}");
+            let note = if row.opened_at.is_some() {
+                format!("{period} is closed; its invoices are below.")
+            } else {
+                format!("{period} is being closed: its invoices appear below as they are made.")
+            };
+            Back::to(&ctx, to, "close-period").with(Some("saved"), note)
+        }
+        Err(e) => back.keeping([("period", typed)]).failed(e),
+    }
+}
