@@ -49,6 +49,8 @@ fn expected_who(path: &str) -> Option<Who> {
         "/settings" => Who::Tenant(ManageSettings),
         "/spend/budget" | "/spend/budget/remove" => Who::Tenant(ManageBudget),
         "/members" | "/members/{id}/role" | "/members/{id}/remove" => Who::Tenant(ManageMembers),
+        "/admin/billing/settings" | "/admin/billing/tenant-fee" => Who::Platform(ManageBilling),
+        "/admin/billing/close" => Who::Platform(CloseBillingPeriod),
         _ => return None,
     })
 }
@@ -67,6 +69,7 @@ fn expected_page_who(path: &str) -> Option<Who> {
         "/providers" | "/providers/{id}" => Who::Tenant(ReadProviders),
         "/admin/tenants" => Who::Platform(ListTenants),
         "/admin/spend" => Who::Platform(ReadSpendReport),
+        "/admin/billing" => Who::Platform(ReadBilling),
         _ => return None,
     })
 }
@@ -110,6 +113,25 @@ fn body(path: &str, valid: bool) -> Option<Vec<(&'static str, &'static str)>> {
         ("/members", true) => vec![("email", "walked@example.test"), ("role", "owner")],
         ("/members/{id}/role", _) => vec![("role", "owner")],
         ("/members/{id}/remove", _) => vec![],
+        ("/admin/billing/settings", false) => vec![
+            ("platform_fee", "-1"),
+            ("currency", "USD"),
+            ("default_markup_percent", "0"),
+            ("grace_period_days", "14"),
+        ],
+        ("/admin/billing/settings", true) => vec![
+            ("platform_fee", "0.001"),
+            ("currency", "USD"),
+            ("default_markup_percent", "0"),
+            ("grace_period_days", "14"),
+        ],
+        ("/admin/billing/tenant-fee", false) => vec![("tenant", "nope"), ("platform_fee", "1")],
+        ("/admin/billing/tenant-fee", true) => vec![
+            ("tenant", "ten_01JD2X4N9X4S0M6ZQ4C3W5Y8RT"),
+            ("platform_fee", "0.0005"),
+        ],
+        ("/admin/billing/close", false) => vec![("period", "2026-13")],
+        ("/admin/billing/close", true) => vec![("period", "2020-01")],
         _ => return None,
     })
 }

@@ -41,7 +41,7 @@ fn expectation(method: &str, path: &str) -> Option<(Who, Option<Value>)> {
             "post",
             "/v1/auth/signup" | "/v1/auth/login" | "/v1/auth/refresh" | "/v1/auth/accept-invite",
         ) => (Who::Public, None),
-        ("post", "/hooks/providers/{provider_id}/status") => (Who::Public, None),
+        ("post", "/hooks/providers/{provider_id}/status" | "/hooks/stripe") => (Who::Public, None),
         ("post", "/v1/auth/logout") => (Who::AnyUser, None),
         ("get", "/v1/me") => (Who::AnyUser, None),
         ("post", "/v1/me/password") => (
@@ -61,6 +61,25 @@ fn expectation(method: &str, path: &str) -> Option<(Who, Option<Value>)> {
         ("get", "/v1/admin/tenants") => (Who::Platform(ListTenants), None),
         ("get", "/v1/admin/audit-log") => (Who::Platform(ReadPlatformAudit), None),
         ("get", "/v1/admin/spend-report") => (Who::Platform(ReadSpendReport), None),
+        (
+            "get",
+            "/v1/admin/billing/settings"
+            | "/v1/admin/billing/periods"
+            | "/v1/admin/tenants/{id}/billing",
+        ) => (Who::Platform(ReadBilling), None),
+        ("get", "/v1/admin/invoices") => (Who::Platform(ReadBilling), None),
+        ("put", "/v1/admin/billing/settings") => (
+            Who::Platform(ManageBilling),
+            Some(json!({"platform_fee": {"amount": "0", "currency": "USD"}})),
+        ),
+        ("put", "/v1/admin/tenants/{id}/billing") => (
+            Who::Platform(ManageBilling),
+            Some(json!({"platform_fee": "0.0005"})),
+        ),
+        ("post", "/v1/admin/billing/periods/{period}/close") => {
+            (Who::Platform(CloseBillingPeriod), None)
+        }
+        ("get", "/v1/invoices") => (t(ReadInvoices), None),
         ("get", "/v1/settings") => (t(ManageSettings), None),
         ("patch", "/v1/settings") => (
             t(ManageSettings),
@@ -198,6 +217,7 @@ async fn every_route_answers_each_role_and_foreign_tenant_as_the_matrix_says() {
         ("/v1/api-keys/", key_id.clone()),
         ("/v1/messages/", message.clone()),
         ("/v1/members/", member_id.clone()),
+        ("/v1/admin/tenants/", owner.tenant_id.clone()),
     ]));
     // Keys: one with every scope, one that may only read messages.
     let full_key = {

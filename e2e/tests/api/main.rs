@@ -8,6 +8,7 @@ mod alerts;
 mod api_keys;
 mod audit;
 mod bad_input;
+mod billing;
 mod budget;
 mod changes;
 mod isolation;

@@ -175,6 +175,7 @@ async fn the_group_commit_fails_a_refused_row_alone() {
                 hard_cap: false,
             },
             &routes,
+            &Default::default(),
             accept::now(),
         )
         .unwrap();

@@ -63,8 +63,10 @@ async fn sent_messages_roll_up_into_daily_spend_and_test_mode_is_free() {
     assert_eq!(
         report["data"],
         json!([
-            {"key": "DE", "messages": 1, "segments": 2, "cost": {"amount": "0.144000", "currency": "USD"}},
-            {"key": "US", "messages": 2, "segments": 2, "cost": {"amount": "0.010000", "currency": "USD"}},
+            {"key": "DE", "messages": 1, "segments": 2, "cost": {"amount": "0.144000", "currency": "USD"},
+             "platform_fees": {"amount": "0.000000", "currency": "USD"}},
+            {"key": "US", "messages": 2, "segments": 2, "cost": {"amount": "0.010000", "currency": "USD"},
+             "platform_fees": {"amount": "0.000000", "currency": "USD"}},
         ])
     );
     // The default key scopes do not include reports.
