@@ -14,20 +14,24 @@ use super::guard::StaffMember;
 use super::{Fields, field};
 use crate::session::AppContext;
 
-/// A day as typed (`<input type="date">` sends `YYYY-MM-DD`); empty: today. Something that is
-/// not a day is said naming the field.
-fn day(raw: &str) -> Result<Option<NaiveDate>, Fault> {
+/// A day as typed (`<input type="date">` sends `YYYY-MM-DD`); empty: today. Err: not a day.
+fn day(raw: &str) -> Result<Option<NaiveDate>, ()> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(None);
     }
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .map(Some)
-        .map_err(|_| Fault::Mistake {
-            field: Some("effective_from".into()),
-            message: "Give the day as YYYY-MM-DD.".into(),
-            keep: true,
-        })
+        .map_err(drop)
+}
+
+/// What a form says of a day it could not read.
+fn not_a_day() -> Fault {
+    Fault::Mistake {
+        field: Some("effective_from".into()),
+        message: "Give the day as YYYY-MM-DD.".into(),
+        keep: true,
+    }
 }
 
 pub async fn save_settings(
@@ -45,9 +49,8 @@ pub async fn save_settings(
     .map(|name| (name, field(&form, name)));
     let back = Back::to(&ctx, "/admin/billing", "billing-settings")
         .keeping(typed.iter().map(|(k, v)| (*k, v.clone())));
-    let effective_from = match day(&typed[4].1) {
-        Ok(d) => d,
-        Err(fault) => return back.failed(fault),
+    let Ok(effective_from) = day(&typed[4].1) else {
+        return back.failed(not_a_day());
     };
     let input = SettingsInput {
         platform_fee_amount: typed[0].1.clone(),
@@ -89,9 +92,8 @@ pub async fn save_tenant_fee(
             keep: true,
         });
     };
-    let effective_from = match day(&from) {
-        Ok(d) => d,
-        Err(fault) => return back.failed(fault),
+    let Ok(effective_from) = day(&from) else {
+        return back.failed(not_a_day());
     };
     let input = OverrideInput {
         amount: Some(amount.trim().to_owned()).filter(|a| !a.is_empty()),
