@@ -1395,3 +1395,709 @@ async fn deliver_events(fake: Fake, mut rx: mpsc::UnboundedReceiver<String>) {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    //! The fake driven through OpenClaw's own client (`openclaw_core::billing::stripe`) and,
+    //! for the calls that client does not make, through async-stripe directly: every answer
+    //! here went through async-stripe's typed deserializers.
+
+    use super::*;
+    use openclaw_core::billing::stripe::{
+        EventKind, InvoiceStatus, NewInvoiceItem, Stripe, StripeConfig, StripeError, WebhookError,
+        verify_event,
+    };
+    use secrecy::SecretString;
+    use stripe_billing::invoice::CreateInvoice;
+    use stripe_billing::invoice_item::ListInvoiceItem;
+    use stripe_core::customer::RetrieveCustomer;
+
+    const SECRET: &str = "whsec_fake_0123456789abcdef";
+
+    struct Setup {
+        fake: FakeStripe,
+        stripe: Stripe,
+        http: reqwest::Client,
+    }
+
+    impl Setup {
+        async fn new() -> Setup {
+            let fake = spawn("127.0.0.1:0").await.expect("the fake listens");
+            let stripe = Stripe::new(&StripeConfig {
+                secret_key: SecretString::from("sk_test_openclaw"),
+                api_base: fake.base_url(),
+            })
+            .expect("client");
+            Setup {
+                fake,
+                stripe,
+                http: reqwest::Client::new(),
+            }
+        }
+
+        fn raw_client(&self) -> stripe::Client {
+            stripe::ClientBuilder::new("sk_test_openclaw")
+                .url(format!("{}/", self.fake.base_url()))
+                .build()
+                .expect("client")
+        }
+
+        async fn get(&self, path: &str) -> Value {
+            self.http
+                .get(format!("{}{path}", self.fake.base_url()))
+                .send()
+                .await
+                .expect("fake answers")
+                .json()
+                .await
+                .expect("json")
+        }
+
+        async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+            self.http
+                .post(format!("{}{path}", self.fake.base_url()))
+                .json(&body)
+                .send()
+                .await
+                .expect("fake answers")
+        }
+
+        async fn stats(&self) -> (u64, u64, u64, u64) {
+            let s = self.get("/_fake/stats").await;
+            let n = |k: &str| s[k].as_u64().expect(k);
+            (
+                n("customers"),
+                n("invoice_items"),
+                n("invoices"),
+                n("finalized"),
+            )
+        }
+
+        async fn customer(&self, key: &str) -> String {
+            self.stripe
+                .create_customer(
+                    key,
+                    "Acme SMS",
+                    Some("billing@acme.test"),
+                    &[("tenant", "t1")],
+                )
+                .await
+                .expect("customer created")
+        }
+
+        async fn item(&self, key: &str, customer: &str, currency: &str, amount: i64) -> String {
+            self.stripe
+                .create_invoice_item(
+                    key,
+                    &NewInvoiceItem {
+                        customer,
+                        currency,
+                        amount_minor: amount,
+                        description: "SMS traffic",
+                        metadata: &[("tenant", "t1"), ("period", "2025-03")],
+                    },
+                )
+                .await
+                .expect("item created")
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn invoices_pick_up_pending_items_and_replays_create_nothing() {
+        let s = Setup::new().await;
+        let cus = s.customer("cus-1").await;
+        assert!(cus.starts_with("cus_"), "{cus}");
+        let a = s.item("ii-1", &cus, "USD", 1234).await;
+        let b = s.item("ii-2", &cus, "USD", 766).await;
+        let eur = s.item("ii-3", &cus, "EUR", 999).await;
+        assert!(a.starts_with("ii_") && a != b && b != eur);
+
+        let draft = s
+            .stripe
+            .create_invoice("in-1", &cus, "USD", 14, "SMS, March", &[("tenant", "t1")])
+            .await
+            .expect("invoice created");
+        assert_eq!(draft.status, InvoiceStatus::Draft);
+        assert_eq!(draft.currency, "USD");
+        assert_eq!((draft.total_minor, draft.amount_due_minor), (2000, 2000));
+        assert_eq!(draft.customer, cus);
+        assert_eq!(draft.number, None);
+        assert_eq!(draft.hosted_invoice_url, None);
+        assert_eq!(draft.metadata.get("tenant").map(String::as_str), Some("t1"));
+
+        // The invoice's lines are the two USD items; the EUR one is still pending.
+        let raw = s.get("/_fake/events").await;
+        assert_eq!(
+            raw.as_array().map(Vec::len),
+            Some(0),
+            "drafts emit nothing here"
+        );
+        let pending = ListInvoiceItem::new()
+            .customer(cus.as_str())
+            .pending(true)
+            .send(&s.raw_client())
+            .await
+            .expect("the item list parses");
+        let ids: Vec<&str> = pending.data.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, [eur.as_str()]);
+        let on_invoice = ListInvoiceItem::new()
+            .invoice(draft.id.as_str())
+            .send(&s.raw_client())
+            .await
+            .expect("the item list parses");
+        let mut ids: Vec<&str> = on_invoice.data.iter().map(|i| i.id.as_str()).collect();
+        ids.sort();
+        let mut want = [a.as_str(), b.as_str()];
+        want.sort();
+        assert_eq!(ids, want);
+        let retrieved = RetrieveCustomer::new(cus.as_str())
+            .send(&s.raw_client())
+            .await
+            .expect("the customer parses");
+        let stripe_core::customer::RetrieveCustomerReturned::Customer(customer) = retrieved else {
+            panic!("a deleted customer came back");
+        };
+        assert_eq!(customer.email.as_deref(), Some("billing@acme.test"));
+
+        let before = chrono::Utc::now();
+        let open = s
+            .stripe
+            .finalize_invoice("fin-1", &draft.id)
+            .await
+            .expect("finalized");
+        assert_eq!(open.id, draft.id);
+        assert_eq!(open.status, InvoiceStatus::Open);
+        assert_eq!(open.total_minor, 2000);
+        let url = open.hosted_invoice_url.clone().expect("a hosted URL");
+        assert_eq!(url, format!("{}/_fake/pay/{}", s.fake.base_url(), draft.id));
+        assert!(open.number.as_deref().is_some_and(|n| n.ends_with("-0001")));
+        let due = open.due_date.expect("a due date");
+        let days = (due - before).num_hours();
+        assert!((14 * 24 - 1..=14 * 24 + 1).contains(&days), "{days} h");
+        assert_eq!(s.stripe.retrieve_invoice(&draft.id).await.unwrap(), open);
+        let page = s.http.get(&url).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("2000 USD"), "{page}");
+
+        assert_eq!(s.stats().await, (1, 3, 1, 1));
+        // Replays: the same key and parameters give the same objects and create nothing,
+        // even where metadata comes in another order.
+        assert_eq!(s.customer("cus-1").await, cus);
+        assert_eq!(s.item("ii-1", &cus, "USD", 1234).await, a);
+        assert_eq!(s.item("ii-2", &cus, "USD", 766).await, b);
+        let again = s
+            .stripe
+            .create_invoice("in-1", &cus, "USD", 14, "SMS, March", &[("tenant", "t1")])
+            .await
+            .unwrap();
+        assert_eq!(again, draft, "the replay is the draft as first answered");
+        assert_eq!(
+            s.stripe.finalize_invoice("fin-1", &draft.id).await.unwrap(),
+            open
+        );
+        let meta = [("a", "1"), ("b", "2"), ("c", "3"), ("d", "4"), ("e", "5")];
+        let first = s
+            .stripe
+            .create_customer("cus-m", "M", None, &meta)
+            .await
+            .unwrap();
+        for _ in 0..5 {
+            let again = s
+                .stripe
+                .create_customer("cus-m", "M", None, &meta)
+                .await
+                .unwrap();
+            assert_eq!(again, first);
+        }
+        assert_eq!(s.stats().await, (2, 3, 1, 1));
+        let requests = s.get("/_fake/requests").await;
+        let replayed = requests
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["replayed"] == true)
+            .count();
+        assert_eq!(replayed, 10);
+
+        // The same key with other parameters is refused, and creates nothing.
+        match s
+            .stripe
+            .create_customer("cus-1", "Someone else", None, &[])
+            .await
+        {
+            Err(StripeError::Refused {
+                status: 400,
+                message,
+            }) => {
+                assert!(message.contains("same parameters"), "{message}")
+            }
+            other => panic!("expected an idempotency refusal, got {other:?}"),
+        }
+        let other_item = NewInvoiceItem {
+            customer: &cus,
+            currency: "USD",
+            amount_minor: 1,
+            description: "SMS traffic",
+            metadata: &[],
+        };
+        assert!(matches!(
+            s.stripe.create_invoice_item("ii-1", &other_item).await,
+            Err(StripeError::Refused { status: 400, .. })
+        ));
+        // A second finalization under a new key is a real refusal.
+        assert!(matches!(
+            s.stripe.finalize_invoice("fin-2", &draft.id).await,
+            Err(StripeError::Refused { status: 400, .. })
+        ));
+        assert!(matches!(
+            s.stripe.retrieve_invoice("in_nope").await,
+            Err(StripeError::Refused { status: 404, .. })
+        ));
+        assert_eq!(s.stats().await, (2, 3, 1, 1));
+        s.fake.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failures_are_unavailable_and_the_same_key_recovers() {
+        let s = Setup::new().await;
+        let cus = s.customer("cus-1").await;
+
+        // apply: false — nothing happened; the retry with the same key does it once.
+        let rule = json!({"method": "POST", "path_prefix": "/v1/invoiceitems", "status": 500,
+                          "times": 1, "apply": false});
+        assert_eq!(s.post("/_fake/fail", rule).await.status(), 204);
+        let item = NewInvoiceItem {
+            customer: &cus,
+            currency: "USD",
+            amount_minor: 500,
+            description: "SMS traffic",
+            metadata: &[],
+        };
+        match s.stripe.create_invoice_item("ii-1", &item).await {
+            Err(StripeError::Unavailable(m)) => assert!(m.contains("500"), "{m}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        assert_eq!(s.stats().await.1, 0);
+        let id = s.stripe.create_invoice_item("ii-1", &item).await.unwrap();
+        assert_eq!(s.stats().await.1, 1);
+        assert_eq!(
+            s.stripe.create_invoice_item("ii-1", &item).await.unwrap(),
+            id
+        );
+        assert_eq!(s.stats().await.1, 1);
+
+        // apply: true — the invoice was made but the answer lost; the retry replays it.
+        let rule = json!({"method": "POST", "path_prefix": "/v1/invoices", "status": 500,
+                          "times": 1, "apply": true});
+        assert_eq!(s.post("/_fake/fail", rule).await.status(), 204);
+        let create = || {
+            s.stripe
+                .create_invoice("in-1", &cus, "USD", 30, "March", &[])
+        };
+        assert!(matches!(create().await, Err(StripeError::Unavailable(_))));
+        assert_eq!(s.stats().await.2, 1, "the lost call was applied");
+        let invoice = create().await.expect("the retry replays the invoice");
+        assert_eq!(invoice.total_minor, 500);
+        assert_eq!(s.stats().await.2, 1, "and made no second one");
+        let listed = stripe_billing::invoice::ListInvoice::new()
+            .customer(cus.as_str())
+            .send(&s.raw_client())
+            .await
+            .expect("the invoice list parses");
+        let ids: Vec<String> = listed
+            .data
+            .iter()
+            .filter_map(|i| i.id.as_ref().map(|id| id.to_string()))
+            .collect();
+        assert_eq!(ids.as_slice(), std::slice::from_ref(&invoice.id));
+        let requests = s.get("/_fake/requests").await;
+        let invoice_posts: Vec<&Value> = requests
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["path"] == "/v1/invoices" && r["method"] == "POST")
+            .collect();
+        assert_eq!(invoice_posts.len(), 2);
+        assert_eq!(invoice_posts[0]["status"], 500);
+        assert_eq!(invoice_posts[0]["injected"], true);
+        assert_eq!(invoice_posts[1]["status"], 200);
+        assert_eq!(invoice_posts[1]["replayed"], true);
+        assert_eq!(invoice_posts[1]["idempotency_key"], "in-1");
+        assert_eq!(
+            invoice_posts[1]["params"]["pending_invoice_items_behavior"],
+            "include"
+        );
+        assert_eq!(
+            invoice_posts[1]["params"]["collection_method"],
+            "send_invoice"
+        );
+        assert_eq!(invoice_posts[1]["params"]["currency"], "usd");
+
+        // A lost finalization: applied once, replayed once.
+        let rule = json!({"method": "POST", "path_prefix": "/v1/invoices/", "status": 503,
+                          "times": 1, "apply": true});
+        s.post("/_fake/fail", rule).await;
+        assert!(matches!(
+            s.stripe.finalize_invoice("fin-1", &invoice.id).await,
+            Err(StripeError::Unavailable(_))
+        ));
+        let open = s
+            .stripe
+            .finalize_invoice("fin-1", &invoice.id)
+            .await
+            .unwrap();
+        assert_eq!(open.status, InvoiceStatus::Open);
+        assert_eq!(s.stats().await, (1, 1, 1, 1));
+
+        // Rate limits are Unavailable too; an injected 402 is a refusal.
+        let rule = json!({"method": "POST", "path_prefix": "/v1/customers", "status": 429});
+        s.post("/_fake/fail", rule).await;
+        assert!(matches!(
+            s.stripe.create_customer("cus-2", "B", None, &[]).await,
+            Err(StripeError::Unavailable(_))
+        ));
+        let rule = json!({"method": "POST", "path_prefix": "/v1/customers", "status": 402});
+        s.post("/_fake/fail", rule).await;
+        assert!(matches!(
+            s.stripe.create_customer("cus-2", "B", None, &[]).await,
+            Err(StripeError::Refused { status: 402, .. })
+        ));
+        s.stripe
+            .create_customer("cus-2", "B", None, &[])
+            .await
+            .unwrap();
+        assert_eq!(s.stats().await.0, 2);
+
+        // Nobody listening: Unavailable.
+        s.fake.stop().await;
+        assert!(matches!(
+            s.stripe.retrieve_invoice(&invoice.id).await,
+            Err(StripeError::Unavailable(_))
+        ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stripes_default_excludes_pending_items() {
+        let s = Setup::new().await;
+        let cus = s.customer("cus-1").await;
+        let item = s.item("ii-1", &cus, "USD", 700).await;
+        // CreateInvoice as async-stripe sends it without the behaviour: Stripe's `exclude`.
+        let empty = CreateInvoice::new()
+            .customer(cus.as_str())
+            .currency(stripe_types_currency("usd"))
+            .collection_method(stripe_billing::InvoiceCollectionMethod::SendInvoice)
+            .days_until_due(7u32)
+            .send(&s.raw_client())
+            .await
+            .expect("the invoice parses");
+        assert_eq!(empty.total, 0);
+        assert!(empty.lines.data.is_empty());
+        let pending = ListInvoiceItem::new()
+            .customer(cus.as_str())
+            .pending(true)
+            .send(&s.raw_client())
+            .await
+            .unwrap();
+        assert_eq!(pending.data.len(), 1);
+        assert_eq!(pending.data[0].id.as_str(), item);
+        // OpenClaw's client includes them.
+        let full = s
+            .stripe
+            .create_invoice("in-1", &cus, "USD", 7, "March", &[])
+            .await
+            .unwrap();
+        assert_eq!(full.total_minor, 700);
+        // An empty invoice is paid as it is finalized, as at Stripe.
+        let empty_id = empty.id.expect("an id").to_string();
+        let paid = s.stripe.finalize_invoice("fin-0", &empty_id).await.unwrap();
+        assert_eq!(paid.status, InvoiceStatus::Paid);
+        s.fake.stop().await;
+    }
+
+    fn stripe_types_currency(code: &str) -> stripe_types::Currency {
+        code.parse().unwrap_or_default()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_are_checked_like_stripe_checks_them() {
+        let s = Setup::new().await;
+        let base = s.fake.base_url();
+        let unauth = s
+            .http
+            .get(format!("{base}/v1/invoices"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unauth.status(), 401);
+        let body: Value = unauth.json().await.unwrap();
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        let live = Stripe::new(&StripeConfig {
+            secret_key: SecretString::from("sk_live_nope"),
+            api_base: base.clone(),
+        })
+        .unwrap();
+        assert!(matches!(
+            live.create_customer("k", "A", None, &[]).await,
+            Err(StripeError::Refused { status: 401, .. })
+        ));
+        let cus = s.customer("cus-1").await;
+        let post = |form: Vec<(&'static str, String)>| {
+            s.http
+                .post(format!("{base}/v1/invoiceitems"))
+                .bearer_auth("sk_test_x")
+                .form(&form)
+                .send()
+        };
+        let upper = post(vec![
+            ("customer", cus.clone()),
+            ("currency", "USD".into()),
+            ("amount", "5".into()),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(upper.status(), 400);
+        let body: Value = upper.json().await.unwrap();
+        assert_eq!(body["error"]["param"], "currency");
+        let unknown = post(vec![
+            ("customer", cus.clone()),
+            ("currency", "usd".into()),
+            ("amount", "5".into()),
+            ("colour", "red".into()),
+        ])
+        .await
+        .unwrap();
+        let body: Value = unknown.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "parameter_unknown");
+        let missing = post(vec![
+            ("customer", "cus_missing".into()),
+            ("currency", "usd".into()),
+            ("amount", "5".into()),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(missing.status(), 404);
+        // The bracket syntax, percent-encoded or not.
+        let ok = s
+            .http
+            .post(format!("{base}/v1/invoiceitems"))
+            .bearer_auth("sk_test_x")
+            .header("Idempotency-Key", "raw-1")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "customer={cus}&currency=usd&amount=5&metadata%5Btenant%5D=t9&metadata[period]=p"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200);
+        assert!(ok.headers().get("Idempotent-Replayed").is_none());
+        let first = ok.bytes().await.unwrap();
+        let item: Value = serde_json::from_slice(&first).unwrap();
+        assert_eq!(item["metadata"], json!({"tenant": "t9", "period": "p"}));
+        assert!(item["invoice"].is_null());
+        let replay = s
+            .http
+            .post(format!("{base}/v1/invoiceitems"))
+            .bearer_auth("sk_test_x")
+            .header("Idempotency-Key", "raw-1")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "metadata[period]=p&customer={cus}&metadata%5Btenant%5D=t9&amount=5&currency=usd"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            replay
+                .headers()
+                .get("Idempotent-Replayed")
+                .and_then(|v| v.to_str().ok()),
+            Some("true")
+        );
+        assert_eq!(replay.bytes().await.unwrap(), first, "byte for byte");
+        // Keys are per API key: another account's same key is a new request.
+        let other = s
+            .http
+            .post(format!("{base}/v1/invoiceitems"))
+            .bearer_auth("sk_test_y")
+            .header("Idempotency-Key", "raw-1")
+            .form(&[
+                ("customer", cus.as_str()),
+                ("currency", "usd"),
+                ("amount", "6"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(other.status(), 200);
+        let unknown_route = s
+            .http
+            .get(format!("{base}/v1/charges"))
+            .bearer_auth("sk_test_x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unknown_route.status(), 404);
+        s.fake.stop().await;
+    }
+
+    /// A webhook endpoint: hands each (body, Stripe-Signature) it receives to the test.
+    async fn receiver() -> (
+        String,
+        mpsc::UnboundedReceiver<(String, String)>,
+        ServerHandle,
+    ) {
+        let (tx, rx) = mpsc::unbounded_channel::<(String, String)>();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hooks/stripe", listener.local_addr().unwrap());
+        let server = HttpServer::new(move || {
+            let tx = tx.clone();
+            App::new().route(
+                "/hooks/stripe",
+                web::post().to(move |req: HttpRequest, body: String| {
+                    let tx = tx.clone();
+                    async move {
+                        let sig = header(&req, "Stripe-Signature").unwrap_or_default();
+                        let _ = tx.send((body, sig));
+                        HttpResponse::Ok().finish()
+                    }
+                }),
+            )
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .shutdown_timeout(1)
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        (url, rx, handle)
+    }
+
+    async fn next(rx: &mut mpsc::UnboundedReceiver<(String, String)>) -> (String, String) {
+        tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("an event within 10 s")
+            .expect("the receiver runs")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn events_are_signed_and_parse_with_verify_event() {
+        let s = Setup::new().await;
+        let (url, mut rx, hooks) = receiver().await;
+        let config = json!({"webhook_url": url, "webhook_secret": SECRET});
+        let put = s
+            .http
+            .put(format!("{}/_fake/config", s.fake.base_url()))
+            .json(&config)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status(), 204);
+
+        let cus = s.customer("cus-1").await;
+        s.item("ii-1", &cus, "EUR", 4200).await;
+        let draft = s
+            .stripe
+            .create_invoice("in-1", &cus, "EUR", 14, "March", &[("tenant", "t1")])
+            .await
+            .unwrap();
+        s.stripe.finalize_invoice("fin-1", &draft.id).await.unwrap();
+        let (body, sig) = next(&mut rx).await;
+        let finalized = verify_event(&body, &sig, SECRET).expect("signed by the fake");
+        assert_eq!(finalized.kind, EventKind::InvoiceFinalized);
+        let inv = finalized.invoice.expect("the invoice");
+        assert_eq!(
+            (inv.id.as_str(), inv.status),
+            (draft.id.as_str(), InvoiceStatus::Open)
+        );
+        let raw: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(raw["request"]["idempotency_key"], "fin-1");
+        assert_eq!(raw["pending_webhooks"], 1);
+
+        // The customer pays on the hosted page.
+        let paid = s
+            .post(&format!("/_fake/invoices/{}/pay", draft.id), json!({}))
+            .await;
+        assert_eq!(paid.status(), 200);
+        let (body, sig) = next(&mut rx).await;
+        let event = verify_event(&body, &sig, SECRET).expect("signed by the fake");
+        assert_eq!(event.kind, EventKind::InvoicePaid);
+        let inv = event.invoice.clone().expect("the invoice");
+        assert_eq!(inv.id, draft.id);
+        assert_eq!(inv.status, InvoiceStatus::Paid);
+        assert_eq!((inv.currency.as_str(), inv.total_minor), ("EUR", 4200));
+        assert_eq!(inv.metadata.get("tenant").map(String::as_str), Some("t1"));
+        assert!(matches!(
+            verify_event(&body, &sig, "whsec_wrong"),
+            Err(WebhookError::BadSignature)
+        ));
+        assert_eq!(
+            s.stripe.retrieve_invoice(&draft.id).await.unwrap().status,
+            InvoiceStatus::Paid
+        );
+
+        // A resend is the same body, freshly signed.
+        let resend = s
+            .post(&format!("/_fake/events/{}/resend", event.id), json!({}))
+            .await;
+        assert_eq!(resend.status(), 202);
+        let (again, sig2) = next(&mut rx).await;
+        assert_eq!(again, body);
+        assert_eq!(verify_event(&again, &sig2, SECRET).unwrap(), event);
+
+        // A declined card on a second invoice, then a void.
+        s.item("ii-2", &cus, "EUR", 100).await;
+        let second = s
+            .stripe
+            .create_invoice("in-2", &cus, "EUR", 14, "April", &[])
+            .await
+            .unwrap();
+        s.stripe
+            .finalize_invoice("fin-2", &second.id)
+            .await
+            .unwrap();
+        next(&mut rx).await;
+        s.post(
+            &format!("/_fake/invoices/{}/payment_failed", second.id),
+            json!({}),
+        )
+        .await;
+        let (body, sig) = next(&mut rx).await;
+        let failed = verify_event(&body, &sig, SECRET).unwrap();
+        assert_eq!(failed.kind, EventKind::InvoicePaymentFailed);
+        assert_eq!(failed.invoice.map(|i| i.status), Some(InvoiceStatus::Open));
+        let voided = stripe_billing::invoice::VoidInvoiceInvoice::new(second.id.as_str())
+            .send(&s.raw_client())
+            .await
+            .expect("the voided invoice parses");
+        assert_eq!(voided.status, Some(stripe_billing::InvoiceStatus::Void));
+        let (body, sig) = next(&mut rx).await;
+        assert_eq!(
+            verify_event(&body, &sig, SECRET).unwrap().kind,
+            EventKind::InvoiceVoided
+        );
+
+        // Every event, in order, with its deliveries answered 200.
+        let events = s.get("/_fake/events").await;
+        let types: Vec<&str> = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "invoice.finalized",
+                "invoice.paid",
+                "invoice.finalized",
+                "invoice.payment_failed",
+                "invoice.voided"
+            ]
+        );
+        let paid_deliveries = &events[1]["deliveries"];
+        assert_eq!(paid_deliveries.as_array().map(Vec::len), Some(2));
+        assert_eq!(paid_deliveries[0]["status"], 200);
+        hooks.stop(true).await;
+        s.fake.stop().await;
+    }
+}
