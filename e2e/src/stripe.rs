@@ -5,7 +5,8 @@
 //! the values a real `send_invoice` flow has, checked against async-stripe 1.0.0-rc.10's
 //! deserializers by the tests below.
 //!
-//! Wire surface (`Authorization: Bearer sk_test_…` required, else 401):
+//! Wire surface (`Authorization: Bearer sk_test_…`, or HTTP Basic with the key as user, required;
+//! else 401, and live keys are refused too):
 //! - `POST /v1/customers`, `GET /v1/customers/{id}`
 //! - `POST /v1/invoiceitems` (customer, currency in lower case, amount, description, metadata,
 //!   invoice, period) → a pending item unless `invoice` names a draft; `GET /v1/invoiceitems`
@@ -466,10 +467,23 @@ impl Params {
     }
 }
 
+/// The test secret key of `Authorization: Bearer sk_test_…`, or of HTTP Basic with the key as
+/// the user name (`curl -u sk_test_…:`), as Stripe takes both.
 fn bearer(req: &HttpRequest) -> Option<String> {
+    use base64::Engine;
     let value = req.headers().get("Authorization")?.to_str().ok()?;
-    let key = value.strip_prefix("Bearer ")?.trim();
-    key.starts_with("sk_test_").then(|| key.to_owned())
+    let key = match (value.strip_prefix("Bearer "), value.strip_prefix("Basic ")) {
+        (Some(key), _) => key.trim().to_owned(),
+        (None, Some(basic)) => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(basic.trim())
+                .ok()?;
+            let text = String::from_utf8(decoded).ok()?;
+            text.split(':').next()?.to_owned()
+        }
+        (None, None) => return None,
+    };
+    key.starts_with("sk_test_").then_some(key)
 }
 
 fn header(req: &HttpRequest, name: &str) -> Option<String> {
@@ -1838,6 +1852,14 @@ mod tests {
             live.create_customer("k", "A", None, &[]).await,
             Err(StripeError::Refused { status: 401, .. })
         ));
+        let basic = s
+            .http
+            .get(format!("{base}/v1/invoices"))
+            .basic_auth("sk_test_x", None::<&str>)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(basic.status(), 200, "curl -u sk_test_…: works as at Stripe");
         let cus = s.customer("cus-1").await;
         let post = |form: Vec<(&'static str, String)>| {
             s.http
