@@ -8,3 +8,4 @@ pub mod procs;
 pub mod services;
 pub mod sim;
 pub mod smtp;
+pub mod stripe;
