@@ -289,3 +289,14 @@ pub async fn query_rows(database_url: &str, sql: &str) -> Vec<serde_json::Value>
         .expect("the test query runs");
     serde_json::from_str(&row.value).expect("json_agg gives JSON")
 }
+
+/// Runs one statement (an UPDATE, a `SELECT pg_notify(…)`) and returns the rows it touched.
+pub async fn execute(database_url: &str, sql: &str) -> usize {
+    let mut conn = AsyncPgConnection::establish(database_url)
+        .await
+        .expect("connecting to the test database");
+    diesel::sql_query(sql)
+        .execute(&mut conn)
+        .await
+        .expect("the test statement runs")
+}
