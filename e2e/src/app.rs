@@ -175,6 +175,84 @@ impl TestApp {
     }
 }
 
+/// The webhook secret the fake Stripe signs its events with in tests.
+pub const STRIPE_WEBHOOK_SECRET: &str = "whsec_openclaw_test";
+
+impl TestApp {
+    /// The relay with Stripe billing pointed at a fake Stripe (`crate::stripe`) that posts its
+    /// signed events back to the relay's `/hooks/stripe`.
+    pub async fn spawn_with_stripe(options: Options) -> (TestApp, crate::stripe::FakeStripe) {
+        let fake = crate::stripe::spawn("127.0.0.1:0")
+            .await
+            .expect("the fake Stripe starts");
+        let mut options = options;
+        options.extra_env.extend([
+            ("OPENCLAW_STRIPE_SECRET_KEY", "sk_test_openclaw".to_owned()),
+            ("OPENCLAW_STRIPE_API_BASE", fake.base_url()),
+            (
+                "OPENCLAW_STRIPE_WEBHOOK_SECRET",
+                STRIPE_WEBHOOK_SECRET.to_owned(),
+            ),
+        ]);
+        let app = TestApp::spawn_with(options).await;
+        let res = reqwest::Client::new()
+            .put(format!("{}/_fake/config", fake.base_url()))
+            .json(&json!({"webhook_url": app.url("/hooks/stripe"),
+                          "webhook_secret": STRIPE_WEBHOOK_SECRET}))
+            .send()
+            .await
+            .expect("the fake Stripe is configured");
+        assert!(res.status().is_success());
+        (app, fake)
+    }
+
+    /// Moves what the tenant was charged into last month, as if it had been sent then: the
+    /// ledger's entries and the rollups derived from them, by the same month.
+    pub async fn as_if_sent_last_month(&self, owner: &Owner) {
+        let tenant = openclaw_core::domain::TenantId::parse(&owner.tenant_id)
+            .expect("a tenant id")
+            .uuid();
+        for table in ["ledger_entries", "spend_daily"] {
+            crate::services::execute(
+                &self.db.url,
+                &format!(
+                    "UPDATE {table} SET day = (day - interval '1 month')::date
+                     WHERE tenant_id = '{tenant}'"
+                ),
+            )
+            .await;
+        }
+    }
+
+    /// Makes the tenant's open invoices past due now (as if their grace had ended), and tells
+    /// every process, as a change to an invoice does.
+    pub async fn make_past_due(&self, owner: &Owner) -> usize {
+        let tenant = openclaw_core::domain::TenantId::parse(&owner.tenant_id)
+            .expect("a tenant id")
+            .uuid();
+        let due = crate::services::execute(
+            &self.db.url,
+            &format!(
+                "UPDATE invoices SET past_due_at = now() - interval '1 second'
+                 WHERE tenant_id = '{tenant}' AND status = 'open'"
+            ),
+        )
+        .await;
+        crate::services::execute(
+            &self.db.url,
+            &format!("SELECT pg_notify('openclaw_changes', 'routes:{tenant}')"),
+        )
+        .await;
+        due
+    }
+}
+
+/// The month before this one (UTC).
+pub fn last_month() -> openclaw_core::domain::Period {
+    let this = openclaw_core::domain::Period::of(chrono::Utc::now().date_naive());
+    openclaw_core::domain::Period::of(this.first_day() - chrono::Days::new(1))
+}
+
 impl std::ops::Deref for TestApp {
     type Target = Api;
     fn deref(&self) -> &Api {

@@ -8,40 +8,11 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use openclaw_core::domain::{Period, Role, TenantId};
-use openclaw_e2e::app::{Options, Owner, TestApp};
-use openclaw_e2e::services::{execute, query_i64};
+use openclaw_core::domain::{Period, Role};
+use openclaw_e2e::app::{Options, Owner, TestApp, last_month};
+use openclaw_e2e::services::query_i64;
 use openclaw_e2e::stripe::FakeStripe;
 use serde_json::{Value, json};
-
-const WEBHOOK_SECRET: &str = "whsec_openclaw_test";
-
-fn last_month() -> Period {
-    let this = Period::of(Utc::now().date_naive());
-    Period::of(this.first_day() - chrono::Days::new(1))
-}
-
-/// The relay with Stripe billing pointed at a fake Stripe that posts its events back to it.
-async fn spawn() -> (TestApp, FakeStripe) {
-    let fake = openclaw_e2e::stripe::spawn("127.0.0.1:0").await.unwrap();
-    let app = TestApp::spawn_with(Options {
-        extra_env: vec![
-            ("OPENCLAW_STRIPE_SECRET_KEY", "sk_test_openclaw".into()),
-            ("OPENCLAW_STRIPE_API_BASE", fake.base_url()),
-            ("OPENCLAW_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
-        ],
-        ..Default::default()
-    })
-    .await;
-    let res = reqwest::Client::new()
-        .put(format!("{}/_fake/config", fake.base_url()))
-        .json(&json!({"webhook_url": app.url("/hooks/stripe"), "webhook_secret": WEBHOOK_SECRET}))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success());
-    (app, fake)
-}
 
 async fn fake_get(fake: &FakeStripe, path: &str) -> Value {
     reqwest::get(format!("{}{path}", fake.base_url()))
@@ -100,22 +71,6 @@ async fn tenant_sending(app: &TestApp, bodies: &[&str]) -> (Owner, String) {
     (owner, key)
 }
 
-/// Moves what the tenant was charged into last month, as if it had been sent then (the
-/// ledger's entries and the rollups derived from them, by the same month).
-async fn as_if_sent_last_month(app: &TestApp, owner: &Owner) {
-    let tenant = TenantId::parse(&owner.tenant_id).unwrap().uuid();
-    for table in ["ledger_entries", "spend_daily"] {
-        execute(
-            &app.db.url,
-            &format!(
-                "UPDATE {table} SET day = (day - interval '1 month')::date
-                 WHERE tenant_id = '{tenant}'"
-            ),
-        )
-        .await;
-    }
-}
-
 /// Waits until the month's invoices are all closed (`done`), and returns them.
 async fn closed_invoices(app: &TestApp, staff: &str, period: Period, count: usize) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
@@ -166,7 +121,7 @@ async fn until_send_answers(app: &TestApp, key: &str, status: u16) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_month_becomes_one_stripe_invoice_per_tenant_that_pays_its_way() {
-    let (app, fake) = spawn().await;
+    let (app, fake) = TestApp::spawn_with_stripe(Options::default()).await;
     let admin = app.staff(Role::PlatformAdmin).await;
     let billing = app.staff(Role::BillingStaff).await;
     set_fee(&app, &admin, "0.0125").await;
@@ -181,7 +136,7 @@ async fn a_closed_month_becomes_one_stripe_invoice_per_tenant_that_pays_its_way(
     let c_test = app.api_key(&c, "test").await;
     app.send_delivered(&c_test).await;
     for owner in [&a, &b, &c] {
-        as_if_sent_last_month(&app, owner).await;
+        app.as_if_sent_last_month(owner).await;
     }
     let period = last_month();
     let this_month = Period::of(Utc::now().date_naive());
@@ -393,22 +348,7 @@ async fn a_closed_month_becomes_one_stripe_invoice_per_tenant_that_pays_its_way(
 
     // Unpaid past its grace: A's live sends are refused with 402 and the link to pay;
     // test-mode sends go on; B is not affected.
-    let a_tenant = TenantId::parse(&a.tenant_id).unwrap().uuid();
-    let due = execute(
-        &app.db.url,
-        &format!(
-            "UPDATE invoices SET past_due_at = now() - interval '1 second'
-             WHERE tenant_id = '{a_tenant}'"
-        ),
-    )
-    .await;
-    assert_eq!(due, 1);
-    // What every process hears when an invoice changes (`changes::announce`).
-    execute(
-        &app.db.url,
-        &format!("SELECT pg_notify('openclaw_changes', 'routes:{a_tenant}')"),
-    )
-    .await;
+    assert_eq!(app.make_past_due(&a).await, 1);
     let refused = until_send_answers(&app, &a_key, 402).await;
     assert_eq!(refused["error"]["code"], "payment_required", "{refused}");
     assert_eq!(refused["error"]["field"], Value::Null);
@@ -509,11 +449,11 @@ async fn a_closed_month_becomes_one_stripe_invoice_per_tenant_that_pays_its_way(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_close_resumes_without_a_second_item_or_invoice() {
-    let (app, fake) = spawn().await;
+    let (app, fake) = TestApp::spawn_with_stripe(Options::default()).await;
     let admin = app.staff(Role::PlatformAdmin).await;
     set_fee(&app, &admin, "0.25").await;
     let (a, _) = tenant_sending(&app, &["one", "two"]).await;
-    as_if_sent_last_month(&app, &a).await;
+    app.as_if_sent_last_month(&a).await;
     // The first invoice item is made at Stripe but its answer is lost; the first finalize
     // answers 500 without doing anything.
     for rule in [

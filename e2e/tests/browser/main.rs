@@ -2,6 +2,7 @@
 //! following a new tenant from sign-up to a delivered message. Screenshots of each page land in
 //! target/screenshots/.
 
+mod billing;
 mod team;
 
 use std::time::Duration;

@@ -220,7 +220,7 @@ pub fn AdminBilling() -> impl IntoView {
                                     <form class="inline-form" method="post" action="/admin/billing/close">
                                         <fieldset disabled=!page.can_close>
                                             <label for="close-period">"Month"</label>
-                                            <input id="close-period" name="period" type="month" required value=kept(&cf, "period", last_month.to_string()) />
+                                            <input id="close-period" name="period" type="text" inputmode="numeric" placeholder="YYYY-MM" pattern="[0-9]{4}-[0-9]{2}" required value=kept(&cf, "period", last_month.to_string()) />
                                             <button type="submit">"Close the month"</button>
                                         </fieldset>
                                     </form>
