@@ -380,7 +380,7 @@ async fn both_doors_refuse_the_same_mistakes_and_store_the_same_settings() {
             (status, &body),
             "/admin/billing/settings",
             &form,
-            "/admin/billing",
+            "/admin/billing#settings",
             field,
         )
         .await;
@@ -424,7 +424,7 @@ async fn both_doors_refuse_the_same_mistakes_and_store_the_same_settings() {
             ],
         )
         .await;
-    assert_eq!(to, "/admin/billing");
+    assert_eq!(to, "/admin/billing#settings");
     assert_eq!(flash.unwrap().field.as_deref(), Some("saved"));
     let rows = query_rows(
         &app.db.url,
@@ -463,7 +463,7 @@ async fn both_doors_refuse_the_same_mistakes_and_store_the_same_settings() {
             ],
         )
         .await;
-    assert_eq!(to, "/admin/billing");
+    assert_eq!(to, "/admin/billing#tenant-fee");
     assert_eq!(flash.unwrap().field.as_deref(), Some("saved"));
     let res: Value = app
         .get(
@@ -485,7 +485,7 @@ async fn both_doors_refuse_the_same_mistakes_and_store_the_same_settings() {
             ],
         )
         .await;
-    assert_eq!(to, "/admin/billing");
+    assert_eq!(to, "/admin/billing#tenant-fee");
     assert_eq!(flash.unwrap().field.as_deref(), Some("platform_fee"));
 
     // Billing staff see the page but cannot post its settings forms.

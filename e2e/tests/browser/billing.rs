@@ -57,7 +57,13 @@ pub async fn billing_journey(javascript: bool) {
     .await
     .unwrap();
     let browser = Browser::start(javascript).await;
-    sign_in(&browser, &app, "billing-admin@example.test", "staff password 42").await;
+    sign_in(
+        &browser,
+        &app,
+        "billing-admin@example.test",
+        "staff password 42",
+    )
+    .await;
     browser.goto(&app.url("/admin/billing")).await;
     let text = browser.text().await;
     assert!(text.contains("Not set yet"), "{text}");
@@ -113,7 +119,9 @@ pub async fn billing_journey(javascript: bool) {
     let this_month = openclaw_core::domain::Period::of(chrono::Utc::now().date_naive());
     browser.goto(&app.url("/admin/billing")).await;
     browser.fill("close-period", &this_month.to_string()).await;
-    browser.click("form[action='/admin/billing/close'] button").await;
+    browser
+        .click("form[action='/admin/billing/close'] button")
+        .await;
     assert!(
         browser.text().await.contains("is not over yet"),
         "{}",
@@ -121,7 +129,9 @@ pub async fn billing_journey(javascript: bool) {
     );
     browser.screenshot("billing-close-error").await;
     browser.fill("close-period", &period.to_string()).await;
-    browser.click("form[action='/admin/billing/close'] button").await;
+    browser
+        .click("form[action='/admin/billing/close'] button")
+        .await;
     let text = browser.text().await;
     assert!(text.contains("is being closed"), "{text}");
     let url = app.url(&format!("/admin/billing?period={period}"));
@@ -139,7 +149,9 @@ pub async fn billing_journey(javascript: bool) {
     let text = browser.text().await;
     assert!(text.contains("Invoices"), "{text}");
     assert!(
-        text.contains(&period.to_string()) && text.contains("0.050000 USD") && text.contains("open"),
+        text.contains(&period.to_string())
+            && text.contains("0.050000 USD")
+            && text.contains("open"),
         "{text}"
     );
     let link = browser

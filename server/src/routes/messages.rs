@@ -276,7 +276,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         (status = 202, body = AcceptedMessage, links(("get" = (operation_id = "get_message", parameters(("id" = "$response.body#/id")))), ("cancel" = (operation_id = "cancel_message", parameters(("id" = "$response.body#/id")))))),
         (status = 400, description = "`invalid_json`, `invalid_phone_number`, or `invalid_field` naming the field at fault", body = ErrorBody),
         (status = 401, description = "`unauthenticated`, `token_expired` or `invalid_api_key`", body = ErrorBody),
-        (status = 402, description = "`budget_exceeded`: the tenant's budget is a hard cap and this message's worst-case cost does not fit what the month has left (the message says how much)", body = ErrorBody),
+        (status = 402, description = "`budget_exceeded`: the tenant's budget is a hard cap and this message's worst-case cost does not fit what the month has left (the message says how much); `payment_required`: an invoice of the tenant is unpaid past its grace period (the message names it and links it)", body = ErrorBody),
         (status = 403, description = "`forbidden`: the role or the API key's scopes do not allow this", body = ErrorBody),
         (status = 409, description = "`idempotency_conflict`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),

@@ -47,7 +47,7 @@ pub async fn save_settings(
         "effective_from",
     ]
     .map(|name| (name, field(&form, name)));
-    let back = Back::to(&ctx, "/admin/billing", "billing-settings")
+    let back = Back::to(&ctx, "/admin/billing#settings", "billing-settings")
         .keeping(typed.iter().map(|(k, v)| (*k, v.clone())));
     let Ok(effective_from) = day(&typed[4].1) else {
         return back.failed(not_a_day());
@@ -80,7 +80,7 @@ pub async fn save_tenant_fee(
         field(&form, "platform_fee"),
         field(&form, "effective_from"),
     );
-    let back = Back::to(&ctx, "/admin/billing", "tenant-fee").keeping([
+    let back = Back::to(&ctx, "/admin/billing#tenant-fee", "tenant-fee").keeping([
         ("tenant", tenant.clone()),
         ("platform_fee", amount.clone()),
         ("effective_from", from.clone()),
@@ -118,7 +118,7 @@ pub async fn close_period(
     form: Fields,
 ) -> HttpResponse {
     let typed = field(&form, "period");
-    let back = Back::to(&ctx, "/admin/billing", "close-period");
+    let back = Back::to(&ctx, "/admin/billing#close", "close-period");
     let Some(period) = Period::parse(typed.trim()) else {
         return back.keeping([("period", typed)]).failed(Fault::Mistake {
             field: Some("period".into()),
@@ -128,7 +128,7 @@ pub async fn close_period(
     };
     match invoices::request_close(&ctx.pool, s.staff(), period).await {
         Ok(row) => {
-            let to = format!("/admin/billing?period={period}");
+            let to = format!("/admin/billing?period={period}#invoices");
             let note = if row.opened_at.is_some() {
                 format!("{period} is closed; its invoices are below.")
             } else {

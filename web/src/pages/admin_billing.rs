@@ -152,98 +152,8 @@ pub fn AdminBilling() -> impl IntoView {
                         let total_currency = page.invoices.first().map(|w| w.invoice.currency.clone()).unwrap_or_else(|| currency_default.clone());
                         view! {
                             <Layout signed_in=true>
-                                <section class="card wide" aria-labelledby="title">
+                                <section class="card wide" id="invoices" aria-labelledby="invoices-title">
                                     <h1 id="title">"Billing"</h1>
-                                    <h2>"Settings"</h2>
-                                    <Notes flash=sf.clone() />
-                                    {match &current {
-                                        Some(_) => view! { <p>"In force today and scheduled, each from its day (UTC); what was charged before a change stays as it was."</p> }.into_any(),
-                                        None => view! { <p>"Not set yet: no platform fee, no markup, a grace period of 14 days."</p> }.into_any(),
-                                    }}
-                                    <table>
-                                        <thead><tr><th scope="col">"From"</th><th scope="col">"Platform fee per segment"</th><th scope="col">"Default markup"</th><th scope="col">"Grace period"</th></tr></thead>
-                                        <tbody>
-                                            {current.as_ref().map(version_row)}
-                                            {page.settings.scheduled.iter().map(version_row).collect_view()}
-                                        </tbody>
-                                    </table>
-                                    <form class="form" method="post" action="/admin/billing/settings">
-                                        <fieldset disabled=!page.can_manage>
-                                            <label for="platform_fee">"Platform fee per segment"</label>
-                                            <input id="platform_fee" name="platform_fee" type="text" inputmode="decimal" required value=kept(&sf, "platform_fee", fee_default) />
-                                            {sf.error_for("platform_fee").map(|e| view! { <p class="field-error">{e}</p> })}
-                                            <label for="currency">"Currency"</label>
-                                            <input id="currency" name="currency" type="text" required maxlength="3" value=kept(&sf, "currency", currency_default.clone()) />
-                                            <label for="default_markup_percent">"Default markup on platform providers (%)"</label>
-                                            <input id="default_markup_percent" name="default_markup_percent" type="text" inputmode="decimal" value=kept(&sf, "default_markup_percent", markup_default) />
-                                            {sf.error_for("default_markup_percent").map(|e| view! { <p class="field-error">{e}</p> })}
-                                            <label for="grace_period_days">"Grace period (days an invoice may stay unpaid)"</label>
-                                            <input id="grace_period_days" name="grace_period_days" type="number" min="1" max="365" value=kept(&sf, "grace_period_days", grace_default) />
-                                            {sf.error_for("grace_period_days").map(|e| view! { <p class="field-error">{e}</p> })}
-                                            <label for="effective_from">"Effective from (empty: today)"</label>
-                                            <input id="effective_from" name="effective_from" type="date" value=sf.value("effective_from") />
-                                            {sf.error_for("effective_from").map(|e| view! { <p class="field-error">{e}</p> })}
-                                            <button type="submit">"Save settings"</button>
-                                        </fieldset>
-                                    </form>
-                                    {(!page.can_manage).then(|| view! { <p class="hint">"Only platform admins can change the billing settings."</p> })}
-                                </section>
-                                <section class="card wide" aria-labelledby="tenant-fee-title">
-                                    <h2 id="tenant-fee-title">"A tenant's own fee"</h2>
-                                    <Notes flash=ff.clone() />
-                                    <p class="hint">"A contract price per segment from a day on; leave the fee empty to return the tenant to the platform's fee."</p>
-                                    <form class="form" method="post" action="/admin/billing/tenant-fee">
-                                        <fieldset disabled=!page.can_manage>
-                                            <label for="tenant">"Tenant"</label>
-                                            <select id="tenant" name="tenant">
-                                                {page.tenants.iter().map(|t| {
-                                                    let id = TenantId::from(t.id).to_string();
-                                                    let selected = id == chosen_tenant;
-                                                    view! { <option value=id.clone() selected=selected>{format!("{} ({id})", t.name)}</option> }
-                                                }).collect_view()}
-                                            </select>
-                                            {ff.error_for("tenant").map(|e| view! { <p class="field-error">{e}</p> })}
-                                            <label for="tenant_platform_fee">"Fee per segment, in the tenant's currency"</label>
-                                            <input id="tenant_platform_fee" name="platform_fee" type="text" inputmode="decimal" value=ff.value("platform_fee") />
-                                            {ff.error_for("platform_fee").map(|e| view! { <p class="field-error">{e}</p> })}
-                                            <label for="tenant_effective_from">"Effective from (empty: today)"</label>
-                                            <input id="tenant_effective_from" name="effective_from" type="date" value=ff.value("effective_from") />
-                                            {ff.error_for("effective_from").map(|e| view! { <p class="field-error">{e}</p> })}
-                                            <button type="submit">"Save the tenant's fee"</button>
-                                        </fieldset>
-                                    </form>
-                                </section>
-                                <section class="card wide" aria-labelledby="close-title">
-                                    <h2 id="close-title">"Close a month"</h2>
-                                    <Notes flash=cf.clone() />
-                                    <p class="hint">"Closing freezes the month's ledger into an invoice per tenant and creates each in Stripe. A month can be closed once it is over."</p>
-                                    <form class="inline-form" method="post" action="/admin/billing/close">
-                                        <fieldset disabled=!page.can_close>
-                                            <label for="close-period">"Month"</label>
-                                            <input id="close-period" name="period" type="text" inputmode="numeric" placeholder="YYYY-MM" pattern="[0-9]{4}-[0-9]{2}" required value=kept(&cf, "period", last_month.to_string()) />
-                                            <button type="submit">"Close the month"</button>
-                                        </fieldset>
-                                    </form>
-                                    {cf.error_for("period").map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-                                    {(!page.periods.is_empty()).then(|| view! {
-                                        <table>
-                                            <thead><tr><th scope="col">"Month"</th><th scope="col">"Status"</th><th scope="col">"Invoices"</th></tr></thead>
-                                            <tbody>
-                                                {page.periods.iter().map(|p| {
-                                                    let month = Period::of(p.period);
-                                                    view! {
-                                                        <tr>
-                                                            <td><a href=format!("/admin/billing?period={month}")>{month.to_string()}</a></td>
-                                                            <td>{if p.opened_at.is_some() { "closed" } else { "closing" }}</td>
-                                                            <td>{p.invoices.map(|n| n.to_string()).unwrap_or_else(|| "—".into())}</td>
-                                                        </tr>
-                                                    }
-                                                }).collect_view()}
-                                            </tbody>
-                                        </table>
-                                    })}
-                                </section>
-                                <section class="card wide" aria-labelledby="invoices-title">
                                     <h2 id="invoices-title">{format!("Invoices — {period}")}</h2>
                                     {period_error.map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
                                     <form class="inline-form" method="get" action="/admin/billing">
@@ -287,6 +197,98 @@ pub fn AdminBilling() -> impl IntoView {
                                             </table>
                                         }.into_any()
                                     }}
+                                </section>
+                                <section class="card wide" id="close" aria-labelledby="close-title">
+                                    <h2 id="close-title">"Close a month"</h2>
+                                    <Notes flash=cf.clone() />
+                                    <p class="hint">"Closing freezes the month's ledger into an invoice per tenant and creates each in Stripe. A month can be closed once it is over."</p>
+                                    <form class="inline-form" method="post" action="/admin/billing/close">
+                                        <fieldset disabled=!page.can_close>
+                                            <label for="close-period">"Month"</label>
+                                            <input id="close-period" name="period" type="text" inputmode="numeric" placeholder="YYYY-MM" pattern="[0-9]{4}-[0-9]{2}" required value=kept(&cf, "period", last_month.to_string()) />
+                                            <button type="submit">"Close the month"</button>
+                                        </fieldset>
+                                    </form>
+                                    {cf.error_for("period").map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                                    {(!page.periods.is_empty()).then(|| view! {
+                                        <table>
+                                            <thead><tr><th scope="col">"Month"</th><th scope="col">"Status"</th><th scope="col">"Invoices"</th></tr></thead>
+                                            <tbody>
+                                                {page.periods.iter().map(|p| {
+                                                    let month = Period::of(p.period);
+                                                    view! {
+                                                        <tr>
+                                                            <td><a href=format!("/admin/billing?period={month}")>{month.to_string()}</a></td>
+                                                            <td>{if p.opened_at.is_some() { "closed" } else { "closing" }}</td>
+                                                            <td>{p.invoices.map(|n| n.to_string()).unwrap_or_else(|| "—".into())}</td>
+                                                        </tr>
+                                                    }
+                                                }).collect_view()}
+                                            </tbody>
+                                        </table>
+                                    })}
+                                </section>
+                                <section class="card wide" id="settings" aria-labelledby="settings-title">
+                                    <h2 id="settings-title">"Settings"</h2>
+                                    <Notes flash=sf.clone() />
+                                    {match &current {
+                                        Some(_) => view! { <p>"In force today and scheduled, each from its day (UTC); what was charged before a change stays as it was."</p> }.into_any(),
+                                        None => view! { <p>"Not set yet: no platform fee, no markup, a grace period of 14 days."</p> }.into_any(),
+                                    }}
+                                    {(current.is_some() || !page.settings.scheduled.is_empty()).then(|| view! {
+                                        <table>
+                                            <thead><tr><th scope="col">"From"</th><th scope="col">"Platform fee per segment"</th><th scope="col">"Default markup"</th><th scope="col">"Grace period"</th></tr></thead>
+                                            <tbody>
+                                                {current.as_ref().map(version_row)}
+                                                {page.settings.scheduled.iter().map(version_row).collect_view()}
+                                            </tbody>
+                                        </table>
+                                    })}
+                                    <form class="form" method="post" action="/admin/billing/settings">
+                                        <fieldset disabled=!page.can_manage>
+                                            <label for="platform_fee">"Platform fee per segment"</label>
+                                            <input id="platform_fee" name="platform_fee" type="text" inputmode="decimal" required value=kept(&sf, "platform_fee", fee_default) />
+                                            {sf.error_for("platform_fee").map(|e| view! { <p class="field-error">{e}</p> })}
+                                            <label for="currency">"Currency"</label>
+                                            <input id="currency" name="currency" type="text" required maxlength="3" value=kept(&sf, "currency", currency_default.clone()) />
+                                            <label for="default_markup_percent">"Default markup on platform providers (%)"</label>
+                                            <input id="default_markup_percent" name="default_markup_percent" type="text" inputmode="decimal" value=kept(&sf, "default_markup_percent", markup_default) />
+                                            {sf.error_for("default_markup_percent").map(|e| view! { <p class="field-error">{e}</p> })}
+                                            <label for="grace_period_days">"Grace period (days an invoice may stay unpaid)"</label>
+                                            <input id="grace_period_days" name="grace_period_days" type="number" min="1" max="365" value=kept(&sf, "grace_period_days", grace_default) />
+                                            {sf.error_for("grace_period_days").map(|e| view! { <p class="field-error">{e}</p> })}
+                                            <label for="effective_from">"Effective from (empty: today)"</label>
+                                            <input id="effective_from" name="effective_from" type="date" value=sf.value("effective_from") />
+                                            {sf.error_for("effective_from").map(|e| view! { <p class="field-error">{e}</p> })}
+                                            <button type="submit">"Save settings"</button>
+                                        </fieldset>
+                                    </form>
+                                    {(!page.can_manage).then(|| view! { <p class="hint">"Only platform admins can change the billing settings."</p> })}
+                                </section>
+                                <section class="card wide" id="tenant-fee" aria-labelledby="tenant-fee-title">
+                                    <h2 id="tenant-fee-title">"A tenant's own fee"</h2>
+                                    <Notes flash=ff.clone() />
+                                    <p class="hint">"A contract price per segment from a day on; leave the fee empty to return the tenant to the platform's fee."</p>
+                                    <form class="form" method="post" action="/admin/billing/tenant-fee">
+                                        <fieldset disabled=!page.can_manage>
+                                            <label for="tenant">"Tenant"</label>
+                                            <select id="tenant" name="tenant">
+                                                {page.tenants.iter().map(|t| {
+                                                    let id = TenantId::from(t.id).to_string();
+                                                    let selected = id == chosen_tenant;
+                                                    view! { <option value=id.clone() selected=selected>{format!("{} ({id})", t.name)}</option> }
+                                                }).collect_view()}
+                                            </select>
+                                            {ff.error_for("tenant").map(|e| view! { <p class="field-error">{e}</p> })}
+                                            <label for="tenant_platform_fee">"Fee per segment, in the tenant's currency"</label>
+                                            <input id="tenant_platform_fee" name="platform_fee" type="text" inputmode="decimal" value=ff.value("platform_fee") />
+                                            {ff.error_for("platform_fee").map(|e| view! { <p class="field-error">{e}</p> })}
+                                            <label for="tenant_effective_from">"Effective from (empty: today)"</label>
+                                            <input id="tenant_effective_from" name="effective_from" type="date" value=ff.value("effective_from") />
+                                            {ff.error_for("effective_from").map(|e| view! { <p class="field-error">{e}</p> })}
+                                            <button type="submit">"Save the tenant's fee"</button>
+                                        </fieldset>
+                                    </form>
                                 </section>
                             </Layout>
                         }.into_any()
