@@ -206,44 +206,14 @@ impl TestApp {
         (app, fake)
     }
 
-    /// Moves what the tenant was charged into last month, as if it had been sent then: the
-    /// ledger's entries and the rollups derived from them, by the same month.
+    /// Moves what the tenant was charged into last month ([`crate::services::charged_last_month`]).
     pub async fn as_if_sent_last_month(&self, owner: &Owner) {
-        let tenant = openclaw_core::domain::TenantId::parse(&owner.tenant_id)
-            .expect("a tenant id")
-            .uuid();
-        for table in ["ledger_entries", "spend_daily"] {
-            crate::services::execute(
-                &self.db.url,
-                &format!(
-                    "UPDATE {table} SET day = (day - interval '1 month')::date
-                     WHERE tenant_id = '{tenant}'"
-                ),
-            )
-            .await;
-        }
+        crate::services::charged_last_month(&self.db.url, &owner.tenant_id).await;
     }
 
-    /// Makes the tenant's open invoices past due now (as if their grace had ended), and tells
-    /// every process, as a change to an invoice does.
+    /// Makes the tenant's open invoices past due now ([`crate::services::past_due_now`]).
     pub async fn make_past_due(&self, owner: &Owner) -> usize {
-        let tenant = openclaw_core::domain::TenantId::parse(&owner.tenant_id)
-            .expect("a tenant id")
-            .uuid();
-        let due = crate::services::execute(
-            &self.db.url,
-            &format!(
-                "UPDATE invoices SET past_due_at = now() - interval '1 second'
-                 WHERE tenant_id = '{tenant}' AND status = 'open'"
-            ),
-        )
-        .await;
-        crate::services::execute(
-            &self.db.url,
-            &format!("SELECT pg_notify('openclaw_changes', 'routes:{tenant}')"),
-        )
-        .await;
-        due
+        crate::services::past_due_now(&self.db.url, &owner.tenant_id).await
     }
 }
 

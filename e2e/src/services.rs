@@ -300,3 +300,49 @@ pub async fn execute(database_url: &str, sql: &str) -> usize {
         .await
         .expect("the test statement runs")
 }
+
+fn tenant_uuid(tenant_id: &str) -> uuid::Uuid {
+    openclaw_core::domain::TenantId::parse(tenant_id)
+        .expect("a tenant id")
+        .uuid()
+}
+
+/// Moves what a tenant (`ten_…`) was charged into last month, as if it had been sent then: the
+/// ledger's entries and the rollups derived from them, by the same month. (Closing a month
+/// needs the month to be over; the tests send now.)
+pub async fn charged_last_month(database_url: &str, tenant_id: &str) {
+    let tenant = tenant_uuid(tenant_id);
+    for table in ["ledger_entries", "spend_daily"] {
+        execute(
+            database_url,
+            &format!(
+                "UPDATE {table} SET day = (day - interval '1 month')::date
+                 WHERE tenant_id = '{tenant}'"
+            ),
+        )
+        .await;
+    }
+}
+
+/// Makes a tenant's open invoices past due now (as if their grace had ended), and tells every
+/// process, as a change to an invoice does; returns how many.
+pub async fn past_due_now(database_url: &str, tenant_id: &str) -> usize {
+    let tenant = tenant_uuid(tenant_id);
+    let due = execute(
+        database_url,
+        &format!(
+            "UPDATE invoices SET past_due_at = now() - interval '1 second'
+             WHERE tenant_id = '{tenant}' AND status = 'open'"
+        ),
+    )
+    .await;
+    execute(
+        database_url,
+        &format!(
+            "SELECT pg_notify('{}', 'routes:{tenant}')",
+            openclaw_core::changes::CHANNEL
+        ),
+    )
+    .await;
+    due
+}

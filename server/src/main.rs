@@ -163,9 +163,12 @@ async fn reconcile(settings: Settings, period: &str) {
         );
     }
     if found.closed {
+        let invoices = match found.invoices {
+            1 => "1 invoice".to_owned(),
+            n => format!("{n} invoices"),
+        };
         println!(
-            "{period}: closed into {} invoices ({} compared with Stripe{})",
-            found.invoices,
+            "{period}: closed into {invoices} ({} compared with Stripe{})",
             found.stripe_checked,
             if stripe.is_none() {
                 "; OPENCLAW_STRIPE_SECRET_KEY is not set"
@@ -183,6 +186,9 @@ async fn reconcile(settings: Settings, period: &str) {
     for m in &found.mismatches {
         println!("mismatch: {m}");
     }
-    println!("{period}: {} mismatches", found.mismatches.len());
+    match found.mismatches.len() {
+        1 => println!("{period}: 1 mismatch"),
+        n => println!("{period}: {n} mismatches"),
+    }
     std::process::exit(1);
 }
