@@ -403,6 +403,25 @@ impl Api {
             .await
     }
 
+    /// Sends `body` to +14155552671 with `key` (202, or the test panics) and waits until a
+    /// provider took it (`sent` or `delivered`: its ledger entries are written); returns the
+    /// message as the API shows it.
+    pub async fn send_taken(&self, key: &str, body: &str) -> Value {
+        let res = self
+            .post(
+                "/v1/messages",
+                key,
+                &json!({"to": "+14155552671", "body": body}),
+            )
+            .await;
+        let status = res.status();
+        let sent: Value = res.json().await.unwrap();
+        assert_eq!(status, 202, "{sent}");
+        let id = sent["id"].as_str().unwrap().to_owned();
+        self.wait_for_status(key, &id, &["sent", "delivered"], Duration::from_secs(20))
+            .await
+    }
+
     /// Polls a message until its status is one of `wanted` (panics after `timeout`).
     pub async fn wait_for_status(
         &self,

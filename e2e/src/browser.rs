@@ -184,6 +184,53 @@ impl Browser {
             .await;
     }
 
+    /// The value of the input with this id.
+    pub async fn value(&self, id: &str) -> String {
+        self.client
+            .find(Locator::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("no #{id}: {e}"))
+            .prop("value")
+            .await
+            .expect("its value")
+            .unwrap_or_default()
+    }
+
+    /// The text of the page's navigation.
+    pub async fn nav_text(&self) -> String {
+        self.client
+            .find(Locator::Css("nav"))
+            .await
+            .expect("a navigation")
+            .text()
+            .await
+            .expect("its text")
+    }
+
+    /// Reloads `url` until its text contains `wanted` (30 s at most); returns the text.
+    pub async fn wait_for_text(&self, url: &str, wanted: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            self.goto(url).await;
+            let text = self.text().await;
+            if text.contains(wanted) {
+                return text;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("{url} never showed {wanted:?}: {text}");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Signs in through the sign-in page at `url`.
+    pub async fn sign_in(&self, url: &str, email: &str, password: &str) {
+        self.goto(url).await;
+        self.fill("email", email).await;
+        self.fill("password", password).await;
+        self.click("form.form button[type=submit]").await;
+    }
+
     /// Saves a screenshot as `target/screenshots/<name>-js-on|off.png`.
     pub async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("a screenshot");

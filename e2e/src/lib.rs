@@ -9,3 +9,4 @@ pub mod services;
 pub mod sim;
 pub mod smtp;
 pub mod stripe;
+pub mod tool;

@@ -4,8 +4,6 @@
 //! of its own, in the rollups, `GET /v1/spend`, the budget and a hard cap's holds); who may do
 //! what; and the admin app's billing forms onto the same services.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use openclaw_core::domain::Role;
 use openclaw_e2e::app::{Owner, TestApp};
@@ -36,23 +34,6 @@ async fn put_tenant_fee(app: &TestApp, token: &str, tenant: &str, body: Value) -
         .unwrap();
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
-}
-
-/// Sends one live message and waits until a provider took it (its ledger entries are written).
-async fn send_sent(app: &TestApp, key: &str, body: &str) -> Value {
-    let res = app
-        .post(
-            "/v1/messages",
-            key,
-            &json!({"to": "+14155552671", "body": body}),
-        )
-        .await;
-    let status = res.status();
-    let sent: Value = res.json().await.unwrap();
-    assert_eq!(status, 202, "{sent}");
-    let id = sent["id"].as_str().unwrap().to_owned();
-    app.wait_for_status(key, &id, &["sent", "delivered"], Duration::from_secs(20))
-        .await
 }
 
 /// A tenant with a sandbox provider at 0.01 per segment and a live key.
@@ -95,7 +76,7 @@ async fn the_platform_fee_is_charged_with_every_sent_message_from_the_day_it_tak
         res.json::<Value>().await.unwrap(),
         json!({"current": null, "scheduled": []})
     );
-    send_sent(&app, &a_key, "before any fee").await;
+    app.send_taken(&a_key, "before any fee").await;
     assert_eq!(
         entries(&app, &a).await,
         [json!({"kind": "message", "amount_micros": 10_000})]
@@ -135,9 +116,9 @@ async fn the_platform_fee_is_charged_with_every_sent_message_from_the_day_it_tak
     assert_eq!(body["scheduled"][0]["grace_period_days"], 14);
 
     // The fee is charged with each live message a provider takes: an entry of its own.
-    send_sent(&app, &a_key, "with the fee").await;
+    app.send_taken(&a_key, "with the fee").await;
     let long = "x".repeat(200); // two segments
-    send_sent(&app, &a_key, &long).await;
+    app.send_taken(&a_key, &long).await;
     assert_eq!(
         entries(&app, &a).await,
         [
@@ -150,7 +131,7 @@ async fn the_platform_fee_is_charged_with_every_sent_message_from_the_day_it_tak
     );
     // Test-mode messages are never billed.
     let test_key = app.api_key(&a, "test").await;
-    send_sent(&app, &test_key, "free").await;
+    app.send_taken(&test_key, "free").await;
     assert_eq!(entries(&app, &a).await.len(), 5);
 
     // The spend report, the budget and the rollups count it.
@@ -194,8 +175,8 @@ async fn the_platform_fee_is_charged_with_every_sent_message_from_the_day_it_tak
                "overrides": [{"effective_from": today.to_string(),
                               "platform_fee": {"amount": "0.000500", "currency": "USD"}}]})
     );
-    send_sent(&app, &b_key, "contract price").await;
-    send_sent(&app, &a_key, "list price").await;
+    app.send_taken(&b_key, "contract price").await;
+    app.send_taken(&a_key, "list price").await;
     assert_eq!(
         entries(&app, &b).await,
         [

@@ -56,17 +56,7 @@ async fn tenant_sending(app: &TestApp, bodies: &[&str]) -> (Owner, String) {
         .await;
     let key = app.api_key(&owner, "live").await;
     for body in bodies {
-        let res = app
-            .post(
-                "/v1/messages",
-                &key,
-                &json!({"to": "+14155552671", "body": body}),
-            )
-            .await;
-        let sent: Value = res.json().await.unwrap();
-        let id = sent["id"].as_str().unwrap().to_owned();
-        app.wait_for_status(&key, &id, &["sent", "delivered"], Duration::from_secs(20))
-            .await;
+        app.send_taken(&key, body).await;
     }
     (owner, key)
 }

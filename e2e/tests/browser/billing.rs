@@ -4,46 +4,11 @@
 //! and, once it is past due, a banner on the dashboard saying why sends are refused, with the
 //! link to pay.
 
-use std::time::Duration;
-
 use fantoccini::Locator;
 use openclaw_core::domain::Role;
 use openclaw_e2e::app::{Options, TestApp, last_month};
 use openclaw_e2e::browser::Browser;
-use serde_json::{Value, json};
-
-async fn sign_in(browser: &Browser, app: &TestApp, email: &str, password: &str) {
-    browser.goto(&app.url("/sign-in")).await;
-    browser.fill("email", email).await;
-    browser.fill("password", password).await;
-    browser.click("form.form button[type=submit]").await;
-}
-
-async fn value_of(browser: &Browser, id: &str) -> String {
-    browser
-        .client
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("no #{id}: {e}"))
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default()
-}
-
-/// Reloads `url` until its text contains `wanted`.
-async fn wait_for_text(browser: &Browser, url: &str, wanted: &str) -> String {
-    let mut text = String::new();
-    for _ in 0..120 {
-        browser.goto(url).await;
-        text = browser.text().await;
-        if text.contains(wanted) {
-            return text;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("{url} never showed {wanted:?}: {text}");
-}
+use serde_json::json;
 
 pub async fn billing_journey(javascript: bool) {
     let (app, fake) = TestApp::spawn_with_stripe(Options::default()).await;
@@ -57,13 +22,13 @@ pub async fn billing_journey(javascript: bool) {
     .await
     .unwrap();
     let browser = Browser::start(javascript).await;
-    sign_in(
-        &browser,
-        &app,
-        "billing-admin@example.test",
-        "staff password 42",
-    )
-    .await;
+    browser
+        .sign_in(
+            &app.url("/sign-in"),
+            "billing-admin@example.test",
+            "staff password 42",
+        )
+        .await;
     browser.goto(&app.url("/admin/billing")).await;
     let text = browser.text().await;
     assert!(text.contains("Not set yet"), "{text}");
@@ -75,7 +40,7 @@ pub async fn billing_journey(javascript: bool) {
         .await;
     assert_eq!(browser.path().await, "/admin/billing");
     assert!(browser.text().await.contains("is not an amount"));
-    assert_eq!(value_of(&browser, "platform_fee").await, "a lot");
+    assert_eq!(browser.value("platform_fee").await, "a lot");
     browser.screenshot("billing-settings-error").await;
     browser.fill("platform_fee", "0.0125").await;
     browser.fill("grace_period_days", "10").await;
@@ -96,21 +61,7 @@ pub async fn billing_journey(javascript: bool) {
         .await;
     let key = app.api_key(&owner, "live").await;
     for body in ["one", "two", &"z".repeat(200)] {
-        let res = app
-            .post(
-                "/v1/messages",
-                &key,
-                &json!({"to": "+14155552671", "body": body}),
-            )
-            .await;
-        let sent: Value = res.json().await.unwrap();
-        app.wait_for_status(
-            &key,
-            sent["id"].as_str().unwrap(),
-            &["sent", "delivered"],
-            Duration::from_secs(20),
-        )
-        .await;
+        app.send_taken(&key, body).await;
     }
     app.as_if_sent_last_month(&owner).await;
     let period = last_month();
@@ -135,7 +86,7 @@ pub async fn billing_journey(javascript: bool) {
     let text = browser.text().await;
     assert!(text.contains("is being closed"), "{text}");
     let url = app.url(&format!("/admin/billing?period={period}"));
-    let text = wait_for_text(&browser, &url, "done").await;
+    let text = browser.wait_for_text(&url, "done").await;
     assert!(
         text.contains("Acme") && text.contains("0.050000 USD") && text.contains("open"),
         "{text}"
@@ -144,7 +95,9 @@ pub async fn billing_journey(javascript: bool) {
     browser.click("form[action='/sign-out'] button").await;
 
     // The tenant's owner finds the invoice on the Spend page, with its link.
-    sign_in(&browser, &app, &owner.email, "correct horse battery").await;
+    browser
+        .sign_in(&app.url("/sign-in"), &owner.email, "correct horse battery")
+        .await;
     browser.goto(&app.url("/spend")).await;
     let text = browser.text().await;
     assert!(text.contains("Invoices"), "{text}");
@@ -168,7 +121,9 @@ pub async fn billing_journey(javascript: bool) {
 
     // Past due: the dashboard says why messages are refused and links the invoice.
     assert_eq!(app.make_past_due(&owner).await, 1);
-    let text = wait_for_text(&browser, &app.url("/dashboard"), "Payment required").await;
+    let text = browser
+        .wait_for_text(&app.url("/dashboard"), "Payment required")
+        .await;
     assert!(text.contains("402 payment_required"), "{text}");
     let pay = browser
         .client

@@ -5,51 +5,12 @@
 mod billing;
 mod team;
 
-use std::time::Duration;
-
 use fantoccini::Locator;
 use openclaw_e2e::app::TestApp;
 use openclaw_e2e::browser::Browser;
 use serde_json::json;
 
 const PASSWORD: &str = "a long enough password";
-
-async fn value_of(browser: &Browser, id: &str) -> String {
-    browser
-        .client
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("no #{id}: {e}"))
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default()
-}
-
-async fn nav_text(browser: &Browser) -> String {
-    browser
-        .client
-        .find(Locator::Css("nav"))
-        .await
-        .expect("a navigation")
-        .text()
-        .await
-        .unwrap()
-}
-
-/// Reloads `path` until its text contains `wanted`.
-async fn wait_for_text(browser: &Browser, url: &str, wanted: &str) -> String {
-    let mut text = String::new();
-    for _ in 0..40 {
-        browser.goto(url).await;
-        text = browser.text().await;
-        if text.contains(wanted) {
-            return text;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("{url} never showed {wanted:?}: {text}");
-}
 
 async fn tenant_journey(javascript: bool) {
     let app = TestApp::spawn().await;
@@ -73,7 +34,7 @@ async fn tenant_journey(javascript: bool) {
     browser.click("form.form button[type=submit]").await;
     assert_eq!(browser.path().await, "/sign-up");
     assert!(browser.text().await.contains("at least 12 characters"));
-    assert_eq!(value_of(&browser, "tenant_name").await, "Browser Test Ltd");
+    assert_eq!(browser.value("tenant_name").await, "Browser Test Ltd");
     browser.screenshot("sign-up-error").await;
     browser.fill("password", PASSWORD).await;
     browser.click("form.form button[type=submit]").await;
@@ -136,7 +97,7 @@ async fn tenant_journey(javascript: bool) {
     browser
         .click("form[action='/api-keys'] button[type=submit]")
         .await;
-    let key = value_of(&browser, "secret").await;
+    let key = browser.value("secret").await;
     assert!(key.starts_with("oc_live_"), "{key}");
     assert!(
         browser
@@ -166,7 +127,9 @@ async fn tenant_journey(javascript: bool) {
         .as_str()
         .unwrap()
         .to_owned();
-    let text = wait_for_text(&browser, &app.url(&format!("/messages/{id}")), "delivered").await;
+    let text = browser
+        .wait_for_text(&app.url(&format!("/messages/{id}")), "delivered")
+        .await;
     assert!(
         text.contains("+14155552671") && text.contains("Hello from the API"),
         "{text}"
@@ -199,7 +162,7 @@ async fn tenant_journey(javascript: bool) {
     browser.click("form.form button[type=submit]").await;
     let path = browser.path().await;
     assert!(path.starts_with("/messages/msg_"), "{path}");
-    wait_for_text(&browser, &app.url(&path), "delivered").await;
+    browser.wait_for_text(&app.url(&path), "delivered").await;
 
     // Add a Twilio account: its fields are checked and its token never shown.
     browser.goto(&app.url("/providers/new?kind=twilio")).await;
@@ -259,14 +222,14 @@ async fn tenant_journey(javascript: bool) {
     browser.click("form[action='/settings'] button").await;
     assert!(browser.text().await.contains("Saved."));
     assert_eq!(
-        value_of(&browser, "default_sender_ids").await,
+        browser.value("default_sender_ids").await,
         "Acme, +14155550100"
     );
     browser.screenshot("settings").await;
 
     // Spend: the month so far (the sandbox message), no budget yet; a limit that is not an
     // amount is explained next to its field and kept, a good one is saved and shown.
-    assert!(nav_text(&browser).await.contains("Spend"));
+    assert!(browser.nav_text().await.contains("Spend"));
     browser.goto(&app.url("/spend")).await;
     let text = browser.text().await;
     assert!(
@@ -277,7 +240,7 @@ async fn tenant_journey(javascript: bool) {
     browser.click("form[action='/spend/budget'] button").await;
     assert_eq!(browser.path().await, "/spend");
     assert!(browser.text().await.contains("is not an amount"));
-    assert_eq!(value_of(&browser, "monthly_limit").await, "lots");
+    assert_eq!(browser.value("monthly_limit").await, "lots");
     browser.screenshot("spend-error").await;
     browser.fill("monthly_limit", "25").await;
     browser.fill("alert_thresholds", "80, 50").await;
@@ -285,8 +248,8 @@ async fn tenant_journey(javascript: bool) {
     let text = browser.text().await;
     assert!(text.contains("Budget saved."), "{text}");
     assert!(text.contains("of 25.000000 USD"), "{text}");
-    assert_eq!(value_of(&browser, "monthly_limit").await, "25.000000");
-    assert_eq!(value_of(&browser, "alert_thresholds").await, "50, 80");
+    assert_eq!(browser.value("monthly_limit").await, "25.000000");
+    assert_eq!(browser.value("alert_thresholds").await, "50, 80");
     browser.screenshot("spend").await;
     assert!(text.contains("No alert has been raised"), "{text}");
 
@@ -294,12 +257,16 @@ async fn tenant_journey(javascript: bool) {
     // one: the worker's sweep finds it, and the spend page and the dashboard show it.
     browser.fill("monthly_limit", "0.008").await;
     browser.click("form[action='/spend/budget'] button").await;
-    let text = wait_for_text(&browser, &app.url("/spend"), "Budget alert:").await;
+    let text = browser
+        .wait_for_text(&app.url("/spend"), "Budget alert:")
+        .await;
     assert!(text.contains("50% of the"), "{text}");
     assert!(!text.contains("80% of the"), "{text}");
     assert!(text.contains("0.005000 USD of 0.008000 USD"), "{text}");
     browser.screenshot("spend-alert").await;
-    let text = wait_for_text(&browser, &app.url("/dashboard"), "Budget alert:").await;
+    let text = browser
+        .wait_for_text(&app.url("/dashboard"), "Budget alert:")
+        .await;
     assert!(text.contains("50% of the"), "{text}");
 
     // Revoking the key refuses it at once.
@@ -357,7 +324,7 @@ async fn tenant_journey(javascript: bool) {
     browser.fill("email", "billing-staff@example.test").await;
     browser.fill("password", "staff password 42").await;
     browser.click("form.form button[type=submit]").await;
-    assert!(nav_text(&browser).await.contains("Spend report"));
+    assert!(browser.nav_text().await.contains("Spend report"));
     browser.goto(&app.url("/admin/spend")).await;
     let text = browser.text().await;
     assert!(text.contains("Spend report —"), "{text}");

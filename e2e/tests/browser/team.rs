@@ -7,24 +7,6 @@ use openclaw_core::domain::Role;
 use openclaw_e2e::app::{Options, TestApp};
 use openclaw_e2e::browser::Browser;
 
-async fn sign_in(browser: &Browser, app: &TestApp, email: &str, password: &str) {
-    browser.goto(&app.url("/sign-in")).await;
-    browser.fill("email", email).await;
-    browser.fill("password", password).await;
-    browser.click("form.form button[type=submit]").await;
-}
-
-async fn nav(browser: &Browser) -> String {
-    browser
-        .client
-        .find(Locator::Css("nav"))
-        .await
-        .expect("a navigation")
-        .text()
-        .await
-        .unwrap()
-}
-
 pub async fn team_journey(javascript: bool) {
     let app = TestApp::spawn_with(Options {
         worker: false,
@@ -33,9 +15,11 @@ pub async fn team_journey(javascript: bool) {
     .await;
     let owner = app.signup().await;
     let browser = Browser::start(javascript).await;
-    sign_in(&browser, &app, &owner.email, "correct horse battery").await;
+    browser
+        .sign_in(&app.url("/sign-in"), &owner.email, "correct horse battery")
+        .await;
     assert_eq!(browser.path().await, "/dashboard");
-    let owner_nav = nav(&browser).await;
+    let owner_nav = browser.nav_text().await;
     assert!(
         owner_nav.contains("Members") && owner_nav.contains("Audit log"),
         "{owner_nav}"
@@ -77,7 +61,7 @@ pub async fn team_journey(javascript: bool) {
     browser.fill("password", "a developer's passphrase").await;
     browser.click("form.form button[type=submit]").await;
     assert_eq!(browser.path().await, "/dashboard");
-    let dev_nav = nav(&browser).await;
+    let dev_nav = browser.nav_text().await;
     assert!(
         dev_nav.contains("API keys") && dev_nav.contains("Members"),
         "{dev_nav}"
@@ -116,7 +100,9 @@ pub async fn team_journey(javascript: bool) {
     browser.click("form[action='/sign-out'] button").await;
 
     // The owner sees it all in the audit log and makes the developer a viewer.
-    sign_in(&browser, &app, &owner.email, "correct horse battery").await;
+    browser
+        .sign_in(&app.url("/sign-in"), &owner.email, "correct horse battery")
+        .await;
     browser.goto(&app.url("/audit-log")).await;
     let text = browser.text().await;
     for action in [
@@ -165,16 +151,16 @@ pub async fn team_journey(javascript: bool) {
     )
     .await
     .unwrap();
-    sign_in(
-        &browser,
-        &app,
-        "billing-staff@example.test",
-        "staff password 42",
-    )
-    .await;
+    browser
+        .sign_in(
+            &app.url("/sign-in"),
+            "billing-staff@example.test",
+            "staff password 42",
+        )
+        .await;
     assert_eq!(browser.path().await, "/admin/tenants");
     assert!(browser.text().await.contains("Acme"));
-    let staff_nav = nav(&browser).await;
+    let staff_nav = browser.nav_text().await;
     assert!(
         staff_nav.contains("Tenants") && !staff_nav.contains("Messages"),
         "{staff_nav}"

@@ -13,11 +13,10 @@ use openclaw_core::db::billing::BillingPeriod;
 use openclaw_core::db::tenants::{self, Summary};
 use openclaw_core::domain::{CloseStep, Money, Period, TenantId};
 use openclaw_core::permissions::{Action, allowed};
-use openclaw_core::staff::Staff;
 
 use crate::components::layout::Layout;
 use crate::routes::Who;
-use crate::session::{self, Flash};
+use crate::session::Flash;
 
 /// Who may see this page (`crate::routes::PAGES`).
 pub const WHO: Who = Who::Platform(Action::ReadBilling);
@@ -38,14 +37,7 @@ async fn load(period: Period) -> Option<anyhow::Result<BillingPage>> {
             if !WHO.admits(&identity) {
                 return Err(anyhow::Error::new(super::NotAllowed));
             }
-            let actor = super::request()
-                .map(|(req, _)| session::client_of(&req))
-                .unwrap_or_default()
-                .person(identity.user_id, true);
-            let staff = Staff {
-                role: identity.role,
-                actor,
-            };
+            let staff = super::staff_of(&identity);
             let settings = settings::get(&ctx.pool, &staff).await?;
             let periods = invoices::periods(&ctx.pool, &staff).await?;
             let invoices =

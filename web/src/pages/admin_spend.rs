@@ -83,14 +83,7 @@ async fn load(period: Period, tenant: Option<uuid::Uuid>) -> Option<anyhow::Resu
             if !WHO.admits(&identity) {
                 return Err(anyhow::Error::new(super::NotAllowed));
             }
-            let actor = super::request()
-                .map(|(req, _)| session::client_of(&req))
-                .unwrap_or_default()
-                .person(identity.user_id, true);
-            let staff = Staff {
-                role: identity.role,
-                actor,
-            };
+            let staff = super::staff_of(&identity);
             let report = staff::spend_report(
                 &ctx.pool,
                 &staff,

@@ -17,12 +17,9 @@ async fn tenants_list() -> Option<anyhow::Result<Vec<tenants::Summary>>> {
             if !WHO.admits(&identity) {
                 return Err(anyhow::Error::new(super::NotAllowed));
             }
-            let actor = super::request()
-                .map(|(req, _)| crate::session::client_of(&req))
-                .unwrap_or_default()
-                .person(identity.user_id, true);
+            let staff = super::staff_of(&identity);
             let mut conn = ctx.pool.get().await?;
-            Ok(openclaw_core::staff::list_tenants(&mut conn, &actor, None, 500).await?)
+            Ok(openclaw_core::staff::list_tenants(&mut conn, &staff.actor, None, 500).await?)
         }
         .await,
     )

@@ -56,13 +56,7 @@ async fn overview() -> Option<anyhow::Result<Overview>> {
                 .tenant_id
                 .filter(|_| WHO.admits(&identity))
                 .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
-            let overdue = ctx
-                .routes
-                .get(tenant_id)
-                .await?
-                .billing
-                .past_due(Utc::now())
-                .cloned();
+            let overdue = super::overdue_of(&ctx, tenant_id).await?;
             ctx.scoped(tenant_id, async |conn| {
                 let tenant = tenants::find(conn, tenant_id).await?;
                 let user = users::find(conn, identity.user_id).await?;

@@ -94,6 +94,34 @@ pub(crate) async fn signed_in() -> Option<(web::Data<AppContext>, Identity)> {
     }
 }
 
+/// The signed-in staff member as the services take them, with this request's client address
+/// and user agent for the audit log.
+pub(crate) fn staff_of(identity: &Identity) -> openclaw_core::staff::Staff {
+    let actor = request()
+        .map(|(req, _)| session::client_of(&req))
+        .unwrap_or_default()
+        .person(identity.user_id, true);
+    openclaw_core::staff::Staff {
+        role: identity.role,
+        actor,
+    }
+}
+
+/// The unpaid invoice that has the tenant's live sends refused now, if one has (read from the
+/// tenant's cached terms, as the accept path reads them).
+pub(crate) async fn overdue_of(
+    ctx: &AppContext,
+    tenant: uuid::Uuid,
+) -> anyhow::Result<Option<openclaw_core::billing::terms::Overdue>> {
+    Ok(ctx
+        .routes
+        .get(tenant)
+        .await?
+        .billing
+        .past_due(chrono::Utc::now())
+        .cloned())
+}
+
 /// The signed-in person's role, left on the request for the layout.
 #[derive(Clone, Copy)]
 pub(crate) struct NavRole(pub openclaw_core::domain::Role);

@@ -67,13 +67,7 @@ async fn load() -> Option<anyhow::Result<SpendPage>> {
                 .tenant_id
                 .filter(|_| WHO.admits(&identity))
                 .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
-            let overdue = ctx
-                .routes
-                .get(tenant_id)
-                .await?
-                .billing
-                .past_due(Utc::now())
-                .cloned();
+            let overdue = super::overdue_of(&ctx, tenant_id).await?;
             ctx.scoped(tenant_id, async |conn| {
                 let currency = tenants::find(conn, tenant_id).await?.currency;
                 let standing = budgets::standing_of(conn, tenant_id)
