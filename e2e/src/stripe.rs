@@ -30,10 +30,12 @@
 //! Control surface (JSON, no auth):
 //! - `PUT /_fake/config {"webhook_url", "webhook_secret"}`: where events are POSTed, signed
 //!   `Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`; `GET` shows it.
-//! - `POST /_fake/fail {"method", "path_prefix", "status", "times", "apply"}`: the next `times`
+//! - `POST /_fake/fail {"method", "path_prefix", "status", "times", "apply", "delay_ms"}`: the next `times`
 //!   matching calls answer `status` (api_error body, `Stripe-Should-Retry: true`). `apply:
 //!   false`: nothing is applied or stored; `apply: true`: the call is applied and its real
 //!   answer stored under its idempotency key, but this answer is the failure (a lost response).
+//!   `delay_ms`: the answer comes only after that long (a slow Stripe: a test stops the caller
+//!   while Stripe has done the call).
 //! - `POST /_fake/invoices/{id}/pay`, `POST /_fake/invoices/{id}/payment_failed`: the customer
 //!   paying an open invoice / a card declining (`invoice.paid` / `invoice.payment_failed`).
 //! - `GET /_fake/pay/{id}`: the hosted invoice page (a small HTML page with a pay button).
@@ -83,6 +85,10 @@ pub struct FailRule {
     pub times: u32,
     #[serde(default)]
     pub apply: bool,
+    /// Answer only after this long (the call applied or not, as `apply` says): a slow
+    /// Stripe, so a test can stop the caller while Stripe has done the call.
+    #[serde(default)]
+    pub delay_ms: u64,
 }
 
 fn one() -> u32 {
@@ -317,6 +323,8 @@ struct Answer {
     body: String,
     replayed: bool,
     injected: bool,
+    /// How long to wait before answering (an injected slow answer).
+    delay_ms: u64,
 }
 
 impl Answer {
@@ -327,6 +335,7 @@ impl Answer {
                 body: serde_json::to_string_pretty(&v).unwrap_or_default(),
                 replayed: false,
                 injected: false,
+                delay_ms: 0,
             },
             Err(e) => Answer::error(&e),
         }
@@ -338,6 +347,7 @@ impl Answer {
             body: e.body(),
             replayed: false,
             injected: false,
+            delay_ms: 0,
         }
     }
 
@@ -516,44 +526,52 @@ async fn api(fake: web::Data<Fake>, req: HttpRequest, body: web::Bytes) -> HttpR
         parsed.clone().unwrap_or_default().into_iter().collect();
     let params = parsed.map(Params);
 
-    let mut st = fake.lock();
-    if let Some(v) = header(&req, "Stripe-Version") {
-        st.api_version = Some(v);
-    }
-    let answer = match (bearer(&req), params) {
-        (None, _) => Answer::error(&ApiError {
-            status: 401,
-            type_: "invalid_request_error",
-            code: None,
-            message: "You did not provide a test API key (Authorization: Bearer sk_test_…).".into(),
-            param: None,
-        }),
-        (_, Err(e)) => Answer::error(&ApiError::invalid(
-            format!("Invalid request body: {e}"),
-            None,
-        )),
-        (Some(api_key), Ok(params)) => answer(
-            &mut st,
-            &fake,
-            &api_key,
-            &method,
-            &path,
-            &params,
-            &idempotency_key,
-        ),
+    // The lock is let go before any (injected) wait.
+    let answer = {
+        let mut st = fake.lock();
+        if let Some(v) = header(&req, "Stripe-Version") {
+            st.api_version = Some(v);
+        }
+        let answer = match (bearer(&req), params) {
+            (None, _) => Answer::error(&ApiError {
+                status: 401,
+                type_: "invalid_request_error",
+                code: None,
+                message: "You did not provide a test API key (Authorization: Bearer sk_test_…)."
+                    .into(),
+                param: None,
+            }),
+            (_, Err(e)) => Answer::error(&ApiError::invalid(
+                format!("Invalid request body: {e}"),
+                None,
+            )),
+            (Some(api_key), Ok(params)) => answer(
+                &mut st,
+                &fake,
+                &api_key,
+                &method,
+                &path,
+                &params,
+                &idempotency_key,
+            ),
+        };
+        let seq = st.requests.len() as u64 + 1;
+        st.requests.push(RequestRecord {
+            seq,
+            method,
+            path,
+            params: recorded,
+            idempotency_key: idempotency_key.clone(),
+            replayed: answer.replayed,
+            injected: answer.injected,
+            status: answer.status,
+        });
+        fake.flush(st);
+        answer
     };
-    let seq = st.requests.len() as u64 + 1;
-    st.requests.push(RequestRecord {
-        seq,
-        method,
-        path,
-        params: recorded,
-        idempotency_key: idempotency_key.clone(),
-        replayed: answer.replayed,
-        injected: answer.injected,
-        status: answer.status,
-    });
-    fake.flush(st);
+    if answer.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(answer.delay_ms)).await;
+    }
 
     let mut response = json_response(answer.status);
     if let Some(key) = &idempotency_key {
@@ -594,7 +612,10 @@ fn answer(
     if let Some(rule) = &injected
         && !rule.apply
     {
-        return Answer::injected(rule.status);
+        return Answer {
+            delay_ms: rule.delay_ms,
+            ..Answer::injected(rule.status)
+        };
     }
     let fingerprint = (method.to_owned(), path.to_owned(), params.fingerprint());
     let scoped = key
@@ -607,6 +628,7 @@ fn answer(
             body: stored.body.clone(),
             replayed: true,
             injected: false,
+            delay_ms: 0,
         },
         Some(_) => Answer::error(&ApiError {
             status: 400,
@@ -640,6 +662,7 @@ fn answer(
     match injected {
         Some(rule) => Answer {
             replayed: real.replayed,
+            delay_ms: rule.delay_ms,
             ..Answer::injected(rule.status)
         },
         None => real,

@@ -2,6 +2,7 @@
 //! RabbitMQ, and `provider-sim` speaking the Twilio and Vonage wire formats. Providers are real
 //! `twilio`/`vonage` providers pointed at the simulator through `base_url`.
 
+mod billing_close;
 mod budget_cap;
 mod changes;
 mod delivery;
