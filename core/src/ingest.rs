@@ -241,10 +241,13 @@ async fn commit_plain(pool: &PgPool, batch: Vec<Job>, publish: &mpsc::Sender<Pub
                 .await
                 .context("inserting accepted messages")?
         };
-        let held_done = conn
-            .transaction(async |c| insert_held(c, &held_rows).await)
-            .await
-            .context("inserting messages held against budgets")?;
+        let held_done = if held_rows.is_empty() {
+            Vec::new()
+        } else {
+            insert_capped(&mut conn, &held_rows)
+                .await
+                .context("inserting messages held against budgets")?
+        };
         anyhow::Ok(interleave(&held, held_done, free_done))
     }
     .await;
@@ -323,6 +326,23 @@ fn announce(
             // A full channel only delays the publish until the relay's next scan.
             let _ = publish.try_send((row.id, request_id.clone()));
         }
+    }
+}
+
+/// Inserts rows that ask for a hold against hard-capped budgets in one statement
+/// ([`messages::insert_capped`]); should Postgres refuse one of them, again in a transaction
+/// that isolates the refused row ([`insert_held`]).
+async fn insert_capped(
+    conn: &mut diesel_async::AsyncPgConnection,
+    rows: &[NewMessage],
+) -> diesel::QueryResult<Vec<Inserted>> {
+    let period = crate::domain::Period::of(chrono::Utc::now().date_naive());
+    match messages::insert_capped(conn, rows, period).await {
+        Err(e) if refused_rows(&e) => {
+            conn.transaction(async |c| insert_held(c, rows).await)
+                .await
+        }
+        done => done,
     }
 }
 

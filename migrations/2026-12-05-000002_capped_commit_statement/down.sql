@@ -1,0 +1,1 @@
+DROP FUNCTION budget_room(uuid[], date, date);
