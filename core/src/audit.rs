@@ -137,6 +137,7 @@ pub mod action {
     pub const BILLING_SETTINGS_CHANGED: &str = "billing.settings_changed";
     pub const TENANT_FEE_CHANGED: &str = "billing.tenant_fee_changed";
     pub const BILLING_PERIOD_CLOSED: &str = "billing.period_close_requested";
+    pub const EXCHANGE_RATES_CHANGED: &str = "billing.exchange_rates_changed";
 }
 
 /// Appends one event. `tenant` is None for platform-level events.

@@ -338,10 +338,7 @@ async fn insert_capped(
 ) -> diesel::QueryResult<Vec<Inserted>> {
     let period = crate::domain::Period::of(chrono::Utc::now().date_naive());
     match messages::insert_capped(conn, rows, period).await {
-        Err(e) if refused_rows(&e) => {
-            conn.transaction(async |c| insert_held(c, rows).await)
-                .await
-        }
+        Err(e) if refused_rows(&e) => conn.transaction(async |c| insert_held(c, rows).await).await,
         done => done,
     }
 }

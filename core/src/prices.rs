@@ -34,12 +34,33 @@ pub struct PriceError {
     pub message: String,
     /// The list came as CSV.
     pub csv: bool,
+    /// The list is well formed, but a price is in a currency the operator has no exchange rate
+    /// for into the tenant's: it could never be charged (a 422, not a 400).
+    pub no_rate: bool,
+}
+
+/// The currencies a tenant's prices may be in: its billing currency, and those the operator
+/// has an exchange rate for into it ([`crate::billing::rates`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceCurrencies {
+    pub tenant: String,
+    pub rated: Vec<String>,
+}
+
+impl PriceCurrencies {
+    /// The tenant's currency only.
+    pub fn only(tenant: &str) -> PriceCurrencies {
+        PriceCurrencies {
+            tenant: tenant.to_owned(),
+            rated: Vec::new(),
+        }
+    }
 }
 
 /// Validates one row; `at` says where it came from ("prices[3]" or "Line 4").
 fn parse_entry(
     entry: &PriceEntry,
-    currency: &str,
+    currencies: &PriceCurrencies,
     at: &str,
     field: impl Fn(&str) -> String,
 ) -> Result<Price, PriceError> {
@@ -47,6 +68,7 @@ fn parse_entry(
         field: field(f),
         message: format!("{at}: {message}"),
         csv: false,
+        no_rate: false,
     };
     let country = entry.country.trim().to_ascii_uppercase();
     let country_ok =
@@ -74,17 +96,25 @@ fn parse_entry(
         Money::parse_amount(entry.price.trim()).map_err(|e| err("price", e.to_string()))?;
     let row_currency =
         Money::parse_currency(entry.currency.trim()).map_err(|e| err("currency", e.to_string()))?;
-    if row_currency != currency {
-        return Err(err(
+    let tenant = &currencies.tenant;
+    if row_currency != *tenant && !currencies.rated.contains(&row_currency) {
+        let mut e = err(
             "currency",
-            format!("prices must be in the tenant's currency, {currency}, not {row_currency}."),
-        ));
+            format!(
+                "there is no exchange rate from {row_currency} into {tenant}, the currency \
+                 this account is billed in: give the price in {tenant}, or ask the operator \
+                 to set a rate."
+            ),
+        );
+        e.no_rate = true;
+        return Err(e);
     }
     Ok(Price {
         country,
         message_type,
         price_micros,
         currency: row_currency,
+        fx: None,
     })
 }
 
@@ -95,6 +125,7 @@ fn check_list(prices: Vec<Price>, csv: bool) -> Result<Vec<Price>, PriceError> {
             field: "prices".into(),
             message: format!("At most {MAX_PRICES} prices."),
             csv,
+            no_rate: false,
         });
     }
     let mut seen = std::collections::HashSet::new();
@@ -107,6 +138,7 @@ fn check_list(prices: Vec<Price>, csv: bool) -> Result<Vec<Price>, PriceError> {
                     p.country, p.message_type
                 ),
                 csv,
+                no_rate: false,
             });
         }
     }
@@ -114,12 +146,15 @@ fn check_list(prices: Vec<Price>, csv: bool) -> Result<Vec<Price>, PriceError> {
 }
 
 /// A JSON price list (`{prices: [...]}` entries).
-pub fn from_entries(entries: &[PriceEntry], currency: &str) -> Result<Vec<Price>, PriceError> {
+pub fn from_entries(
+    entries: &[PriceEntry],
+    currencies: &PriceCurrencies,
+) -> Result<Vec<Price>, PriceError> {
     let prices = entries
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            parse_entry(p, currency, &format!("prices[{i}]"), |f| {
+            parse_entry(p, currencies, &format!("prices[{i}]"), |f| {
                 format!("prices[{i}].{f}")
             })
         })
@@ -129,11 +164,12 @@ pub fn from_entries(entries: &[PriceEntry], currency: &str) -> Result<Vec<Price>
 
 /// A CSV price list with the header `country,message_type,price,currency`; errors name the
 /// line.
-pub fn from_csv(body: &[u8], currency: &str) -> Result<Vec<Price>, PriceError> {
+pub fn from_csv(body: &[u8], currencies: &PriceCurrencies) -> Result<Vec<Price>, PriceError> {
     let fail = |field: &str, message: String| PriceError {
         field: field.into(),
         message,
         csv: true,
+        no_rate: false,
     };
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -161,12 +197,13 @@ pub fn from_csv(body: &[u8], currency: &str) -> Result<Vec<Price>, PriceError> {
             currency: record[3].to_owned(),
         };
         out.push(
-            parse_entry(&entry, currency, &format!("Line {line}"), |f| f.to_owned()).map_err(
-                |mut e| {
-                    e.csv = true;
-                    e
-                },
-            )?,
+            parse_entry(&entry, currencies, &format!("Line {line}"), |f| {
+                f.to_owned()
+            })
+            .map_err(|mut e| {
+                e.csv = true;
+                e
+            })?,
         );
     }
     check_list(out, true)
@@ -189,11 +226,15 @@ pub fn to_entries(prices: Vec<Price>) -> Vec<PriceEntry> {
 mod tests {
     use super::*;
 
+    fn usd() -> PriceCurrencies {
+        PriceCurrencies::only("USD")
+    }
+
     #[test]
     fn csv_rows_parse_and_errors_name_the_line() {
         let ok = from_csv(
             b"country,message_type,price,currency\nde,,0.07,usd\n*,otp,0.05,USD\n",
-            "USD",
+            &usd(),
         )
         .unwrap();
         assert_eq!(ok.len(), 2);
@@ -202,18 +243,29 @@ mod tests {
         assert_eq!(ok[0].price_micros, 70_000);
         let err = from_csv(
             b"country,message_type,price,currency\nDE,,0.07,USD\nXYZ,,1,USD\n",
-            "USD",
+            &usd(),
         )
         .unwrap_err();
         assert!(err.message.starts_with("Line 3:"), "{err}");
         assert!(err.csv);
-        let err = from_csv(b"country,price\nDE,1\n", "USD").unwrap_err();
+        let err = from_csv(b"country,price\nDE,1\n", &usd()).unwrap_err();
         assert!(err.message.starts_with("Line 1:"));
-        let err = from_csv(b"country,message_type,price,currency\nDE,,1,EUR\n", "USD").unwrap_err();
-        assert!(err.message.contains("tenant's currency"), "{err}");
+        let err =
+            from_csv(b"country,message_type,price,currency\nDE,,1,EUR\n", &usd()).unwrap_err();
+        assert!(
+            err.message.contains("no exchange rate from EUR into USD"),
+            "{err}"
+        );
+        assert!(err.no_rate && err.csv);
+        let rated = PriceCurrencies {
+            tenant: "USD".into(),
+            rated: vec!["EUR".into()],
+        };
+        let ok = from_csv(b"country,message_type,price,currency\nDE,,1,EUR\n", &rated).unwrap();
+        assert_eq!(ok[0].currency, "EUR");
         let err = from_csv(
             b"country,message_type,price,currency\nDE,,1,USD\nde,*,2,USD\n",
-            "USD",
+            &usd(),
         )
         .unwrap_err();
         assert!(err.message.contains("listed twice"), "{err}");
@@ -228,7 +280,7 @@ mod tests {
                 price: "1".into(),
                 currency: "USD".into(),
             }],
-            "USD",
+            &usd(),
         )
         .unwrap_err();
         assert_eq!(err.field, "prices[0].message_type");

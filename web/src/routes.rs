@@ -233,6 +233,11 @@ pub const FORMS: &[Form] = &[
         || web::post().to(forms::billing::save_tenant_fee),
     ),
     form(
+        "/admin/billing/rates",
+        Who::Platform(Action::ManageBilling),
+        || web::post().to(forms::billing::save_rates),
+    ),
+    form(
         "/admin/billing/close",
         Who::Platform(Action::CloseBillingPeriod),
         || web::post().to(forms::billing::close_period),

@@ -10,7 +10,7 @@ use chrono::Utc;
 use openclaw_core::db::messages::{Message, NewAttempt, Resolution, RoundResult};
 use openclaw_core::providers::{OutboundSms, ProviderClient, ProviderKind, SendOutcome, sandbox};
 use openclaw_core::queue::Topology;
-use openclaw_core::routing::{self, RouteTable};
+use openclaw_core::routing::{self, Charge, RouteTable};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 use uuid::Uuid;
@@ -138,12 +138,10 @@ pub async fn send_round(
             error_message: None,
             latency_ms,
         };
-        let cost_micros = if test_mode {
-            0
+        let cost = if test_mode {
+            Charge::default()
         } else {
-            candidate
-                .price_micros
-                .saturating_mul(i64::from(message.segments))
+            candidate.charge(message.segments)
         };
         match outcome {
             SendOutcome::Accepted {
@@ -157,7 +155,7 @@ pub async fn send_round(
                     resolution: Resolution::Sent {
                         provider_id: candidate.provider_id,
                         provider_message_id,
-                        cost_micros,
+                        cost,
                     },
                 };
             }
@@ -193,7 +191,7 @@ pub async fn send_round(
                     attempts,
                     resolution: Resolution::InDoubt {
                         provider_id: candidate.provider_id,
-                        cost_micros,
+                        cost,
                         message: format!(
                             "Whether the provider took the message is unknown ({text}); it is \
                              not sent again, and waits for the provider's receipt."

@@ -31,10 +31,7 @@ pub const MAX_DAYS_AHEAD: i64 = 366;
 #[derive(Debug, thiserror::Error)]
 pub enum BillingError {
     #[error("{message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: String, message: String },
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("No such tenant.")]
@@ -58,9 +55,9 @@ impl From<diesel_async::pooled_connection::deadpool::PoolError> for BillingError
     }
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> BillingError {
+pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> BillingError {
     BillingError::Invalid {
-        field,
+        field: field.into(),
         message: message.into(),
     }
 }

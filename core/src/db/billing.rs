@@ -656,3 +656,76 @@ pub async fn apply_status(
     .await
     .map(drop)
 }
+
+/// One of the operator's exchange rates (see the migration `exchange_rates`).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = super::schema::exchange_rates)]
+pub struct ExchangeRateRow {
+    pub from_currency: String,
+    pub to_currency: String,
+    pub rate_e9: i64,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: Option<Uuid>,
+}
+
+/// Every rate, by pair.
+pub async fn exchange_rates(conn: &mut AsyncPgConnection) -> QueryResult<Vec<ExchangeRateRow>> {
+    use super::schema::exchange_rates as r;
+    r::table
+        .order((r::from_currency.asc(), r::to_currency.asc()))
+        .select(ExchangeRateRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// Replaces the rates with `rows` (pairs whose rate is unchanged keep when and by whom it was
+/// set); returns them as stored.
+pub async fn replace_exchange_rates(
+    conn: &mut AsyncPgConnection,
+    rows: &[(String, String, i64)],
+    by: Option<Uuid>,
+) -> QueryResult<Vec<ExchangeRateRow>> {
+    let keep: Vec<String> = rows.iter().map(|(f, t, _)| format!("{f}>{t}")).collect();
+    diesel::sql_query(
+        "DELETE FROM exchange_rates WHERE NOT (from_currency || '>' || to_currency = ANY ($1))",
+    )
+    .bind::<diesel::sql_types::Array<Text>, _>(&keep)
+    .execute(conn)
+    .await?;
+    diesel::sql_query(
+        "INSERT INTO exchange_rates AS r (from_currency, to_currency, rate_e9, updated_by)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::uuid[])
+         ON CONFLICT (from_currency, to_currency) DO UPDATE
+             SET rate_e9 = excluded.rate_e9, updated_at = now(), updated_by = excluded.updated_by
+             WHERE r.rate_e9 <> excluded.rate_e9",
+    )
+    .bind::<diesel::sql_types::Array<Text>, _>(rows.iter().map(|r| &r.0).collect::<Vec<_>>())
+    .bind::<diesel::sql_types::Array<Text>, _>(rows.iter().map(|r| &r.1).collect::<Vec<_>>())
+    .bind::<diesel::sql_types::Array<BigInt>, _>(rows.iter().map(|r| r.2).collect::<Vec<_>>())
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Nullable<diesel::sql_types::Uuid>>, _>(
+        rows.iter().map(|_| by).collect::<Vec<_>>(),
+    )
+    .execute(conn)
+    .await?;
+    exchange_rates(conn).await
+}
+
+/// How many live price rows are in `from` for tenants billed in `to` (what needs that rate).
+pub async fn prices_in(conn: &mut AsyncPgConnection, from: &str, to: &str) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let n: N = diesel::sql_query(
+        "SELECT count(*)::int8 AS n FROM provider_prices pp
+         JOIN providers p ON p.id = pp.provider_id AND p.deleted_at IS NULL
+         JOIN tenants t ON t.id = pp.tenant_id
+         WHERE pp.currency = $1 AND t.currency = $2",
+    )
+    .bind::<Text, _>(from)
+    .bind::<Text, _>(to)
+    .get_result(conn)
+    .await?;
+    Ok(n.n)
+}

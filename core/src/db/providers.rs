@@ -164,6 +164,7 @@ impl From<PriceRow> for Price {
             message_type: r.message_type,
             price_micros: r.price_micros,
             currency: r.currency,
+            fx: None,
         }
     }
 }

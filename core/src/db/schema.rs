@@ -178,6 +178,19 @@ diesel::table! {
         amount_micros -> Int8,
         currency -> Text,
         created_at -> Timestamptz,
+        source_currency -> Nullable<Text>,
+        source_micros -> Nullable<Int8>,
+        rate_e9 -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    exchange_rates (from_currency, to_currency) {
+        from_currency -> Text,
+        to_currency -> Text,
+        rate_e9 -> Int8,
+        updated_at -> Timestamptz,
+        updated_by -> Nullable<Uuid>,
     }
 }
 
@@ -369,6 +382,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invoice_lines,
     billing_periods,
     billing_settings,
+    exchange_rates,
     tenant_fee_overrides,
     stripe_customers,
 );

@@ -23,7 +23,7 @@ use crate::db::{self, PgPool, providers, tenants};
 use crate::domain::ProviderId;
 use crate::members::Manager;
 use crate::permissions::{self, Action};
-use crate::prices::{self, PriceEntry, PriceError};
+use crate::prices::{self, PriceCurrencies, PriceEntry, PriceError};
 use crate::routing::{Price, RouteProvider};
 
 /// What `max_concurrency` is when none is given (the column's default).
@@ -400,11 +400,15 @@ pub async fn replace_prices(
     require(manager, Action::ManageProviders)?;
     let mut conn = pool.get().await?;
     db::scoped(&mut conn, manager.tenant, async |c| {
-        let currency = tenants::find(c, manager.tenant).await?.currency;
+        let tenant = tenants::find(c, manager.tenant).await?.currency;
+        let currencies = PriceCurrencies {
+            rated: crate::billing::rates::convertible_into(c, &tenant).await?,
+            tenant,
+        };
         let prices = match input {
-            PriceInput::Entries(entries) => prices::from_entries(entries, &currency)?,
+            PriceInput::Entries(entries) => prices::from_entries(entries, &currencies)?,
             // Blank lines or spaces around a pasted list are not rows.
-            PriceInput::Csv(body) => prices::from_csv(body.trim_ascii(), &currency)?,
+            PriceInput::Csv(body) => prices::from_csv(body.trim_ascii(), &currencies)?,
         };
         if providers::find(c, manager.tenant, id).await?.is_none() {
             return Err(ProviderError::NotFound);
@@ -486,6 +490,7 @@ pub(crate) async fn provision_sandbox(
         message_type: "*".into(),
         price_micros: 0,
         currency,
+        fx: None,
     }];
     providers::replace_prices(c, manager.tenant, row.id, &prices).await?;
     audit::record(

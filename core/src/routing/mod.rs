@@ -7,6 +7,8 @@ pub mod table;
 pub use table::{Gateway, RouteTable, RouteTables};
 use uuid::Uuid;
 
+use crate::domain::Rate;
+
 /// One price row: `country` is ISO 3166-1 alpha-2 or `*`; `message_type` a type or `*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Price {
@@ -14,6 +16,83 @@ pub struct Price {
     pub message_type: String,
     pub price_micros: i64,
     pub currency: String,
+    /// In a route table, a price given in another currency than the tenant's, converted into
+    /// it ([`convert`]): the price as given, and the rate. None as stored.
+    pub fx: Option<Fx>,
+}
+
+/// An amount converted into the tenant's currency: the amount in the currency it was given in,
+/// and the rate used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fx {
+    pub currency: String,
+    pub micros: i64,
+    pub rate: Rate,
+}
+
+/// What a message costs through a provider, in the tenant's currency, with what it was
+/// converted from when its price was in another currency.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Charge {
+    pub micros: i64,
+    pub fx: Option<Fx>,
+}
+
+impl Charge {
+    /// `segments` of a price per segment (saturating; the conversion is of the price per
+    /// segment, so the cost is the same whichever way it is read).
+    pub fn of(price_micros: i64, fx: Option<&Fx>, segments: i32) -> Charge {
+        let n = i64::from(segments);
+        Charge {
+            micros: price_micros.saturating_mul(n),
+            fx: fx.map(|f| Fx {
+                currency: f.currency.clone(),
+                micros: f.micros.saturating_mul(n),
+                rate: f.rate,
+            }),
+        }
+    }
+}
+
+/// The operator's exchange rates, by (from, to) currency.
+pub type Rates = std::collections::HashMap<(String, String), Rate>;
+
+/// A provider's prices in the tenant's currency `tenant`: a price in another currency is
+/// converted at the operator's rate into it, rounded half to even, and remembers what it was
+/// ([`Fx`]). A price with no rate (its rate was removed after it was uploaded) is left out, so
+/// the provider is not priced there, and said so in the log.
+pub fn convert(prices: Vec<Price>, tenant: &str, rates: &Rates) -> Vec<Price> {
+    prices
+        .into_iter()
+        .filter_map(|p| {
+            if p.currency == tenant {
+                return Some(p);
+            }
+            let rate = rates.get(&(p.currency.clone(), tenant.to_owned()));
+            let converted = rate.and_then(|r| r.convert(p.price_micros).map(|m| (*r, m)));
+            match converted {
+                Some((rate, micros)) => Some(Price {
+                    price_micros: micros,
+                    currency: tenant.to_owned(),
+                    fx: Some(Fx {
+                        currency: p.currency,
+                        micros: p.price_micros,
+                        rate,
+                    }),
+                    ..p
+                }),
+                None => {
+                    tracing::warn!(
+                        from = %p.currency,
+                        to = tenant,
+                        country = %p.country,
+                        "no exchange rate for a price; the provider is not priced there"
+                    );
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// What routing needs to know of a provider.
@@ -30,8 +109,18 @@ pub struct RouteProvider {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     pub provider_id: Uuid,
+    /// Per segment, in the tenant's currency.
     pub price_micros: i64,
     pub currency: String,
+    /// What the price was converted from, if it was given in another currency.
+    pub fx: Option<Fx>,
+}
+
+impl Candidate {
+    /// What `segments` cost through it.
+    pub fn charge(&self, segments: i32) -> Charge {
+        Charge::of(self.price_micros, self.fx.as_ref(), segments)
+    }
 }
 
 /// The price for a destination: an exact country beats `*`, and within each a price for the
@@ -77,6 +166,7 @@ pub fn candidates(
                 provider_id: p.id,
                 price_micros: price.price_micros,
                 currency: price.currency.clone(),
+                fx: price.fx.clone(),
             })
         })
         .collect();
@@ -98,6 +188,7 @@ mod tests {
             message_type: message_type.into(),
             price_micros: micros,
             currency: "USD".into(),
+            fx: None,
         }
     }
 
@@ -162,6 +253,40 @@ mod tests {
             .map(|c| c.provider_id.as_u128())
             .collect();
         assert_eq!(order, vec![3, 9]);
+    }
+
+    #[test]
+    fn prices_in_another_currency_convert_at_the_rate_and_remember_it() {
+        let eur = Price {
+            currency: "EUR".into(),
+            ..price("DE", "*", 7_500)
+        };
+        let gbp = Price {
+            currency: "GBP".into(),
+            ..price("FR", "*", 1_000)
+        };
+        let rate = Rate::parse("1.0845").unwrap();
+        let rates: Rates = [(("EUR".into(), "USD".into()), rate)].into_iter().collect();
+        let out = convert(vec![price("*", "*", 9_000), eur, gbp], "USD", &rates);
+        assert_eq!(out.len(), 2, "the GBP price has no rate: left out");
+        assert_eq!(out[0], price("*", "*", 9_000));
+        assert_eq!(out[1].price_micros, 8_134);
+        assert_eq!(out[1].currency, "USD");
+        let fx = out[1].fx.clone().unwrap();
+        assert_eq!(
+            (fx.currency.as_str(), fx.micros, fx.rate),
+            ("EUR", 7_500, rate)
+        );
+        // Routed by the converted price: 8,134 beats 9,000.
+        let providers = vec![
+            provider(1, false, vec![out[0].clone()]),
+            provider(2, false, vec![out[1].clone()]),
+        ];
+        let first = candidates(&providers, "DE", "otp", false).remove(0);
+        assert_eq!(first.provider_id.as_u128(), 2);
+        let charge = first.charge(3);
+        assert_eq!(charge.micros, 24_402);
+        assert_eq!(charge.fx.unwrap().micros, 22_500);
     }
 
     #[test]

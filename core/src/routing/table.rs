@@ -42,8 +42,8 @@ pub struct RouteTable {
     pub billing: crate::billing::terms::Terms,
 }
 
-/// Reads a tenant's route table: its live providers and prices, their credentials opened, and
-/// its default sender.
+/// Reads a tenant's route table: its live providers and prices (in the tenant's currency, at
+/// the operator's exchange rates), their credentials opened, and its default sender.
 pub async fn load(
     conn: &mut AsyncPgConnection,
     settings: &Settings,
@@ -54,6 +54,7 @@ pub async fn load(
     let default_sender = tenant.default_sender_ids.into_iter().next();
     let hard_cap = crate::db::budgets::is_hard_cap(conn, tenant_id).await?;
     let billing = crate::billing::terms::load(conn, tenant_id, &tenant.currency).await?;
+    let rates = crate::billing::rates::load(conn).await?;
     let mut table = RouteTable {
         providers: Vec::with_capacity(rows.len()),
         gateways: HashMap::with_capacity(rows.len()),
@@ -61,7 +62,10 @@ pub async fn load(
         hard_cap,
         billing,
     };
-    for p in rows {
+    for mut p in rows {
+        // Prices in another currency than the tenant's, converted into it: routing, estimates,
+        // holds and costs all read the converted price.
+        p.route.prices = super::convert(p.route.prices, &tenant.currency, &rates);
         table.providers.push(p.route);
         let kind = p.row.kind;
         let credentials = Credentials::open(

@@ -49,7 +49,9 @@ fn expected_who(path: &str) -> Option<Who> {
         "/settings" => Who::Tenant(ManageSettings),
         "/spend/budget" | "/spend/budget/remove" => Who::Tenant(ManageBudget),
         "/members" | "/members/{id}/role" | "/members/{id}/remove" => Who::Tenant(ManageMembers),
-        "/admin/billing/settings" | "/admin/billing/tenant-fee" => Who::Platform(ManageBilling),
+        "/admin/billing/settings" | "/admin/billing/tenant-fee" | "/admin/billing/rates" => {
+            Who::Platform(ManageBilling)
+        }
         "/admin/billing/close" => Who::Platform(CloseBillingPeriod),
         _ => return None,
     })
@@ -130,6 +132,8 @@ fn body(path: &str, valid: bool) -> Option<Vec<(&'static str, &'static str)>> {
             ("tenant", "ten_01JD2X4N9X4S0M6ZQ4C3W5Y8RT"),
             ("platform_fee", "0.0005"),
         ],
+        ("/admin/billing/rates", false) => vec![("rates", "EUR,USD,zero")],
+        ("/admin/billing/rates", true) => vec![("rates", "EUR,USD,1.08")],
         ("/admin/billing/close", false) => vec![("period", "2026-13")],
         ("/admin/billing/close", true) => vec![("period", "2020-01")],
         _ => return None,

@@ -67,7 +67,13 @@ fn expectation(method: &str, path: &str) -> Option<(Who, Option<Value>)> {
             | "/v1/admin/billing/periods"
             | "/v1/admin/tenants/{id}/billing",
         ) => (Who::Platform(ReadBilling), None),
-        ("get", "/v1/admin/invoices") => (Who::Platform(ReadBilling), None),
+        ("get", "/v1/admin/invoices" | "/v1/admin/exchange-rates") => {
+            (Who::Platform(ReadBilling), None)
+        }
+        ("put", "/v1/admin/exchange-rates") => (
+            Who::Platform(ManageBilling),
+            Some(json!({"rates": [{"from": "EUR", "to": "USD", "rate": "1.08"}]})),
+        ),
         ("put", "/v1/admin/billing/settings") => (
             Who::Platform(ManageBilling),
             Some(json!({"platform_fee": {"amount": "0", "currency": "USD"}})),

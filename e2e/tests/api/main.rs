@@ -11,6 +11,7 @@ mod bad_input;
 mod billing;
 mod budget;
 mod changes;
+mod exchange_rates;
 mod invoices;
 mod isolation;
 mod members;

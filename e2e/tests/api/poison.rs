@@ -161,6 +161,7 @@ async fn the_group_commit_fails_a_refused_row_alone() {
             message_type: "*".into(),
             price_micros: 5_000,
             currency: "USD".into(),
+            fx: None,
         }],
     }];
     let row = |body: &str| {

@@ -38,7 +38,7 @@ pub fn config(cfg: &mut ServiceConfig) {
 impl From<BillingError> for ApiError {
     fn from(e: BillingError) -> ApiError {
         match e {
-            BillingError::Invalid { field, message } => ApiError::invalid(field, message),
+            BillingError::Invalid { field, message } => ApiError::invalid(&field, message),
             BillingError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
             BillingError::NotFound => ApiError::not_found("tenant"),
             BillingError::Conflict { code, message } => ApiError::conflict(code, message),

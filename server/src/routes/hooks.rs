@@ -176,7 +176,7 @@ pub async fn provider_status(
         let settlement = Settlement {
             provider_id: provider_uuid,
             provider_message_id: receipt.provider_message_id.clone(),
-            cost_micros: message
+            cost: message
                 .cost_through(&state.routes.get(tenant_id).await?.providers, provider_uuid),
         };
         let settled = messages::settle_in_doubt(

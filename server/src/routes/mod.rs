@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod billing;
 pub mod budget;
+pub mod exchange_rates;
 pub mod health;
 pub mod hooks;
 pub mod members;
@@ -43,6 +44,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     spend::config(cfg);
     budget::config(cfg);
     billing::config(cfg);
+    exchange_rates::config(cfg);
     hooks::config(cfg);
 }
 

@@ -325,7 +325,14 @@ pub struct PriceList {
 
 impl From<PriceError> for ApiError {
     fn from(e: PriceError) -> ApiError {
-        if e.csv {
+        if e.no_rate {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "no_exchange_rate",
+                e.message,
+            )
+            .with_field(&e.field)
+        } else if e.csv {
             ApiError::bad_request("invalid_csv", e.message)
         } else {
             ApiError::invalid(&e.field, e.message)
@@ -351,6 +358,7 @@ impl From<PriceError> for ApiError {
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: send `application/json` or `text/csv`", body = ErrorBody),
+        (status = 422, description = "`no_exchange_rate`: a price is in a currency the operator has no exchange rate for into the tenant's; `field` names the entry (`prices[3].currency`, or `currency` for CSV)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

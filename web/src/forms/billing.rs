@@ -1,11 +1,12 @@
 //! Platform staff's billing forms, on the billing page (`openclaw_core::billing`, the services
 //! `PUT /v1/admin/billing/settings`, `PUT /v1/admin/tenants/{id}/billing` and
-//! `POST /v1/admin/billing/periods/{period}/close` call too).
+//! `POST /v1/admin/billing/periods/{period}/close` and `PUT /v1/admin/exchange-rates` call
+//! too).
 
 use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
-use openclaw_core::billing::invoices;
 use openclaw_core::billing::settings::{self, OverrideInput, SettingsInput};
+use openclaw_core::billing::{invoices, rates};
 use openclaw_core::changes::Change;
 use openclaw_core::domain::{Period, TenantId};
 
@@ -137,5 +138,24 @@ pub async fn close_period(
             Back::to(&ctx, to, "close-period").with(Some("saved"), note)
         }
         Err(e) => back.keeping([("period", typed)]).failed(e),
+    }
+}
+
+pub async fn save_rates(ctx: web::Data<AppContext>, s: StaffMember, form: Fields) -> HttpResponse {
+    let text = field(&form, "rates");
+    let back =
+        Back::to(&ctx, "/admin/billing#rates", "exchange-rates").keeping([("rates", text.clone())]);
+    match rates::put_lines(&ctx.pool, s.staff(), &text).await {
+        Ok(stored) => {
+            ctx.changed(Change::Billing).await;
+            let note = match stored.len() {
+                0 => "No exchange rates now.".to_owned(),
+                1 => "Exchange rates saved: 1 rate.".to_owned(),
+                n => format!("Exchange rates saved: {n} rates."),
+            };
+            back.keeping(Vec::<(&str, String)>::new())
+                .with(Some("saved"), note)
+        }
+        Err(e) => back.failed(e),
     }
 }

@@ -168,7 +168,7 @@ impl Flashable for TestSendError {
 impl Flashable for BillingError {
     fn fault(self) -> Fault {
         match self {
-            BillingError::Invalid { field, message } => mistake(Some(field), message, true),
+            BillingError::Invalid { field, message } => mistake(Some(&field), message, true),
             BillingError::Internal(cause) => Fault::Internal {
                 cause,
                 sentence: INTERNAL,

@@ -1,6 +1,6 @@
 //! Platform staff's billing page: the billing settings in force and scheduled (and the form
-//! that changes them, for platform admins), a tenant's own fee, closing a month, and a
-//! month's invoices with where each one's close stands (`openclaw_core::billing`, the services
+//! that changes them, for platform admins), the exchange rates, a tenant's own fee, closing a
+//! month, and a month's invoices with where each one's close stands (`openclaw_core::billing`, the services
 //! the `/v1/admin/billing/…` and `/v1/admin/invoices` routes call too).
 
 use chrono::Utc;
@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use openclaw_core::billing::invoices::{self, WithLines};
+use openclaw_core::billing::rates::{self, ExchangeRate};
 use openclaw_core::billing::settings::{self, Settings, Version};
 use openclaw_core::db::billing::BillingPeriod;
 use openclaw_core::db::tenants::{self, Summary};
@@ -26,6 +27,7 @@ struct BillingPage {
     periods: Vec<BillingPeriod>,
     invoices: Vec<WithLines>,
     tenants: Vec<Summary>,
+    rates: Vec<ExchangeRate>,
     can_manage: bool,
     can_close: bool,
 }
@@ -42,6 +44,7 @@ async fn load(period: Period) -> Option<anyhow::Result<BillingPage>> {
             let periods = invoices::periods(&ctx.pool, &staff).await?;
             let invoices =
                 invoices::period_invoices(&ctx.pool, &staff, period, None, None, 1_000).await?;
+            let rates = rates::list(&ctx.pool, &staff).await?;
             let mut conn = ctx.pool.get().await?;
             let tenants = tenants::summaries(&mut conn, None, 1_000).await?;
             Ok(BillingPage {
@@ -49,6 +52,7 @@ async fn load(period: Period) -> Option<anyhow::Result<BillingPage>> {
                 periods,
                 invoices,
                 tenants,
+                rates,
                 can_manage: allowed(identity.role, Action::ManageBilling),
                 can_close: allowed(identity.role, Action::CloseBillingPeriod),
             })
@@ -100,6 +104,7 @@ pub fn AdminBilling() -> impl IntoView {
     let settings_flash = super::take_flash("billing-settings");
     let fee_flash = super::take_flash("tenant-fee");
     let close_flash = super::take_flash("close-period");
+    let rates_flash = super::take_flash("exchange-rates");
     let query = use_query_map().get_untracked();
     let last_month = {
         let this = Period::of(Utc::now().date_naive());
@@ -122,7 +127,7 @@ pub fn AdminBilling() -> impl IntoView {
         <Title text="Billing — OpenClaw staff" />
         <Suspense fallback=|| ()>
             {Suspend::new({
-                let (settings_flash, fee_flash, close_flash) = (settings_flash.clone(), fee_flash.clone(), close_flash.clone());
+                let (settings_flash, fee_flash, close_flash, rates_flash) = (settings_flash.clone(), fee_flash.clone(), close_flash.clone(), rates_flash.clone());
                 let period_error = period_error.clone();
                 async move {
                 match load(period).await {
@@ -137,6 +142,8 @@ pub fn AdminBilling() -> impl IntoView {
                         let sf = settings_flash.clone();
                         let ff = fee_flash.clone();
                         let cf = close_flash.clone();
+                        let rf = rates_flash.clone();
+                        let rates_text = kept(&rf, "rates", rates::to_lines(&page.rates));
                         let names: std::collections::HashMap<uuid::Uuid, String> =
                             page.tenants.iter().map(|t| (t.id, t.name.clone())).collect();
                         let chosen_tenant = ff.value("tenant");
@@ -256,6 +263,38 @@ pub fn AdminBilling() -> impl IntoView {
                                         </fieldset>
                                     </form>
                                     {(!page.can_manage).then(|| view! { <p class="hint">"Only platform admins can change the billing settings."</p> })}
+                                </section>
+                                <section class="card wide" id="rates" aria-labelledby="rates-title">
+                                    <h2 id="rates-title">"Exchange rates"</h2>
+                                    <Notes flash=rf.clone() />
+                                    <p class="hint">"A price given in another currency than its tenant's converts at the rate from that currency into the tenant's, for what is sent from now on; what was charged keeps its rate. A rate that tenants' prices are in cannot be removed."</p>
+                                    {if page.rates.is_empty() {
+                                        view! { <p class="empty-note">"No exchange rates: every price must be in its tenant's currency."</p> }.into_any()
+                                    } else {
+                                        view! {
+                                            <table>
+                                                <thead><tr><th scope="col">"From"</th><th scope="col">"To"</th><th scope="col">"Rate"</th><th scope="col">"Changed"</th></tr></thead>
+                                                <tbody>
+                                                    {page.rates.iter().map(|r| view! {
+                                                        <tr>
+                                                            <td>{r.from.clone()}</td>
+                                                            <td>{r.to.clone()}</td>
+                                                            <td>{r.rate.to_string()}</td>
+                                                            <td>{r.updated_at.format("%Y-%m-%d %H:%M UTC").to_string()}</td>
+                                                        </tr>
+                                                    }).collect_view()}
+                                                </tbody>
+                                            </table>
+                                        }.into_any()
+                                    }}
+                                    <form class="form" method="post" action="/admin/billing/rates">
+                                        <fieldset disabled=!page.can_manage>
+                                            <label for="rates-text">"Rates, one per line: from,to,rate (1 from = rate to)"</label>
+                                            <textarea id="rates-text" name="rates" rows="6" placeholder="EUR,USD,1.0845">{rates_text}</textarea>
+                                            {rf.error_for("rates").map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                                            <button type="submit">"Save exchange rates"</button>
+                                        </fieldset>
+                                    </form>
                                 </section>
                                 <section class="card wide" id="tenant-fee" aria-labelledby="tenant-fee-title">
                                     <h2 id="tenant-fee-title">"A tenant's own fee"</h2>

@@ -77,7 +77,7 @@ pub enum Resolution {
     Sent {
         provider_id: Uuid,
         provider_message_id: String,
-        cost_micros: i64,
+        cost: Charge,
     },
     /// Try again in round `round + 1` at `at`.
     Retry {
@@ -90,11 +90,11 @@ pub enum Resolution {
     },
     Expired,
     /// The provider may have taken it (the call timed out or broke off): never sent again;
-    /// it waits for the provider's receipt ([`settle_in_doubt`]). `cost_micros` is what it
-    /// costs if a receipt turns out to have overtaken this result.
+    /// it waits for the provider's receipt ([`settle_in_doubt`]). `cost` is what it costs if
+    /// a receipt turns out to have overtaken this result.
     InDoubt {
         provider_id: Uuid,
-        cost_micros: i64,
+        cost: Charge,
         message: String,
         provider_code: Option<String>,
     },
@@ -133,6 +133,9 @@ pub async fn finish_rounds(
     let mut provider_ids: Vec<Option<Uuid>> = Vec::with_capacity(n);
     let mut provider_msg_ids: Vec<Option<String>> = Vec::with_capacity(n);
     let mut costs: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut fx_currencies: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut fx_micros: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut fx_rates: Vec<Option<i64>> = Vec::with_capacity(n);
     let mut error_codes: Vec<Option<String>> = Vec::with_capacity(n);
     let mut error_messages: Vec<Option<String>> = Vec::with_capacity(n);
     let mut error_provider_codes: Vec<Option<String>> = Vec::with_capacity(n);
@@ -141,18 +144,18 @@ pub async fn finish_rounds(
         ids.push(m.id);
         rounds.push(m.round);
         let mut next_round = m.round;
-        let (mut pid, mut pmid, mut cost) = (None, None, None);
+        let (mut pid, mut pmid, mut cost) = (None, None, None::<&Charge>);
         let (mut ec, mut em, mut epc) = (None, None, None);
         let st = match &r.resolution {
             Resolution::Sent {
                 provider_id,
                 provider_message_id,
-                cost_micros,
+                cost: charge,
             } => {
                 (pid, pmid, cost) = (
                     Some(*provider_id),
                     Some(provider_message_id.clone()),
-                    Some(*cost_micros),
+                    Some(charge),
                 );
                 Status::Sent.as_str()
             }
@@ -180,11 +183,11 @@ pub async fn finish_rounds(
             }
             Resolution::InDoubt {
                 provider_id,
-                cost_micros,
+                cost: charge,
                 message,
                 provider_code,
             } => {
-                (pid, cost) = (Some(*provider_id), Some(*cost_micros));
+                (pid, cost) = (Some(*provider_id), Some(charge));
                 (ec, em, epc) = (
                     Some(OUTCOME_UNKNOWN.to_owned()),
                     Some(message.clone()),
@@ -197,7 +200,11 @@ pub async fn finish_rounds(
         next_rounds.push(next_round);
         provider_ids.push(pid);
         provider_msg_ids.push(pmid);
-        costs.push(cost);
+        costs.push(cost.map(|c| c.micros));
+        let fx = cost.and_then(|c| c.fx.as_ref());
+        fx_currencies.push(fx.map(|f| f.currency.clone()));
+        fx_micros.push(fx.map(|f| f.micros));
+        fx_rates.push(fx.map(|f| f.rate.e9()));
         error_codes.push(ec);
         error_messages.push(em);
         error_provider_codes.push(epc);
@@ -240,9 +247,11 @@ pub async fn finish_rounds(
         format!(
             "WITH v AS (
                  SELECT * FROM unnest($1::uuid[], $2::int4[], $3::text[], $4::int4[], $5::uuid[],
-                     $6::text[], $7::int8[], $8::text[], $9::text[], $10::text[])
+                     $6::text[], $7::int8[], $8::text[], $9::text[], $10::text[], $25::text[],
+                     $26::int8[], $27::int8[])
                    AS v(id, round, status, next_round, provider_id, provider_message_id, cost,
-                        error_code, error_message, error_provider_code)),
+                        error_code, error_message, error_provider_code, fx_currency, fx_micros,
+                        fx_rate)),
              upd AS (
                  UPDATE messages AS m SET
                      status = CASE WHEN {moves} THEN v.status ELSE m.status END,
@@ -256,6 +265,12 @@ pub async fn finish_rounds(
                      provider_message_id = COALESCE(v.provider_message_id, m.provider_message_id),
                      cost_micros = CASE WHEN {doubt} THEN m.cost_micros
                                    ELSE COALESCE(v.cost, m.cost_micros) END,
+                     cost_source_currency = CASE WHEN {doubt} OR v.cost IS NULL
+                                            THEN m.cost_source_currency ELSE v.fx_currency END,
+                     cost_source_micros = CASE WHEN {doubt} OR v.cost IS NULL
+                                          THEN m.cost_source_micros ELSE v.fx_micros END,
+                     cost_rate_e9 = CASE WHEN {doubt} OR v.cost IS NULL
+                                    THEN m.cost_rate_e9 ELSE v.fx_rate END,
                      error_code = CASE WHEN {overtaken} THEN NULL ELSE v.error_code END,
                      error_message = CASE WHEN {overtaken} THEN NULL ELSE v.error_message END,
                      error_provider_code = CASE WHEN {overtaken} THEN NULL
@@ -264,7 +279,8 @@ pub async fn finish_rounds(
                  WHERE m.id = v.id AND m.round = v.round AND m.claimed_at IS NOT NULL
                  RETURNING m.id, v.round AS attempt, m.tenant_id, m.mode, m.country,
                            m.message_type, m.currency, m.segments, m.fee_micros,
-                           v.provider_id AS via, v.cost,
+                           v.provider_id AS via, v.cost, v.fx_currency, v.fx_micros,
+                           v.fx_rate,
                            -- In doubt, but a receipt overtook this result: it was sent.
                            CASE WHEN v.status = '{in_doubt}' AND m.doubt_until IS NULL THEN {sent}
                            ELSE v.status END AS outcome),
@@ -342,6 +358,9 @@ pub async fn finish_rounds(
         .bind::<diesel::sql_types::Interval, _>(interval(
             chrono::Duration::from_std(outcome_window).unwrap_or(chrono::Duration::MAX),
         ))
+        .bind::<Array<Nullable<Text>>, _>(&fx_currencies)
+        .bind::<Array<Nullable<BigInt>>, _>(&fx_micros)
+        .bind::<Array<Nullable<BigInt>>, _>(&fx_rates)
         .load(conn)
         .await?;
     Ok(applied.into_iter().map(|a| a.id).collect())
@@ -449,7 +468,7 @@ pub async fn claimed_elsewhere(
 /// worker would have. Only rows still claimed in that round, past `sending` and unpriced change.
 pub async fn settle_orphans(
     conn: &mut AsyncPgConnection,
-    orphans: &[(Orphan, i64)],
+    orphans: &[(Orphan, Charge)],
 ) -> QueryResult<usize> {
     if orphans.is_empty() {
         return Ok(0);
@@ -457,13 +476,16 @@ pub async fn settle_orphans(
     static SETTLE: LazyLock<String> = LazyLock::new(|| {
         format!(
             "WITH upd AS (
-                 UPDATE messages AS m SET claimed_at = NULL, cost_micros = v.cost
-                 FROM unnest($1::uuid[], $2::int4[], $3::int8[]) AS v(id, round, cost)
+                 UPDATE messages AS m SET claimed_at = NULL, cost_micros = v.cost,
+                     cost_source_currency = v.fx_currency, cost_source_micros = v.fx_micros,
+                     cost_rate_e9 = v.fx_rate
+                 FROM unnest($1::uuid[], $2::int4[], $3::int8[], $4::text[], $5::int8[],
+                             $6::int8[]) AS v(id, round, cost, fx_currency, fx_micros, fx_rate)
                  WHERE m.id = v.id AND m.round = v.round AND m.claimed_at IS NOT NULL
                    AND {taken} AND m.cost_micros IS NULL AND m.provider_id IS NOT NULL
                  RETURNING m.id, m.round, m.round AS attempt, m.tenant_id, m.mode, m.country,
                            m.message_type, m.currency, m.segments, m.fee_micros, m.provider_id,
-                           m.cost_micros),
+                           m.cost_micros, {fx}),
              settled AS (
                  DELETE FROM message_outbox AS o USING upd
                  WHERE o.message_id = upd.id AND o.round = upd.round),
@@ -471,14 +493,29 @@ pub async fn settle_orphans(
              SELECT id FROM upd",
             taken = Status::sql_in("m.status", &Status::TAKEN),
             spend = spend_rollup("upd", "provider_id", "cost_micros", "true"),
+            fx = FX_COLUMNS,
         )
     });
+    let fx = |f: fn(&Fx) -> Option<i64>| -> Vec<Option<i64>> {
+        orphans
+            .iter()
+            .map(|(_, c)| c.fx.as_ref().and_then(f))
+            .collect()
+    };
     diesel::sql_query(SETTLE.as_str())
         .bind::<Array<diesel::sql_types::Uuid>, _>(
             orphans.iter().map(|(o, _)| o.id).collect::<Vec<_>>(),
         )
         .bind::<Array<Integer>, _>(orphans.iter().map(|(o, _)| o.round).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(orphans.iter().map(|(_, c)| *c).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(orphans.iter().map(|(_, c)| c.micros).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(
+            orphans
+                .iter()
+                .map(|(_, c)| c.fx.as_ref().map(|f| f.currency.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<BigInt>>, _>(fx(|f| Some(f.micros)))
+        .bind::<Array<Nullable<BigInt>>, _>(fx(|f| Some(f.rate.e9())))
         .execute(conn)
         .await
 }

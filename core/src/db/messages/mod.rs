@@ -18,6 +18,11 @@
 pub use crate::domain::Status;
 use crate::domain::{KeyMode, LedgerKind};
 pub use crate::providers::AttemptOutcome;
+pub use crate::routing::{Charge, Fx};
+
+/// The stored conversion of a message's cost, named as [`spend_rollup`] reads it.
+const FX_COLUMNS: &str = "m.cost_source_currency AS fx_currency, m.cost_source_micros AS fx_micros,
+     m.cost_rate_e9 AS fx_rate";
 
 /// A status as an SQL literal (`'sent'`), for statements generated from [`Status`].
 fn lit(status: Status) -> String {
@@ -35,8 +40,9 @@ fn append_event(target: &str, status: &str) -> String {
 /// SQL of two CTEs, `ledger` and `spend`: the rows of `from` (each a message a provider took,
 /// with its id, `attempt` (the round it was taken in), tenant_id, mode, country, message_type,
 /// currency, segments and fee_micros) that match `filter` become spend ledger entries — the
-/// message's own, the provider in column `provider` and the cost in column `cost`, and its
-/// platform fee's where it has one — and the entries written are added to the daily rollup.
+/// message's own, the provider in column `provider` and the cost in column `cost` (converted
+/// from `fx_micros` of `fx_currency` at `fx_rate` when its price was in another currency), and
+/// its platform fee's where it has one — and the entries written are added to the daily rollup.
 /// An entry is unique per (message, attempt, kind), so a replayed statement charges nothing
 /// twice, and only entries actually written reach the rollup. Test-mode messages cost nothing
 /// and write nothing. Rollup rows are locked in key order, so concurrent writers cannot
@@ -45,9 +51,13 @@ fn spend_rollup(from: &str, provider: &str, cost: &str, filter: &str) -> String 
     format!(
         "ledger AS (
              INSERT INTO ledger_entries (tenant_id, message_id, attempt, kind, day, provider_id,
-                 country, message_type, segments, amount_micros, currency)
+                 country, message_type, segments, amount_micros, currency, source_currency,
+                 source_micros, rate_e9)
              SELECT f.tenant_id, f.id, f.attempt, k.kind, (now() AT TIME ZONE 'UTC')::date,
-                 f.{provider}, f.country, f.message_type, f.segments, k.amount, f.currency
+                 f.{provider}, f.country, f.message_type, f.segments, k.amount, f.currency,
+                 CASE WHEN k.kind = '{message}' THEN f.fx_currency END,
+                 CASE WHEN k.kind = '{message}' THEN f.fx_micros END,
+                 CASE WHEN k.kind = '{message}' THEN f.fx_rate END
              FROM {from} AS f
              CROSS JOIN LATERAL (VALUES ('{message}', COALESCE(f.{cost}, 0)),
                                         ('{fee}', f.fee_micros)) AS k(kind, amount)

@@ -134,7 +134,7 @@ pub async fn apply_receipts(
 pub struct Settlement {
     pub provider_id: Uuid,
     pub provider_message_id: String,
-    pub cost_micros: i64,
+    pub cost: Charge,
 }
 
 /// Settles a message in doubt from its provider's receipt: it was taken, so it is `sent` (or
@@ -162,17 +162,19 @@ pub async fn settle_in_doubt(
             "WITH upd AS (
                  UPDATE messages AS m SET status = $3, doubt_until = NULL,
                      provider_id = $5, provider_message_id = $6, cost_micros = $7,
+                     cost_source_currency = $8, cost_source_micros = $9, cost_rate_e9 = $10,
                      error_code = NULL, error_message = NULL, error_provider_code = $4,
                      events = {event}
                  WHERE tenant_id = $1 AND id = $2 AND doubt_until IS NOT NULL AND {moves}
                  RETURNING m.id, m.round AS attempt, m.tenant_id, m.mode, m.country,
                            m.message_type, m.currency, m.segments, m.fee_micros, m.provider_id,
-                           m.cost_micros),
+                           m.cost_micros, {fx}),
              {spend}
              SELECT id FROM upd",
             event = append_event("m", "$3::text"),
             moves = Status::sql_may_become("m.status", "$3::text"),
             spend = spend_rollup("upd", "provider_id", "cost_micros", "true"),
+            fx = FX_COLUMNS,
         )
     });
     let settled: Vec<Settled> = diesel::sql_query(SETTLE.as_str())
@@ -182,7 +184,10 @@ pub async fn settle_in_doubt(
         .bind::<Nullable<Text>, _>(provider_code)
         .bind::<diesel::sql_types::Uuid, _>(settlement.provider_id)
         .bind::<Text, _>(&settlement.provider_message_id)
-        .bind::<BigInt, _>(settlement.cost_micros)
+        .bind::<BigInt, _>(settlement.cost.micros)
+        .bind::<Nullable<Text>, _>(settlement.cost.fx.as_ref().map(|f| &f.currency))
+        .bind::<Nullable<BigInt>, _>(settlement.cost.fx.as_ref().map(|f| f.micros))
+        .bind::<Nullable<BigInt>, _>(settlement.cost.fx.as_ref().map(|f| f.rate.e9()))
         .load(conn)
         .await?;
     Ok(!settled.is_empty())

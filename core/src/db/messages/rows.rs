@@ -55,17 +55,25 @@ impl Message {
     /// What the message costs through `provider` at its current price in `routes`: nothing in
     /// test mode; the estimate made at accept time if that provider has no price for it any
     /// more. For sends recorded from a receipt rather than the worker's own answer.
-    pub fn cost_through(&self, routes: &[crate::routing::RouteProvider], provider: Uuid) -> i64 {
+    pub fn cost_through(
+        &self,
+        routes: &[crate::routing::RouteProvider],
+        provider: Uuid,
+    ) -> crate::routing::Charge {
+        use crate::routing::Charge;
         if self.mode.is_test() {
-            return 0;
+            return Charge::default();
         }
         let price = routes
             .iter()
             .find(|r| r.id == provider)
             .and_then(|r| crate::routing::price_for(&r.prices, &self.country, &self.message_type));
         match price {
-            Some(p) => p.price_micros.saturating_mul(i64::from(self.segments)),
-            None => self.estimated_cost_micros,
+            Some(p) => Charge::of(p.price_micros, p.fx.as_ref(), self.segments),
+            None => Charge {
+                micros: self.estimated_cost_micros,
+                fx: None,
+            },
         }
     }
 
