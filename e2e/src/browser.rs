@@ -141,6 +141,17 @@ impl Browser {
             .expect("its text")
     }
 
+    /// The text of the first element matching a CSS selector.
+    pub async fn text_of(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .text()
+            .await
+            .expect("its text")
+    }
+
     /// Types into the input with this id, replacing what is there (for a file input: the
     /// path of the file to upload).
     pub async fn fill(&self, id: &str, value: &str) {

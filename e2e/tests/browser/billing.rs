@@ -1,5 +1,5 @@
 //! Billing in the browser: a platform admin sets the platform fee on the Billing page (a fee
-//! that is not an amount is explained next to its field and kept), closes last month and sees
+//! that is not an amount is explained next to its field and kept) and an exchange rate, closes last month and sees
 //! its invoices come back from the fake Stripe; the tenant finds its invoice on the Spend page
 //! and, once it is past due, a banner on the dashboard saying why sends are refused, with the
 //! link to pay.
@@ -54,6 +54,29 @@ pub async fn billing_journey(javascript: bool) {
         "{text}"
     );
     browser.screenshot("billing-settings").await;
+
+    // Exchange rates: a rate that is not one is explained, naming the line, and the text
+    // kept; then the rate is saved and listed.
+    browser.fill("rates-text", "EUR,USD,lots").await;
+    browser
+        .click("form[action='/admin/billing/rates'] button")
+        .await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("Line 1: `lots` is not an exchange rate"),
+        "{text}"
+    );
+    assert_eq!(browser.value("rates-text").await, "EUR,USD,lots");
+    browser.fill("rates-text", "EUR,USD,1.0845").await;
+    browser
+        .click("form[action='/admin/billing/rates'] button")
+        .await;
+    let text = browser.text().await;
+    assert!(text.contains("Exchange rates saved: 1 rate."), "{text}");
+    let table = browser.text_of("#rates table").await;
+    assert!(table.contains("EUR") && table.contains("1.0845"), "{table}");
+    assert_eq!(browser.value("rates-text").await, "EUR,USD,1.0845\n");
+    browser.screenshot("billing-rates").await;
 
     // A tenant sends last month (4 segments: 0.05 in fees).
     let owner = app.signup().await;
