@@ -187,7 +187,7 @@ impl Action {
             ReadPlatformAudit => "read the platform audit log",
             ReadSpendReport => "read the spend report",
             ReadBilling => "read billing settings and invoices",
-            ManageBilling => "set the platform fee, markup and grace period",
+            ManageBilling => "set the platform fee, markup, grace period and exchange rates",
             CloseBillingPeriod => "close a billing period",
         }
     }
