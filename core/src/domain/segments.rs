@@ -5,43 +5,16 @@
 //! else is UCS-2: 70 UTF-16 code units in one SMS, 67 per part. An escape pair or a surrogate
 //! pair is never split across parts, which can add a part to the naive count.
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    utoipa::ToSchema,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum Encoding {
-    #[serde(rename = "GSM-7")]
-    Gsm7,
-    #[serde(rename = "UCS-2")]
-    Ucs2,
-}
-
-impl Encoding {
+super::text_enum! {
     /// "GSM-7" or "UCS-2", as in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Encoding::Gsm7 => "GSM-7",
-            Encoding::Ucs2 => "UCS-2",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Encoding> {
-        [Encoding::Gsm7, Encoding::Ucs2]
-            .into_iter()
-            .find(|e| e.as_str() == s)
+    #[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+    pub enum Encoding {
+        #[serde(rename = "GSM-7")]
+        Gsm7 = "GSM-7",
+        #[serde(rename = "UCS-2")]
+        Ucs2 = "UCS-2",
     }
 }
-
-super::text_column!(Encoding);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentInfo {

@@ -8,70 +8,29 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Scheduled,
-    Queued,
-    Sending,
-    Sent,
-    Delivered,
-    Undelivered,
-    Failed,
-    Canceled,
-    Expired,
+super::text_enum! {
+    #[derive(Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Status {
+        Scheduled = "scheduled",
+        Queued = "queued",
+        Sending = "sending",
+        Sent = "sent",
+        Delivered = "delivered",
+        Undelivered = "undelivered",
+        Failed = "failed",
+        Canceled = "canceled",
+        Expired = "expired",
+    }
 }
 
 impl Status {
-    pub const ALL: [Status; 9] = [
-        Status::Scheduled,
-        Status::Queued,
-        Status::Sending,
-        Status::Sent,
-        Status::Delivered,
-        Status::Undelivered,
-        Status::Failed,
-        Status::Canceled,
-        Status::Expired,
-    ];
-
     /// The statuses of a message still on its way: its cost may yet be charged (a hard-capped
     /// budget holds it; the migration `budget_holds` names the same three).
     pub const PENDING: [Status; 3] = [Status::Scheduled, Status::Queued, Status::Sending];
 
     /// The statuses that say a provider took the message.
     pub const TAKEN: [Status; 3] = [Status::Sent, Status::Delivered, Status::Undelivered];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Scheduled => "scheduled",
-            Status::Queued => "queued",
-            Status::Sending => "sending",
-            Status::Sent => "sent",
-            Status::Delivered => "delivered",
-            Status::Undelivered => "undelivered",
-            Status::Failed => "failed",
-            Status::Canceled => "canceled",
-            Status::Expired => "expired",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|st| st.as_str() == s)
-    }
 
     /// The one forward rule: whether a message in `self` may move to `next`. Nothing moves
     /// out of a final status, nothing moves back, and a status never "moves" to itself (a
@@ -148,12 +107,6 @@ impl Status {
     }
 }
 
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl std::str::FromStr for Status {
     type Err = String;
 
@@ -161,8 +114,6 @@ impl std::str::FromStr for Status {
         Status::parse(s).ok_or_else(|| format!("unknown status {s:?}"))
     }
 }
-
-super::text_column!(Status);
 
 #[cfg(test)]
 mod tests {

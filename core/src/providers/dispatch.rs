@@ -55,53 +55,18 @@ impl SendOutcome {
     }
 }
 
-/// How one attempt at one provider ended, as recorded with the attempt ([`SendOutcome`]
-/// without its details).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-#[serde(rename_all = "snake_case")]
-pub enum AttemptOutcome {
-    Accepted,
-    Transient,
-    Permanent,
-    Unknown,
-}
-
-impl AttemptOutcome {
-    pub const ALL: [AttemptOutcome; 4] = [
-        AttemptOutcome::Accepted,
-        AttemptOutcome::Transient,
-        AttemptOutcome::Permanent,
-        AttemptOutcome::Unknown,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AttemptOutcome::Accepted => "accepted",
-            AttemptOutcome::Transient => "transient",
-            AttemptOutcome::Permanent => "permanent",
-            AttemptOutcome::Unknown => "unknown",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AttemptOutcome> {
-        AttemptOutcome::ALL.into_iter().find(|o| o.as_str() == s)
+crate::domain::text_enum! {
+    /// How one attempt at one provider ended, as recorded with the attempt ([`SendOutcome`]
+    /// without its details).
+    #[derive(Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum AttemptOutcome {
+        Accepted = "accepted",
+        Transient = "transient",
+        Permanent = "permanent",
+        Unknown = "unknown",
     }
 }
-
-crate::domain::text_column!(AttemptOutcome);
 
 /// A delivery receipt, translated from a provider's callback.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,54 +5,19 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 
-/// The gateways OpenClaw speaks to.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
-    Twilio,
-    Vonage,
-    /// Simulated inside OpenClaw: for demos and test-mode keys.
-    Sandbox,
+crate::domain::text_enum! {
+    /// The gateways OpenClaw speaks to, in the order people are offered them.
+    #[derive(Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ProviderKind {
+        Twilio = "twilio",
+        Vonage = "vonage",
+        /// Simulated inside OpenClaw: for demos and test-mode keys.
+        Sandbox = "sandbox",
+    }
 }
 
 impl ProviderKind {
-    /// Every kind, in the order people are offered them.
-    pub const ALL: [ProviderKind; 3] = [
-        ProviderKind::Twilio,
-        ProviderKind::Vonage,
-        ProviderKind::Sandbox,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Twilio => "twilio",
-            ProviderKind::Vonage => "vonage",
-            ProviderKind::Sandbox => "sandbox",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ProviderKind> {
-        match s {
-            "twilio" => Some(ProviderKind::Twilio),
-            "vonage" => Some(ProviderKind::Vonage),
-            "sandbox" => Some(ProviderKind::Sandbox),
-            _ => None,
-        }
-    }
-
     /// The provider's public API root, which `base_url` overrides.
     pub fn default_base_url(self) -> Option<&'static str> {
         match self {
@@ -62,8 +27,6 @@ impl ProviderKind {
         }
     }
 }
-
-crate::domain::text_column!(ProviderKind);
 
 /// A provider's name: 1–100 characters on one line (no control characters).
 pub fn validate_name(name: &str) -> Result<String, String> {
