@@ -11,29 +11,13 @@ use openclaw_e2e::services::{query_i64, query_rows};
 use serde_json::{Value, json};
 
 async fn put_settings(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
-    let res = app
-        .http
-        .put(app.url("/v1/admin/billing/settings"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
+    app.put_json("/v1/admin/billing/settings", token, &body)
         .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
 }
 
 async fn put_tenant_fee(app: &TestApp, token: &str, tenant: &str, body: Value) -> (u16, Value) {
-    let res = app
-        .http
-        .put(app.url(&format!("/v1/admin/tenants/{tenant}/billing")))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+    let path = format!("/v1/admin/tenants/{tenant}/billing");
+    app.put_json(&path, token, &body).await
 }
 
 /// A tenant with a sandbox provider at 0.01 per segment and a live key.

@@ -11,29 +11,13 @@ use openclaw_e2e::services::{query_i64, query_rows};
 use serde_json::{Value, json};
 
 async fn put_rates(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
-    let res = app
-        .http
-        .put(app.url("/v1/admin/exchange-rates"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+    app.put_json("/v1/admin/exchange-rates", token, &body).await
 }
 
 async fn put_prices(app: &TestApp, owner: &Owner, provider: &str, prices: Value) -> (u16, Value) {
-    let res = app
-        .http
-        .put(app.url(&format!("/v1/providers/{provider}/prices")))
-        .bearer_auth(&owner.access_token)
-        .json(&json!({ "prices": prices }))
-        .send()
+    let path = format!("/v1/providers/{provider}/prices");
+    app.put_json(&path, &owner.access_token, &json!({ "prices": prices }))
         .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
 }
 
 async fn put_csv(app: &TestApp, owner: &Owner, provider: &str, csv: &str) -> (u16, Value) {
