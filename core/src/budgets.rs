@@ -280,8 +280,8 @@ pub fn over_budget_sentence(remaining: &Money) -> String {
 
 /// The check of hard-capped budgets inside a transaction, for the commits that store rows with
 /// more in the same transaction (a batch and its idempotent answer) and for a group commit
-/// whose one-statement insert ([`crate::db::messages::insert_capped`]) Postgres refused: locks the budget
-/// rows of the tenants whose rows ask for a hold (in tenant order, so concurrent commits cannot
+/// whose one-statement insert ([`crate::db::messages::insert_capped`]) Postgres refused: locks
+/// the budget rows of the tenants whose rows ask for a hold (in tenant order, so concurrent commits cannot
 /// deadlock), reads what each month has left after the lock (the ledger's spend, from its
 /// daily sums, and the holds of messages on their way, so a commit that held the lock before
 /// is seen), and admits rows in order while their hold fits. Per row: None to insert it (with its hold, or without one if

@@ -194,10 +194,12 @@ pub async fn put(
     staff: &Staff,
     input: &[RateInput],
 ) -> Result<Vec<ExchangeRate>, BillingError> {
+    require(staff, Action::ManageBilling)?;
     replace(pool, staff, input, Source::Json).await
 }
 
-/// [`put`] from the admin app's text ([`from_lines`]): mistakes name the line.
+/// [`put`] from the admin app's text ([`from_lines`]): mistakes name the line. The role is
+/// asked before the text is read.
 pub async fn put_lines(
     pool: &PgPool,
     staff: &Staff,
@@ -207,13 +209,13 @@ pub async fn put_lines(
     replace(pool, staff, &from_lines(text)?, Source::Lines).await
 }
 
+/// The write both doors share, once the caller may manage billing.
 async fn replace(
     pool: &PgPool,
     staff: &Staff,
     input: &[RateInput],
     src: Source,
 ) -> Result<Vec<ExchangeRate>, BillingError> {
-    require(staff, Action::ManageBilling)?;
     let rates = validate(input, src)?;
     let mut conn = pool.get().await?;
     use diesel_async::AsyncConnection;

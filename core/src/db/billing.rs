@@ -685,11 +685,14 @@ pub async fn replace_exchange_rates(
     rows: &[(String, String, i64)],
     by: Option<Uuid>,
 ) -> QueryResult<Vec<ExchangeRateRow>> {
-    let keep: Vec<String> = rows.iter().map(|(f, t, _)| format!("{f}>{t}")).collect();
+    let from: Vec<&String> = rows.iter().map(|r| &r.0).collect();
+    let to: Vec<&String> = rows.iter().map(|r| &r.1).collect();
     diesel::sql_query(
-        "DELETE FROM exchange_rates WHERE NOT (from_currency || '>' || to_currency = ANY ($1))",
+        "DELETE FROM exchange_rates
+         WHERE (from_currency, to_currency) NOT IN (SELECT * FROM unnest($1::text[], $2::text[]))",
     )
-    .bind::<diesel::sql_types::Array<Text>, _>(&keep)
+    .bind::<diesel::sql_types::Array<Text>, _>(&from)
+    .bind::<diesel::sql_types::Array<Text>, _>(&to)
     .execute(conn)
     .await?;
     diesel::sql_query(
@@ -699,8 +702,8 @@ pub async fn replace_exchange_rates(
              SET rate_e9 = excluded.rate_e9, updated_at = now(), updated_by = excluded.updated_by
              WHERE r.rate_e9 <> excluded.rate_e9",
     )
-    .bind::<diesel::sql_types::Array<Text>, _>(rows.iter().map(|r| &r.0).collect::<Vec<_>>())
-    .bind::<diesel::sql_types::Array<Text>, _>(rows.iter().map(|r| &r.1).collect::<Vec<_>>())
+    .bind::<diesel::sql_types::Array<Text>, _>(&from)
+    .bind::<diesel::sql_types::Array<Text>, _>(&to)
     .bind::<diesel::sql_types::Array<BigInt>, _>(rows.iter().map(|r| r.2).collect::<Vec<_>>())
     .bind::<diesel::sql_types::Array<diesel::sql_types::Nullable<diesel::sql_types::Uuid>>, _>(
         rows.iter().map(|_| by).collect::<Vec<_>>(),

@@ -221,6 +221,7 @@ async fn a_price_in_another_currency_is_charged_at_the_rate_and_the_ledger_keeps
         .await,
         2
     );
+    app.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -341,4 +342,5 @@ async fn both_doors_refuse_the_same_rates_and_store_the_same_list() {
         .await,
         1
     );
+    app.cleanup().await;
 }

@@ -133,9 +133,7 @@ pub async fn finish_rounds(
     let mut provider_ids: Vec<Option<Uuid>> = Vec::with_capacity(n);
     let mut provider_msg_ids: Vec<Option<String>> = Vec::with_capacity(n);
     let mut costs: Vec<Option<i64>> = Vec::with_capacity(n);
-    let mut fx_currencies: Vec<Option<String>> = Vec::with_capacity(n);
-    let mut fx_micros: Vec<Option<i64>> = Vec::with_capacity(n);
-    let mut fx_rates: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut fx = FxArrays::default();
     let mut error_codes: Vec<Option<String>> = Vec::with_capacity(n);
     let mut error_messages: Vec<Option<String>> = Vec::with_capacity(n);
     let mut error_provider_codes: Vec<Option<String>> = Vec::with_capacity(n);
@@ -201,10 +199,7 @@ pub async fn finish_rounds(
         provider_ids.push(pid);
         provider_msg_ids.push(pmid);
         costs.push(cost.map(|c| c.micros));
-        let fx = cost.and_then(|c| c.fx.as_ref());
-        fx_currencies.push(fx.map(|f| f.currency.clone()));
-        fx_micros.push(fx.map(|f| f.micros));
-        fx_rates.push(fx.map(|f| f.rate.e9()));
+        fx.push(cost);
         error_codes.push(ec);
         error_messages.push(em);
         error_provider_codes.push(epc);
@@ -358,9 +353,9 @@ pub async fn finish_rounds(
         .bind::<diesel::sql_types::Interval, _>(interval(
             chrono::Duration::from_std(outcome_window).unwrap_or(chrono::Duration::MAX),
         ))
-        .bind::<Array<Nullable<Text>>, _>(&fx_currencies)
-        .bind::<Array<Nullable<BigInt>>, _>(&fx_micros)
-        .bind::<Array<Nullable<BigInt>>, _>(&fx_rates)
+        .bind::<Array<Nullable<Text>>, _>(&fx.currency)
+        .bind::<Array<Nullable<BigInt>>, _>(&fx.micros)
+        .bind::<Array<Nullable<BigInt>>, _>(&fx.rate)
         .load(conn)
         .await?;
     Ok(applied.into_iter().map(|a| a.id).collect())
@@ -496,26 +491,19 @@ pub async fn settle_orphans(
             fx = FX_COLUMNS,
         )
     });
-    let fx = |f: fn(&Fx) -> Option<i64>| -> Vec<Option<i64>> {
-        orphans
-            .iter()
-            .map(|(_, c)| c.fx.as_ref().and_then(f))
-            .collect()
-    };
+    let mut fx = FxArrays::default();
+    for (_, charge) in orphans {
+        fx.push(Some(charge));
+    }
     diesel::sql_query(SETTLE.as_str())
         .bind::<Array<diesel::sql_types::Uuid>, _>(
             orphans.iter().map(|(o, _)| o.id).collect::<Vec<_>>(),
         )
         .bind::<Array<Integer>, _>(orphans.iter().map(|(o, _)| o.round).collect::<Vec<_>>())
         .bind::<Array<BigInt>, _>(orphans.iter().map(|(_, c)| c.micros).collect::<Vec<_>>())
-        .bind::<Array<Nullable<Text>>, _>(
-            orphans
-                .iter()
-                .map(|(_, c)| c.fx.as_ref().map(|f| f.currency.clone()))
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Nullable<BigInt>>, _>(fx(|f| Some(f.micros)))
-        .bind::<Array<Nullable<BigInt>>, _>(fx(|f| Some(f.rate.e9())))
+        .bind::<Array<Nullable<Text>>, _>(&fx.currency)
+        .bind::<Array<Nullable<BigInt>>, _>(&fx.micros)
+        .bind::<Array<Nullable<BigInt>>, _>(&fx.rate)
         .execute(conn)
         .await
 }

@@ -20,6 +20,24 @@ use crate::domain::{KeyMode, LedgerKind};
 pub use crate::providers::AttemptOutcome;
 pub use crate::routing::{Charge, Fx};
 
+/// The conversions of many charges as the statements bind them (`fx_currency`, `fx_micros`,
+/// `fx_rate` arrays): NULL where a charge was in the tenant's currency, or there is none.
+#[derive(Default)]
+struct FxArrays {
+    currency: Vec<Option<String>>,
+    micros: Vec<Option<i64>>,
+    rate: Vec<Option<i64>>,
+}
+
+impl FxArrays {
+    fn push(&mut self, charge: Option<&Charge>) {
+        let fx = charge.and_then(|c| c.fx.as_ref());
+        self.currency.push(fx.map(|f| f.currency.clone()));
+        self.micros.push(fx.map(|f| f.micros));
+        self.rate.push(fx.map(|f| f.rate.e9()));
+    }
+}
+
 /// The stored conversion of a message's cost, named as [`spend_rollup`] reads it.
 const FX_COLUMNS: &str = "m.cost_source_currency AS fx_currency, m.cost_source_micros AS fx_micros,
      m.cost_rate_e9 AS fx_rate";
