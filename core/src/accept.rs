@@ -228,7 +228,13 @@ pub fn prepare(
             message: overdue.sentence(),
         });
     }
-    let candidates = routing::candidates(routes, to.country(), message_type, test_mode);
+    let candidates = routing::candidates(
+        routes,
+        to.country(),
+        message_type,
+        test_mode,
+        terms.markup(now),
+    );
     let Some(cheapest) = candidates.first() else {
         let what = if test_mode {
             "enabled sandbox provider (test-mode keys use only sandbox providers)"

@@ -39,6 +39,8 @@ pub enum Change {
     Routes { tenant: Uuid },
     /// The platform's billing settings changed: every tenant's fee (kept with its routes).
     Billing,
+    /// The platform's providers or their prices changed: every tenant routes over them.
+    Platform,
     /// Anything may have changed (the listener was away): forget everything.
     All,
 }
@@ -49,6 +51,7 @@ impl Change {
             Change::ApiKeys => "keys".into(),
             Change::Routes { tenant } => format!("routes:{tenant}"),
             Change::Billing => "billing".into(),
+            Change::Platform => "platform".into(),
             Change::All => "all".into(),
         }
     }
@@ -58,6 +61,7 @@ impl Change {
             None if payload == "keys" => Some(Change::ApiKeys),
             None if payload == "all" => Some(Change::All),
             None if payload == "billing" => Some(Change::Billing),
+            None if payload == "platform" => Some(Change::Platform),
             Some(("routes", tenant)) => tenant.parse().ok().map(|tenant| Change::Routes { tenant }),
             _ => None,
         }

@@ -18,7 +18,8 @@ pub fn status_callback_url(public_url: &str, provider_id: Uuid, message_id: Uuid
 /// What a callback needs of the provider it names: its tenant, kind and credentials (opened).
 /// Cached by the server (`AppContext::hook_providers`): every message brings a few callbacks.
 pub struct HookProvider {
-    pub tenant_id: Uuid,
+    /// None: a platform provider, whose receipts are for any tenant's messages.
+    pub tenant_id: Option<Uuid>,
     pub kind: crate::providers::ProviderKind,
     pub credentials: crate::providers::Credentials,
 }

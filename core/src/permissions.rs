@@ -36,6 +36,10 @@ pub enum Action {
     ManageBilling,
     /// Platform staff: close a period into invoices.
     CloseBillingPeriod,
+    /// Platform staff: the platform's providers and their cost and sell prices.
+    ReadPlatformProviders,
+    /// Platform admins: add, change and remove the platform's providers and their prices.
+    ManagePlatformProviders,
 }
 
 use Action::*;
@@ -112,6 +116,8 @@ pub const MATRIX: &[(Role, &[Action])] = &[
             ReadBilling,
             ManageBilling,
             CloseBillingPeriod,
+            ReadPlatformProviders,
+            ManagePlatformProviders,
         ],
     ),
     (
@@ -121,6 +127,7 @@ pub const MATRIX: &[(Role, &[Action])] = &[
             ReadSpendReport,
             ReadBilling,
             CloseBillingPeriod,
+            ReadPlatformProviders,
         ],
     ),
 ];
@@ -153,6 +160,8 @@ impl Action {
         ReadBilling,
         ManageBilling,
         CloseBillingPeriod,
+        ReadPlatformProviders,
+        ManagePlatformProviders,
     ];
 
     /// Actions on the platform as a whole rather than inside one tenant.
@@ -165,6 +174,8 @@ impl Action {
                 | ReadBilling
                 | ManageBilling
                 | CloseBillingPeriod
+                | ReadPlatformProviders
+                | ManagePlatformProviders
         )
     }
 
@@ -189,6 +200,8 @@ impl Action {
             ReadBilling => "read billing settings and invoices",
             ManageBilling => "set the platform fee, markup, grace period and exchange rates",
             CloseBillingPeriod => "close a billing period",
+            ReadPlatformProviders => "read platform providers and their prices",
+            ManagePlatformProviders => "manage platform providers and their prices",
         }
     }
 }

@@ -93,6 +93,10 @@ impl SpendReport {
             "messages",
             "segments",
             "spend",
+            "own_provider_spend",
+            "platform_revenue",
+            "platform_cost",
+            "platform_margin",
             "platform_fees",
             "invoice_total",
             "invoice_status",
@@ -112,6 +116,10 @@ impl SpendReport {
                 &l.messages.to_string(),
                 &l.segments.to_string(),
                 &amount(l.cost_micros),
+                &amount(l.own_providers_micros()),
+                &amount(l.platform_revenue_micros),
+                &amount(l.platform_cost_micros),
+                &amount(l.platform_margin_micros()),
                 &amount(l.fee_micros),
                 &invoice.map(|i| amount(i.total_micros)).unwrap_or_default(),
                 invoice.map(|i| i.status.as_str()).unwrap_or_default(),
@@ -132,6 +140,10 @@ impl SpendReport {
                 &t.messages.to_string(),
                 &t.segments.to_string(),
                 &amount(t.cost_micros),
+                &amount(t.own_providers_micros()),
+                &amount(t.platform_revenue_micros),
+                &amount(t.platform_cost_micros),
+                &amount(t.platform_margin_micros()),
                 &amount(t.fee_micros),
                 &amount(invoiced),
                 "",
@@ -178,7 +190,11 @@ pub async fn spend_detail(
             by_country: spend::report(&mut conn, t, from, to, spend::GroupBy::Country).await?,
             by_message_type: spend::report(&mut conn, t, from, to, spend::GroupBy::MessageType)
                 .await?,
-            provider_names: crate::db::providers::names(&mut conn, t).await?,
+            provider_names: crate::db::providers::names(
+                &mut conn,
+                crate::db::providers::Owner::Tenant(t),
+            )
+            .await?,
         }),
     };
     Ok(Detail { days, tenant })

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::accept::{self, Kind, Origin, SendError, SendRequest};
 use crate::crypto::Keyring;
 use crate::db::messages::Inserted;
-use crate::db::{self, PgPool, providers};
+use crate::db::{self, PgPool};
 use crate::domain::Money;
 use crate::ingest::Ingest;
 use crate::members::Manager;
@@ -99,14 +99,10 @@ pub async fn send(
     }
     let tenant_id = manager.tenant;
     let mut conn = pool.get().await?;
-    let (table, hard_cap, terms) = db::scoped(&mut conn, tenant_id, async |c| {
-        let table = providers::routing_table(c, tenant_id).await?;
-        let hard_cap = crate::db::budgets::is_hard_cap(c, tenant_id).await?;
-        let currency = crate::db::tenants::find(c, tenant_id).await?.currency;
-        let terms = crate::billing::terms::load(c, tenant_id, &currency).await?;
-        diesel::QueryResult::Ok((table, hard_cap, terms))
-    })
-    .await?;
+    // The tenant's route table as the API's sends see it: its own providers and the
+    // platform's, prices converted into its currency.
+    let table = crate::routing::table::load(&mut conn, keys, tenant_id).await?;
+    let (hard_cap, terms) = (table.hard_cap, table.billing.clone());
     let origin = |test_mode| Origin {
         tenant_id,
         api_key_id: None,
@@ -114,9 +110,9 @@ pub async fn send(
         hard_cap,
     };
     let live: Vec<_> = table
+        .providers
         .into_iter()
-        .filter(|p| !p.route.is_sandbox)
-        .map(|p| p.route)
+        .filter(|p| !p.is_sandbox)
         .collect();
     let (row, test_mode, provisioned_sandbox) = match accept::prepare(
         request(to, body, false),

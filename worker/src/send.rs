@@ -77,6 +77,7 @@ pub async fn send_round(
         &message.country,
         &message.message_type,
         test_mode,
+        routes.billing.markup(chrono::Utc::now()),
     )
     .into_iter()
     .filter(|c| !refused_before.contains(&c.provider_id))

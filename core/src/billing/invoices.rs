@@ -149,7 +149,7 @@ pub async fn tenant_invoices(
 fn describe(kind: LedgerKind, period: Period, quantity: i64, unit: &Money) -> String {
     let what = match kind {
         LedgerKind::PlatformFee => "OpenClaw platform fee",
-        LedgerKind::Message => "SMS",
+        LedgerKind::Message => "SMS through OpenClaw's providers",
     };
     format!("{what}, {period}: {quantity} segments at {unit}")
 }
@@ -203,7 +203,8 @@ pub async fn open_period(c: &mut AsyncPgConnection, id: Uuid) -> anyhow::Result<
                 invoice_id: Uuid::nil(),
                 line: i as i32 + 1,
                 kind: match b.kind {
-                    LedgerKind::PlatformFee | LedgerKind::Message => InvoiceLineKind::PlatformFee,
+                    LedgerKind::PlatformFee => InvoiceLineKind::PlatformFee,
+                    LedgerKind::Message => InvoiceLineKind::PlatformMessages,
                 },
                 description: describe(
                     b.kind,

@@ -205,6 +205,17 @@ pub(crate) async fn grace_days(
     Ok(Settings::of(&versions, Utc::now().date_naive()).grace_days())
 }
 
+/// The currency tenants are billed in, as the platform's prices are checked against: that of
+/// the settings in force (the fee's, which every tenant bills in), USD until any are set.
+pub(crate) async fn billing_currency(
+    c: &mut diesel_async::AsyncPgConnection,
+) -> diesel::QueryResult<String> {
+    let versions = store::settings_versions(c).await?;
+    Ok(Settings::of(&versions, Utc::now().date_naive())
+        .current
+        .map_or_else(|| "USD".to_owned(), |v| v.platform_fee.currency))
+}
+
 /// The settings in force and those scheduled (platform admins and billing staff).
 pub async fn get(pool: &PgPool, staff: &Staff) -> Result<Settings, BillingError> {
     require(staff, Action::ReadBilling)?;

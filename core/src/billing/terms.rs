@@ -9,13 +9,13 @@ use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use crate::db::billing::{self, FeeOverride, SettingsVersion};
-use crate::domain::{Money, Period};
+use crate::domain::{Markup, Money, Period};
 
 /// The platform fee per segment, day by day.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FeeSchedule {
-    /// The operator's versions, oldest first.
-    platform: Vec<(NaiveDate, i64, String)>,
+    /// The operator's versions (from, fee, its currency, the default markup), oldest first.
+    platform: Vec<(NaiveDate, i64, String, Markup)>,
     /// The tenant's overrides, oldest first (None: the platform's fee again).
     overrides: Vec<(NaiveDate, Option<i64>)>,
     /// The tenant's billing currency: a fee in another currency is not charged (the
@@ -32,7 +32,14 @@ impl FeeSchedule {
         FeeSchedule {
             platform: versions
                 .iter()
-                .map(|v| (v.effective_from, v.platform_fee_micros, v.currency.clone()))
+                .map(|v| {
+                    (
+                        v.effective_from,
+                        v.platform_fee_micros,
+                        v.currency.clone(),
+                        Markup(v.markup_bps),
+                    )
+                })
                 .collect(),
             overrides: overrides
                 .iter()
@@ -44,7 +51,8 @@ impl FeeSchedule {
 
     /// The fee per segment on `day`, in micro-units of the tenant's currency.
     pub fn per_segment(&self, day: NaiveDate) -> i64 {
-        let Some((_, platform, currency)) = self.platform.iter().rev().find(|(d, ..)| *d <= day)
+        let Some((_, platform, currency, _)) =
+            self.platform.iter().rev().find(|(d, ..)| *d <= day)
         else {
             return 0;
         };
@@ -55,6 +63,16 @@ impl FeeSchedule {
             Some((_, Some(own))) => *own,
             _ => *platform,
         }
+    }
+
+    /// The markup on platform providers' cost prices on `day`, where their sell list names no
+    /// price.
+    pub fn markup(&self, day: NaiveDate) -> Markup {
+        self.platform
+            .iter()
+            .rev()
+            .find(|(d, ..)| *d <= day)
+            .map_or(Markup(0), |v| v.3)
     }
 }
 
@@ -93,6 +111,11 @@ impl Terms {
     /// The fee per segment for a message accepted at `now`.
     pub fn fee_per_segment(&self, now: DateTime<Utc>) -> i64 {
         self.fees.per_segment(now.date_naive())
+    }
+
+    /// The markup on platform providers' cost prices for a message sent at `now`.
+    pub fn markup(&self, now: DateTime<Utc>) -> Markup {
+        self.fees.markup(now.date_naive())
     }
 
     /// The invoice that makes the tenant past due at `now`, if one does.

@@ -257,8 +257,9 @@ pub struct Billable {
     pub amount_micros: i64,
 }
 
-/// What `period` bills, per tenant (optionally one), currency and unit price: the ledger's
-/// platform fee entries (the kinds OpenClaw bills), by tenant, currency and unit.
+/// What `period` bills, per tenant (optionally one), currency, kind and unit price: the
+/// ledger's entries OpenClaw bills — platform fees, and the messages sent through platform
+/// providers (at their sell price; the tenant's own providers bill it themselves).
 pub async fn billable(
     conn: &mut AsyncPgConnection,
     period: Period,
@@ -269,14 +270,17 @@ pub async fn billable(
                 l.kind, l.amount_micros / l.segments AS unit_micros,
                 sum(l.segments)::int8 AS quantity, sum(l.amount_micros)::int8 AS amount_micros
          FROM ledger_entries l JOIN tenants t ON t.id = l.tenant_id
-         WHERE l.day BETWEEN $1 AND $2 AND l.kind = $3 AND l.segments > 0
-           AND ($4::uuid IS NULL OR l.tenant_id = $4)
+         JOIN providers p ON p.id = l.provider_id
+         WHERE l.day BETWEEN $1 AND $2 AND l.segments > 0
+           AND (l.kind = $3 OR (l.kind = $4 AND p.tenant_id IS NULL))
+           AND ($5::uuid IS NULL OR l.tenant_id = $5)
          GROUP BY 1, 2, 3, 4, 5, 6
          ORDER BY 1, 4, 5, 6",
     )
     .bind::<Date, _>(period.first_day())
     .bind::<Date, _>(period.last_day())
     .bind::<Text, _>(LedgerKind::PlatformFee)
+    .bind::<Text, _>(LedgerKind::Message)
     .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(tenant)
     .load(conn)
     .await
@@ -723,8 +727,10 @@ pub async fn prices_in(conn: &mut AsyncPgConnection, from: &str, to: &str) -> Qu
     let n: N = diesel::sql_query(
         "SELECT count(*)::int8 AS n FROM provider_prices pp
          JOIN providers p ON p.id = pp.provider_id AND p.deleted_at IS NULL
-         JOIN tenants t ON t.id = pp.tenant_id
-         WHERE pp.currency = $1 AND t.currency = $2",
+         WHERE pp.currency = $1
+           AND EXISTS (SELECT 1 FROM tenants t WHERE t.currency = $2
+                       -- A platform provider's prices convert into every tenant's currency.
+                       AND (pp.tenant_id IS NULL OR t.id = pp.tenant_id))",
     )
     .bind::<Text, _>(from)
     .bind::<Text, _>(to)

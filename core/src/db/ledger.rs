@@ -10,14 +10,15 @@ use uuid::Uuid;
 
 use crate::domain::Period;
 
-/// Messages, segments and micro-units of one currency: what the messages cost, and the
-/// platform fees on them.
+/// Messages, segments and micro-units of one currency: what the messages cost, the platform
+/// fees on them, and what those sent through platform providers cost the operator.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sums {
     pub messages: i64,
     pub segments: i64,
     pub micros: i64,
     pub fee_micros: i64,
+    pub platform_cost_micros: i64,
 }
 
 impl Sums {
@@ -45,7 +46,8 @@ impl std::fmt::Display for Mismatch {
         write!(
             f,
             "tenant {} day {} provider {} {} {} {}: ledger {} messages, {} segments, {} micros, \
-             {} fee micros; rollup {} messages, {} segments, {} micros, {} fee micros",
+             {} fee micros, {} platform cost micros; rollup {} messages, {} segments, {} micros, \
+             {} fee micros, {} platform cost micros",
             self.tenant_id,
             self.day,
             self.provider_id,
@@ -56,10 +58,12 @@ impl std::fmt::Display for Mismatch {
             self.ledger.segments,
             self.ledger.micros,
             self.ledger.fee_micros,
+            self.ledger.platform_cost_micros,
             self.rollup.messages,
             self.rollup.segments,
             self.rollup.micros,
             self.rollup.fee_micros,
+            self.rollup.platform_cost_micros,
         )
     }
 }
@@ -87,6 +91,8 @@ struct Row {
     #[diesel(sql_type = BigInt)]
     l_fee: i64,
     #[diesel(sql_type = BigInt)]
+    l_platform_cost: i64,
+    #[diesel(sql_type = BigInt)]
     r_messages: i64,
     #[diesel(sql_type = BigInt)]
     r_segments: i64,
@@ -94,14 +100,17 @@ struct Row {
     r_micros: i64,
     #[diesel(sql_type = BigInt)]
     r_fee: i64,
+    #[diesel(sql_type = BigInt)]
+    r_platform_cost: i64,
 }
 
 /// SQL sums of ledger rows by kind: a message's own entry counts it, its segments and cost;
-/// its platform fee entry counts only as fee.
+/// its platform fee entry counts only as fee; a platform provider's cost is on the message's.
 const LEDGER_SUMS: &str = "count(*) FILTER (WHERE kind = 'message')::int8 AS messages,
     COALESCE(sum(segments) FILTER (WHERE kind = 'message'), 0)::int8 AS segments,
     COALESCE(sum(amount_micros) FILTER (WHERE kind = 'message'), 0)::int8 AS micros,
-    COALESCE(sum(amount_micros) FILTER (WHERE kind = 'platform_fee'), 0)::int8 AS fee";
+    COALESCE(sum(amount_micros) FILTER (WHERE kind = 'platform_fee'), 0)::int8 AS fee,
+    COALESCE(sum(platform_cost_micros), 0)::int8 AS platform_cost";
 
 /// Every rollup key of `period` (all tenants, or one) where the sum of the ledger differs from
 /// `spend_daily`: a key present on one side only is a mismatch against zeros.
@@ -118,7 +127,8 @@ pub async fn reconcile(
              GROUP BY 1, 2, 3, 4, 5, 6),
          r AS (
              SELECT tenant_id, day, provider_id, country, message_type, currency, messages,
-                    segments, cost_micros AS micros, fee_micros AS fee
+                    segments, cost_micros AS micros, fee_micros AS fee,
+                    platform_cost_micros AS platform_cost
              FROM spend_daily
              WHERE day BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR tenant_id = $3))
          SELECT COALESCE(l.tenant_id, r.tenant_id) AS tenant_id, COALESCE(l.day, r.day) AS day,
@@ -128,11 +138,13 @@ pub async fn reconcile(
                 COALESCE(l.currency, r.currency) AS currency,
                 COALESCE(l.messages, 0) AS l_messages, COALESCE(l.segments, 0) AS l_segments,
                 COALESCE(l.micros, 0) AS l_micros, COALESCE(l.fee, 0) AS l_fee,
+                COALESCE(l.platform_cost, 0) AS l_platform_cost,
                 COALESCE(r.messages, 0) AS r_messages, COALESCE(r.segments, 0) AS r_segments,
-                COALESCE(r.micros, 0) AS r_micros, COALESCE(r.fee, 0) AS r_fee
+                COALESCE(r.micros, 0) AS r_micros, COALESCE(r.fee, 0) AS r_fee,
+                COALESCE(r.platform_cost, 0) AS r_platform_cost
          FROM l FULL JOIN r USING (tenant_id, day, provider_id, country, message_type, currency)
-         WHERE (l.messages, l.segments, l.micros, l.fee) IS DISTINCT FROM
-               (r.messages, r.segments, r.micros, r.fee)
+         WHERE (l.messages, l.segments, l.micros, l.fee, l.platform_cost) IS DISTINCT FROM
+               (r.messages, r.segments, r.micros, r.fee, r.platform_cost)
          ORDER BY 1, 2, 3, 4, 5, 6",
     ))
     .bind::<Date, _>(period.first_day())
@@ -154,12 +166,14 @@ pub async fn reconcile(
                 segments: r.l_segments,
                 micros: r.l_micros,
                 fee_micros: r.l_fee,
+                platform_cost_micros: r.l_platform_cost,
             },
             rollup: Sums {
                 messages: r.r_messages,
                 segments: r.r_segments,
                 micros: r.r_micros,
                 fee_micros: r.r_fee,
+                platform_cost_micros: r.r_platform_cost,
             },
         })
         .collect())
@@ -177,6 +191,8 @@ struct Total {
     micros: i64,
     #[diesel(sql_type = BigInt)]
     fee: i64,
+    #[diesel(sql_type = BigInt)]
+    platform_cost: i64,
 }
 
 /// The ledger's totals of `period` per currency (all tenants, or one), ordered by currency.
@@ -206,6 +222,7 @@ pub async fn totals(
                     segments: t.segments,
                     micros: t.micros,
                     fee_micros: t.fee,
+                    platform_cost_micros: t.platform_cost,
                 },
             )
         })

@@ -111,6 +111,32 @@ where
     }
 }
 
+/// Runs `f` in a plain transaction (the platform's own rows, which no tenant scope reaches):
+/// commits when `f` succeeds, rolls back when it fails.
+pub async fn unscoped<R, E>(
+    conn: &mut AsyncPgConnection,
+    f: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, E>,
+) -> Result<R, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel_async::TransactionManager;
+    type Tm = <AsyncPgConnection as diesel_async::AsyncConnection>::TransactionManager;
+    Tm::begin_transaction(conn).await?;
+    match f(conn).await {
+        Ok(value) => {
+            Tm::commit_transaction(conn).await?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = Tm::rollback_transaction(conn).await {
+                tracing::warn!(error = %rollback, "rolling back a transaction");
+            }
+            Err(e)
+        }
+    }
+}
+
 /// Applies pending migrations and returns the versions it applied.
 ///
 /// diesel's migration harness is synchronous; run under an async runtime it would block a

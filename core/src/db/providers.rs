@@ -1,4 +1,5 @@
-//! The tenant's SMS gateway accounts and their price lists. Credentials are stored encrypted
+//! SMS gateway accounts and their price lists: a tenant's own, and the platform's (the
+//! operator's, `tenant_id` NULL, offered to every tenant). Credentials are stored encrypted
 //! (AES-256-GCM under the master key) beside a masked copy that reads may show.
 
 use chrono::{DateTime, Utc};
@@ -7,14 +8,53 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::schema::{provider_prices, providers};
-use crate::providers::ProviderKind;
+use crate::providers::{PriceList, ProviderKind};
 use crate::routing::{Price, RouteProvider};
+
+/// Whose provider accounts: a tenant's own, or the platform's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Tenant(Uuid),
+    Platform,
+}
+
+impl Owner {
+    /// The tenant, or None for the platform (as `tenant_id` stores it).
+    pub fn tenant(self) -> Option<Uuid> {
+        match self {
+            Owner::Tenant(t) => Some(t),
+            Owner::Platform => None,
+        }
+    }
+}
+
+type ProviderFilter =
+    Box<dyn BoxableExpression<providers::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>>;
+type PriceFilter = Box<
+    dyn BoxableExpression<provider_prices::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>,
+>;
+
+/// `owner`'s providers (`tenant_id = $1`, which the tenant index serves, or `tenant_id IS NULL`).
+fn owned_by(owner: Owner) -> ProviderFilter {
+    match owner {
+        Owner::Tenant(t) => Box::new(providers::tenant_id.assume_not_null().eq(t)),
+        Owner::Platform => Box::new(providers::tenant_id.is_null()),
+    }
+}
+
+fn prices_of(owner: Owner) -> PriceFilter {
+    match owner {
+        Owner::Tenant(t) => Box::new(provider_prices::tenant_id.assume_not_null().eq(t)),
+        Owner::Platform => Box::new(provider_prices::tenant_id.is_null()),
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = providers)]
 pub struct Provider {
     pub id: Uuid,
-    pub tenant_id: Uuid,
+    /// None: a platform provider.
+    pub tenant_id: Option<Uuid>,
     pub name: String,
     pub kind: ProviderKind,
     pub credentials_enc: Vec<u8>,
@@ -34,7 +74,7 @@ pub struct Provider {
 #[diesel(table_name = providers)]
 pub struct NewProvider {
     pub id: Uuid,
-    pub tenant_id: Uuid,
+    pub tenant_id: Option<Uuid>,
     pub name: String,
     pub kind: ProviderKind,
     pub credentials_enc: Vec<u8>,
@@ -72,9 +112,9 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewProvider) -> QueryRes
         .await
 }
 
-pub async fn list(conn: &mut AsyncPgConnection, tenant_id: Uuid) -> QueryResult<Vec<Provider>> {
+pub async fn list(conn: &mut AsyncPgConnection, owner: Owner) -> QueryResult<Vec<Provider>> {
     providers::table
-        .filter(providers::tenant_id.eq(tenant_id))
+        .filter(owned_by(owner))
         .filter(providers::deleted_at.is_null())
         .order(providers::id)
         .select(Provider::as_select())
@@ -84,11 +124,11 @@ pub async fn list(conn: &mut AsyncPgConnection, tenant_id: Uuid) -> QueryResult<
 
 pub async fn find(
     conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
+    owner: Owner,
     id: Uuid,
 ) -> QueryResult<Option<Provider>> {
     providers::table
-        .filter(providers::tenant_id.eq(tenant_id))
+        .filter(owned_by(owner))
         .filter(providers::id.eq(id))
         .filter(providers::deleted_at.is_null())
         .select(Provider::as_select())
@@ -97,7 +137,8 @@ pub async fn find(
         .optional()
 }
 
-/// Finds a provider by id alone, for provider callbacks (which carry no tenant).
+/// Finds a provider by id alone, for provider callbacks (which carry no tenant), a platform
+/// one too.
 pub async fn find_any_tenant(
     conn: &mut AsyncPgConnection,
     id: Uuid,
@@ -112,14 +153,14 @@ pub async fn find_any_tenant(
 
 pub async fn update(
     conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
+    owner: Owner,
     id: Uuid,
     mut changes: ProviderChanges,
 ) -> QueryResult<Option<Provider>> {
     changes.updated_at = Some(Utc::now());
     diesel::update(
         providers::table
-            .filter(providers::tenant_id.eq(tenant_id))
+            .filter(owned_by(owner))
             .filter(providers::id.eq(id))
             .filter(providers::deleted_at.is_null()),
     )
@@ -131,10 +172,10 @@ pub async fn update(
 }
 
 /// Soft delete: past messages and attempts keep pointing at the row.
-pub async fn delete(conn: &mut AsyncPgConnection, tenant_id: Uuid, id: Uuid) -> QueryResult<bool> {
+pub async fn delete(conn: &mut AsyncPgConnection, owner: Owner, id: Uuid) -> QueryResult<bool> {
     let n = diesel::update(
         providers::table
-            .filter(providers::tenant_id.eq(tenant_id))
+            .filter(owned_by(owner))
             .filter(providers::id.eq(id))
             .filter(providers::deleted_at.is_null()),
     )
@@ -151,6 +192,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, tenant_id: Uuid, id: Uuid) -> 
 #[diesel(table_name = provider_prices)]
 pub struct PriceRow {
     pub provider_id: Uuid,
+    pub list: PriceList,
     pub country: String,
     pub message_type: String,
     pub price_micros: i64,
@@ -169,11 +211,12 @@ impl From<PriceRow> for Price {
     }
 }
 
-/// Replaces the whole price list of a provider.
+/// Replaces one whole price list of a provider.
 pub async fn replace_prices(
     conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
+    owner: Owner,
     provider_id: Uuid,
+    list: PriceList,
     prices: &[Price],
 ) -> QueryResult<()> {
     let rows: Vec<_> = prices
@@ -181,7 +224,8 @@ pub async fn replace_prices(
         .map(|p| {
             (
                 provider_prices::provider_id.eq(provider_id),
-                provider_prices::tenant_id.eq(tenant_id),
+                provider_prices::tenant_id.eq(owner.tenant()),
+                provider_prices::list.eq(list),
                 provider_prices::country.eq(&p.country),
                 provider_prices::message_type.eq(&p.message_type),
                 provider_prices::price_micros.eq(p.price_micros),
@@ -192,8 +236,9 @@ pub async fn replace_prices(
     conn.transaction(async move |c| {
         diesel::delete(
             provider_prices::table
-                .filter(provider_prices::tenant_id.eq(tenant_id))
-                .filter(provider_prices::provider_id.eq(provider_id)),
+                .filter(prices_of(owner))
+                .filter(provider_prices::provider_id.eq(provider_id))
+                .filter(provider_prices::list.eq(list)),
         )
         .execute(c)
         .await?;
@@ -210,12 +255,14 @@ pub async fn replace_prices(
 
 pub async fn prices(
     conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
+    owner: Owner,
     provider_id: Uuid,
+    list: PriceList,
 ) -> QueryResult<Vec<Price>> {
     let rows: Vec<PriceRow> = provider_prices::table
-        .filter(provider_prices::tenant_id.eq(tenant_id))
+        .filter(prices_of(owner))
         .filter(provider_prices::provider_id.eq(provider_id))
+        .filter(provider_prices::list.eq(list))
         .order((provider_prices::country, provider_prices::message_type))
         .select(PriceRow::as_select())
         .load(conn)
@@ -230,31 +277,40 @@ pub struct RoutableProvider {
     pub row: Provider,
 }
 
-/// Every live (not deleted) provider of the tenant with its prices, for routing.
+/// Every live (not deleted) provider of `owner` with its prices, for routing: a tenant's with
+/// its one list as `prices`; the platform's with the sell list as `prices` and the cost list
+/// as `costs`.
 pub async fn routing_table(
     conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
+    owner: Owner,
 ) -> QueryResult<Vec<RoutableProvider>> {
-    let rows = list(conn, tenant_id).await?;
+    let rows = list(conn, owner).await?;
     let mut prices: Vec<PriceRow> = provider_prices::table
-        .filter(provider_prices::tenant_id.eq(tenant_id))
+        .filter(prices_of(owner))
         .select(PriceRow::as_select())
         .load(conn)
         .await?;
     Ok(rows
         .into_iter()
         .map(|row| {
-            let mine: Vec<Price> = prices
-                .extract_if(.., |p| p.provider_id == row.id)
-                .map(Price::from)
-                .collect();
+            let mut mine: Vec<PriceRow> = prices.extract_if(.., |p| p.provider_id == row.id).collect();
+            let platform = owner == Owner::Platform;
+            let costs: Vec<Price> = if platform {
+                mine.extract_if(.., |p| p.list == PriceList::Cost)
+                    .map(Price::from)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let prices: Vec<Price> = mine.into_iter().map(Price::from).collect();
             RoutableProvider {
                 route: RouteProvider {
                     id: row.id,
                     name: row.name.clone(),
                     is_sandbox: row.kind == ProviderKind::Sandbox,
                     enabled: row.enabled,
-                    prices: mine,
+                    prices,
+                    platform: platform.then_some(crate::routing::PlatformPrices { costs }),
                 },
                 row,
             }
@@ -262,16 +318,31 @@ pub async fn routing_table(
         .collect())
 }
 
-/// Names of the tenant's providers by id, deleted ones included (for history views).
+/// Names of `owner`'s providers by id, deleted ones included (for history views); a tenant's
+/// with the platform's, which its messages may have gone through.
 pub async fn names(
     conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
+    owner: Owner,
 ) -> QueryResult<std::collections::HashMap<Uuid, String>> {
-    let rows: Vec<(Uuid, String)> = providers::table
-        .filter(providers::tenant_id.eq(tenant_id))
+    let mut rows: Vec<(Uuid, String)> = providers::table
+        .filter(owned_by(owner))
         .select((providers::id, providers::name))
         .load(conn)
         .await?;
+    if let Owner::Tenant(_) = owner {
+        #[derive(QueryableByName)]
+        struct Named {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            id: Uuid,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            name: String,
+        }
+        // Through a definer's function: row-level security hides the platform's rows.
+        let platform: Vec<Named> = diesel::sql_query("SELECT id, name FROM platform_provider_names()")
+            .load(conn)
+            .await?;
+        rows.extend(platform.into_iter().map(|n| (n.id, n.name)));
+    }
     Ok(rows.into_iter().collect())
 }
 

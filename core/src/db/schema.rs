@@ -57,7 +57,8 @@ diesel::table! {
 diesel::table! {
     providers (id) {
         id -> Uuid,
-        tenant_id -> Uuid,
+        /// NULL: a platform provider (the operator's).
+        tenant_id -> Nullable<Uuid>,
         name -> Text,
         kind -> Text,
         credentials_enc -> Bytea,
@@ -75,9 +76,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    provider_prices (provider_id, country, message_type) {
+    provider_prices (provider_id, list, country, message_type) {
         provider_id -> Uuid,
-        tenant_id -> Uuid,
+        tenant_id -> Nullable<Uuid>,
+        list -> Text,
         country -> Text,
         message_type -> Text,
         price_micros -> Int8,
@@ -119,9 +121,10 @@ diesel::table! {
         events -> Jsonb,
         created_at -> Timestamptz,
         doubt_until -> Nullable<Timestamptz>,
-        // Not listed: `held` (bool, whether a hard-capped budget holds the message's cost) and
-        // `fee_micros` (its platform fee), written and read by hand-written SQL only; a 33rd
-        // column would need diesel's 64-column tables.
+        // Not listed: `held` (bool, whether a hard-capped budget holds the message's cost),
+        // `fee_micros` (its platform fee), its cost's conversion (`cost_source_*`,
+        // `cost_rate_e9`) and `platform_cost_micros`, written and read by hand-written SQL
+        // only; more columns would need diesel's 64-column tables.
     }
 }
 
@@ -161,6 +164,7 @@ diesel::table! {
         segments -> Int8,
         cost_micros -> Int8,
         fee_micros -> Int8,
+        platform_cost_micros -> Int8,
     }
 }
 
@@ -181,6 +185,7 @@ diesel::table! {
         source_currency -> Nullable<Text>,
         source_micros -> Nullable<Int8>,
         rate_e9 -> Nullable<Int8>,
+        platform_cost_micros -> Nullable<Int8>,
     }
 }
 

@@ -14,6 +14,33 @@ pub enum GroupBy {
     MessageType,
 }
 
+/// SQL sums over spend rows `d` joined to their providers `p`: the platform providers' share
+/// of the spend (revenue) and its cost to the operator.
+const PLATFORM_SUMS: &str = "COALESCE(sum(d.cost_micros) FILTER (WHERE p.tenant_id IS NULL), 0)::int8
+         AS platform_revenue_micros,
+     COALESCE(sum(d.platform_cost_micros), 0)::int8 AS platform_cost_micros";
+
+impl TenantSpend {
+    /// Spent through the tenant's own providers (billed to it by its gateways).
+    pub fn own_providers_micros(&self) -> i64 {
+        self.cost_micros - self.platform_revenue_micros
+    }
+
+    pub fn platform_margin_micros(&self) -> i64 {
+        self.platform_revenue_micros - self.platform_cost_micros
+    }
+}
+
+impl CurrencyTotal {
+    pub fn own_providers_micros(&self) -> i64 {
+        self.cost_micros - self.platform_revenue_micros
+    }
+
+    pub fn platform_margin_micros(&self) -> i64 {
+        self.platform_revenue_micros - self.platform_cost_micros
+    }
+}
+
 impl GroupBy {
     /// Every name `parse` takes.
     pub const NAMES: [&'static str; 4] = ["day", "provider", "country", "message_type"];
@@ -99,6 +126,13 @@ pub struct TenantSpend {
     /// Platform fees on those messages.
     #[diesel(sql_type = BigInt)]
     pub fee_micros: i64,
+    /// Of `cost_micros`, what was sent through platform providers (their sell price: the
+    /// platform's revenue) …
+    #[diesel(sql_type = BigInt)]
+    pub platform_revenue_micros: i64,
+    /// … and what those messages cost the operator.
+    #[diesel(sql_type = BigInt)]
+    pub platform_cost_micros: i64,
 }
 
 /// Messages, segments and spend in one currency.
@@ -115,6 +149,13 @@ pub struct CurrencyTotal {
     /// Platform fees on those messages.
     #[diesel(sql_type = BigInt)]
     pub fee_micros: i64,
+    /// Of `cost_micros`, what was sent through platform providers (their sell price: the
+    /// platform's revenue) …
+    #[diesel(sql_type = BigInt)]
+    pub platform_revenue_micros: i64,
+    /// … and what those messages cost the operator.
+    #[diesel(sql_type = BigInt)]
+    pub platform_cost_micros: i64,
 }
 
 /// What a cross-tenant spend report covers: the days, and optionally one tenant or provider.
@@ -134,7 +175,7 @@ pub async fn by_tenant(
     after: Option<Uuid>,
     limit: i64,
 ) -> QueryResult<Vec<TenantSpend>> {
-    diesel::sql_query(
+    diesel::sql_query(format!(
         "WITH scoped AS (
              SELECT d.* FROM spend_daily d
              WHERE d.day BETWEEN $1 AND $2
@@ -144,14 +185,15 @@ pub async fn by_tenant(
              SELECT DISTINCT tenant_id FROM scoped
              WHERE $5::uuid IS NULL OR tenant_id > $5
              ORDER BY tenant_id LIMIT $6)
-         SELECT s.tenant_id, t.name AS tenant_name, s.currency,
-                sum(s.messages)::int8 AS messages, sum(s.segments)::int8 AS segments,
-                sum(s.cost_micros)::int8 AS cost_micros,
-                sum(s.fee_micros)::int8 AS fee_micros
-         FROM scoped s JOIN page p USING (tenant_id) JOIN tenants t ON t.id = s.tenant_id
-         GROUP BY s.tenant_id, t.name, s.currency
-         ORDER BY s.tenant_id, s.currency",
-    )
+         SELECT d.tenant_id, t.name AS tenant_name, d.currency,
+                sum(d.messages)::int8 AS messages, sum(d.segments)::int8 AS segments,
+                sum(d.cost_micros)::int8 AS cost_micros,
+                sum(d.fee_micros)::int8 AS fee_micros, {PLATFORM_SUMS}
+         FROM scoped d JOIN page USING (tenant_id) JOIN tenants t ON t.id = d.tenant_id
+         JOIN providers p ON p.id = d.provider_id
+         GROUP BY d.tenant_id, t.name, d.currency
+         ORDER BY d.tenant_id, d.currency",
+    ))
     .bind::<Date, _>(scope.from)
     .bind::<Date, _>(scope.to)
     .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(scope.tenant)
@@ -164,16 +206,16 @@ pub async fn by_tenant(
 
 /// The whole scope's totals, per currency.
 pub async fn totals(conn: &mut AsyncPgConnection, scope: Scope) -> QueryResult<Vec<CurrencyTotal>> {
-    diesel::sql_query(
-        "SELECT currency, sum(messages)::int8 AS messages, sum(segments)::int8 AS segments,
-                sum(cost_micros)::int8 AS cost_micros,
-                sum(fee_micros)::int8 AS fee_micros
-         FROM spend_daily
-         WHERE day BETWEEN $1 AND $2
-           AND ($3::uuid IS NULL OR tenant_id = $3)
-           AND ($4::uuid IS NULL OR provider_id = $4)
-         GROUP BY currency ORDER BY currency",
-    )
+    diesel::sql_query(format!(
+        "SELECT d.currency, sum(d.messages)::int8 AS messages,
+                sum(d.segments)::int8 AS segments, sum(d.cost_micros)::int8 AS cost_micros,
+                sum(d.fee_micros)::int8 AS fee_micros, {PLATFORM_SUMS}
+         FROM spend_daily d JOIN providers p ON p.id = d.provider_id
+         WHERE d.day BETWEEN $1 AND $2
+           AND ($3::uuid IS NULL OR d.tenant_id = $3)
+           AND ($4::uuid IS NULL OR d.provider_id = $4)
+         GROUP BY d.currency ORDER BY d.currency",
+    ))
     .bind::<Date, _>(scope.from)
     .bind::<Date, _>(scope.to)
     .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(scope.tenant)

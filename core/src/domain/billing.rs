@@ -52,8 +52,10 @@ super::text_enum! {
     #[derive(Serialize, Deserialize, utoipa::ToSchema)]
     #[serde(rename_all = "snake_case")]
     pub enum InvoiceLineKind {
-        /// The platform fee per segment of the messages sent through the tenant's own providers.
+        /// The platform fee per segment of the messages sent.
         PlatformFee = "platform_fee",
+        /// The messages sent through platform providers, at their sell price per segment.
+        PlatformMessages = "platform_messages",
     }
 }
 
@@ -95,6 +97,19 @@ impl Markup {
     pub fn bps(self) -> i32 {
         self.0
     }
+
+    /// `micros` with the markup on, rounded half to even to the micro-unit; None if it does not
+    /// fit.
+    pub fn apply(self, micros: i64) -> Option<i64> {
+        let product = i128::from(micros) * i128::from(10_000 + self.0);
+        let (q, r) = (product.div_euclid(10_000), product.rem_euclid(10_000));
+        let q = match (2 * r).cmp(&10_000) {
+            std::cmp::Ordering::Less => q,
+            std::cmp::Ordering::Greater => q + 1,
+            std::cmp::Ordering::Equal => q + (q & 1),
+        };
+        i64::try_from(q).ok()
+    }
 }
 
 /// `12.50`.
@@ -107,6 +122,17 @@ impl std::fmt::Display for Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_markup_rounds_half_to_even_to_the_micro_unit() {
+        assert_eq!(Markup(0).apply(7_500), Some(7_500));
+        assert_eq!(Markup(2_000).apply(7_500), Some(9_000));
+        // 0.000005 × 1.1 = 5.5 micros → 6; 0.000025 × 1.1 = 27.5 → 28; 0.000015 × 1.1 = 16.5 → 16.
+        assert_eq!(Markup(1_000).apply(5), Some(6));
+        assert_eq!(Markup(1_000).apply(25), Some(28));
+        assert_eq!(Markup(1_000).apply(15), Some(16));
+        assert_eq!(Markup(Markup::MAX_BPS).apply(i64::MAX), None);
+    }
 
     #[test]
     fn markup_is_an_exact_percentage() {

@@ -17,6 +17,17 @@ crate::domain::text_enum! {
     }
 }
 
+crate::domain::text_enum! {
+    /// Which of a provider's price lists: what its gateway charges (a tenant's provider has only
+    /// this one), or what the operator bills tenants for a platform provider's messages.
+    #[derive(Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum PriceList {
+        Cost = "cost",
+        Sell = "sell",
+    }
+}
+
 impl ProviderKind {
     /// The provider's public API root, which `base_url` overrides.
     pub fn default_base_url(self) -> Option<&'static str> {

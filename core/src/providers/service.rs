@@ -1,11 +1,15 @@
-//! The tenant's provider accounts: add, change (credentials and `enabled` included), remove,
-//! and replace their price lists (JSON rows or CSV). The one implementation behind the API
-//! (`server/src/routes/providers.rs`) and the admin app's provider forms (`web/src/forms.rs`),
+//! Provider accounts: add, change (credentials and `enabled` included), remove, and replace
+//! their price lists (JSON rows or CSV) — a tenant's own (`/v1/providers`, by its members) and
+//! the platform's (`/v1/admin/providers`, by platform admins: a cost and a sell price list,
+//! offered to every tenant). The one implementation behind the API
+//! (`server/src/routes/providers.rs`, `platform_providers.rs`) and the admin app's provider
+//! forms (`web/src/forms/providers.rs`),
 //! on the model of [`crate::members`]: each operation takes the acting member and what they
 //! typed, asks the permission matrix, validates (the first mistake is returned, naming the
 //! field as the API names it, with one sentence per mistake), writes in a transaction scoped
-//! to the tenant (row-level security) with its audit record, and announces the change
-//! ([`crate::changes`]) so every process forgets the tenant's cached routes.
+//! to the tenant (row-level security; the platform's in a plain one) with its audit record,
+//! and announces the change ([`crate::changes`]) so every process forgets the cached routes it
+//! touches (the tenant's, or every tenant's for the platform's).
 //!
 //! It lives here, beside the adapters, because `core::providers` is where the feature is
 //! looked for ("how is a provider added" → `core::providers::service`); the wire formats stay
@@ -15,16 +19,18 @@ use diesel_async::AsyncPgConnection;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Credentials, ProviderKind};
-use crate::audit::{self, action};
+use super::{Credentials, PriceList, ProviderKind};
+use crate::audit::{self, Actor, action};
 use crate::changes::{self, Change};
 use crate::crypto::Keyring;
+use crate::db::providers::Owner;
 use crate::db::{self, PgPool, providers, tenants};
-use crate::domain::ProviderId;
+use crate::domain::{ProviderId, Role};
 use crate::members::Manager;
 use crate::permissions::{self, Action};
 use crate::prices::{self, PriceCurrencies, PriceEntry, PriceError};
 use crate::routing::{Price, RouteProvider};
+use crate::staff::Staff;
 
 /// What `max_concurrency` is when none is given (the column's default).
 pub const DEFAULT_MAX_CONCURRENCY: i32 = 32;
@@ -102,11 +108,77 @@ pub enum PriceInput<'a> {
     Csv(&'a [u8]),
 }
 
-fn require(manager: &Manager, action: Action) -> Result<(), ProviderError> {
-    if permissions::allowed(manager.role, action) {
-        Ok(())
-    } else {
-        Err(ProviderError::Forbidden(action))
+/// Who acts, on whose providers: a tenant member on the tenant's own, or platform staff on the
+/// platform's.
+#[derive(Clone, Copy)]
+pub enum Acting<'a> {
+    Member(&'a Manager),
+    Staff(&'a Staff),
+}
+
+impl Acting<'_> {
+    pub fn owner(self) -> Owner {
+        match self {
+            Acting::Member(m) => Owner::Tenant(m.tenant),
+            Acting::Staff(_) => Owner::Platform,
+        }
+    }
+
+    fn tenant(self) -> Option<Uuid> {
+        self.owner().tenant()
+    }
+
+    fn actor(&self) -> &Actor {
+        match self {
+            Acting::Member(m) => &m.actor,
+            Acting::Staff(s) => &s.actor,
+        }
+    }
+
+    fn role(self) -> Role {
+        match self {
+            Acting::Member(m) => m.role,
+            Acting::Staff(s) => s.role,
+        }
+    }
+
+    /// What changing these providers asks of the matrix.
+    pub fn manage_action(self) -> Action {
+        match self {
+            Acting::Member(_) => Action::ManageProviders,
+            Acting::Staff(_) => Action::ManagePlatformProviders,
+        }
+    }
+
+    fn require_manage(self) -> Result<(), ProviderError> {
+        let action = self.manage_action();
+        if permissions::allowed(self.role(), action) {
+            Ok(())
+        } else {
+            Err(ProviderError::Forbidden(action))
+        }
+    }
+
+    /// What every process must forget when these providers change.
+    pub fn change(self) -> Change {
+        match self {
+            Acting::Member(m) => Change::Routes { tenant: m.tenant },
+            Acting::Staff(_) => Change::Platform,
+        }
+    }
+}
+
+/// Runs `f` in a transaction for `owner`: scoped to the tenant (row-level security), or a plain
+/// one for the platform's providers.
+async fn in_transaction<R>(
+    pool: &PgPool,
+    owner: Owner,
+    f: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, ProviderError>,
+) -> Result<R, ProviderError> {
+    let mut conn = pool.get().await?;
+    match owner {
+        Owner::Tenant(t) => db::scoped(&mut conn, t, f).await,
+        Owner::Platform => db::unscoped(&mut conn, f).await,
     }
 }
 
@@ -171,37 +243,71 @@ fn target(id: Uuid) -> Option<String> {
     Some(ProviderId::from_uuid(id).to_string())
 }
 
-/// The tenant's providers (deleted ones are gone).
-pub async fn list(pool: &PgPool, tenant: Uuid) -> Result<Vec<providers::Provider>, ProviderError> {
-    let mut conn = pool.get().await?;
-    db::scoped(&mut conn, tenant, async |c| {
-        Ok(providers::list(c, tenant).await?)
-    })
-    .await
+/// `owner`'s providers (deleted ones are gone).
+pub async fn list(pool: &PgPool, owner: Owner) -> Result<Vec<providers::Provider>, ProviderError> {
+    in_transaction(pool, owner, async |c| Ok(providers::list(c, owner).await?)).await
 }
 
 pub async fn find(
     pool: &PgPool,
-    tenant: Uuid,
+    owner: Owner,
     id: Uuid,
 ) -> Result<providers::Provider, ProviderError> {
-    let mut conn = pool.get().await?;
-    db::scoped(&mut conn, tenant, async |c| {
-        providers::find(c, tenant, id)
+    in_transaction(pool, owner, async |c| {
+        providers::find(c, owner, id)
             .await?
             .ok_or(ProviderError::NotFound)
     })
     .await
 }
 
-/// A provider's price list.
-pub async fn prices(pool: &PgPool, tenant: Uuid, id: Uuid) -> Result<Vec<Price>, ProviderError> {
-    let mut conn = pool.get().await?;
-    db::scoped(&mut conn, tenant, async |c| {
-        if providers::find(c, tenant, id).await?.is_none() {
+/// A provider with its price lists: `cost` (a tenant's provider has only this one) and, for a
+/// platform provider, `sell`; each ordered by country and message type.
+pub struct Priced {
+    pub provider: providers::Provider,
+    pub cost: Vec<Price>,
+    pub sell: Vec<Price>,
+}
+
+/// `owner`'s providers with their price lists.
+pub async fn list_priced(pool: &PgPool, owner: Owner) -> Result<Vec<Priced>, ProviderError> {
+    let rows = in_transaction(pool, owner, async |c| {
+        Ok(providers::routing_table(c, owner).await?)
+    })
+    .await?;
+    let sorted = |mut prices: Vec<Price>| {
+        prices.sort_by(|a, b| (&a.country, &a.message_type).cmp(&(&b.country, &b.message_type)));
+        prices
+    };
+    Ok(rows
+        .into_iter()
+        .map(|p| match p.route.platform {
+            Some(platform) => Priced {
+                provider: p.row,
+                cost: sorted(platform.costs),
+                sell: sorted(p.route.prices),
+            },
+            None => Priced {
+                provider: p.row,
+                cost: sorted(p.route.prices),
+                sell: Vec::new(),
+            },
+        })
+        .collect())
+}
+
+/// One of a provider's price lists (a tenant's provider has only [`PriceList::Cost`]).
+pub async fn prices(
+    pool: &PgPool,
+    owner: Owner,
+    id: Uuid,
+    list: PriceList,
+) -> Result<Vec<Price>, ProviderError> {
+    in_transaction(pool, owner, async |c| {
+        if providers::find(c, owner, id).await?.is_none() {
             return Err(ProviderError::NotFound);
         }
-        Ok(providers::prices(c, tenant, id).await?)
+        Ok(providers::prices(c, owner, id, list).await?)
     })
     .await
 }
@@ -210,10 +316,10 @@ pub async fn prices(pool: &PgPool, tenant: Uuid, id: Uuid) -> Result<Vec<Price>,
 pub async fn create(
     pool: &PgPool,
     keys: &Keyring,
-    manager: &Manager,
+    who: Acting<'_>,
     input: ProviderInput,
 ) -> Result<providers::Provider, ProviderError> {
-    require(manager, Action::ManageProviders)?;
+    who.require_manage()?;
     let kind = parse_kind(&input.kind)?;
     let name = name(&input.name)?;
     let sealed = credentials(kind, &input.credentials)?.seal(keys);
@@ -223,7 +329,7 @@ pub async fn create(
     let max_concurrency = input.max_concurrency.map(concurrency).transpose()?;
     let new = providers::NewProvider {
         id: Uuid::now_v7(),
-        tenant_id: manager.tenant,
+        tenant_id: who.tenant(),
         name,
         kind,
         credentials_enc: sealed.ciphertext,
@@ -235,25 +341,18 @@ pub async fn create(
         max_concurrency,
         enabled: input.enabled,
     };
-    let mut conn = pool.get().await?;
-    db::scoped(&mut conn, manager.tenant, async |c| {
+    in_transaction(pool, who.owner(), async |c| {
         let row = providers::insert(c, &new).await?;
         audit::record(
             c,
-            &manager.actor,
-            Some(manager.tenant),
+            who.actor(),
+            who.tenant(),
             action::PROVIDER_CREATED,
             target(row.id),
             json!({"name": row.name, "kind": row.kind, "enabled": row.enabled}),
         )
         .await?;
-        changes::announce(
-            c,
-            Change::Routes {
-                tenant: manager.tenant,
-            },
-        )
-        .await?;
+        changes::announce(c, who.change()).await?;
         Ok(row)
     })
     .await
@@ -322,114 +421,104 @@ fn changes_to(
 pub async fn update(
     pool: &PgPool,
     keys: &Keyring,
-    manager: &Manager,
+    who: Acting<'_>,
     id: Uuid,
     patch: ProviderPatch,
 ) -> Result<providers::Provider, ProviderError> {
-    require(manager, Action::ManageProviders)?;
-    let mut conn = pool.get().await?;
-    db::scoped(&mut conn, manager.tenant, async |c| {
-        let current = providers::find(c, manager.tenant, id)
+    who.require_manage()?;
+    in_transaction(pool, who.owner(), async |c| {
+        let current = providers::find(c, who.owner(), id)
             .await?
             .ok_or(ProviderError::NotFound)?;
         let (changes, changed) = changes_to(&current, patch, keys)?;
         if changed.is_empty() {
             return Ok(current);
         }
-        let row = providers::update(c, manager.tenant, id, changes)
+        let row = providers::update(c, who.owner(), id, changes)
             .await?
             .ok_or(ProviderError::NotFound)?;
         audit::record(
             c,
-            &manager.actor,
-            Some(manager.tenant),
+            who.actor(),
+            who.tenant(),
             action::PROVIDER_UPDATED,
             target(id),
             json!({"changed": changed, "enabled": row.enabled}),
         )
         .await?;
-        changes::announce(
-            c,
-            Change::Routes {
-                tenant: manager.tenant,
-            },
-        )
-        .await?;
+        changes::announce(c, who.change()).await?;
         Ok(row)
     })
     .await
 }
 
 /// Removes a provider (past messages keep their record of it).
-pub async fn delete(pool: &PgPool, manager: &Manager, id: Uuid) -> Result<(), ProviderError> {
-    require(manager, Action::ManageProviders)?;
-    let mut conn = pool.get().await?;
-    db::scoped(&mut conn, manager.tenant, async |c| {
-        if !providers::delete(c, manager.tenant, id).await? {
+pub async fn delete(pool: &PgPool, who: Acting<'_>, id: Uuid) -> Result<(), ProviderError> {
+    who.require_manage()?;
+    in_transaction(pool, who.owner(), async |c| {
+        if !providers::delete(c, who.owner(), id).await? {
             return Err(ProviderError::NotFound);
         }
         audit::record(
             c,
-            &manager.actor,
-            Some(manager.tenant),
+            who.actor(),
+            who.tenant(),
             action::PROVIDER_DELETED,
             target(id),
             json!({}),
         )
         .await?;
-        changes::announce(
-            c,
-            Change::Routes {
-                tenant: manager.tenant,
-            },
-        )
-        .await?;
+        changes::announce(c, who.change()).await?;
         Ok(())
     })
     .await
 }
 
-/// Replaces a provider's whole price list; returns it as stored (countries upper-cased, `*`
-/// for any message type). A list that does not parse changes nothing.
+/// Replaces one of a provider's whole price lists; returns it as stored (countries
+/// upper-cased, `*` for any message type). A list that does not parse changes nothing. A
+/// tenant's provider has only the [`PriceList::Cost`] list (what its gateway charges the
+/// tenant); a platform provider has both.
 pub async fn replace_prices(
     pool: &PgPool,
-    manager: &Manager,
+    who: Acting<'_>,
     id: Uuid,
+    list: PriceList,
     input: PriceInput<'_>,
 ) -> Result<Vec<Price>, ProviderError> {
-    require(manager, Action::ManageProviders)?;
-    let mut conn = pool.get().await?;
-    db::scoped(&mut conn, manager.tenant, async |c| {
-        let tenant = tenants::find(c, manager.tenant).await?.currency;
+    who.require_manage()?;
+    if list == PriceList::Sell && who.owner() != Owner::Platform {
+        return Err(ProviderError::NotFound);
+    }
+    in_transaction(pool, who.owner(), async |c| {
+        // The currency the prices are billed in: the tenant's, or for the platform's the
+        // currency of the operator's billing settings (every tenant's).
+        let billed_in = match who.owner() {
+            Owner::Tenant(t) => tenants::find(c, t).await?.currency,
+            Owner::Platform => crate::billing::settings::billing_currency(c).await?,
+        };
         let currencies = PriceCurrencies {
-            rated: crate::billing::rates::convertible_into(c, &tenant).await?,
-            tenant,
+            rated: crate::billing::rates::convertible_into(c, &billed_in).await?,
+            tenant: billed_in,
         };
         let prices = match input {
             PriceInput::Entries(entries) => prices::from_entries(entries, &currencies)?,
             // Blank lines or spaces around a pasted list are not rows.
             PriceInput::Csv(body) => prices::from_csv(body.trim_ascii(), &currencies)?,
         };
-        if providers::find(c, manager.tenant, id).await?.is_none() {
+        if providers::find(c, who.owner(), id).await?.is_none() {
             return Err(ProviderError::NotFound);
         }
-        providers::replace_prices(c, manager.tenant, id, &prices).await?;
+        providers::replace_prices(c, who.owner(), id, list, &prices).await?;
         audit::record(
             c,
-            &manager.actor,
-            Some(manager.tenant),
+            who.actor(),
+            who.tenant(),
             action::PRICES_CHANGED,
             target(id),
-            json!({"entries": prices.len()}),
+            json!({"entries": prices.len(), "list": list}),
         )
         .await?;
-        changes::announce(
-            c,
-            Change::Routes {
-                tenant: manager.tenant,
-            },
-        )
-        .await?;
+        changes::announce(c, who.change()).await?;
         Ok(prices)
     })
     .await
@@ -457,7 +546,7 @@ pub(crate) async fn provision_sandbox(
     .bind::<diesel::sql_types::Text, _>(manager.tenant.to_string())
     .execute(c)
     .await?;
-    let mut routes: Vec<RouteProvider> = providers::routing_table(c, manager.tenant)
+    let mut routes: Vec<RouteProvider> = providers::routing_table(c, Owner::Tenant(manager.tenant))
         .await?
         .into_iter()
         .map(|p| p.route)
@@ -471,7 +560,7 @@ pub(crate) async fn provision_sandbox(
         c,
         &providers::NewProvider {
             id: Uuid::now_v7(),
-            tenant_id: manager.tenant,
+            tenant_id: Some(manager.tenant),
             name: SANDBOX_NAME.into(),
             kind: ProviderKind::Sandbox,
             credentials_enc: sealed.ciphertext,
@@ -492,7 +581,8 @@ pub(crate) async fn provision_sandbox(
         currency,
         fx: None,
     }];
-    providers::replace_prices(c, manager.tenant, row.id, &prices).await?;
+    let owner = Owner::Tenant(manager.tenant);
+    providers::replace_prices(c, owner, row.id, PriceList::Cost, &prices).await?;
     audit::record(
         c,
         &manager.actor,
@@ -516,6 +606,7 @@ pub(crate) async fn provision_sandbox(
         is_sandbox: true,
         enabled: true,
         prices,
+        platform: None,
     });
     Ok((routes, true))
 }

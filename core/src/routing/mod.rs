@@ -7,7 +7,7 @@ pub mod table;
 pub use table::{Gateway, RouteTable, RouteTables};
 use uuid::Uuid;
 
-use crate::domain::Rate;
+use crate::domain::{Markup, Rate};
 
 /// One price row: `country` is ISO 3166-1 alpha-2 or `*`; `message_type` a type or `*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +34,11 @@ pub struct Fx {
 /// converted from when its price was in another currency.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Charge {
+    /// What the tenant is charged (through a platform provider: its sell price).
     pub micros: i64,
     pub fx: Option<Fx>,
+    /// Through a platform provider: what it costs the operator, in the tenant's currency.
+    pub platform_cost_micros: Option<i64>,
 }
 
 impl Charge {
@@ -50,6 +53,7 @@ impl Charge {
                 micros: f.micros.saturating_mul(n),
                 rate: f.rate,
             }),
+            platform_cost_micros: None,
         }
     }
 }
@@ -102,7 +106,17 @@ pub struct RouteProvider {
     pub name: String,
     pub is_sandbox: bool,
     pub enabled: bool,
+    /// What the tenant is charged per segment: its own provider's prices, or a platform
+    /// provider's sell list.
     pub prices: Vec<Price>,
+    /// A platform provider's cost list (None: the tenant's own provider).
+    pub platform: Option<PlatformPrices>,
+}
+
+/// What the operator pays for a platform provider's messages.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformPrices {
+    pub costs: Vec<Price>,
 }
 
 /// A provider that may carry the message, at the price that applies to it.
@@ -114,12 +128,63 @@ pub struct Candidate {
     pub currency: String,
     /// What the price was converted from, if it was given in another currency.
     pub fx: Option<Fx>,
+    /// A platform provider's cost per segment, in the tenant's currency.
+    pub platform_cost_micros: Option<i64>,
 }
 
 impl Candidate {
     /// What `segments` cost through it.
     pub fn charge(&self, segments: i32) -> Charge {
-        Charge::of(self.price_micros, self.fx.as_ref(), segments)
+        Charge {
+            platform_cost_micros: self
+                .platform_cost_micros
+                .map(|c| c.saturating_mul(i64::from(segments))),
+            ..Charge::of(self.price_micros, self.fx.as_ref(), segments)
+        }
+    }
+}
+
+/// A platform provider's cost price with `markup` on: the price as given is marked up, then
+/// converted at the same rate, so the sell price is what the operator would have typed.
+pub fn marked_up(cost: &Price, markup: Markup) -> Option<Price> {
+    let (micros, fx) = match &cost.fx {
+        Some(fx) => {
+            let given = markup.apply(fx.micros)?;
+            let fx = Fx {
+                micros: given,
+                ..fx.clone()
+            };
+            (fx.rate.convert(given)?, Some(fx))
+        }
+        None => (markup.apply(cost.price_micros)?, None),
+    };
+    Some(Price {
+        price_micros: micros,
+        fx,
+        ..cost.clone()
+    })
+}
+
+/// What a provider charges the tenant per segment for a destination, and (a platform
+/// provider) what it costs the operator: its own price; or a platform provider's sell price
+/// where its sell list names one, else its cost with `markup` on. A platform provider with no
+/// cost price for the destination is not priced there.
+pub fn price_of(
+    provider: &RouteProvider,
+    country: &str,
+    message_type: &str,
+    markup: Markup,
+) -> Option<(Price, Option<i64>)> {
+    match &provider.platform {
+        None => price_for(&provider.prices, country, message_type).map(|p| (p.clone(), None)),
+        Some(platform) => {
+            let cost = price_for(&platform.costs, country, message_type)?;
+            let sell = match price_for(&provider.prices, country, message_type) {
+                Some(sell) => sell.clone(),
+                None => marked_up(cost, markup)?,
+            };
+            Some((sell, Some(cost.price_micros)))
+        }
     }
 }
 
@@ -151,22 +216,26 @@ pub fn price_for<'a>(prices: &'a [Price], country: &str, message_type: &str) -> 
 }
 
 /// Enabled providers priced for the destination, cheapest first (ties broken by provider id,
-/// so the order is stable). Test-mode sends may only use sandbox providers.
+/// so the order is stable): the tenant's own at their price and the platform's at their sell
+/// price ([`price_of`], `markup` the operator's default in force). Test-mode sends may only use
+/// sandbox providers.
 pub fn candidates(
     providers: &[RouteProvider],
     country: &str,
     message_type: &str,
     test_mode: bool,
+    markup: Markup,
 ) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = providers
         .iter()
         .filter(|p| p.enabled && (!test_mode || p.is_sandbox))
         .filter_map(|p| {
-            price_for(&p.prices, country, message_type).map(|price| Candidate {
+            price_of(p, country, message_type, markup).map(|(price, cost)| Candidate {
                 provider_id: p.id,
                 price_micros: price.price_micros,
-                currency: price.currency.clone(),
-                fx: price.fx.clone(),
+                currency: price.currency,
+                fx: price.fx,
+                platform_cost_micros: cost,
             })
         })
         .collect();
@@ -199,6 +268,7 @@ mod tests {
             is_sandbox: sandbox,
             enabled: true,
             prices,
+            platform: None,
         }
     }
 
@@ -235,7 +305,7 @@ mod tests {
             disabled,
             provider(5, false, vec![price("*", "*", 6_000)]),
         ];
-        let order: Vec<u128> = candidates(&providers, "DE", "transactional", false)
+        let order: Vec<u128> = candidates(&providers, "DE", "transactional", false, Markup(0))
             .iter()
             .map(|c| c.provider_id.as_u128())
             .collect();
@@ -248,7 +318,7 @@ mod tests {
             provider(9, false, vec![price("DE", "*", 5)]),
             provider(3, false, vec![price("DE", "*", 5)]),
         ];
-        let order: Vec<u128> = candidates(&providers, "DE", "otp", false)
+        let order: Vec<u128> = candidates(&providers, "DE", "otp", false, Markup(0))
             .iter()
             .map(|c| c.provider_id.as_u128())
             .collect();
@@ -282,11 +352,54 @@ mod tests {
             provider(1, false, vec![out[0].clone()]),
             provider(2, false, vec![out[1].clone()]),
         ];
-        let first = candidates(&providers, "DE", "otp", false).remove(0);
+        let first = candidates(&providers, "DE", "otp", false, Markup(0)).remove(0);
         assert_eq!(first.provider_id.as_u128(), 2);
         let charge = first.charge(3);
         assert_eq!(charge.micros, 24_402);
         assert_eq!(charge.fx.unwrap().micros, 22_500);
+    }
+
+    #[test]
+    fn platform_providers_compete_at_their_sell_price_or_cost_plus_markup() {
+        let mut platform = provider(7, false, vec![price("DE", "*", 6_000)]);
+        platform.platform = Some(PlatformPrices {
+            costs: vec![price("DE", "*", 4_000), price("FR", "*", 5_000)],
+        });
+        let own = provider(8, false, vec![price("*", "*", 5_500)]);
+        let providers = vec![platform.clone(), own];
+        // DE: the sell list's 6,000 loses to the tenant's own 5,500; the cost never shows.
+        let de = candidates(&providers, "DE", "otp", false, Markup(2_000));
+        assert_eq!(
+            de.iter()
+                .map(|c| (c.provider_id.as_u128(), c.price_micros, c.platform_cost_micros))
+                .collect::<Vec<_>>(),
+            vec![(8, 5_500, None), (7, 6_000, Some(4_000))]
+        );
+        // FR: no sell price, so cost + 10 % = 5,500, tied with the tenant's and first by id.
+        let fr = candidates(&providers, "FR", "otp", false, Markup(1_000));
+        assert_eq!(
+            (fr[0].provider_id.as_u128(), fr[0].price_micros),
+            (7, 5_500)
+        );
+        let charge = fr[0].charge(2);
+        assert_eq!((charge.micros, charge.platform_cost_micros), (11_000, Some(10_000)));
+        // US: the platform has no cost price there, so it is not a candidate at all.
+        let us = candidates(&providers, "US", "otp", false, Markup(0));
+        assert_eq!(us.len(), 1);
+        // A converted cost is marked up as given, then converted at the same rate.
+        let rate = Rate::parse("1.0845").unwrap();
+        let eur = Price {
+            price_micros: 8_134,
+            fx: Some(Fx {
+                currency: "EUR".into(),
+                micros: 7_500,
+                rate,
+            }),
+            ..price("DE", "*", 0)
+        };
+        let sell = marked_up(&eur, Markup(2_000)).unwrap();
+        assert_eq!(sell.fx.as_ref().unwrap().micros, 9_000);
+        assert_eq!(sell.price_micros, 9_760); // 9,000 × 1.0845 = 9,760.5, half to even
     }
 
     #[test]
@@ -295,11 +408,11 @@ mod tests {
             provider(1, false, vec![price("US", "*", 1)]),
             provider(2, true, vec![price("US", "*", 10)]),
         ];
-        let test: Vec<u128> = candidates(&providers, "US", "otp", true)
+        let test: Vec<u128> = candidates(&providers, "US", "otp", true, Markup(0))
             .iter()
             .map(|c| c.provider_id.as_u128())
             .collect();
         assert_eq!(test, vec![2]);
-        assert_eq!(candidates(&providers, "US", "otp", false).len(), 2);
+        assert_eq!(candidates(&providers, "US", "otp", false, Markup(0)).len(), 2);
     }
 }

@@ -12,6 +12,8 @@ use super::RouteProvider;
 use crate::cache::{TTL, TtlCache};
 use crate::changes::Change;
 use crate::config::Settings;
+use crate::crypto::Keyring;
+use crate::db::providers::Owner;
 use crate::db::{PgPool, providers, tenants};
 use crate::providers::{Credentials, ProviderKind};
 
@@ -27,7 +29,8 @@ pub struct Gateway {
 
 /// What a tenant's messages route over.
 pub struct RouteTable {
-    /// Every live provider (disabled ones too: routing skips them) with its prices.
+    /// Every live provider (disabled ones too: routing skips them) with its prices: the
+    /// tenant's own, then the platform's.
     pub providers: Vec<RouteProvider>,
     /// How to call each of them whose kind is known and whose credentials open (a provider
     /// missing here is never called).
@@ -42,14 +45,16 @@ pub struct RouteTable {
     pub billing: crate::billing::terms::Terms,
 }
 
-/// Reads a tenant's route table: its live providers and prices (in the tenant's currency, at
-/// the operator's exchange rates), their credentials opened, and its default sender.
+/// Reads a tenant's route table: its live providers and the platform's, with their prices (in
+/// the tenant's currency, at the operator's exchange rates), their credentials opened, and its
+/// default sender.
 pub async fn load(
     conn: &mut AsyncPgConnection,
-    settings: &Settings,
+    master_key: &Keyring,
     tenant_id: Uuid,
 ) -> anyhow::Result<RouteTable> {
-    let rows = providers::routing_table(conn, tenant_id).await?;
+    let mut rows = providers::routing_table(conn, Owner::Tenant(tenant_id)).await?;
+    rows.extend(providers::routing_table(conn, Owner::Platform).await?);
     let tenant = tenants::find(conn, tenant_id).await?;
     let default_sender = tenant.default_sender_ids.into_iter().next();
     let hard_cap = crate::db::budgets::is_hard_cap(conn, tenant_id).await?;
@@ -66,10 +71,14 @@ pub async fn load(
         // Prices in another currency than the tenant's, converted into it: routing, estimates,
         // holds and costs all read the converted price.
         p.route.prices = super::convert(p.route.prices, &tenant.currency, &rates);
+        if let Some(platform) = &mut p.route.platform {
+            platform.costs =
+                super::convert(std::mem::take(&mut platform.costs), &tenant.currency, &rates);
+        }
         table.providers.push(p.route);
         let kind = p.row.kind;
         let credentials = Credentials::open(
-            &settings.master_key,
+            master_key,
             kind,
             &p.row.credentials_key_id,
             &p.row.credentials_enc,
@@ -119,7 +128,7 @@ impl RouteTables {
         self.tables
             .get_or_load(&tenant_id, async || {
                 let mut conn = self.pool.get().await?;
-                load(&mut conn, &self.settings, tenant_id).await
+                load(&mut conn, &self.settings.master_key, tenant_id).await
             })
             .await
     }
@@ -137,7 +146,7 @@ impl RouteTables {
     pub fn forget(&self, change: Change) {
         match change {
             Change::Routes { tenant } => self.evict(&tenant),
-            Change::All | Change::Billing => self.clear(),
+            Change::All | Change::Billing | Change::Platform => self.clear(),
             Change::ApiKeys => {}
         }
     }

@@ -163,6 +163,7 @@ async fn the_group_commit_fails_a_refused_row_alone() {
             currency: "USD".into(),
             fx: None,
         }],
+        platform: None,
     }];
     let row = |body: &str| {
         let req: SendRequest =

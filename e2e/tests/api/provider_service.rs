@@ -10,8 +10,10 @@ use openclaw_core::changes::{self, Change};
 use openclaw_core::db::PgPool;
 use openclaw_core::domain::{Role, TenantId, UserId};
 use openclaw_core::members::Manager;
+use openclaw_core::db::providers::Owner as ProviderOwner;
+use openclaw_core::providers::PriceList;
 use openclaw_core::providers::service::{
-    self, DEFAULT_MAX_CONCURRENCY, PriceInput, ProviderError, ProviderInput, ProviderPatch,
+    self, Acting, DEFAULT_MAX_CONCURRENCY, PriceInput, ProviderError, ProviderInput, ProviderPatch,
 };
 use openclaw_core::test_send::{self, TestSendError};
 use openclaw_e2e::app::{Options, Owner, TestApp};
@@ -79,7 +81,7 @@ async fn only_roles_the_matrix_allows_change_providers_or_send_tests() {
         enabled: false,
         ..sandbox("Existing")
     };
-    let existing = service::create(&pool, keys, &admin, existing)
+    let existing = service::create(&pool, keys, Acting::Member(&admin), existing)
         .await
         .unwrap();
     let topology = openclaw_core::queue::Topology::from_settings(&settings);
@@ -108,7 +110,7 @@ async fn only_roles_the_matrix_allows_change_providers_or_send_tests() {
             )
         };
         forbidden(
-            service::create(&pool, keys, &m, sandbox("No"))
+            service::create(&pool, keys, Acting::Member(&m), sandbox("No"))
                 .await
                 .map(|_| ()),
         );
@@ -117,14 +119,14 @@ async fn only_roles_the_matrix_allows_change_providers_or_send_tests() {
             ..Default::default()
         };
         forbidden(
-            service::update(&pool, keys, &m, existing.id, patch)
+            service::update(&pool, keys, Acting::Member(&m), existing.id, patch)
                 .await
                 .map(|_| ()),
         );
-        forbidden(service::delete(&pool, &m, existing.id).await);
+        forbidden(service::delete(&pool, Acting::Member(&m), existing.id).await);
         let csv = PriceInput::Csv(b"country,message_type,price,currency\n*,,1,USD\n");
         forbidden(
-            service::replace_prices(&pool, &m, existing.id, csv)
+            service::replace_prices(&pool, Acting::Member(&m), existing.id, PriceList::Cost, csv)
                 .await
                 .map(|_| ()),
         );
@@ -170,14 +172,14 @@ async fn another_tenants_provider_is_not_found_and_not_touched() {
         acting(&app, &a, Role::Owner).await,
         acting(&app, &b, Role::Owner).await,
     );
-    let theirs = service::create(&pool, keys, &a, sandbox("A's"))
+    let theirs = service::create(&pool, keys, Acting::Member(&a), sandbox("A's"))
         .await
         .unwrap();
     let not_found =
         |r: Result<(), ProviderError>| assert!(matches!(r, Err(ProviderError::NotFound)), "{r:?}");
-    not_found(service::find(&pool, b.tenant, theirs.id).await.map(|_| ()));
+    not_found(service::find(&pool, ProviderOwner::Tenant(b.tenant), theirs.id).await.map(|_| ()));
     not_found(
-        service::prices(&pool, b.tenant, theirs.id)
+        service::prices(&pool, ProviderOwner::Tenant(b.tenant), theirs.id, PriceList::Cost)
             .await
             .map(|_| ()),
     );
@@ -186,19 +188,19 @@ async fn another_tenants_provider_is_not_found_and_not_touched() {
         ..Default::default()
     };
     not_found(
-        service::update(&pool, keys, &b, theirs.id, patch)
+        service::update(&pool, keys, Acting::Member(&b), theirs.id, patch)
             .await
             .map(|_| ()),
     );
     let csv = PriceInput::Csv(b"country,message_type,price,currency\n*,,1,USD\n");
     not_found(
-        service::replace_prices(&pool, &b, theirs.id, csv)
+        service::replace_prices(&pool, Acting::Member(&b), theirs.id, PriceList::Cost, csv)
             .await
             .map(|_| ()),
     );
-    not_found(service::delete(&pool, &b, theirs.id).await);
-    assert!(service::list(&pool, b.tenant).await.unwrap().is_empty());
-    let still = service::find(&pool, a.tenant, theirs.id).await.unwrap();
+    not_found(service::delete(&pool, Acting::Member(&b), theirs.id).await);
+    assert!(service::list(&pool, ProviderOwner::Tenant(b.tenant)).await.unwrap().is_empty());
+    let still = service::find(&pool, ProviderOwner::Tenant(a.tenant), theirs.id).await.unwrap();
     assert_eq!((still.name.as_str(), still.enabled), ("A's", true));
     assert_eq!(count(&app, "SELECT count(*) FROM provider_prices").await, 0);
     app.cleanup().await;
@@ -235,7 +237,7 @@ async fn a_change_writes_audits_and_announces_only_what_differs() {
     assert_eq!(heard_after(1).await, [Change::All], "connected");
     let routes = Change::Routes { tenant: m.tenant };
 
-    let created = service::create(&pool, keys, &m, sandbox("Sandbox"))
+    let created = service::create(&pool, keys, Acting::Member(&m), sandbox("Sandbox"))
         .await
         .unwrap();
     assert_eq!(
@@ -273,7 +275,7 @@ async fn a_change_writes_audits_and_announces_only_what_differs() {
         enabled: Some(true),
         credentials: None,
     };
-    let unchanged = service::update(&pool, keys, &m, created.id, same)
+    let unchanged = service::update(&pool, keys, Acting::Member(&m), created.id, same)
         .await
         .unwrap();
     assert_eq!(unchanged.updated_at, created.updated_at);
@@ -283,7 +285,7 @@ async fn a_change_writes_audits_and_announces_only_what_differs() {
         max_concurrency: Some(1001),
         ..Default::default()
     };
-    match service::update(&pool, keys, &m, created.id, bad).await {
+    match service::update(&pool, keys, Acting::Member(&m), created.id, bad).await {
         Err(ProviderError::Invalid { field, message }) => {
             assert_eq!(field, "max_concurrency");
             assert_eq!(message, "`max_concurrency` must be between 1 and 1000.");
@@ -291,7 +293,7 @@ async fn a_change_writes_audits_and_announces_only_what_differs() {
         other => panic!("{:?}", other.map(|p| p.name)),
     }
     let csv = PriceInput::Csv(b"country,message_type,price,currency\nDE,,1,USD\nXYZ,,1,USD\n");
-    match service::replace_prices(&pool, &m, created.id, csv).await {
+    match service::replace_prices(&pool, Acting::Member(&m), created.id, PriceList::Cost, csv).await {
         Err(ProviderError::Prices(e)) => assert!(e.message.starts_with("Line 3:"), "{e}"),
         other => panic!("{other:?}"),
     }
@@ -305,7 +307,7 @@ async fn a_change_writes_audits_and_announces_only_what_differs() {
         enabled: Some(false),
         ..Default::default()
     };
-    let changed = service::update(&pool, keys, &m, created.id, patch)
+    let changed = service::update(&pool, keys, Acting::Member(&m), created.id, patch)
         .await
         .unwrap();
     assert!(changed.updated_at > created.updated_at);
@@ -316,11 +318,11 @@ async fn a_change_writes_audits_and_announces_only_what_differs() {
     let entries = [json!({"country": "de", "price": "0.01", "currency": "USD"})];
     let entries: Vec<openclaw_core::prices::PriceEntry> =
         serde_json::from_value(json!(entries)).unwrap();
-    let prices = service::replace_prices(&pool, &m, created.id, PriceInput::Entries(&entries))
+    let prices = service::replace_prices(&pool, Acting::Member(&m), created.id, PriceList::Cost, PriceInput::Entries(&entries))
         .await
         .unwrap();
     assert_eq!(prices[0].country, "DE");
-    service::delete(&pool, &m, created.id).await.unwrap();
+    service::delete(&pool, Acting::Member(&m), created.id).await.unwrap();
     assert_eq!(
         heard_after(5).await,
         [Change::All, routes, routes, routes, routes]
@@ -376,7 +378,7 @@ async fn credentials_are_checked_against_the_kind_and_never_kept_in_clear() {
         (json!({"account_sid": "x"}), "credentials.account_sid"),
         (json!("text"), "credentials"),
     ] {
-        match service::create(&pool, keys, &m, vonage(credentials.clone())).await {
+        match service::create(&pool, keys, Acting::Member(&m), vonage(credentials.clone())).await {
             Err(ProviderError::Invalid { field: f, .. }) => assert_eq!(f, field, "{credentials}"),
             other => panic!("{credentials}: {:?}", other.map(|p| p.id)),
         }
@@ -385,7 +387,7 @@ async fn credentials_are_checked_against_the_kind_and_never_kept_in_clear() {
     let created = service::create(
         &pool,
         keys,
-        &m,
+        Acting::Member(&m),
         vonage(json!({"api_key": "abcd1234", "api_secret": secret})),
     )
     .await
@@ -408,7 +410,7 @@ async fn credentials_are_checked_against_the_kind_and_never_kept_in_clear() {
         ..Default::default()
     };
     assert!(matches!(
-        service::update(&pool, keys, &m, created.id, patch).await,
+        service::update(&pool, keys, Acting::Member(&m), created.id, patch).await,
         Err(ProviderError::Invalid { field, .. }) if field == "credentials.account_sid"
     ));
     let in_clear = openclaw_e2e::services::query_bool(

@@ -255,7 +255,9 @@ async fn master_key_rotation_reseals_credentials_under_the_new_key() {
         let mut conn = pool.get().await.unwrap();
         openclaw_core::db::providers::find(
             &mut conn,
-            TenantId::parse(&owner.tenant_id).unwrap().uuid(),
+            openclaw_core::db::providers::Owner::Tenant(
+                TenantId::parse(&owner.tenant_id).unwrap().uuid(),
+            ),
             ProviderId::parse(&provider).unwrap().uuid(),
         )
         .await

@@ -134,8 +134,18 @@ pub struct TenantSpendLine {
     /// Live messages a provider took.
     pub messages: i64,
     pub segments: i64,
-    /// What they cost on the tenant's own providers, from the spend ledger.
+    /// What they cost, from the spend ledger: on its own providers and at platform
+    /// providers' sell prices.
     pub spend: Money,
+    /// Of `spend`, what went through the tenant's own providers (its gateways bill it).
+    pub own_provider_spend: Money,
+    /// Of `spend`, what went through platform providers, at their sell price (billed by
+    /// OpenClaw).
+    pub platform_revenue: Money,
+    /// What those platform-provider messages cost the operator.
+    pub platform_cost: Money,
+    /// `platform_revenue` − `platform_cost` (may be negative).
+    pub platform_margin: Money,
     /// OpenClaw's platform fees on them.
     pub platform_fees: Money,
     /// The period's invoice, once the period is closed (on the line of its currency).
@@ -155,7 +165,18 @@ pub struct InvoiceSummary {
 pub struct SpendTotal {
     pub messages: i64,
     pub segments: i64,
+    /// What they cost, from the spend ledger: on its own providers and at platform
+    /// providers' sell prices.
     pub spend: Money,
+    /// Of `spend`, what went through the tenant's own providers (its gateways bill it).
+    pub own_provider_spend: Money,
+    /// Of `spend`, what went through platform providers, at their sell price (billed by
+    /// OpenClaw).
+    pub platform_revenue: Money,
+    /// What those platform-provider messages cost the operator.
+    pub platform_cost: Money,
+    /// `platform_revenue` − `platform_cost` (may be negative).
+    pub platform_margin: Money,
     pub platform_fees: Money,
     /// What the period's invoices in this currency total.
     pub invoiced: Money,
@@ -275,10 +296,14 @@ pub async fn spend_report(
                         status: i.status,
                     }),
                 tenant_id: l.tenant_id.into(),
-                tenant_name: l.tenant_name,
+                tenant_name: l.tenant_name.clone(),
                 messages: l.messages,
                 segments: l.segments,
                 spend: Money::new(l.cost_micros, l.currency.clone()),
+                own_provider_spend: Money::new(l.own_providers_micros(), l.currency.clone()),
+                platform_revenue: Money::new(l.platform_revenue_micros, l.currency.clone()),
+                platform_cost: Money::new(l.platform_cost_micros, l.currency.clone()),
+                platform_margin: Money::new(l.platform_margin_micros(), l.currency.clone()),
                 platform_fees: Money::new(l.fee_micros, l.currency),
             })
             .collect(),
@@ -298,6 +323,10 @@ pub async fn spend_report(
                 messages: t.messages,
                 segments: t.segments,
                 spend: Money::new(t.cost_micros, t.currency.clone()),
+                own_provider_spend: Money::new(t.own_providers_micros(), t.currency.clone()),
+                platform_revenue: Money::new(t.platform_revenue_micros, t.currency.clone()),
+                platform_cost: Money::new(t.platform_cost_micros, t.currency.clone()),
+                platform_margin: Money::new(t.platform_margin_micros(), t.currency.clone()),
                 platform_fees: Money::new(t.fee_micros, t.currency),
             })
             .collect(),

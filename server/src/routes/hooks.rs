@@ -70,7 +70,9 @@ pub async fn provider_status(
         .as_ref()
         .as_ref()
         .ok_or_else(|| ApiError::not_found("provider"))?;
-    openclaw_core::trace::record_tenant(provider.tenant_id);
+    if let Some(tenant) = provider.tenant_id {
+        openclaw_core::trace::record_tenant(tenant);
+    }
     let kind = provider.kind;
     let is_json = req
         .headers()
@@ -138,9 +140,16 @@ pub async fn provider_status(
         .or(receipt.client_ref.as_deref())
         .and_then(|v| MessageId::parse(v).ok())
         .map(MessageId::uuid);
-    let target = match ours {
-        Some(id) => Some((id, provider.tenant_id)),
-        None => {
+    let target = match (ours, provider.tenant_id) {
+        (Some(id), Some(tenant)) => Some((id, tenant)),
+        // A platform provider carries every tenant's messages: the message says whose it is.
+        (Some(id), None) => {
+            let mut conn = state.pool.get().await?;
+            messages::tenant_of(&mut conn, id, provider_uuid)
+                .await?
+                .map(|tenant| (id, tenant))
+        }
+        (None, _) => {
             let mut conn = state.pool.get().await?;
             messages::find_by_provider_message_id(
                 &mut conn,
@@ -155,7 +164,7 @@ pub async fn provider_status(
         return Ok(HttpResponse::NoContent().finish());
     };
     openclaw_core::trace::record_message(message_id);
-    if tenant_id != provider.tenant_id {
+    if provider.tenant_id.is_some_and(|t| t != tenant_id) {
         return Err(ApiError::not_found("message"));
     }
     let new_status = receipt.status.status();
@@ -176,8 +185,11 @@ pub async fn provider_status(
         let settlement = Settlement {
             provider_id: provider_uuid,
             provider_message_id: receipt.provider_message_id.clone(),
-            cost: message
-                .cost_through(&state.routes.get(tenant_id).await?.providers, provider_uuid),
+            cost: {
+                let routes = state.routes.get(tenant_id).await?;
+                let markup = routes.billing.markup(chrono::Utc::now());
+                message.cost_through(&routes.providers, provider_uuid, markup)
+            },
         };
         let settled = messages::settle_in_doubt(
             &mut conn,

@@ -12,6 +12,7 @@ pub mod health;
 pub mod hooks;
 pub mod members;
 pub mod messages;
+pub mod platform_providers;
 pub mod providers;
 pub mod schemas;
 pub mod settings;
@@ -40,6 +41,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     api_keys::config(cfg);
     settings::config(cfg);
     providers::config(cfg);
+    platform_providers::config(cfg);
     messages::config(cfg);
     spend::config(cfg);
     budget::config(cfg);

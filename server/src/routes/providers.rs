@@ -7,10 +7,11 @@ use openclaw_core::changes::Change;
 use openclaw_core::db::providers;
 use openclaw_core::domain::ProviderId;
 use openclaw_core::prices::{self, PriceEntry, PriceError};
-use openclaw_core::providers::ProviderKind;
+use openclaw_core::db::providers::Owner;
 use openclaw_core::providers::service::{
-    self as service, PriceInput, ProviderError, ProviderInput, ProviderPatch,
+    self as service, Acting, PriceInput, ProviderError, ProviderInput, ProviderPatch,
 };
+use openclaw_core::providers::{PriceList as List, ProviderKind};
 use openclaw_core::routing::Price;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -85,6 +86,35 @@ pub struct UpdateProviderRequest {
     pub enabled: Option<bool>,
 }
 
+impl From<CreateProviderRequest> for ProviderInput {
+    fn from(req: CreateProviderRequest) -> ProviderInput {
+        ProviderInput {
+            name: req.name,
+            kind: req.kind,
+            credentials: req.credentials.unwrap_or(serde_json::Value::Null),
+            base_url: req.base_url,
+            sender_ids: req.sender_ids.unwrap_or_default(),
+            max_rate_per_sec: req.max_rate_per_sec,
+            max_concurrency: req.max_concurrency,
+            enabled: req.enabled.unwrap_or(true),
+        }
+    }
+}
+
+impl From<UpdateProviderRequest> for ProviderPatch {
+    fn from(req: UpdateProviderRequest) -> ProviderPatch {
+        ProviderPatch {
+            name: req.name,
+            credentials: req.credentials,
+            base_url: req.base_url,
+            sender_ids: req.sender_ids,
+            max_rate_per_sec: req.max_rate_per_sec,
+            max_concurrency: req.max_concurrency,
+            enabled: req.enabled,
+        }
+    }
+}
+
 /// Tells an absent field (None) from an explicit `null` (Some(None)).
 fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
     d: D,
@@ -145,7 +175,7 @@ async fn evict(state: &AppContext, tenant: Uuid) {
     state.changed(Change::Routes { tenant }).await;
 }
 
-fn parse_id(id: &str) -> Result<Uuid, ApiError> {
+pub(super) fn parse_id(id: &str) -> Result<Uuid, ApiError> {
     ProviderId::parse(id)
         .map(ProviderId::uuid)
         .map_err(|_| ApiError::not_found("provider"))
@@ -173,21 +203,11 @@ pub async fn create(
     body: JsonBody<CreateProviderRequest>,
 ) -> ApiResult<HttpResponse> {
     let manager = user.manager(Action::ManageProviders)?;
-    let req = body.value;
     let row = service::create(
         &state.pool,
         &state.settings.master_key,
-        &manager,
-        ProviderInput {
-            name: req.name,
-            kind: req.kind,
-            credentials: req.credentials.unwrap_or(serde_json::Value::Null),
-            base_url: req.base_url,
-            sender_ids: req.sender_ids.unwrap_or_default(),
-            max_rate_per_sec: req.max_rate_per_sec,
-            max_concurrency: req.max_concurrency,
-            enabled: req.enabled.unwrap_or(true),
-        },
+        Acting::Member(&manager),
+        body.value.into(),
     )
     .await?;
     evict(&state, manager.tenant).await;
@@ -211,7 +231,7 @@ pub async fn list(
     user: User,
 ) -> ApiResult<web::Json<Page<ProviderView>>> {
     let tenant_id = user.require(Action::ReadProviders)?;
-    let rows = service::list(&state.pool, tenant_id).await?;
+    let rows = service::list(&state.pool, Owner::Tenant(tenant_id)).await?;
     Ok(web::Json(Page {
         data: rows.into_iter().map(ProviderView::from).collect(),
         next_cursor: None,
@@ -240,7 +260,9 @@ pub async fn get_one(
     let tenant_id = user.require(Action::ReadProviders)?;
     let id = parse_id(&id)?;
     Ok(web::Json(
-        service::find(&state.pool, tenant_id, id).await?.into(),
+        service::find(&state.pool, Owner::Tenant(tenant_id), id)
+            .await?
+            .into(),
     ))
 }
 
@@ -270,21 +292,12 @@ pub async fn update(
 ) -> ApiResult<web::Json<ProviderView>> {
     let manager = user.manager(Action::ManageProviders)?;
     let id = parse_id(&id)?;
-    let req = body.value;
     let row = service::update(
         &state.pool,
         &state.settings.master_key,
-        &manager,
+        Acting::Member(&manager),
         id,
-        ProviderPatch {
-            name: req.name,
-            credentials: req.credentials,
-            base_url: req.base_url,
-            sender_ids: req.sender_ids,
-            max_rate_per_sec: req.max_rate_per_sec,
-            max_concurrency: req.max_concurrency,
-            enabled: req.enabled,
-        },
+        body.value.into(),
     )
     .await?;
     evict(&state, manager.tenant).await;
@@ -312,7 +325,7 @@ pub async fn remove(
 ) -> ApiResult<HttpResponse> {
     let manager = user.manager(Action::ManageProviders)?;
     let id = parse_id(&id)?;
-    service::delete(&state.pool, &manager, id).await?;
+    service::delete(&state.pool, Acting::Member(&manager), id).await?;
     evict(&state, manager.tenant).await;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -372,7 +385,29 @@ pub async fn put_prices(
 ) -> ApiResult<web::Json<PriceList>> {
     let manager = user.manager(Action::ManageProviders)?;
     let id = parse_id(&id)?;
-    let body = super::read_body(&mut payload, MAX_BODY_BYTES).await?;
+    let prices = replace_prices(
+        &state,
+        Acting::Member(&manager),
+        id,
+        List::Cost,
+        &req,
+        &mut payload,
+    )
+    .await?;
+    evict(&state, manager.tenant).await;
+    Ok(web::Json(price_list(prices)))
+}
+
+/// Reads a price list as it came (JSON `{prices}` or `text/csv`) and hands it to the service.
+pub(super) async fn replace_prices(
+    state: &AppContext,
+    who: Acting<'_>,
+    id: Uuid,
+    which: List,
+    req: &HttpRequest,
+    payload: &mut web::Payload,
+) -> ApiResult<Vec<Price>> {
+    let body = super::read_body(payload, MAX_BODY_BYTES).await?;
     let content_type = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
@@ -392,12 +427,10 @@ pub async fn put_prices(
             "Send prices as application/json or text/csv.",
         ));
     };
-    let prices = service::replace_prices(&state.pool, &manager, id, input).await?;
-    evict(&state, manager.tenant).await;
-    Ok(web::Json(price_list(prices)))
+    Ok(service::replace_prices(&state.pool, who, id, which, input).await?)
 }
 
-fn price_list(prices: Vec<Price>) -> PriceList {
+pub(super) fn price_list(prices: Vec<Price>) -> PriceList {
     PriceList {
         prices: prices::to_entries(prices),
     }
@@ -424,6 +457,6 @@ pub async fn get_prices(
 ) -> ApiResult<web::Json<PriceList>> {
     let tenant_id = user.require(Action::ReadProviders)?;
     let id = parse_id(&id)?;
-    let prices = service::prices(&state.pool, tenant_id, id).await?;
+    let prices = service::prices(&state.pool, Owner::Tenant(tenant_id), id, List::Cost).await?;
     Ok(web::Json(price_list(prices)))
 }

@@ -3,9 +3,9 @@
 use actix_web::{HttpResponse, web};
 use openclaw_core::changes::Change;
 use openclaw_core::domain::ProviderId;
-use openclaw_core::providers::ProviderKind;
+use openclaw_core::providers::{PriceList, ProviderKind};
 use openclaw_core::providers::service::{
-    self as service, DEFAULT_MAX_CONCURRENCY, PriceInput, ProviderError, ProviderInput,
+    self as service, Acting, DEFAULT_MAX_CONCURRENCY, PriceInput, ProviderError, ProviderInput,
     ProviderPatch, number_from_text,
 };
 
@@ -80,7 +80,7 @@ pub async fn create(ctx: web::Data<AppContext>, m: Member, form: Fields) -> Http
         max_concurrency,
         enabled: true,
     };
-    match service::create(&ctx.pool, &ctx.settings.master_key, m.manager(), input).await {
+    match service::create(&ctx.pool, &ctx.settings.master_key, Acting::Member(m.manager()), input).await {
         Ok(row) => {
             ctx.changed(Change::Routes { tenant: m.tenant }).await;
             let id = ProviderId::from(row.id);
@@ -130,7 +130,7 @@ pub async fn update(
         max_concurrency: Some(max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY)),
         enabled: Some(field(&form, "enabled") == "on"),
     };
-    match service::update(&ctx.pool, &ctx.settings.master_key, m.manager(), id, patch).await {
+    match service::update(&ctx.pool, &ctx.settings.master_key, Acting::Member(m.manager()), id, patch).await {
         Ok(_) => {
             ctx.changed(Change::Routes { tenant: m.tenant }).await;
             back.with(Some("saved"), "Saved.")
@@ -186,7 +186,13 @@ pub async fn upload_prices(
         Ok(csv) => csv,
         Err(message) => return back.with(Some("csv"), message),
     };
-    match service::replace_prices(&ctx.pool, m.manager(), id, PriceInput::Csv(csv.as_bytes())).await
+    match service::replace_prices(
+        &ctx.pool,
+        Acting::Member(m.manager()),
+        id,
+        PriceList::Cost,
+        PriceInput::Csv(csv.as_bytes()),
+    ).await
     {
         Ok(prices) => {
             ctx.changed(Change::Routes { tenant: m.tenant }).await;
@@ -200,7 +206,7 @@ pub async fn delete(ctx: web::Data<AppContext>, m: Member, id: web::Path<String>
     let Some(id) = provider_id(&id) else {
         return see_other("/providers").finish();
     };
-    match service::delete(&ctx.pool, m.manager(), id).await {
+    match service::delete(&ctx.pool, Acting::Member(m.manager()), id).await {
         // Gone already (another tab, another person): the list shows what is left.
         Ok(()) | Err(ProviderError::NotFound) => {
             ctx.changed(Change::Routes { tenant: m.tenant }).await;

@@ -113,7 +113,7 @@ async fn overview() -> Option<anyhow::Result<Overview>> {
                         }
                     })
                     .collect();
-                let names = providers::names(conn, tenant_id).await?;
+                let names = providers::names(conn, providers::Owner::Tenant(tenant_id)).await?;
                 let provider_lines = messages::provider_stats(conn, tenant_id, since)
                     .await?
                     .into_iter()
@@ -146,7 +146,7 @@ async fn overview() -> Option<anyhow::Result<Overview>> {
                     email: user.email,
                     today,
                     month,
-                    providers: providers::list(conn, tenant_id).await?.len(),
+                    providers: providers::list(conn, providers::Owner::Tenant(tenant_id)).await?.len(),
                     keys: api_keys::list(conn, tenant_id).await?.len(),
                 })
             })

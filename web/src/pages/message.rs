@@ -31,7 +31,7 @@ async fn detail(id: Option<MessageId>) -> Option<anyhow::Result<Option<Detail>>>
                 let Some(message) = messages::find(conn, tenant_id, id.uuid()).await? else {
                     return Ok(None);
                 };
-                let names = providers::names(conn, tenant_id).await?;
+                let names = providers::names(conn, providers::Owner::Tenant(tenant_id)).await?;
                 let name =
                     |p: &uuid::Uuid| names.get(p).cloned().unwrap_or_else(|| "(removed)".into());
                 let attempts = messages::attempts(conn, tenant_id, message.id)

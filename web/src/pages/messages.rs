@@ -74,7 +74,7 @@ async fn listing(
                 .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
             ctx.scoped(tenant_id, async |conn| {
                 let mut found = messages::list(conn, tenant_id, &filter, PAGE + 1).await?;
-                let names = providers::names(conn, tenant_id).await?;
+                let names = providers::names(conn, providers::Owner::Tenant(tenant_id)).await?;
                 let older = if found.len() as i64 > PAGE {
                     found.truncate(PAGE as usize);
                     found.last().map(|m| MessageId::from(m.id).to_string())

@@ -94,7 +94,7 @@ async fn load() -> Option<anyhow::Result<SpendPage>> {
                         }
                     })
                     .collect();
-                let names = providers::names(conn, tenant_id).await?;
+                let names = providers::names(conn, providers::Owner::Tenant(tenant_id)).await?;
                 let by_provider = lines(report(conn, spend::GroupBy::Provider).await?, |key| {
                     uuid::Uuid::parse_str(key)
                         .ok()

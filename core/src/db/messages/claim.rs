@@ -243,10 +243,10 @@ pub async fn finish_rounds(
             "WITH v AS (
                  SELECT * FROM unnest($1::uuid[], $2::int4[], $3::text[], $4::int4[], $5::uuid[],
                      $6::text[], $7::int8[], $8::text[], $9::text[], $10::text[], $25::text[],
-                     $26::int8[], $27::int8[])
+                     $26::int8[], $27::int8[], $28::int8[])
                    AS v(id, round, status, next_round, provider_id, provider_message_id, cost,
                         error_code, error_message, error_provider_code, fx_currency, fx_micros,
-                        fx_rate)),
+                        fx_rate, platform_cost)),
              upd AS (
                  UPDATE messages AS m SET
                      status = CASE WHEN {moves} THEN v.status ELSE m.status END,
@@ -266,6 +266,8 @@ pub async fn finish_rounds(
                                           THEN m.cost_source_micros ELSE v.fx_micros END,
                      cost_rate_e9 = CASE WHEN {doubt} OR v.cost IS NULL
                                     THEN m.cost_rate_e9 ELSE v.fx_rate END,
+                     platform_cost_micros = CASE WHEN {doubt} OR v.cost IS NULL
+                                            THEN m.platform_cost_micros ELSE v.platform_cost END,
                      error_code = CASE WHEN {overtaken} THEN NULL ELSE v.error_code END,
                      error_message = CASE WHEN {overtaken} THEN NULL ELSE v.error_message END,
                      error_provider_code = CASE WHEN {overtaken} THEN NULL
@@ -275,7 +277,7 @@ pub async fn finish_rounds(
                  RETURNING m.id, v.round AS attempt, m.tenant_id, m.mode, m.country,
                            m.message_type, m.currency, m.segments, m.fee_micros,
                            v.provider_id AS via, v.cost, v.fx_currency, v.fx_micros,
-                           v.fx_rate,
+                           v.fx_rate, v.platform_cost,
                            -- In doubt, but a receipt overtook this result: it was sent.
                            CASE WHEN v.status = '{in_doubt}' AND m.doubt_until IS NULL THEN {sent}
                            ELSE v.status END AS outcome),
@@ -356,6 +358,7 @@ pub async fn finish_rounds(
         .bind::<Array<Nullable<Text>>, _>(&fx.currency)
         .bind::<Array<Nullable<BigInt>>, _>(&fx.micros)
         .bind::<Array<Nullable<BigInt>>, _>(&fx.rate)
+        .bind::<Array<Nullable<BigInt>>, _>(&fx.platform_cost)
         .load(conn)
         .await?;
     Ok(applied.into_iter().map(|a| a.id).collect())
@@ -473,9 +476,10 @@ pub async fn settle_orphans(
             "WITH upd AS (
                  UPDATE messages AS m SET claimed_at = NULL, cost_micros = v.cost,
                      cost_source_currency = v.fx_currency, cost_source_micros = v.fx_micros,
-                     cost_rate_e9 = v.fx_rate
+                     cost_rate_e9 = v.fx_rate, platform_cost_micros = v.platform_cost
                  FROM unnest($1::uuid[], $2::int4[], $3::int8[], $4::text[], $5::int8[],
-                             $6::int8[]) AS v(id, round, cost, fx_currency, fx_micros, fx_rate)
+                             $6::int8[], $7::int8[])
+                   AS v(id, round, cost, fx_currency, fx_micros, fx_rate, platform_cost)
                  WHERE m.id = v.id AND m.round = v.round AND m.claimed_at IS NOT NULL
                    AND {taken} AND m.cost_micros IS NULL AND m.provider_id IS NOT NULL
                  RETURNING m.id, m.round, m.round AS attempt, m.tenant_id, m.mode, m.country,
@@ -504,6 +508,7 @@ pub async fn settle_orphans(
         .bind::<Array<Nullable<Text>>, _>(&fx.currency)
         .bind::<Array<Nullable<BigInt>>, _>(&fx.micros)
         .bind::<Array<Nullable<BigInt>>, _>(&fx.rate)
+        .bind::<Array<Nullable<BigInt>>, _>(&fx.platform_cost)
         .execute(conn)
         .await
 }

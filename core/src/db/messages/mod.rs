@@ -20,13 +20,16 @@ use crate::domain::{KeyMode, LedgerKind};
 pub use crate::providers::AttemptOutcome;
 pub use crate::routing::{Charge, Fx};
 
-/// The conversions of many charges as the statements bind them (`fx_currency`, `fx_micros`,
-/// `fx_rate` arrays): NULL where a charge was in the tenant's currency, or there is none.
+/// What many charges carry besides their amount, as the statements bind them (`fx_currency`,
+/// `fx_micros`, `fx_rate` and `platform_cost` arrays): the conversion, NULL where a charge was
+/// in the tenant's currency, and a platform provider's cost, NULL for the tenant's own; NULL
+/// all through where there is no charge.
 #[derive(Default)]
 struct FxArrays {
     currency: Vec<Option<String>>,
     micros: Vec<Option<i64>>,
     rate: Vec<Option<i64>>,
+    platform_cost: Vec<Option<i64>>,
 }
 
 impl FxArrays {
@@ -35,12 +38,15 @@ impl FxArrays {
         self.currency.push(fx.map(|f| f.currency.clone()));
         self.micros.push(fx.map(|f| f.micros));
         self.rate.push(fx.map(|f| f.rate.e9()));
+        self.platform_cost
+            .push(charge.and_then(|c| c.platform_cost_micros));
     }
 }
 
-/// The stored conversion of a message's cost, named as [`spend_rollup`] reads it.
+/// What a message's stored cost carries (its conversion, its platform cost), named as
+/// [`spend_rollup`] reads it.
 const FX_COLUMNS: &str = "m.cost_source_currency AS fx_currency, m.cost_source_micros AS fx_micros,
-     m.cost_rate_e9 AS fx_rate";
+     m.cost_rate_e9 AS fx_rate, m.platform_cost_micros AS platform_cost";
 
 /// A status as an SQL literal (`'sent'`), for statements generated from [`Status`].
 fn lit(status: Status) -> String {
@@ -60,7 +66,9 @@ fn append_event(target: &str, status: &str) -> String {
 /// currency, segments and fee_micros) that match `filter` become spend ledger entries — the
 /// message's own, the provider in column `provider` and the cost in column `cost` (converted
 /// from `fx_micros` of `fx_currency` at `fx_rate` when its price was in another currency), and
-/// its platform fee's where it has one — and the entries written are added to the daily rollup.
+/// its platform fee's where it has one; through a platform provider the message's entry also
+/// records the operator's cost, column `platform_cost` — and the entries written are added to
+/// the daily rollup.
 /// An entry is unique per (message, attempt, kind), so a replayed statement charges nothing
 /// twice, and only entries actually written reach the rollup. Test-mode messages cost nothing
 /// and write nothing. Rollup rows are locked in key order, so concurrent writers cannot
@@ -70,34 +78,38 @@ fn spend_rollup(from: &str, provider: &str, cost: &str, filter: &str) -> String 
         "ledger AS (
              INSERT INTO ledger_entries (tenant_id, message_id, attempt, kind, day, provider_id,
                  country, message_type, segments, amount_micros, currency, source_currency,
-                 source_micros, rate_e9)
+                 source_micros, rate_e9, platform_cost_micros)
              SELECT f.tenant_id, f.id, f.attempt, k.kind, (now() AT TIME ZONE 'UTC')::date,
                  f.{provider}, f.country, f.message_type, f.segments, k.amount, f.currency,
-                 CASE WHEN k.kind = '{message}' THEN f.fx_currency END,
-                 CASE WHEN k.kind = '{message}' THEN f.fx_micros END,
-                 CASE WHEN k.kind = '{message}' THEN f.fx_rate END
+                 k.fx_currency, k.fx_micros, k.fx_rate, k.platform_cost
              FROM {from} AS f
-             CROSS JOIN LATERAL (VALUES ('{message}', COALESCE(f.{cost}, 0)),
-                                        ('{fee}', f.fee_micros)) AS k(kind, amount)
+             CROSS JOIN LATERAL (VALUES
+                 ('{message}', COALESCE(f.{cost}, 0), f.fx_currency, f.fx_micros, f.fx_rate,
+                  f.platform_cost),
+                 ('{fee}', f.fee_micros, NULL, NULL, NULL, NULL))
+               AS k(kind, amount, fx_currency, fx_micros, fx_rate, platform_cost)
              WHERE f.mode = '{live}' AND ({filter}) AND (k.kind = '{message}' OR k.amount > 0)
              ON CONFLICT (message_id, attempt, kind) DO NOTHING
              RETURNING tenant_id, day, provider_id, country, message_type, currency, kind,
-                 segments, amount_micros),
+                 segments, amount_micros, platform_cost_micros),
          spend AS (
              INSERT INTO spend_daily (tenant_id, day, provider_id, country, message_type, currency,
-                 messages, segments, cost_micros, fee_micros)
+                 messages, segments, cost_micros, fee_micros, platform_cost_micros)
              SELECT tenant_id, day, provider_id, country, message_type, currency,
                  count(*) FILTER (WHERE kind = '{message}'),
                  COALESCE(sum(segments) FILTER (WHERE kind = '{message}'), 0)::int8,
                  COALESCE(sum(amount_micros) FILTER (WHERE kind = '{message}'), 0)::int8,
-                 COALESCE(sum(amount_micros) FILTER (WHERE kind = '{fee}'), 0)::int8
+                 COALESCE(sum(amount_micros) FILTER (WHERE kind = '{fee}'), 0)::int8,
+                 COALESCE(sum(platform_cost_micros), 0)::int8
              FROM ledger
              GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
              ON CONFLICT (tenant_id, day, provider_id, country, message_type, currency) DO UPDATE SET
                  messages = spend_daily.messages + excluded.messages,
                  segments = spend_daily.segments + excluded.segments,
                  cost_micros = spend_daily.cost_micros + excluded.cost_micros,
-                 fee_micros = spend_daily.fee_micros + excluded.fee_micros)",
+                 fee_micros = spend_daily.fee_micros + excluded.fee_micros,
+                 platform_cost_micros = spend_daily.platform_cost_micros
+                     + excluded.platform_cost_micros)",
         message = LedgerKind::Message.as_str(),
         fee = LedgerKind::PlatformFee.as_str(),
         live = KeyMode::Live.as_str()

@@ -163,6 +163,7 @@ pub async fn settle_in_doubt(
                  UPDATE messages AS m SET status = $3, doubt_until = NULL,
                      provider_id = $5, provider_message_id = $6, cost_micros = $7,
                      cost_source_currency = $8, cost_source_micros = $9, cost_rate_e9 = $10,
+                     platform_cost_micros = $11,
                      error_code = NULL, error_message = NULL, error_provider_code = $4,
                      events = {event}
                  WHERE tenant_id = $1 AND id = $2 AND doubt_until IS NOT NULL AND {moves}
@@ -188,6 +189,7 @@ pub async fn settle_in_doubt(
         .bind::<Nullable<Text>, _>(settlement.cost.fx.as_ref().map(|f| &f.currency))
         .bind::<Nullable<BigInt>, _>(settlement.cost.fx.as_ref().map(|f| f.micros))
         .bind::<Nullable<BigInt>, _>(settlement.cost.fx.as_ref().map(|f| f.rate.e9()))
+        .bind::<Nullable<BigInt>, _>(settlement.cost.platform_cost_micros)
         .load(conn)
         .await?;
     Ok(!settled.is_empty())
@@ -203,6 +205,27 @@ pub async fn find_by_provider_message_id(
         .filter(messages::provider_id.eq(provider_id))
         .filter(messages::provider_message_id.eq(provider_message_id))
         .select((messages::id, messages::tenant_id))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The tenant of message `id`, for a receipt from platform provider `provider_id` (which
+/// carries every tenant's messages): None unless the message is unknown to any provider yet or
+/// went through that one.
+pub async fn tenant_of(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    provider_id: Uuid,
+) -> QueryResult<Option<Uuid>> {
+    messages::table
+        .filter(messages::id.eq(id))
+        .filter(
+            messages::provider_id
+                .is_null()
+                .or(messages::provider_id.eq(provider_id)),
+        )
+        .select(messages::tenant_id)
         .first(conn)
         .await
         .optional()

@@ -52,27 +52,32 @@ pub struct Message {
 }
 
 impl Message {
-    /// What the message costs through `provider` at its current price in `routes`: nothing in
-    /// test mode; the estimate made at accept time if that provider has no price for it any
-    /// more. For sends recorded from a receipt rather than the worker's own answer.
+    /// What the message costs through `provider` at its current price in `routes` (a
+    /// platform provider's sell price, `markup` on its cost where its sell list has none):
+    /// nothing in test mode; the estimate made at accept time if that provider has no price for
+    /// it any more. For sends recorded from a receipt rather than the worker's own answer.
     pub fn cost_through(
         &self,
         routes: &[crate::routing::RouteProvider],
         provider: Uuid,
+        markup: crate::domain::Markup,
     ) -> crate::routing::Charge {
         use crate::routing::Charge;
         if self.mode.is_test() {
             return Charge::default();
         }
-        let price = routes
-            .iter()
-            .find(|r| r.id == provider)
-            .and_then(|r| crate::routing::price_for(&r.prices, &self.country, &self.message_type));
+        let price = routes.iter().find(|r| r.id == provider).and_then(|r| {
+            crate::routing::price_of(r, &self.country, &self.message_type, markup)
+        });
         match price {
-            Some(p) => Charge::of(p.price_micros, p.fx.as_ref(), self.segments),
+            Some((p, cost)) => Charge {
+                platform_cost_micros: cost.map(|c| c.saturating_mul(i64::from(self.segments))),
+                ..Charge::of(p.price_micros, p.fx.as_ref(), self.segments)
+            },
             None => Charge {
                 micros: self.estimated_cost_micros,
                 fx: None,
+                platform_cost_micros: None,
             },
         }
     }
