@@ -208,11 +208,8 @@ impl Caches {
                 self.routes.forget(change);
                 // A provider's receipts are checked with its credentials (and priced by its
                 // tenant's table): forget the tenant's providers, and the unknown ones.
-                self.hook_providers.retain(|_, found| {
-                    found
-                        .as_ref()
-                        .is_some_and(|p| p.tenant_id != Some(tenant))
-                });
+                self.hook_providers
+                    .retain(|_, found| found.as_ref().is_some_and(|p| p.tenant_id != Some(tenant)));
             }
             Change::Platform => {
                 self.routes.forget(change);

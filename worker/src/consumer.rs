@@ -494,11 +494,14 @@ async fn held_elsewhere(
             let Some(provider) = m.provider_id else {
                 continue;
             };
-            priced.push((orphan(m), m.cost_through(
-                &routes.providers,
-                provider,
-                routes.billing.markup(chrono::Utc::now()),
-            )));
+            priced.push((
+                orphan(m),
+                m.cost_through(
+                    &routes.providers,
+                    provider,
+                    routes.billing.markup(chrono::Utc::now()),
+                ),
+            ));
         }
         let mut conn = shared.pool.get().await?;
         let settled = messages::settle_orphans(&mut conn, &priced).await?;

@@ -51,8 +51,7 @@ impl FeeSchedule {
 
     /// The fee per segment on `day`, in micro-units of the tenant's currency.
     pub fn per_segment(&self, day: NaiveDate) -> i64 {
-        let Some((_, platform, currency, _)) =
-            self.platform.iter().rev().find(|(d, ..)| *d <= day)
+        let Some((_, platform, currency, _)) = self.platform.iter().rev().find(|(d, ..)| *d <= day)
         else {
             return 0;
         };

@@ -293,7 +293,8 @@ pub async fn routing_table(
     Ok(rows
         .into_iter()
         .map(|row| {
-            let mut mine: Vec<PriceRow> = prices.extract_if(.., |p| p.provider_id == row.id).collect();
+            let mut mine: Vec<PriceRow> =
+                prices.extract_if(.., |p| p.provider_id == row.id).collect();
             let platform = owner == Owner::Platform;
             let costs: Vec<Price> = if platform {
                 mine.extract_if(.., |p| p.list == PriceList::Cost)
@@ -338,9 +339,10 @@ pub async fn names(
             name: String,
         }
         // Through a definer's function: row-level security hides the platform's rows.
-        let platform: Vec<Named> = diesel::sql_query("SELECT id, name FROM platform_provider_names()")
-            .load(conn)
-            .await?;
+        let platform: Vec<Named> =
+            diesel::sql_query("SELECT id, name FROM platform_provider_names()")
+                .load(conn)
+                .await?;
         rows.extend(platform.into_iter().map(|n| (n.id, n.name)));
     }
     Ok(rows.into_iter().collect())

@@ -16,7 +16,8 @@ pub enum GroupBy {
 
 /// SQL sums over spend rows `d` joined to their providers `p`: the platform providers' share
 /// of the spend (revenue) and its cost to the operator.
-const PLATFORM_SUMS: &str = "COALESCE(sum(d.cost_micros) FILTER (WHERE p.tenant_id IS NULL), 0)::int8
+const PLATFORM_SUMS: &str =
+    "COALESCE(sum(d.cost_micros) FILTER (WHERE p.tenant_id IS NULL), 0)::int8
          AS platform_revenue_micros,
      COALESCE(sum(d.platform_cost_micros), 0)::int8 AS platform_cost_micros";
 

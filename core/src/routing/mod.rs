@@ -371,7 +371,11 @@ mod tests {
         let de = candidates(&providers, "DE", "otp", false, Markup(2_000));
         assert_eq!(
             de.iter()
-                .map(|c| (c.provider_id.as_u128(), c.price_micros, c.platform_cost_micros))
+                .map(|c| (
+                    c.provider_id.as_u128(),
+                    c.price_micros,
+                    c.platform_cost_micros
+                ))
                 .collect::<Vec<_>>(),
             vec![(8, 5_500, None), (7, 6_000, Some(4_000))]
         );
@@ -382,7 +386,10 @@ mod tests {
             (7, 5_500)
         );
         let charge = fr[0].charge(2);
-        assert_eq!((charge.micros, charge.platform_cost_micros), (11_000, Some(10_000)));
+        assert_eq!(
+            (charge.micros, charge.platform_cost_micros),
+            (11_000, Some(10_000))
+        );
         // US: the platform has no cost price there, so it is not a candidate at all.
         let us = candidates(&providers, "US", "otp", false, Markup(0));
         assert_eq!(us.len(), 1);
@@ -413,6 +420,9 @@ mod tests {
             .map(|c| c.provider_id.as_u128())
             .collect();
         assert_eq!(test, vec![2]);
-        assert_eq!(candidates(&providers, "US", "otp", false, Markup(0)).len(), 2);
+        assert_eq!(
+            candidates(&providers, "US", "otp", false, Markup(0)).len(),
+            2
+        );
     }
 }

@@ -72,8 +72,11 @@ pub async fn load(
         // holds and costs all read the converted price.
         p.route.prices = super::convert(p.route.prices, &tenant.currency, &rates);
         if let Some(platform) = &mut p.route.platform {
-            platform.costs =
-                super::convert(std::mem::take(&mut platform.costs), &tenant.currency, &rates);
+            platform.costs = super::convert(
+                std::mem::take(&mut platform.costs),
+                &tenant.currency,
+                &rates,
+            );
         }
         table.providers.push(p.route);
         let kind = p.row.kind;

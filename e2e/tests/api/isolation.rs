@@ -70,6 +70,29 @@ fn expectation(method: &str, path: &str) -> Option<(Who, Option<Value>)> {
         ("get", "/v1/admin/invoices" | "/v1/admin/exchange-rates") => {
             (Who::Platform(ReadBilling), None)
         }
+        (
+            "get",
+            "/v1/admin/providers"
+            | "/v1/admin/providers/{id}"
+            | "/v1/admin/providers/{id}/cost-prices"
+            | "/v1/admin/providers/{id}/sell-prices",
+        ) => (Who::Platform(ReadPlatformProviders), None),
+        ("post", "/v1/admin/providers") => (
+            Who::Platform(ManagePlatformProviders),
+            Some(json!({"name": "{uniq}", "kind": "sandbox", "credentials": {}})),
+        ),
+        ("patch", "/v1/admin/providers/{id}") => (
+            Who::Platform(ManagePlatformProviders),
+            Some(json!({"enabled": true})),
+        ),
+        ("delete", "/v1/admin/providers/{id}") => (Who::Platform(ManagePlatformProviders), None),
+        (
+            "put",
+            "/v1/admin/providers/{id}/cost-prices" | "/v1/admin/providers/{id}/sell-prices",
+        ) => (
+            Who::Platform(ManagePlatformProviders),
+            Some(json!({"prices": [{"country": "*", "price": "0.01", "currency": "USD"}]})),
+        ),
         ("put", "/v1/admin/exchange-rates") => (
             Who::Platform(ManageBilling),
             Some(json!({"rates": [{"from": "EUR", "to": "USD", "rate": "1.08"}]})),
@@ -218,8 +241,23 @@ async fn every_route_answers_each_role_and_foreign_tenant_as_the_matrix_says() {
     for role in [Role::BillingStaff, Role::PlatformAdmin] {
         principals.push((role.to_string(), role, app.staff(role).await));
     }
+    // A platform provider, for the staff routes' reads.
+    let platform: Value = app
+        .post(
+            "/v1/admin/providers",
+            &app.staff(Role::PlatformAdmin).await,
+            &json!({"name": "Platform", "kind": "sandbox", "credentials": {}}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     let ids = Ids(BTreeMap::from([
         ("/v1/providers/", provider.clone()),
+        (
+            "/v1/admin/providers/",
+            platform["id"].as_str().unwrap().to_owned(),
+        ),
         ("/v1/api-keys/", key_id.clone()),
         ("/v1/messages/", message.clone()),
         ("/v1/members/", member_id.clone()),

@@ -719,7 +719,7 @@ async fn prices_set_through_either_door_are_stored_and_audited_alike() {
     let first_audit = audit_of(&app, &ids[0]).await;
     let recorded = first_audit.last().unwrap();
     assert_eq!(recorded["action"], "provider.prices_changed");
-    assert_eq!(recorded["details"], json!({"entries": 3}));
+    assert_eq!(recorded["details"], json!({"entries": 3, "list": "cost"}));
     for id in &ids[1..] {
         assert_eq!(prices_of(id).await, stored, "{id}");
         let audit = audit_of(&app, id).await;

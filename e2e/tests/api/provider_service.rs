@@ -8,9 +8,9 @@ use std::time::Duration;
 use openclaw_core::audit::Client;
 use openclaw_core::changes::{self, Change};
 use openclaw_core::db::PgPool;
+use openclaw_core::db::providers::Owner as ProviderOwner;
 use openclaw_core::domain::{Role, TenantId, UserId};
 use openclaw_core::members::Manager;
-use openclaw_core::db::providers::Owner as ProviderOwner;
 use openclaw_core::providers::PriceList;
 use openclaw_core::providers::service::{
     self, Acting, DEFAULT_MAX_CONCURRENCY, PriceInput, ProviderError, ProviderInput, ProviderPatch,
@@ -177,11 +177,20 @@ async fn another_tenants_provider_is_not_found_and_not_touched() {
         .unwrap();
     let not_found =
         |r: Result<(), ProviderError>| assert!(matches!(r, Err(ProviderError::NotFound)), "{r:?}");
-    not_found(service::find(&pool, ProviderOwner::Tenant(b.tenant), theirs.id).await.map(|_| ()));
     not_found(
-        service::prices(&pool, ProviderOwner::Tenant(b.tenant), theirs.id, PriceList::Cost)
+        service::find(&pool, ProviderOwner::Tenant(b.tenant), theirs.id)
             .await
             .map(|_| ()),
+    );
+    not_found(
+        service::prices(
+            &pool,
+            ProviderOwner::Tenant(b.tenant),
+            theirs.id,
+            PriceList::Cost,
+        )
+        .await
+        .map(|_| ()),
     );
     let patch = ProviderPatch {
         name: Some("Taken".into()),
@@ -199,8 +208,15 @@ async fn another_tenants_provider_is_not_found_and_not_touched() {
             .map(|_| ()),
     );
     not_found(service::delete(&pool, Acting::Member(&b), theirs.id).await);
-    assert!(service::list(&pool, ProviderOwner::Tenant(b.tenant)).await.unwrap().is_empty());
-    let still = service::find(&pool, ProviderOwner::Tenant(a.tenant), theirs.id).await.unwrap();
+    assert!(
+        service::list(&pool, ProviderOwner::Tenant(b.tenant))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let still = service::find(&pool, ProviderOwner::Tenant(a.tenant), theirs.id)
+        .await
+        .unwrap();
     assert_eq!((still.name.as_str(), still.enabled), ("A's", true));
     assert_eq!(count(&app, "SELECT count(*) FROM provider_prices").await, 0);
     app.cleanup().await;
@@ -293,7 +309,8 @@ async fn a_change_writes_audits_and_announces_only_what_differs() {
         other => panic!("{:?}", other.map(|p| p.name)),
     }
     let csv = PriceInput::Csv(b"country,message_type,price,currency\nDE,,1,USD\nXYZ,,1,USD\n");
-    match service::replace_prices(&pool, Acting::Member(&m), created.id, PriceList::Cost, csv).await {
+    match service::replace_prices(&pool, Acting::Member(&m), created.id, PriceList::Cost, csv).await
+    {
         Err(ProviderError::Prices(e)) => assert!(e.message.starts_with("Line 3:"), "{e}"),
         other => panic!("{other:?}"),
     }
@@ -318,11 +335,19 @@ async fn a_change_writes_audits_and_announces_only_what_differs() {
     let entries = [json!({"country": "de", "price": "0.01", "currency": "USD"})];
     let entries: Vec<openclaw_core::prices::PriceEntry> =
         serde_json::from_value(json!(entries)).unwrap();
-    let prices = service::replace_prices(&pool, Acting::Member(&m), created.id, PriceList::Cost, PriceInput::Entries(&entries))
+    let prices = service::replace_prices(
+        &pool,
+        Acting::Member(&m),
+        created.id,
+        PriceList::Cost,
+        PriceInput::Entries(&entries),
+    )
+    .await
+    .unwrap();
+    assert_eq!(prices[0].country, "DE");
+    service::delete(&pool, Acting::Member(&m), created.id)
         .await
         .unwrap();
-    assert_eq!(prices[0].country, "DE");
-    service::delete(&pool, Acting::Member(&m), created.id).await.unwrap();
     assert_eq!(
         heard_after(5).await,
         [Change::All, routes, routes, routes, routes]
@@ -343,7 +368,10 @@ async fn a_change_writes_audits_and_announces_only_what_differs() {
                 json!("provider.updated"),
                 json!({"changed": ["max_rate_per_sec", "enabled"], "enabled": false})
             ),
-            (json!("provider.prices_changed"), json!({"entries": 1})),
+            (
+                json!("provider.prices_changed"),
+                json!({"entries": 1, "list": "cost"})
+            ),
             (json!("provider.deleted"), json!({})),
         ]
     );

@@ -79,6 +79,10 @@ async fn billing_staff_read_every_tenants_spend_as_json_pages_and_csv() {
         line(&a.tenant_id),
         json!({"tenant_id": a.tenant_id, "tenant_name": "=Acme, \"Best\" SMS", "messages": 2,
                "segments": 2, "spend": {"amount": "0.024600", "currency": "USD"},
+               "own_provider_spend": {"amount": "0.024600", "currency": "USD"},
+               "platform_revenue": {"amount": "0.000000", "currency": "USD"},
+               "platform_cost": {"amount": "0.000000", "currency": "USD"},
+               "platform_margin": {"amount": "0.000000", "currency": "USD"},
                "platform_fees": {"amount": "0.000000", "currency": "USD"}, "invoice": null})
     );
     assert_eq!(
@@ -88,6 +92,10 @@ async fn billing_staff_read_every_tenants_spend_as_json_pages_and_csv() {
     assert_eq!(
         all["totals"],
         json!([{"messages": 3, "segments": 3, "spend": {"amount": "0.044600", "currency": "USD"},
+                "own_provider_spend": {"amount": "0.044600", "currency": "USD"},
+                "platform_revenue": {"amount": "0.000000", "currency": "USD"},
+                "platform_cost": {"amount": "0.000000", "currency": "USD"},
+                "platform_margin": {"amount": "0.000000", "currency": "USD"},
                 "platform_fees": {"amount": "0.000000", "currency": "USD"},
                 "invoiced": {"amount": "0.000000", "currency": "USD"}}])
     );
@@ -164,13 +172,17 @@ async fn billing_staff_read_every_tenants_spend_as_json_pages_and_csv() {
     let csv = res.text().await.unwrap();
     let row = |id: &str| {
         if id == a.tenant_id {
-            format!("{period},{id},\"'=Acme, \"\"Best\"\" SMS\",USD,2,2,0.024600,0.000000,,\r\n")
+            format!(
+                "{period},{id},\"'=Acme, \"\"Best\"\" SMS\",USD,2,2,0.024600,0.024600,0.000000,0.000000,0.000000,0.000000,,\r\n"
+            )
         } else {
-            format!("{period},{id},Acme,USD,1,1,0.020000,0.000000,,\r\n")
+            format!(
+                "{period},{id},Acme,USD,1,1,0.020000,0.020000,0.000000,0.000000,0.000000,0.000000,,\r\n"
+            )
         }
     };
     let expected = format!(
-        "period,tenant_id,tenant_name,currency,messages,segments,spend,platform_fees,invoice_total,invoice_status\r\n{}{}{period},TOTAL,,USD,3,3,0.044600,0.000000,0.000000,\r\n",
+        "period,tenant_id,tenant_name,currency,messages,segments,spend,own_provider_spend,platform_revenue,platform_cost,platform_margin,platform_fees,invoice_total,invoice_status\r\n{}{}{period},TOTAL,,USD,3,3,0.044600,0.044600,0.000000,0.000000,0.000000,0.000000,0.000000,\r\n",
         row(&ids[0]),
         row(&ids[1]),
     );

@@ -10,6 +10,7 @@ mod doubt;
 mod ledger;
 mod memory;
 mod outbox;
+mod platform;
 mod restart;
 mod support;
 mod trace;

@@ -102,11 +102,13 @@ pub async fn create(
     )
     .await?;
     evict(&state).await;
-    Ok(HttpResponse::Created().json(PlatformProviderView::from(Priced {
-        provider: row,
-        cost: Vec::new(),
-        sell: Vec::new(),
-    })))
+    Ok(
+        HttpResponse::Created().json(PlatformProviderView::from(Priced {
+            provider: row,
+            cost: Vec::new(),
+            sell: Vec::new(),
+        })),
+    )
 }
 
 /// The platform's providers with their price lists (platform admins and billing staff).

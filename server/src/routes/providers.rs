@@ -5,9 +5,9 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use openclaw_core::changes::Change;
 use openclaw_core::db::providers;
+use openclaw_core::db::providers::Owner;
 use openclaw_core::domain::ProviderId;
 use openclaw_core::prices::{self, PriceEntry, PriceError};
-use openclaw_core::db::providers::Owner;
 use openclaw_core::providers::service::{
     self as service, Acting, PriceInput, ProviderError, ProviderInput, ProviderPatch,
 };

@@ -3,11 +3,11 @@
 use actix_web::{HttpResponse, web};
 use openclaw_core::changes::Change;
 use openclaw_core::domain::ProviderId;
-use openclaw_core::providers::{PriceList, ProviderKind};
 use openclaw_core::providers::service::{
     self as service, Acting, DEFAULT_MAX_CONCURRENCY, PriceInput, ProviderError, ProviderInput,
     ProviderPatch, number_from_text,
 };
+use openclaw_core::providers::{PriceList, ProviderKind};
 
 use super::flash::Back;
 use super::guard::Member;
@@ -80,7 +80,14 @@ pub async fn create(ctx: web::Data<AppContext>, m: Member, form: Fields) -> Http
         max_concurrency,
         enabled: true,
     };
-    match service::create(&ctx.pool, &ctx.settings.master_key, Acting::Member(m.manager()), input).await {
+    match service::create(
+        &ctx.pool,
+        &ctx.settings.master_key,
+        Acting::Member(m.manager()),
+        input,
+    )
+    .await
+    {
         Ok(row) => {
             ctx.changed(Change::Routes { tenant: m.tenant }).await;
             let id = ProviderId::from(row.id);
@@ -130,7 +137,15 @@ pub async fn update(
         max_concurrency: Some(max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY)),
         enabled: Some(field(&form, "enabled") == "on"),
     };
-    match service::update(&ctx.pool, &ctx.settings.master_key, Acting::Member(m.manager()), id, patch).await {
+    match service::update(
+        &ctx.pool,
+        &ctx.settings.master_key,
+        Acting::Member(m.manager()),
+        id,
+        patch,
+    )
+    .await
+    {
         Ok(_) => {
             ctx.changed(Change::Routes { tenant: m.tenant }).await;
             back.with(Some("saved"), "Saved.")
@@ -192,7 +207,8 @@ pub async fn upload_prices(
         id,
         PriceList::Cost,
         PriceInput::Csv(csv.as_bytes()),
-    ).await
+    )
+    .await
     {
         Ok(prices) => {
             ctx.changed(Change::Routes { tenant: m.tenant }).await;

@@ -146,7 +146,9 @@ async fn overview() -> Option<anyhow::Result<Overview>> {
                     email: user.email,
                     today,
                     month,
-                    providers: providers::list(conn, providers::Owner::Tenant(tenant_id)).await?.len(),
+                    providers: providers::list(conn, providers::Owner::Tenant(tenant_id))
+                        .await?
+                        .len(),
                     keys: api_keys::list(conn, tenant_id).await?.len(),
                 })
             })

@@ -4,8 +4,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use openclaw_core::db::providers;
 use openclaw_core::domain::{Money, ProviderId};
 use openclaw_core::permissions::{Action, allowed};
-use openclaw_core::providers::{PriceList, ProviderKind};
 use openclaw_core::providers::service::DEFAULT_MAX_CONCURRENCY;
+use openclaw_core::providers::{PriceList, ProviderKind};
 use openclaw_core::routing::Price;
 
 use crate::components::layout::{Field, Layout};
@@ -61,7 +61,8 @@ async fn list() -> Option<anyhow::Result<List>> {
                 .filter(|_| WHO.admits(&identity))
                 .ok_or_else(|| anyhow::Error::new(super::NotAllowed))?;
             ctx.scoped(tenant_id, async |conn| {
-                let table = providers::routing_table(conn, providers::Owner::Tenant(tenant_id)).await?;
+                let table =
+                    providers::routing_table(conn, providers::Owner::Tenant(tenant_id)).await?;
                 Ok(List {
                     rows: table
                         .into_iter()
@@ -265,7 +266,9 @@ async fn detail(id: Option<ProviderId>) -> Option<anyhow::Result<Option<Detail>>
                 return Ok(None);
             }
             ctx.scoped(tenant_id, async |conn| {
-                let Some(provider) = providers::find(conn, providers::Owner::Tenant(tenant_id), id.uuid()).await? else {
+                let Some(provider) =
+                    providers::find(conn, providers::Owner::Tenant(tenant_id), id.uuid()).await?
+                else {
                     return Ok(None);
                 };
                 let prices = providers::prices(
@@ -273,7 +276,8 @@ async fn detail(id: Option<ProviderId>) -> Option<anyhow::Result<Option<Detail>>
                     providers::Owner::Tenant(tenant_id),
                     provider.id,
                     PriceList::Cost,
-                ).await?;
+                )
+                .await?;
                 let since = chrono::Utc::now() - chrono::Duration::hours(24);
                 let health = openclaw_core::db::messages::provider_stats(conn, tenant_id, since)
                     .await?

@@ -66,9 +66,10 @@ impl Message {
         if self.mode.is_test() {
             return Charge::default();
         }
-        let price = routes.iter().find(|r| r.id == provider).and_then(|r| {
-            crate::routing::price_of(r, &self.country, &self.message_type, markup)
-        });
+        let price = routes
+            .iter()
+            .find(|r| r.id == provider)
+            .and_then(|r| crate::routing::price_of(r, &self.country, &self.message_type, markup));
         match price {
             Some((p, cost)) => Charge {
                 platform_cost_micros: cost.map(|c| c.saturating_mul(i64::from(self.segments))),
