@@ -25,7 +25,10 @@ use pages::members::MembersPage;
 use pages::message::MessageDetail;
 use pages::messages::Messages;
 use pages::not_found::NotFound;
-use pages::providers::{NewProvider, ProviderDetail, Providers};
+use pages::providers::{
+    NewPlatformProvider, NewProvider, PlatformProviderDetail, PlatformProviders, ProviderDetail,
+    Providers,
+};
 use pages::send::SendTest;
 use pages::settings::Settings;
 use pages::sign_in::SignIn;
@@ -74,6 +77,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/tenants") view=AdminTenants ssr=SsrMode::Async />
                 <Route path=path!("/admin/spend") view=AdminSpend ssr=SsrMode::Async />
                 <Route path=path!("/admin/billing") view=AdminBilling ssr=SsrMode::Async />
+                <Route path=path!("/admin/providers") view=PlatformProviders ssr=SsrMode::Async />
+                <Route path=path!("/admin/providers/new") view=NewPlatformProvider ssr=SsrMode::Async />
+                <Route path=path!("/admin/providers/:id") view=PlatformProviderDetail ssr=SsrMode::Async />
                 <Route path=path!("/settings") view=Settings ssr=SsrMode::Async />
                 <Route path=path!("/spend") view=Spend ssr=SsrMode::Async />
                 <Route path=path!("/providers") view=Providers ssr=SsrMode::Async />

@@ -132,6 +132,18 @@ pub const PAGES: &[Page] = &[
         who: pages::providers::WHO,
     },
     Page {
+        path: "/admin/providers",
+        who: pages::providers::PLATFORM_WHO,
+    },
+    Page {
+        path: "/admin/providers/new",
+        who: pages::providers::PLATFORM_NEW_WHO,
+    },
+    Page {
+        path: "/admin/providers/{id}",
+        who: pages::providers::PLATFORM_WHO,
+    },
+    Page {
         path: "/messages",
         who: pages::messages::WHO,
     },
@@ -210,6 +222,33 @@ pub const FORMS: &[Form] = &[
         "/providers/{id}/delete",
         Who::Tenant(Action::ManageProviders),
         || web::post().to(forms::providers::delete),
+    ),
+    form(
+        "/admin/providers",
+        Who::Platform(Action::ManagePlatformProviders),
+        || web::post().to(forms::providers::create_platform),
+    ),
+    form(
+        "/admin/providers/{id}",
+        Who::Platform(Action::ManagePlatformProviders),
+        || web::post().to(forms::providers::update_platform),
+    ),
+    Form {
+        path: "/admin/providers/{id}/cost-prices",
+        who: Who::Platform(Action::ManagePlatformProviders),
+        multipart: true,
+        handler: || web::post().to(forms::providers::upload_platform_cost_prices),
+    },
+    Form {
+        path: "/admin/providers/{id}/sell-prices",
+        who: Who::Platform(Action::ManagePlatformProviders),
+        multipart: true,
+        handler: || web::post().to(forms::providers::upload_platform_sell_prices),
+    },
+    form(
+        "/admin/providers/{id}/delete",
+        Who::Platform(Action::ManagePlatformProviders),
+        || web::post().to(forms::providers::delete_platform),
     ),
     form("/settings", Who::Tenant(Action::ManageSettings), || {
         web::post().to(forms::settings::save)

@@ -53,6 +53,11 @@ fn expected_who(path: &str) -> Option<Who> {
             Who::Platform(ManageBilling)
         }
         "/admin/billing/close" => Who::Platform(CloseBillingPeriod),
+        "/admin/providers"
+        | "/admin/providers/{id}"
+        | "/admin/providers/{id}/cost-prices"
+        | "/admin/providers/{id}/sell-prices"
+        | "/admin/providers/{id}/delete" => Who::Platform(ManagePlatformProviders),
         _ => return None,
     })
 }
@@ -72,6 +77,8 @@ fn expected_page_who(path: &str) -> Option<Who> {
         "/admin/tenants" => Who::Platform(ListTenants),
         "/admin/spend" => Who::Platform(ReadSpendReport),
         "/admin/billing" => Who::Platform(ReadBilling),
+        "/admin/providers" | "/admin/providers/{id}" => Who::Platform(ReadPlatformProviders),
+        "/admin/providers/new" => Who::Platform(ManagePlatformProviders),
         _ => return None,
     })
 }
@@ -106,6 +113,20 @@ fn body(path: &str, valid: bool) -> Option<Vec<(&'static str, &'static str)>> {
             ("max_concurrency", ""),
         ],
         ("/providers/{id}/prices" | "/providers/{id}/delete", _) => vec![],
+        ("/admin/providers", false) => vec![("kind", "nope"), ("name", "walk")],
+        ("/admin/providers", true) => vec![("kind", "sandbox"), ("name", "walk")],
+        ("/admin/providers/{id}", _) => vec![
+            ("name", "walked"),
+            ("sender_ids", "Walk"),
+            ("max_rate_per_sec", ""),
+            ("max_concurrency", ""),
+        ],
+        (
+            "/admin/providers/{id}/cost-prices"
+            | "/admin/providers/{id}/sell-prices"
+            | "/admin/providers/{id}/delete",
+            _,
+        ) => vec![],
         ("/settings", false) => vec![("name", ""), ("default_sender_ids", "")],
         ("/settings", true) => vec![("name", "Walked"), ("default_sender_ids", "Walk")],
         ("/spend/budget", false) => vec![("monthly_limit", "-1"), ("currency", "USD")],
@@ -192,6 +213,7 @@ fn form_answer_ok(form: &Form, role: Option<Role>, answer: &Answer) -> bool {
             && answer.location != "/sign-in"
             && (answer.flash.is_some()
                 || answer.location == "/providers"
+                || answer.location == "/admin/providers"
                 || answer.location.starts_with("/messages/msg_"));
     }
     match form.who {
@@ -299,13 +321,27 @@ async fn every_page_and_form_answers_each_role_and_foreign_tenant_as_the_matrix_
         member_id = id;
         principals.push((role.to_string(), Some(*role), app.admin_session_of(&token)));
     }
+    let mut platform_provider = String::new();
     for role in [Role::PlatformAdmin, Role::BillingStaff] {
         let token = app.staff(role).await;
+        if role == Role::PlatformAdmin {
+            let res = app
+                .post(
+                    "/v1/admin/providers",
+                    &token,
+                    &json!({"kind": "sandbox", "name": "walk platform"}),
+                )
+                .await;
+            assert_eq!(res.status(), 201, "platform provider");
+            let made: Value = res.json().await.unwrap();
+            platform_provider = made["id"].as_str().unwrap().to_owned();
+        }
         principals.push((role.to_string(), Some(role), app.admin_session_of(&token)));
     }
     principals.push(("signed out".into(), None, app.signed_out_browser()));
     let ids = Ids(BTreeMap::from([
         ("/providers/", provider.clone()),
+        ("/admin/providers/", platform_provider.clone()),
         ("/api-keys/", key_id.clone()),
         ("/messages/", message.clone()),
         ("/members/", member_id.clone()),

@@ -930,3 +930,249 @@ async fn a_test_message_with_a_live_route_is_accepted_like_an_api_send() {
     assert_eq!(count, 2);
     app.cleanup().await;
 }
+
+/// The platform's providers (`/v1/admin/providers` and the admin app's `/admin/providers`
+/// forms) are the same service: added, changed, priced (cost and sell lists) and removed
+/// through each door by a platform admin, they are stored and audited alike; a mistake in the
+/// sell list gets the API's sentence next to the sell list's box; billing staff may look but
+/// not change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_provider_through_either_door_is_stored_and_audited_alike() {
+    use openclaw_core::domain::Role;
+    let app = TestApp::spawn_with(no_worker()).await;
+    let token = app.staff(Role::PlatformAdmin).await;
+    let browser = app.admin_session_of(&token);
+    let admin_put = |path: String, body: &'static str| {
+        app.http
+            .put(app.url(&path))
+            .bearer_auth(&token)
+            .header("Content-Type", "text/csv")
+            .body(body)
+            .send()
+    };
+
+    // Added.
+    let page = browser.page("/admin/providers/new?kind=twilio", None).await;
+    assert!(page.contains("action=\"/admin/providers\""), "{page}");
+    let res = app
+        .post(
+            "/v1/admin/providers",
+            &token,
+            &json!({"name": "Platform Twilio", "kind": "twilio",
+                    "credentials": {"account_sid": SID, "auth_token": TOKEN},
+                    "sender_ids": ["Acme"], "max_rate_per_sec": 20}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let api: Value = res.json().await.unwrap();
+    let api_id = api["id"].as_str().unwrap().to_owned();
+    let answer = browser
+        .post(
+            "/admin/providers",
+            &[
+                ("kind", "twilio"),
+                ("name", "Platform Twilio"),
+                ("account_sid", SID),
+                ("auth_token", TOKEN),
+                ("base_url", ""),
+                ("sender_ids", "Acme"),
+                ("max_rate_per_sec", "20"),
+                ("max_concurrency", ""),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 303, "{answer:?}");
+    let form_id = answer
+        .location
+        .strip_prefix("/admin/providers/")
+        .unwrap_or_else(|| panic!("not a platform provider's page: {answer:?}"))
+        .to_owned();
+    let owners = rows(
+        &app.db.url,
+        &format!(
+            "SELECT count(*) AS n FROM providers WHERE tenant_id IS NULL AND id IN ('{}', '{}')",
+            uuid_of(&api_id),
+            uuid_of(&form_id)
+        ),
+    )
+    .await;
+    assert_eq!(owners[0]["n"], 2, "both are the platform's");
+    assert_eq!(
+        provider_row(&app, &api_id).await,
+        provider_row(&app, &form_id).await
+    );
+    assert_eq!(
+        opened_credentials(&app, &api_id).await,
+        opened_credentials(&app, &form_id).await
+    );
+    let created = audit_of(&app, &api_id).await;
+    assert_eq!(created, audit_of(&app, &form_id).await);
+    assert_eq!(created[0]["action"], "provider.created");
+
+    // Changed: renamed and disabled.
+    let res = app
+        .http
+        .patch(app.url(&format!("/v1/admin/providers/{api_id}")))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Platform Twilio (off)", "enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let form = settings_form(
+        &api,
+        &[("name", Some("Platform Twilio (off)")), ("enabled", None)],
+    );
+    let answer = browser
+        .post(&format!("/admin/providers/{form_id}"), &pairs(&form))
+        .await;
+    assert_eq!(answer.note(), Some((Some("saved".into()), "Saved.".into())));
+    let stored = provider_row(&app, &api_id).await;
+    assert_eq!(stored, provider_row(&app, &form_id).await);
+    assert_eq!(stored["enabled"], false);
+    assert_eq!(
+        audit_of(&app, &api_id).await.last(),
+        audit_of(&app, &form_id).await.last()
+    );
+
+    // Priced: the cost list and the sell list, each through each door.
+    let cost = "country,message_type,price,currency\n*,,0.0030,USD\n";
+    let sell = "country,message_type,price,currency\nDE,,0.0080,USD\nFR,,0.0090,USD\n";
+    let res = admin_put(format!("/v1/admin/providers/{api_id}/cost-prices"), cost)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = admin_put(format!("/v1/admin/providers/{api_id}/sell-prices"), sell)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let answer = browser
+        .post_multipart(
+            &format!("/admin/providers/{form_id}/cost-prices"),
+            &[("file", Some("cost.csv"), cost), ("csv", None, "")],
+        )
+        .await;
+    assert_eq!(
+        answer.note(),
+        Some((Some("saved".into()), "Saved 1 prices.".into()))
+    );
+    let answer = browser
+        .post_multipart(
+            &format!("/admin/providers/{form_id}/sell-prices"),
+            &[("sell_file", Some(""), ""), ("sell_csv", None, sell)],
+        )
+        .await;
+    assert_eq!(
+        answer.note(),
+        Some((Some("saved".into()), "Saved 2 prices.".into()))
+    );
+    let prices_of = |id: &str| {
+        let sql = format!(
+            "SELECT list, country, message_type, price_micros, currency FROM provider_prices \
+             WHERE provider_id = '{}' ORDER BY list, country, message_type",
+            uuid_of(id)
+        );
+        let url = app.db.url.clone();
+        async move { rows(&url, &sql).await }
+    };
+    let priced = prices_of(&api_id).await;
+    assert_eq!(priced, prices_of(&form_id).await);
+    assert_eq!(
+        priced,
+        [
+            json!({"list": "cost", "country": "*", "message_type": "*", "price_micros": 3000, "currency": "USD"}),
+            json!({"list": "sell", "country": "DE", "message_type": "*", "price_micros": 8000, "currency": "USD"}),
+            json!({"list": "sell", "country": "FR", "message_type": "*", "price_micros": 9000, "currency": "USD"}),
+        ]
+    );
+    let audited = audit_of(&app, &api_id).await;
+    assert_eq!(audited, audit_of(&app, &form_id).await);
+    assert_eq!(
+        audited.last().unwrap()["details"],
+        json!({"entries": 2, "list": "sell"})
+    );
+    let page = browser
+        .page(&format!("/admin/providers/{form_id}"), None)
+        .await;
+    for shown in [
+        "Cost prices per segment",
+        "Sell prices per segment",
+        "0.003000 USD",
+        "0.008000 USD",
+        "0.009000 USD",
+    ] {
+        assert!(page.contains(shown), "the page lacks {shown}");
+    }
+    let list = browser.page("/admin/providers", None).await;
+    assert!(
+        list.contains(&format!("href=\"/admin/providers/{form_id}\"")),
+        "{list}"
+    );
+
+    // A bad sell list: the API's sentence, next to the sell list's box; nothing changes.
+    let bad = "country,message_type,price,currency\nDE,,0.0080,USD\nDEU,,0.01,USD\n";
+    let res = admin_put(format!("/v1/admin/providers/{api_id}/sell-prices"), bad)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let refused: Value = res.json().await.unwrap();
+    let sentence = refused["error"]["message"].as_str().unwrap().to_owned();
+    assert!(sentence.starts_with("Line 3:"), "{sentence}");
+    let answer = browser
+        .post_multipart(
+            &format!("/admin/providers/{form_id}/sell-prices"),
+            &[("sell_csv", None, bad)],
+        )
+        .await;
+    assert_eq!(answer.error(), ("sell_csv".to_owned(), sentence.clone()));
+    let page = browser
+        .page(&format!("/admin/providers/{form_id}"), Some(&answer))
+        .await;
+    let at = page.find("name=\"sell_csv\"").expect("the sell list's box");
+    let shown = page.find(&sentence).expect("the sentence on the page");
+    assert!(
+        shown > at && !page[at..shown].contains("<form"),
+        "the sentence is not next to the sell list's box"
+    );
+    assert_eq!(prices_of(&api_id).await, priced);
+    assert_eq!(prices_of(&form_id).await, priced);
+    assert_eq!(audit_of(&app, &form_id).await.len(), audited.len());
+
+    // Billing staff see the list and the page, without forms; posting is refused.
+    let billing = app.admin_session_of(&app.staff(Role::BillingStaff).await);
+    let page = billing
+        .page(&format!("/admin/providers/{form_id}"), None)
+        .await;
+    assert!(page.contains("0.008000 USD") && !page.contains("<form class=\"form\""));
+    let answer = billing
+        .post(&format!("/admin/providers/{form_id}/delete"), &[])
+        .await;
+    assert_eq!(answer.status, 403);
+
+    // Removed.
+    let res = app
+        .http
+        .delete(app.url(&format!("/v1/admin/providers/{api_id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let answer = browser
+        .post(&format!("/admin/providers/{form_id}/delete"), &[])
+        .await;
+    assert_eq!(
+        (answer.status, answer.location.as_str()),
+        (303, "/admin/providers")
+    );
+    let gone = provider_row(&app, &api_id).await;
+    assert_eq!(gone["deleted"], true);
+    assert_eq!(gone, provider_row(&app, &form_id).await);
+    assert_eq!(
+        audit_of(&app, &api_id).await.last(),
+        audit_of(&app, &form_id).await.last()
+    );
+    let answer = browser.get(&format!("/admin/providers/{form_id}")).await;
+    assert_eq!(answer.status, 404);
+    app.cleanup().await;
+}

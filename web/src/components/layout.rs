@@ -28,6 +28,11 @@ pub fn Layout(#[prop(optional)] signed_in: bool, children: Children) -> impl Int
             (may(Action::ListTenants), "/admin/tenants", "Tenants"),
             (may(Action::ReadSpendReport), "/admin/spend", "Spend report"),
             (may(Action::ReadBilling), "/admin/billing", "Billing"),
+            (
+                may(Action::ReadPlatformProviders),
+                "/admin/providers",
+                "Platform providers",
+            ),
         ]
         .into_iter()
         .filter(|(show, _, _)| *show)

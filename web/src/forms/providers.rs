@@ -1,18 +1,35 @@
-//! Providers: add, change, upload prices, remove (`openclaw_core::providers::service`).
+//! Providers: add, change, upload prices, remove (`openclaw_core::providers::service`), a
+//! tenant member's on the tenant's own providers and a platform admin's on the platform's
+//! (`/admin/providers/…`): one handler each, for whoever acts.
 
 use actix_web::{HttpResponse, web};
-use openclaw_core::changes::Change;
 use openclaw_core::domain::ProviderId;
+use openclaw_core::prices::PriceError;
 use openclaw_core::providers::service::{
     self as service, Acting, DEFAULT_MAX_CONCURRENCY, PriceInput, ProviderError, ProviderInput,
     ProviderPatch, number_from_text,
 };
 use openclaw_core::providers::{PriceList, ProviderKind};
 
-use super::flash::Back;
-use super::guard::Member;
+use super::flash::{Back, Fault};
+use super::guard::{Member, StaffMember};
 use super::{Fields, field, see_other, split_senders};
+use crate::pages::providers::Side;
 use crate::session::AppContext;
+
+/// Where the acting party's providers are listed (a provider's page is under it).
+fn base(who: Acting<'_>) -> &'static str {
+    Side::of(who.owner()).base()
+}
+
+/// Back to the form with the service's answer; a provider that is not there (deleted in
+/// another tab) sends the browser to the list it was on.
+fn failed(back: &Back<'_>, who: Acting<'_>, e: ProviderError) -> HttpResponse {
+    match e {
+        ProviderError::NotFound => see_other(base(who)).finish(),
+        e => back.failed(e),
+    }
+}
 
 /// The credentials object built from a kind's form fields, or every kind's (empty ones left
 /// out).
@@ -46,11 +63,24 @@ fn provider_id(raw: &str) -> Option<uuid::Uuid> {
 }
 
 pub async fn create(ctx: web::Data<AppContext>, m: Member, form: Fields) -> HttpResponse {
+    create_as(&ctx, Acting::Member(m.manager()), form).await
+}
+
+pub async fn create_platform(
+    ctx: web::Data<AppContext>,
+    s: StaffMember,
+    form: Fields,
+) -> HttpResponse {
+    create_as(&ctx, Acting::Staff(s.staff()), form).await
+}
+
+async fn create_as(ctx: &AppContext, who: Acting<'_>, form: Fields) -> HttpResponse {
+    let base = base(who);
     let typed_kind = field(&form, "kind");
     let kind = ProviderKind::parse(typed_kind.trim());
     let back_to = match kind {
-        Some(kind) => format!("/providers/new?kind={}", kind.as_str()),
-        None => "/providers/new".to_owned(),
+        Some(kind) => format!("{base}/new?kind={}", kind.as_str()),
+        None => format!("{base}/new"),
     };
     let keep = [
         "name",
@@ -62,7 +92,7 @@ pub async fn create(ctx: web::Data<AppContext>, m: Member, form: Fields) -> Http
         "api_key",
     ]
     .map(|name| (name, field(&form, name)));
-    let back = Back::to(&ctx, back_to, "provider-new").keeping(keep);
+    let back = Back::to(ctx, back_to, "provider-new").keeping(keep);
     let (max_rate_per_sec, max_concurrency) = match limits(&form) {
         Ok(limits) => limits,
         Err(e) => return back.failed(e),
@@ -80,23 +110,16 @@ pub async fn create(ctx: web::Data<AppContext>, m: Member, form: Fields) -> Http
         max_concurrency,
         enabled: true,
     };
-    match service::create(
-        &ctx.pool,
-        &ctx.settings.master_key,
-        Acting::Member(m.manager()),
-        input,
-    )
-    .await
-    {
+    match service::create(&ctx.pool, &ctx.settings.master_key, who, input).await {
         Ok(row) => {
-            ctx.changed(Change::Routes { tenant: m.tenant }).await;
+            ctx.changed(who.change()).await;
             let id = ProviderId::from(row.id);
-            Back::to(&ctx, format!("/providers/{id}"), "provider").with(
+            Back::to(ctx, format!("{base}/{id}"), "provider").with(
                 Some("saved"),
                 "Added. Give it prices below: it carries no messages until it has some.",
             )
         }
-        Err(e) => back.failed(e),
+        Err(e) => failed(&back, who, e),
     }
 }
 
@@ -110,9 +133,22 @@ pub async fn update(
     id: web::Path<String>,
     form: Fields,
 ) -> HttpResponse {
-    let back = Back::to(&ctx, format!("/providers/{}", id.as_str()), "provider");
-    let Some(id) = provider_id(&id) else {
-        return see_other("/providers").finish();
+    update_as(&ctx, Acting::Member(m.manager()), &id, form).await
+}
+
+pub async fn update_platform(
+    ctx: web::Data<AppContext>,
+    s: StaffMember,
+    id: web::Path<String>,
+    form: Fields,
+) -> HttpResponse {
+    update_as(&ctx, Acting::Staff(s.staff()), &id, form).await
+}
+
+async fn update_as(ctx: &AppContext, who: Acting<'_>, raw_id: &str, form: Fields) -> HttpResponse {
+    let back = Back::to(ctx, format!("{}/{raw_id}", base(who)), "provider");
+    let Some(id) = provider_id(raw_id) else {
+        return see_other(base(who)).finish();
     };
     let (max_rate_per_sec, max_concurrency) = match limits(&form) {
         Ok(limits) => limits,
@@ -137,25 +173,21 @@ pub async fn update(
         max_concurrency: Some(max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY)),
         enabled: Some(field(&form, "enabled") == "on"),
     };
-    match service::update(
-        &ctx.pool,
-        &ctx.settings.master_key,
-        Acting::Member(m.manager()),
-        id,
-        patch,
-    )
-    .await
-    {
+    match service::update(&ctx.pool, &ctx.settings.master_key, who, id, patch).await {
         Ok(_) => {
-            ctx.changed(Change::Routes { tenant: m.tenant }).await;
+            ctx.changed(who.change()).await;
             back.with(Some("saved"), "Saved.")
         }
-        Err(e) => back.failed(e),
+        Err(e) => failed(&back, who, e),
     }
 }
 
-/// The price form's fields: an uploaded CSV file, or CSV pasted into the text box.
-async fn read_price_form(mut form: actix_multipart::Multipart) -> Result<String, String> {
+/// The price form's fields: an uploaded CSV file, or CSV pasted into the text box (`file` and
+/// `csv`, after the list's `prefix`).
+async fn read_price_form(
+    mut form: actix_multipart::Multipart,
+    prefix: &str,
+) -> Result<String, String> {
     use futures::StreamExt;
     const LIMIT: usize = 2 * 1024 * 1024;
     let (mut file, mut pasted) = (Vec::new(), Vec::new());
@@ -166,9 +198,9 @@ async fn read_price_form(mut form: actix_multipart::Multipart) -> Result<String,
             .and_then(|d| d.get_name())
             .unwrap_or_default()
             .to_owned();
-        let target = match name.as_str() {
-            "file" => &mut file,
-            "csv" => &mut pasted,
+        let target = match name.strip_prefix(prefix) {
+            Some("file") => &mut file,
+            Some("csv") => &mut pasted,
             _ => continue,
         };
         while let Some(chunk) = part.next().await {
@@ -193,41 +225,99 @@ pub async fn upload_prices(
     id: web::Path<String>,
     form: actix_multipart::Multipart,
 ) -> HttpResponse {
-    let back = Back::to(&ctx, format!("/providers/{}", id.as_str()), "provider");
-    let Some(id) = provider_id(&id) else {
-        return see_other("/providers").finish();
-    };
-    let csv = match read_price_form(form).await {
-        Ok(csv) => csv,
-        Err(message) => return back.with(Some("csv"), message),
-    };
-    match service::replace_prices(
-        &ctx.pool,
+    upload_as(
+        &ctx,
         Acting::Member(m.manager()),
-        id,
+        &id,
         PriceList::Cost,
-        PriceInput::Csv(csv.as_bytes()),
+        form,
     )
     .await
-    {
+}
+
+pub async fn upload_platform_cost_prices(
+    ctx: web::Data<AppContext>,
+    s: StaffMember,
+    id: web::Path<String>,
+    form: actix_multipart::Multipart,
+) -> HttpResponse {
+    upload_as(&ctx, Acting::Staff(s.staff()), &id, PriceList::Cost, form).await
+}
+
+pub async fn upload_platform_sell_prices(
+    ctx: web::Data<AppContext>,
+    s: StaffMember,
+    id: web::Path<String>,
+    form: actix_multipart::Multipart,
+) -> HttpResponse {
+    upload_as(&ctx, Acting::Staff(s.staff()), &id, PriceList::Sell, form).await
+}
+
+/// Replaces one of a provider's price lists. Every mistake in the list is shown next to that
+/// list's box (`csv`, or `sell_csv` for the sell list), whatever part of a row the service
+/// names.
+async fn upload_as(
+    ctx: &AppContext,
+    who: Acting<'_>,
+    raw_id: &str,
+    list: PriceList,
+    form: actix_multipart::Multipart,
+) -> HttpResponse {
+    let back = Back::to(ctx, format!("{}/{raw_id}", base(who)), "provider");
+    let Some(id) = provider_id(raw_id) else {
+        return see_other(base(who)).finish();
+    };
+    let prefix = match list {
+        PriceList::Cost => "",
+        PriceList::Sell => "sell_",
+    };
+    let box_name = format!("{prefix}csv");
+    let csv = match read_price_form(form, prefix).await {
+        Ok(csv) => csv,
+        Err(message) => return back.with(Some(&box_name), message),
+    };
+    match service::replace_prices(&ctx.pool, who, id, list, PriceInput::Csv(csv.as_bytes())).await {
         Ok(prices) => {
-            ctx.changed(Change::Routes { tenant: m.tenant }).await;
+            ctx.changed(who.change()).await;
             back.with(Some("saved"), format!("Saved {} prices.", prices.len()))
         }
-        Err(e) => back.keeping([("csv", csv)]).failed(e),
+        Err(
+            ProviderError::Prices(PriceError { message, .. })
+            | ProviderError::Invalid { message, .. },
+        ) => back
+            .keeping([(box_name.clone(), csv)])
+            .failed(Fault::Mistake {
+                field: Some(box_name),
+                message,
+                keep: true,
+            }),
+        Err(e) => failed(&back, who, e),
     }
 }
 
 pub async fn delete(ctx: web::Data<AppContext>, m: Member, id: web::Path<String>) -> HttpResponse {
-    let Some(id) = provider_id(&id) else {
-        return see_other("/providers").finish();
+    delete_as(&ctx, Acting::Member(m.manager()), &id).await
+}
+
+pub async fn delete_platform(
+    ctx: web::Data<AppContext>,
+    s: StaffMember,
+    id: web::Path<String>,
+) -> HttpResponse {
+    delete_as(&ctx, Acting::Staff(s.staff()), &id).await
+}
+
+async fn delete_as(ctx: &AppContext, who: Acting<'_>, raw_id: &str) -> HttpResponse {
+    let list = base(who);
+    let Some(id) = provider_id(raw_id) else {
+        return see_other(list).finish();
     };
-    match service::delete(&ctx.pool, Acting::Member(m.manager()), id).await {
+    match service::delete(&ctx.pool, who, id).await {
         // Gone already (another tab, another person): the list shows what is left.
         Ok(()) | Err(ProviderError::NotFound) => {
-            ctx.changed(Change::Routes { tenant: m.tenant }).await;
-            see_other("/providers").finish()
+            ctx.changed(who.change()).await;
+            see_other(list).finish()
         }
-        Err(e) => Back::to(&ctx, "/providers", "provider").failed(e),
+        Err(e) => Back::to(ctx, list, "provider").failed(e),
     }
 }
