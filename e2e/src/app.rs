@@ -67,12 +67,7 @@ impl TestApp {
     /// Creates a platform staff account straight in this app's database (what the operator's
     /// `openclaw-server staff create` does) and signs it in; returns the access token.
     pub async fn staff(&self, role: openclaw_core::domain::Role) -> String {
-        let email = format!("staff-{}@example.test", uuid::Uuid::new_v4().simple());
-        let pool = openclaw_core::db::pool(&self.db.url, 1).expect("pool");
-        openclaw_core::accounts::create_staff(&pool, &email, role, "staff password 42")
-            .await
-            .expect("staff account created");
-        self.login(&email, "staff password 42").await
+        self.api.staff_in(&self.db.url, role).await
     }
 
     pub async fn spawn() -> TestApp {
@@ -332,6 +327,18 @@ impl Api {
     }
 
     /// Signs in and returns the access token (panics unless 200).
+    /// Creates a platform staff account with `role` straight in the database at `db_url`
+    /// (what the operator's `openclaw-server staff create` does) and signs it in through this
+    /// API; returns the access token.
+    pub async fn staff_in(&self, db_url: &str, role: openclaw_core::domain::Role) -> String {
+        let email = format!("staff-{}@example.test", uuid::Uuid::new_v4().simple());
+        let pool = openclaw_core::db::pool(db_url, 1).expect("pool");
+        openclaw_core::accounts::create_staff(&pool, &email, role, "staff password 42")
+            .await
+            .expect("staff account created");
+        self.login(&email, "staff password 42").await
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> String {
         let res = self
             .http

@@ -301,6 +301,12 @@ impl Relay {
         self.worker.take().and_then(|mut w| w.stop(signal))
     }
 
+    /// Creates a platform staff account with `role` in this relay's database and signs it in;
+    /// returns the access token.
+    pub async fn staff(&self, role: openclaw_core::domain::Role) -> String {
+        self.api.staff_in(&self.db.url, role).await
+    }
+
     /// Stops the processes; the database and queues go when the value is dropped.
     pub async fn cleanup(mut self) {
         self.stop_worker("TERM");

@@ -3,6 +3,7 @@
 //! target/screenshots/.
 
 mod billing;
+mod platform_providers;
 mod team;
 
 use fantoccini::Locator;

@@ -32,15 +32,9 @@ async fn a_close_killed_mid_call_resumes_without_a_second_stripe_invoice() {
     ])
     .await;
     let pool = openclaw_core::db::pool(&relay.db.url, 1).unwrap();
-    openclaw_core::accounts::create_staff(
-        &pool,
-        "admin@example.test",
-        openclaw_core::domain::Role::PlatformAdmin,
-        "staff password 42",
-    )
-    .await
-    .unwrap();
-    let admin = relay.login("admin@example.test", "staff password 42").await;
+    let admin = relay
+        .staff(openclaw_core::domain::Role::PlatformAdmin)
+        .await;
     let res = relay
         .http
         .put(relay.url("/v1/admin/billing/settings"))

@@ -44,23 +44,8 @@ async fn ledger_rollups_report_and_messages_agree_after_failovers_retries_and_ca
         .await
         .unwrap();
     assert!(res.status().is_success());
-    let pool = openclaw_core::db::pool(&relay.db.url, 1).unwrap();
-    for (email, role) in [
-        (
-            "billing-staff@example.test",
-            openclaw_core::domain::Role::BillingStaff,
-        ),
-        (
-            "platform-admin@example.test",
-            openclaw_core::domain::Role::PlatformAdmin,
-        ),
-    ] {
-        openclaw_core::accounts::create_staff(&pool, email, role, "staff password 42")
-            .await
-            .unwrap();
-    }
     let admin = relay
-        .login("platform-admin@example.test", "staff password 42")
+        .staff(openclaw_core::domain::Role::PlatformAdmin)
         .await;
     // A platform fee of 0.0025 per segment on every live message a provider takes.
     let res = relay
@@ -194,9 +179,7 @@ async fn ledger_rollups_report_and_messages_agree_after_failovers_retries_and_ca
         openclaw_core::domain::Money::parse_amount(report["total"]["amount"].as_str().unwrap())
             .unwrap();
     // The billing staff's report of the month, this tenant's line and the whole total.
-    let staff = relay
-        .login("billing-staff@example.test", "staff password 42")
-        .await;
+    let staff = relay.staff(openclaw_core::domain::Role::BillingStaff).await;
     let staff_report: Value = relay
         .get("/v1/admin/spend-report", &staff)
         .await

@@ -22,27 +22,10 @@ fn amount(m: &Value) -> i64 {
 async fn platform_providers_route_at_their_sell_price_and_bill_revenue_cost_and_margin() {
     let sim = Simulator::start();
     let relay = Relay::start(&[]).await;
-    let pool = openclaw_core::db::pool(&relay.db.url, 1).unwrap();
-    for (email, role) in [
-        (
-            "billing-staff@example.test",
-            openclaw_core::domain::Role::BillingStaff,
-        ),
-        (
-            "platform-admin@example.test",
-            openclaw_core::domain::Role::PlatformAdmin,
-        ),
-    ] {
-        openclaw_core::accounts::create_staff(&pool, email, role, "staff password 42")
-            .await
-            .unwrap();
-    }
     let admin = relay
-        .login("platform-admin@example.test", "staff password 42")
+        .staff(openclaw_core::domain::Role::PlatformAdmin)
         .await;
-    let staff = relay
-        .login("billing-staff@example.test", "staff password 42")
-        .await;
+    let staff = relay.staff(openclaw_core::domain::Role::BillingStaff).await;
     // A fee of 0.0010 per segment and a default markup of 50 % on platform providers' cost.
     let (status, body) = relay
         .put_json(
