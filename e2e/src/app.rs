@@ -326,7 +326,6 @@ impl Api {
         )
     }
 
-    /// Signs in and returns the access token (panics unless 200).
     /// Creates a platform staff account with `role` straight in the database at `db_url`
     /// (what the operator's `openclaw-server staff create` does) and signs it in through this
     /// API; returns the access token.
@@ -339,6 +338,7 @@ impl Api {
         self.login(&email, "staff password 42").await
     }
 
+    /// Signs in and returns the access token (panics unless 200).
     pub async fn login(&self, email: &str, password: &str) -> String {
         let res = self
             .http

@@ -10,6 +10,36 @@ use openclaw_e2e::browser::Browser;
 
 const PASSWORD: &str = "staff password 42";
 
+/// One of a platform provider's two price lists: its box, its form's path and its section.
+#[derive(Clone, Copy)]
+enum List {
+    Cost,
+    Sell,
+}
+
+impl List {
+    fn parts(self) -> (&'static str, &'static str) {
+        match self {
+            List::Cost => ("csv", "cost-prices"),
+            List::Sell => ("sell_csv", "sell-prices"),
+        }
+    }
+}
+
+/// Pastes `csv` into `list`'s box on the provider's page and submits it; the browser stays
+/// on that page. Returns the text of the list's section.
+async fn upload(browser: &Browser, page: &str, list: List, csv: &str) -> String {
+    let (box_id, anchor) = list.parts();
+    browser.fill(box_id, csv).await;
+    browser
+        .click(&format!("form[action='{page}/{anchor}'] button"))
+        .await;
+    assert_eq!(browser.path().await, page);
+    browser
+        .text_of(&format!("section[aria-labelledby='{anchor}']"))
+        .await
+}
+
 async fn platform_provider_journey(javascript: bool) {
     let app = TestApp::spawn().await;
     let pool = openclaw_core::db::pool(&app.db.url, 1).unwrap();
@@ -51,31 +81,18 @@ async fn platform_provider_journey(javascript: bool) {
     );
 
     // Its cost: 0.0030 anywhere.
-    browser
-        .fill(
-            "csv",
-            "country,message_type,price,currency\n*,,0.0030,USD\n",
-        )
-        .await;
-    browser
-        .click(&format!("form[action='{page}/cost-prices'] button"))
-        .await;
-    assert_eq!(browser.path().await, page);
-    let cost = browser
-        .text_of("section[aria-labelledby='cost-prices']")
-        .await;
+    let cost = upload(
+        &browser,
+        &page,
+        List::Cost,
+        "country,message_type,price,currency\n*,,0.0030,USD\n",
+    )
+    .await;
     assert!(cost.contains("0.003000 USD"), "{cost}");
 
     // A sell list with a country that is not one: refused next to the sell box, kept.
     let bad = "country,message_type,price,currency\nUS,,0.0080,USD\nAMERICA,,0.01,USD\n";
-    browser.fill("sell_csv", bad).await;
-    browser
-        .click(&format!("form[action='{page}/sell-prices'] button"))
-        .await;
-    assert_eq!(browser.path().await, page);
-    let sell = browser
-        .text_of("section[aria-labelledby='sell-prices']")
-        .await;
+    let sell = upload(&browser, &page, List::Sell, bad).await;
     assert!(sell.contains("Line 3:"), "{sell}");
     assert!(sell.contains("No prices in this list yet."), "{sell}");
     let cost = browser
@@ -86,18 +103,13 @@ async fn platform_provider_journey(javascript: bool) {
     browser.screenshot("platform-provider-sell-error").await;
 
     // The good sell list: US at 0.0080.
-    browser
-        .fill(
-            "sell_csv",
-            "country,message_type,price,currency\nUS,,0.0080,USD\n",
-        )
-        .await;
-    browser
-        .click(&format!("form[action='{page}/sell-prices'] button"))
-        .await;
-    let sell = browser
-        .text_of("section[aria-labelledby='sell-prices']")
-        .await;
+    let sell = upload(
+        &browser,
+        &page,
+        List::Sell,
+        "country,message_type,price,currency\nUS,,0.0080,USD\n",
+    )
+    .await;
     assert!(sell.contains("0.008000 USD"), "{sell}");
     browser.screenshot("platform-provider").await;
     browser.goto(&app.url("/admin/providers")).await;
