@@ -1,6 +1,6 @@
 //! The operator's billing settings — the platform fee per segment, the default markup on
-//! platform providers, the grace period of invoices — and tenants' own fees (a contract
-//! price). The one implementation behind `GET|PUT /v1/admin/billing/settings`,
+//! platform providers, the grace period of invoices — and tenants' own terms (a contract
+//! price: their own fee, their own markup). The one implementation behind `GET|PUT /v1/admin/billing/settings`,
 //! `GET|PUT /v1/admin/tenants/{id}/billing` and the admin app's billing page: it asks the
 //! permission matrix (`ReadBilling`, `ManageBilling`), validates naming the field at fault,
 //! and writes, audits and announces the change in one transaction.
@@ -273,21 +273,57 @@ pub async fn put(
     .await
 }
 
-/// A tenant's own fee from a day on, as typed; `amount` None: the platform's fee again.
+/// A tenant's own terms from a day on, as typed: `amount` None: the platform's fee again;
+/// `markup_percent` None: the default markup in force again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OverrideInput {
     pub amount: Option<String>,
+    pub markup_percent: Option<String>,
     pub effective_from: Option<NaiveDate>,
 }
 
-/// A tenant's billing as staff see it: its currency, the fee per segment in force today, and
-/// its overrides (past and scheduled).
+/// A tenant's billing as staff see it: its currency, the fee per segment and the markup on
+/// platform providers in force today, and its overrides (past and scheduled).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantBilling {
     pub tenant_id: Uuid,
     pub currency: String,
     pub fee_today: Money,
+    pub markup_today: Markup,
     pub overrides: Vec<FeeOverride>,
+}
+
+/// One tenant's own terms from a day on, for the billing page's list of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantTerms {
+    pub tenant_id: Uuid,
+    pub tenant_name: String,
+    pub effective_from: NaiveDate,
+    /// None: the platform's fee.
+    pub platform_fee: Option<Money>,
+    /// None: the default markup.
+    pub markup: Option<Markup>,
+}
+
+/// Every tenant's own terms, past and scheduled, by tenant name then day (platform admins and
+/// billing staff).
+pub async fn list_tenant_terms(
+    pool: &PgPool,
+    staff: &Staff,
+) -> Result<Vec<TenantTerms>, BillingError> {
+    require(staff, Action::ReadBilling)?;
+    let mut conn = pool.get().await?;
+    let rows = store::all_overrides(&mut conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(tenant_name, currency, o)| TenantTerms {
+            tenant_id: o.tenant_id,
+            tenant_name,
+            effective_from: o.effective_from,
+            platform_fee: o.platform_fee_micros.map(|m| Money::new(m, currency)),
+            markup: o.markup_bps.map(Markup),
+        })
+        .collect())
 }
 
 async fn tenant_billing(
@@ -301,12 +337,11 @@ async fn tenant_billing(
     };
     let terms = super::terms::load(c, tenant, &currency).await?;
     let overrides = store::fee_overrides(c, tenant).await?;
+    let today = Utc::now().date_naive();
     Ok(TenantBilling {
         tenant_id: tenant,
-        fee_today: Money::new(
-            terms.fees.per_segment(Utc::now().date_naive()),
-            currency.clone(),
-        ),
+        fee_today: Money::new(terms.fees.per_segment(today), currency.clone()),
+        markup_today: terms.fees.markup(today),
         currency,
         overrides,
     })
@@ -323,7 +358,7 @@ pub async fn get_tenant(
     tenant_billing(&mut conn, tenant).await
 }
 
-/// Sets a tenant's own fee from a day on (platform admins), audited and announced.
+/// Sets a tenant's own fee and markup from a day on (platform admins), audited and announced.
 pub async fn put_tenant(
     pool: &PgPool,
     staff: &Staff,
@@ -337,6 +372,11 @@ pub async fn put_tenant(
         .as_deref()
         .map(|a| fee(a, "platform_fee"))
         .transpose()?;
+    let markup = input
+        .markup_percent
+        .as_deref()
+        .map(|m| Markup::parse(m.trim()).map_err(|e| invalid("markup_percent", e)))
+        .transpose()?;
     let day = effective_from(input.effective_from, today)?;
     let mut conn = pool.get().await?;
     use diesel_async::AsyncConnection;
@@ -348,6 +388,7 @@ pub async fn put_tenant(
                 tenant_id: tenant,
                 effective_from: day,
                 platform_fee_micros,
+                markup_bps: markup.map(Markup::bps),
                 created_at: Utc::now(),
                 created_by: staff.actor.id,
             },
@@ -362,6 +403,7 @@ pub async fn put_tenant(
             json!({
                 "effective_from": day.to_string(),
                 "platform_fee": platform_fee_micros.map(|m| Money::new(m, currency.clone())),
+                "markup_percent": markup.map(|m| m.to_string()),
             }),
         )
         .await?;

@@ -1,5 +1,6 @@
-//! What a tenant's sends are billed and whether it may send: its platform fee per segment on
-//! each day (the operator's settings, or the tenant's own override), and whether an unpaid
+//! What a tenant's sends are billed and whether it may send: its platform fee per segment and
+//! the markup on platform providers' cost on each day (the operator's settings, or the
+//! tenant's own override), and whether an unpaid
 //! invoice has made it past due. Kept with the tenant's route table, so the accept path reads
 //! it from memory; forgotten when the settings change ([`crate::changes::Change::Billing`]) or
 //! the tenant's invoices do ([`crate::changes::Change::Routes`]).
@@ -16,8 +17,8 @@ use crate::domain::{Markup, Money, Period};
 pub struct FeeSchedule {
     /// The operator's versions (from, fee, its currency, the default markup), oldest first.
     platform: Vec<(NaiveDate, i64, String, Markup)>,
-    /// The tenant's overrides, oldest first (None: the platform's fee again).
-    overrides: Vec<(NaiveDate, Option<i64>)>,
+    /// The tenant's overrides (from, fee, markup), oldest first (None: the platform's again).
+    overrides: Vec<(NaiveDate, Option<i64>, Option<Markup>)>,
     /// The tenant's billing currency: a fee in another currency is not charged (the
     /// settings refuse one while any tenant bills in another currency).
     currency: String,
@@ -43,7 +44,13 @@ impl FeeSchedule {
                 .collect(),
             overrides: overrides
                 .iter()
-                .map(|o| (o.effective_from, o.platform_fee_micros))
+                .map(|o| {
+                    (
+                        o.effective_from,
+                        o.platform_fee_micros,
+                        o.markup_bps.map(Markup),
+                    )
+                })
                 .collect(),
             currency: currency.to_owned(),
         }
@@ -58,20 +65,28 @@ impl FeeSchedule {
         if *currency != self.currency {
             return 0;
         }
-        match self.overrides.iter().rev().find(|(d, _)| *d <= day) {
-            Some((_, Some(own))) => *own,
+        match self.own(day) {
+            Some((_, Some(own), _)) => *own,
             _ => *platform,
         }
     }
 
     /// The markup on platform providers' cost prices on `day`, where their sell list names no
-    /// price.
+    /// price: the tenant's own, else the operator's default.
     pub fn markup(&self, day: NaiveDate) -> Markup {
+        if let Some((_, _, Some(own))) = self.own(day) {
+            return *own;
+        }
         self.platform
             .iter()
             .rev()
             .find(|(d, ..)| *d <= day)
             .map_or(Markup(0), |v| v.3)
+    }
+
+    /// The tenant's override in force on `day`.
+    fn own(&self, day: NaiveDate) -> Option<&(NaiveDate, Option<i64>, Option<Markup>)> {
+        self.overrides.iter().rev().find(|(d, ..)| *d <= day)
     }
 }
 
@@ -166,10 +181,15 @@ mod tests {
     }
 
     fn own(from: &str, fee: Option<i64>) -> FeeOverride {
+        own_terms(from, fee, None)
+    }
+
+    fn own_terms(from: &str, fee: Option<i64>, markup: Option<i32>) -> FeeOverride {
         FeeOverride {
             tenant_id: Uuid::nil(),
             effective_from: day(from),
             platform_fee_micros: fee,
+            markup_bps: markup,
             created_at: Utc::now(),
             created_by: None,
         }
@@ -197,5 +217,31 @@ mod tests {
             FeeSchedule::new(&versions, &[], "EUR").per_segment(day("2026-12-12")),
             0
         );
+    }
+
+    #[test]
+    fn a_tenants_own_markup_replaces_the_default_while_in_force() {
+        let mut v = version("2026-11-01", 1_000, "USD");
+        v.markup_bps = 5_000;
+        let versions = [v];
+        // 15 % from the 5th, with the platform's fee; from the 20th the default again but
+        // its own fee.
+        let overrides = [
+            own_terms("2026-12-05", None, Some(1_500)),
+            own_terms("2026-12-20", Some(700), None),
+        ];
+        let fees = FeeSchedule::new(&versions, &overrides, "USD");
+        assert_eq!(fees.markup(day("2026-12-04")), Markup(5_000));
+        assert_eq!(fees.markup(day("2026-12-05")), Markup(1_500));
+        assert_eq!(fees.per_segment(day("2026-12-05")), 1_000);
+        assert_eq!(fees.markup(day("2026-12-20")), Markup(5_000));
+        assert_eq!(fees.per_segment(day("2026-12-20")), 700);
+        // Another tenant's schedule keeps the default.
+        let others = FeeSchedule::new(&versions, &[], "USD");
+        assert_eq!(others.markup(day("2026-12-12")), Markup(5_000));
+        // Before any settings, a tenant's own markup still applies.
+        let alone = FeeSchedule::new(&[], &overrides, "USD");
+        assert_eq!(alone.markup(day("2026-12-12")), Markup(1_500));
+        assert_eq!(alone.markup(day("2026-12-01")), Markup(0));
     }
 }

@@ -64,13 +64,15 @@ pub async fn put_settings(
         .await
 }
 
-/// A tenant's own platform fee from a day on; None: the platform's fee again.
+/// A tenant's own terms from a day on: its platform fee (None: the platform's fee again) and
+/// its markup on platform providers' cost (None: the default markup in force).
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = tenant_fee_overrides)]
 pub struct FeeOverride {
     pub tenant_id: Uuid,
     pub effective_from: NaiveDate,
     pub platform_fee_micros: Option<i64>,
+    pub markup_bps: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub created_by: Option<Uuid>,
 }
@@ -88,6 +90,23 @@ pub async fn fee_overrides(
         .await
 }
 
+/// Every tenant's overrides with the tenant's name and billing currency, by name then day.
+pub async fn all_overrides(
+    conn: &mut AsyncPgConnection,
+) -> QueryResult<Vec<(String, String, FeeOverride)>> {
+    use super::schema::tenants;
+    tenant_fee_overrides::table
+        .inner_join(tenants::table)
+        .order((
+            tenants::name.asc(),
+            tenants::id.asc(),
+            tenant_fee_overrides::effective_from.asc(),
+        ))
+        .select((tenants::name, tenants::currency, FeeOverride::as_select()))
+        .load(conn)
+        .await
+}
+
 /// Stores an override, replacing one of the same tenant and day.
 pub async fn put_override(
     conn: &mut AsyncPgConnection,
@@ -97,6 +116,7 @@ pub async fn put_override(
         tenant_fee_overrides::tenant_id.eq(o.tenant_id),
         tenant_fee_overrides::effective_from.eq(o.effective_from),
         tenant_fee_overrides::platform_fee_micros.eq(o.platform_fee_micros),
+        tenant_fee_overrides::markup_bps.eq(o.markup_bps),
         tenant_fee_overrides::created_at.eq(diesel::dsl::now),
         tenant_fee_overrides::created_by.eq(o.created_by),
     );

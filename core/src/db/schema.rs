@@ -310,6 +310,7 @@ diesel::table! {
         platform_fee_micros -> Nullable<Int8>,
         created_at -> Timestamptz,
         created_by -> Nullable<Uuid>,
+        markup_bps -> Nullable<Int4>,
     }
 }
 
@@ -380,6 +381,7 @@ diesel::table! {
 
 diesel::joinable!(invoice_lines -> invoices (invoice_id));
 diesel::joinable!(invoices -> tenants (tenant_id));
+diesel::joinable!(tenant_fee_overrides -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,

@@ -156,8 +156,10 @@ async fn the_platform_fee_is_charged_with_every_sent_message_from_the_day_it_tak
         body,
         json!({"tenant_id": b.tenant_id, "currency": "USD",
                "platform_fee_today": {"amount": "0.000500", "currency": "USD"},
+               "markup_percent_today": "12.50",
                "overrides": [{"effective_from": today.to_string(),
-                              "platform_fee": {"amount": "0.000500", "currency": "USD"}}]})
+                              "platform_fee": {"amount": "0.000500", "currency": "USD"},
+                              "markup_percent": null}]})
     );
     app.send_taken(&b_key, "contract price").await;
     app.send_taken(&a_key, "list price").await;
@@ -463,5 +465,166 @@ async fn both_doors_refuse_the_same_mistakes_and_store_the_same_settings() {
         )
         .await;
     assert_eq!(answer.status, 403);
+    app.cleanup().await;
+}
+
+/// The ledger amount of each message the tenant was billed, oldest first.
+async fn message_amounts(app: &TestApp, owner: &Owner) -> Vec<i64> {
+    let tenant = openclaw_core::domain::TenantId::parse(&owner.tenant_id)
+        .unwrap()
+        .uuid();
+    query_rows(
+        &app.db.url,
+        &format!(
+            "SELECT amount_micros FROM ledger_entries WHERE tenant_id = '{tenant}'
+             AND kind = 'message' ORDER BY created_at, message_id"
+        ),
+    )
+    .await
+    .iter()
+    .map(|r| r["amount_micros"].as_i64().unwrap())
+    .collect()
+}
+
+/// A tenant's own markup (a contract price) replaces the default markup on platform providers'
+/// cost for that tenant alone, from its day on; set through the API or the billing page's form,
+/// it is stored and audited alike, and a bad percentage is refused by both naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_own_markup_prices_platform_providers_for_it_alone_through_either_door() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff(Role::PlatformAdmin).await;
+    let web = app.admin_session_of(&admin);
+    let (status, body) = put_settings(
+        &app,
+        &admin,
+        json!({"platform_fee": {"amount": "0", "currency": "USD"},
+               "default_markup_percent": "50", "grace_period_days": 14}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // The operator's sandbox, at a cost of 0.0100 and no sell list: cost + markup.
+    let res = app
+        .post(
+            "/v1/admin/providers",
+            &admin,
+            &json!({"name": "Platform sandbox", "kind": "sandbox", "credentials": {}}),
+        )
+        .await;
+    let created: Value = res.json().await.unwrap();
+    let platform = created["id"]
+        .as_str()
+        .expect("a platform provider")
+        .to_owned();
+    let (status, body) = app
+        .put_json(
+            &format!("/v1/admin/providers/{platform}/cost-prices"),
+            &admin,
+            &json!({"prices": [{"country": "*", "price": "0.0100", "currency": "USD"}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Two tenants with no provider of their own.
+    let (a, b) = (app.signup().await, app.signup().await);
+    let (a_key, b_key) = (app.api_key(&a, "live").await, app.api_key(&b, "live").await);
+
+    // B at 15 % through the API; A keeps the default.
+    let (status, body) =
+        put_tenant_fee(&app, &admin, &b.tenant_id, json!({"markup_percent": "15"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (
+            &body["markup_percent_today"],
+            &body["platform_fee_today"]["amount"]
+        ),
+        (&json!("15.00"), &json!("0.000000"))
+    );
+    assert_eq!(
+        (
+            &body["overrides"][0]["markup_percent"],
+            &body["overrides"][0]["platform_fee"]
+        ),
+        (&json!("15.00"), &Value::Null)
+    );
+    let sent = app.send_taken(&b_key, "contract markup").await;
+    assert_eq!(sent["provider_id"], json!(platform), "{sent}");
+    app.send_taken(&a_key, "default markup").await;
+    assert_eq!(message_amounts(&app, &b).await, [11_500]);
+    assert_eq!(message_amounts(&app, &a).await, [15_000]);
+
+    // A bad percentage, refused alike by both doors.
+    let (status, body) = put_tenant_fee(
+        &app,
+        &admin,
+        &a.tenant_id,
+        json!({"markup_percent": "12.345"}),
+    )
+    .await;
+    web.assert_same_mistake(
+        (status, &body),
+        "/admin/billing/tenant-fee",
+        &[
+            ("tenant", &a.tenant_id),
+            ("platform_fee", ""),
+            ("markup_percent", "12.345"),
+            ("effective_from", ""),
+        ],
+        "/admin/billing#tenant-fee",
+        "markup_percent",
+    )
+    .await;
+
+    // A at 5 % through the form.
+    let (to, flash) = web
+        .submit(
+            "/admin/billing/tenant-fee",
+            &[
+                ("tenant", &a.tenant_id),
+                ("platform_fee", ""),
+                ("markup_percent", "5"),
+                ("effective_from", ""),
+            ],
+        )
+        .await;
+    assert_eq!(to, "/admin/billing#tenant-fee");
+    assert_eq!(flash.unwrap().field.as_deref(), Some("saved"));
+    app.send_taken(&a_key, "form markup").await;
+    assert_eq!(message_amounts(&app, &a).await, [15_000, 10_500]);
+    assert_eq!(message_amounts(&app, &b).await, [11_500]);
+
+    // Both doors stored and audited the same shape; the page lists both tenants' terms.
+    let rows = query_rows(
+        &app.db.url,
+        "SELECT platform_fee_micros, markup_bps FROM tenant_fee_overrides ORDER BY markup_bps",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        [
+            json!({"platform_fee_micros": null, "markup_bps": 500}),
+            json!({"platform_fee_micros": null, "markup_bps": 1_500}),
+        ]
+    );
+    let audits = query_rows(
+        &app.db.url,
+        "SELECT details - 'effective_from' AS d FROM audit_log
+         WHERE action = 'billing.tenant_fee_changed' ORDER BY id",
+    )
+    .await;
+    assert_eq!(
+        audits,
+        [
+            json!({"d": {"platform_fee": null, "markup_percent": "15.00"}}),
+            json!({"d": {"platform_fee": null, "markup_percent": "5.00"}}),
+        ]
+    );
+    let page = web.page("/admin/billing", None).await;
+    let table = page
+        .split_once("id=\"tenant-terms\"")
+        .map(|(_, t)| t)
+        .unwrap_or_else(|| panic!("no terms table: {page}"));
+    assert!(
+        table.contains("15.00 %") && table.contains("5.00 %") && table.contains(&a.tenant_id),
+        "{table}"
+    );
     app.cleanup().await;
 }

@@ -12,7 +12,7 @@ use openclaw_core::billing::settings::{
 use openclaw_core::changes::Change;
 use openclaw_core::db::billing::BillingPeriod;
 use openclaw_core::domain::{
-    CloseStep, InvoiceId, InvoiceLineKind, InvoiceStatus, Money, Period, TenantId,
+    CloseStep, InvoiceId, InvoiceLineKind, InvoiceStatus, Markup, Money, Period, TenantId,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -196,13 +196,17 @@ pub async fn put_settings(
     Ok(web::Json(view.into()))
 }
 
-/// A tenant's own platform fee from a day on.
+/// A tenant's own platform fee and markup from a day on.
 #[derive(Serialize, ToSchema)]
 pub struct FeeOverrideView {
     #[schema(example = "2026-12-05")]
     pub effective_from: NaiveDate,
     /// Per segment; null: the platform's fee again from that day.
     pub platform_fee: Option<Money>,
+    /// Its markup on platform providers' cost, a percentage with two decimals; null: the
+    /// default markup in force again from that day.
+    #[schema(example = "15.00")]
+    pub markup_percent: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -212,7 +216,11 @@ pub struct TenantBillingView {
     pub currency: String,
     /// The fee per segment its messages are charged today.
     pub platform_fee_today: Money,
-    /// Its own fees, oldest first.
+    /// The markup on platform providers' cost it is charged today (where a sell list names no
+    /// price), a percentage with two decimals.
+    #[schema(example = "12.50")]
+    pub markup_percent_today: String,
+    /// Its own fees and markups, oldest first.
     pub overrides: Vec<FeeOverrideView>,
 }
 
@@ -221,6 +229,7 @@ impl From<TenantBilling> for TenantBillingView {
         TenantBillingView {
             tenant_id: t.tenant_id.into(),
             platform_fee_today: t.fee_today,
+            markup_percent_today: t.markup_today.to_string(),
             overrides: t
                 .overrides
                 .into_iter()
@@ -229,6 +238,7 @@ impl From<TenantBilling> for TenantBillingView {
                     platform_fee: o
                         .platform_fee_micros
                         .map(|m| Money::new(m, t.currency.clone())),
+                    markup_percent: o.markup_bps.map(|b| Markup(b).to_string()),
                 })
                 .collect(),
             currency: t.currency,
@@ -243,6 +253,10 @@ pub struct PutTenantBilling {
     /// platform's fee again.
     #[schema(example = "0.000500")]
     pub platform_fee: Option<String>,
+    /// The tenant's own markup on platform providers' cost prices (where their sell list
+    /// names no price), a percentage like `12.5` (0 to 1000); null: the default markup.
+    #[schema(example = "15")]
+    pub markup_percent: Option<String>,
     /// `YYYY-MM-DD`, today (the default) or later.
     pub effective_from: Option<String>,
 }
@@ -281,8 +295,8 @@ pub async fn get_tenant_billing(
     ))
 }
 
-/// Set a tenant's own platform fee (a contract price) from a day on (platform admins).
-/// Audited; never retroactive.
+/// Set a tenant's own platform fee and markup (a contract price) from a day on (platform
+/// admins). Audited; never retroactive.
 #[utoipa::path(
     operation_id = "put_tenant_billing",
     tag = "billing",
@@ -290,7 +304,7 @@ pub async fn get_tenant_billing(
     request_body = PutTenantBilling,
     responses(
         (status = 200, body = TenantBillingView),
-        (status = 400, description = "`invalid_json`, or `invalid_field`: `platform_fee` or `effective_from`", body = ErrorBody),
+        (status = 400, description = "`invalid_json`, or `invalid_field`: `platform_fee`, `markup_percent` or `effective_from`", body = ErrorBody),
         (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
         (status = 403, description = "`forbidden`: only platform admins", body = ErrorBody),
         (status = 404, description = "`not_found`: no such tenant", body = ErrorBody),
@@ -311,6 +325,7 @@ pub async fn put_tenant_billing(
     let req = body.value;
     let input = OverrideInput {
         amount: req.platform_fee,
+        markup_percent: req.markup_percent,
         effective_from: day("effective_from", req.effective_from.as_deref())?,
     };
     let view = settings::put_tenant(&state.pool, &staff, tenant, input).await?;

@@ -76,14 +76,16 @@ pub async fn save_tenant_fee(
     s: StaffMember,
     form: Fields,
 ) -> HttpResponse {
-    let (tenant, amount, from) = (
+    let (tenant, amount, markup, from) = (
         field(&form, "tenant"),
         field(&form, "platform_fee"),
+        field(&form, "markup_percent"),
         field(&form, "effective_from"),
     );
     let back = Back::to(&ctx, "/admin/billing#tenant-fee", "tenant-fee").keeping([
         ("tenant", tenant.clone()),
         ("platform_fee", amount.clone()),
+        ("markup_percent", markup.clone()),
         ("effective_from", from.clone()),
     ]);
     let Ok(tenant_id) = TenantId::parse(tenant.trim()) else {
@@ -96,8 +98,10 @@ pub async fn save_tenant_fee(
     let Ok(effective_from) = day(&from) else {
         return back.failed(not_a_day());
     };
+    let typed = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
     let input = OverrideInput {
-        amount: Some(amount.trim().to_owned()).filter(|a| !a.is_empty()),
+        amount: typed(&amount),
+        markup_percent: typed(&markup),
         effective_from,
     };
     match settings::put_tenant(&ctx.pool, s.staff(), tenant_id.uuid(), input).await {
@@ -107,7 +111,7 @@ pub async fn save_tenant_fee(
             })
             .await;
             back.keeping(Vec::<(&str, String)>::new())
-                .with(Some("saved"), "The tenant's fee is saved.")
+                .with(Some("saved"), "The tenant's terms are saved.")
         }
         Err(e) => back.failed(e),
     }

@@ -1,5 +1,5 @@
 //! Platform staff's billing page: the billing settings in force and scheduled (and the form
-//! that changes them, for platform admins), the exchange rates, a tenant's own fee, closing a
+//! that changes them, for platform admins), the exchange rates, tenants' own fee and markup, closing a
 //! month, and a month's invoices with where each one's close stands (`openclaw_core::billing`, the services
 //! the `/v1/admin/billing/…` and `/v1/admin/invoices` routes call too).
 
@@ -9,7 +9,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use openclaw_core::billing::invoices::{self, WithLines};
 use openclaw_core::billing::rates::{self, ExchangeRate};
-use openclaw_core::billing::settings::{self, Settings, Version};
+use openclaw_core::billing::settings::{self, Settings, TenantTerms, Version};
 use openclaw_core::db::billing::BillingPeriod;
 use openclaw_core::db::tenants::{self, Summary};
 use openclaw_core::domain::{CloseStep, Money, Period, TenantId};
@@ -28,6 +28,7 @@ struct BillingPage {
     invoices: Vec<WithLines>,
     tenants: Vec<Summary>,
     rates: Vec<ExchangeRate>,
+    terms: Vec<TenantTerms>,
     can_manage: bool,
     can_close: bool,
 }
@@ -45,6 +46,7 @@ async fn load(period: Period) -> Option<anyhow::Result<BillingPage>> {
             let invoices =
                 invoices::period_invoices(&ctx.pool, &staff, period, None, None, 1_000).await?;
             let rates = rates::list(&ctx.pool, &staff).await?;
+            let terms = settings::list_tenant_terms(&ctx.pool, &staff).await?;
             let mut conn = ctx.pool.get().await?;
             let tenants = tenants::summaries(&mut conn, None, 1_000).await?;
             Ok(BillingPage {
@@ -53,6 +55,7 @@ async fn load(period: Period) -> Option<anyhow::Result<BillingPage>> {
                 invoices,
                 tenants,
                 rates,
+                terms,
                 can_manage: allowed(identity.role, Action::ManageBilling),
                 can_close: allowed(identity.role, Action::CloseBillingPeriod),
             })
@@ -75,6 +78,17 @@ fn Notes(flash: Flash) -> impl IntoView {
     view! {
         {saved.map(|m| view! { <p class="notice" role="status">{m}</p> })}
         {general.map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+    }
+}
+
+fn terms_row(t: &TenantTerms) -> impl IntoView + use<> {
+    view! {
+        <tr>
+            <td>{format!("{} ({})", t.tenant_name, TenantId::from(t.tenant_id))}</td>
+            <td>{t.effective_from.to_string()}</td>
+            <td>{t.platform_fee.as_ref().map_or_else(|| "the platform's".to_owned(), Money::to_string)}</td>
+            <td>{t.markup.map_or_else(|| "the default".to_owned(), |m| format!("{m} %"))}</td>
+        </tr>
     }
 }
 
@@ -297,9 +311,22 @@ pub fn AdminBilling() -> impl IntoView {
                                     </form>
                                 </section>
                                 <section class="card wide" id="tenant-fee" aria-labelledby="tenant-fee-title">
-                                    <h2 id="tenant-fee-title">"A tenant's own fee"</h2>
+                                    <h2 id="tenant-fee-title">"A tenant's own terms"</h2>
                                     <Notes flash=ff.clone() />
-                                    <p class="hint">"A contract price per segment from a day on; leave the fee empty to return the tenant to the platform's fee."</p>
+                                    <p class="hint">"A contract price from a day on: the tenant's own fee per segment and its own markup on platform providers' cost. Leave either empty to return the tenant to the platform's."</p>
+                                    {if page.terms.is_empty() {
+                                        view! { <p class="empty-note">"No tenant has terms of its own."</p> }.into_any()
+                                    } else {
+                                        view! {
+                                            <table class="report" id="tenant-terms">
+                                                <thead><tr>
+                                                    <th scope="col">"Tenant"</th><th scope="col">"From"</th>
+                                                    <th scope="col">"Fee per segment"</th><th scope="col">"Markup"</th>
+                                                </tr></thead>
+                                                <tbody>{page.terms.iter().map(terms_row).collect_view()}</tbody>
+                                            </table>
+                                        }.into_any()
+                                    }}
                                     <form class="form" method="post" action="/admin/billing/tenant-fee">
                                         <fieldset disabled=!page.can_manage>
                                             <label for="tenant">"Tenant"</label>
@@ -311,13 +338,16 @@ pub fn AdminBilling() -> impl IntoView {
                                                 }).collect_view()}
                                             </select>
                                             {ff.error_for("tenant").map(|e| view! { <p class="field-error">{e}</p> })}
-                                            <label for="tenant_platform_fee">"Fee per segment, in the tenant's currency"</label>
+                                            <label for="tenant_platform_fee">"Fee per segment, in the tenant's currency (empty: the platform's)"</label>
                                             <input id="tenant_platform_fee" name="platform_fee" type="text" inputmode="decimal" value=ff.value("platform_fee") />
                                             {ff.error_for("platform_fee").map(|e| view! { <p class="field-error">{e}</p> })}
+                                            <label for="tenant_markup_percent">"Markup on platform providers' cost, % (empty: the default)"</label>
+                                            <input id="tenant_markup_percent" name="markup_percent" type="text" inputmode="decimal" value=ff.value("markup_percent") />
+                                            {ff.error_for("markup_percent").map(|e| view! { <p class="field-error">{e}</p> })}
                                             <label for="tenant_effective_from">"Effective from (empty: today)"</label>
                                             <input id="tenant_effective_from" name="effective_from" type="date" value=ff.value("effective_from") />
                                             {ff.error_for("effective_from").map(|e| view! { <p class="field-error">{e}</p> })}
-                                            <button type="submit">"Save the tenant's fee"</button>
+                                            <button type="submit">"Save the tenant's terms"</button>
                                         </fieldset>
                                     </form>
                                 </section>

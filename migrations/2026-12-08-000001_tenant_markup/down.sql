@@ -1,0 +1,1 @@
+ALTER TABLE tenant_fee_overrides DROP COLUMN markup_bps;
