@@ -758,6 +758,7 @@ async fn prices_set_through_either_door_are_stored_and_audited_alike() {
         )
     );
     assert!(answer.error().1.starts_with("Line 3:"));
+    assert_eq!(answer.location, format!("/providers/{}#prices", ids[2]));
     for id in &ids {
         assert_eq!(prices_of(id).await, stored, "{id}");
         assert_eq!(audit_of(&app, id).await.len(), first_audit.len());
@@ -1125,6 +1126,11 @@ async fn a_platform_provider_through_either_door_is_stored_and_audited_alike() {
         )
         .await;
     assert_eq!(answer.error(), ("sell_csv".to_owned(), sentence.clone()));
+    assert_eq!(
+        answer.location,
+        format!("/admin/providers/{form_id}#sell-prices"),
+        "back to the sell list's section"
+    );
     let page = browser
         .page(&format!("/admin/providers/{form_id}"), Some(&answer))
         .await;

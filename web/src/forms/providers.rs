@@ -255,7 +255,7 @@ pub async fn upload_platform_sell_prices(
 
 /// Replaces one of a provider's price lists. Every mistake in the list is shown next to that
 /// list's box (`csv`, or `sell_csv` for the sell list), whatever part of a row the service
-/// names.
+/// names, and the browser is sent back to that list's section (below the fold).
 async fn upload_as(
     ctx: &AppContext,
     who: Acting<'_>,
@@ -267,14 +267,16 @@ async fn upload_as(
     let Some(id) = provider_id(raw_id) else {
         return see_other(base(who)).finish();
     };
-    let prefix = match list {
-        PriceList::Cost => "",
-        PriceList::Sell => "sell_",
+    let (prefix, anchor) = match (list, Side::of(who.owner())) {
+        (PriceList::Cost, Side::Tenant) => ("", "prices"),
+        (PriceList::Cost, Side::Platform) => ("", "cost-prices"),
+        (PriceList::Sell, _) => ("sell_", "sell-prices"),
     };
     let box_name = format!("{prefix}csv");
+    let at_list = Back::to(ctx, format!("{}/{raw_id}#{anchor}", base(who)), "provider");
     let csv = match read_price_form(form, prefix).await {
         Ok(csv) => csv,
-        Err(message) => return back.with(Some(&box_name), message),
+        Err(message) => return at_list.with(Some(&box_name), message),
     };
     match service::replace_prices(&ctx.pool, who, id, list, PriceInput::Csv(csv.as_bytes())).await {
         Ok(prices) => {
@@ -284,7 +286,7 @@ async fn upload_as(
         Err(
             ProviderError::Prices(PriceError { message, .. })
             | ProviderError::Invalid { message, .. },
-        ) => back
+        ) => at_list
             .keeping([(box_name.clone(), csv)])
             .failed(Fault::Mistake {
                 field: Some(box_name),
