@@ -259,11 +259,10 @@ pub fn prepare(
         cheapest.price_micros.saturating_mul(i64::from(segments))
     };
     let fee = if test_mode {
-        0
+        routing::Charge::default()
     } else {
-        terms
-            .fee_per_segment(now)
-            .saturating_mul(i64::from(segments))
+        let per_segment = terms.fee(now);
+        routing::Charge::of(per_segment.micros, per_segment.fx.as_ref(), segments)
     };
     Ok(NewMessage {
         id: Uuid::now_v7(),
@@ -304,9 +303,10 @@ pub fn prepare(
                 .max()
                 .unwrap_or(0)
                 .saturating_mul(i64::from(segments))
-                .saturating_add(fee)
+                .saturating_add(fee.micros)
         }),
-        fee_micros: fee,
+        fee_micros: fee.micros,
+        fee_fx: fee.fx,
     })
 }
 

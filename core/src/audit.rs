@@ -136,6 +136,7 @@ pub mod action {
     pub const STAFF_READ_SPEND_REPORT: &str = "staff.read_spend_report";
     pub const BILLING_SETTINGS_CHANGED: &str = "billing.settings_changed";
     pub const TENANT_FEE_CHANGED: &str = "billing.tenant_fee_changed";
+    pub const TENANT_CURRENCY_CHANGED: &str = "billing.tenant_currency_changed";
     pub const BILLING_PERIOD_CLOSED: &str = "billing.period_close_requested";
     pub const EXCHANGE_RATES_CHANGED: &str = "billing.exchange_rates_changed";
 }

@@ -39,21 +39,34 @@ pub struct PriceError {
     pub no_rate: bool,
 }
 
-/// The currencies a tenant's prices may be in: its billing currency, and those the operator
-/// has an exchange rate for into it ([`crate::billing::rates`]).
+/// What currencies prices may be in: they are charged in each of `billed_in` (a tenant's
+/// billing currency; for a platform provider, every tenant's), so a price must be in it or
+/// have one of the operator's exchange rates, `rated` (from, to), into it
+/// ([`crate::billing::rates`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PriceCurrencies {
-    pub tenant: String,
-    pub rated: Vec<String>,
+    pub billed_in: Vec<String>,
+    pub rated: Vec<(String, String)>,
 }
 
 impl PriceCurrencies {
     /// The tenant's currency only.
     pub fn only(tenant: &str) -> PriceCurrencies {
         PriceCurrencies {
-            tenant: tenant.to_owned(),
+            billed_in: vec![tenant.to_owned()],
             rated: Vec::new(),
         }
+    }
+
+    /// The currencies a price in `currency` could not be charged in.
+    fn unrated(&self, currency: &str) -> Vec<&str> {
+        self.billed_in
+            .iter()
+            .filter(|to| {
+                *to != currency && !self.rated.iter().any(|(f, t)| f == currency && t == *to)
+            })
+            .map(String::as_str)
+            .collect()
     }
 }
 
@@ -96,16 +109,21 @@ fn parse_entry(
         Money::parse_amount(entry.price.trim()).map_err(|e| err("price", e.to_string()))?;
     let row_currency =
         Money::parse_currency(entry.currency.trim()).map_err(|e| err("currency", e.to_string()))?;
-    let tenant = &currencies.tenant;
-    if row_currency != *tenant && !currencies.rated.contains(&row_currency) {
-        let mut e = err(
-            "currency",
-            format!(
+    let unrated = currencies.unrated(&row_currency);
+    if !unrated.is_empty() {
+        let message = match unrated.as_slice() {
+            [tenant] if currencies.billed_in.len() == 1 => format!(
                 "there is no exchange rate from {row_currency} into {tenant}, the currency \
                  this account is billed in: give the price in {tenant}, or ask the operator \
                  to set a rate."
             ),
-        );
+            _ => format!(
+                "there is no exchange rate from {row_currency} into {}, which tenants are \
+                 billed in: set the rate first, or give the price in another currency.",
+                unrated.join(", ")
+            ),
+        };
+        let mut e = err("currency", message);
         e.no_rate = true;
         return Err(e);
     }
@@ -258,11 +276,40 @@ mod tests {
         );
         assert!(err.no_rate && err.csv);
         let rated = PriceCurrencies {
-            tenant: "USD".into(),
-            rated: vec!["EUR".into()],
+            billed_in: vec!["USD".into()],
+            rated: vec![("EUR".into(), "USD".into())],
         };
         let ok = from_csv(b"country,message_type,price,currency\nDE,,1,EUR\n", &rated).unwrap();
         assert_eq!(ok[0].currency, "EUR");
+        // A platform provider's price is charged in every tenant's currency: it needs a rate
+        // into each one it is not in.
+        let platform = PriceCurrencies {
+            billed_in: vec!["EUR".into(), "USD".into()],
+            rated: vec![("EUR".into(), "USD".into())],
+        };
+        assert!(
+            from_csv(
+                b"country,message_type,price,currency\nDE,,1,EUR\n",
+                &platform
+            )
+            .is_ok()
+        );
+        let err = from_csv(
+            b"country,message_type,price,currency\nDE,,1,USD\n",
+            &platform,
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .contains("no exchange rate from USD into EUR, which tenants are billed in"),
+            "{err}"
+        );
+        let err = from_csv(
+            b"country,message_type,price,currency\nDE,,1,GBP\n",
+            &platform,
+        )
+        .unwrap_err();
+        assert!(err.message.contains("from GBP into EUR, USD"), "{err}");
         let err = from_csv(
             b"country,message_type,price,currency\nDE,,1,USD\nde,*,2,USD\n",
             &usd(),

@@ -406,6 +406,39 @@ impl Api {
         id
     }
 
+    /// Adds a platform provider as `admin` (a platform admin) from `body` (name, kind,
+    /// credentials, …) and returns its id.
+    pub async fn platform_provider(&self, admin: &str, body: &Value) -> String {
+        let res = self.post("/v1/admin/providers", admin, body).await;
+        let status = res.status();
+        let created: Value = res.json().await.unwrap();
+        assert_eq!(status, 201, "{created}");
+        created["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Replaces a platform provider's `list` (`cost` or `sell`) with `prices`
+    /// (`[("DE", "0.05", "USD")]`, `*` allowed), or the test panics.
+    pub async fn platform_prices(
+        &self,
+        admin: &str,
+        platform: &str,
+        list: &str,
+        prices: &[(&str, &str, &str)],
+    ) {
+        let prices: Vec<Value> = prices
+            .iter()
+            .map(|(c, p, cur)| json!({"country": c, "price": p, "currency": cur}))
+            .collect();
+        let (status, body) = self
+            .put_json(
+                &format!("/v1/admin/providers/{platform}/{list}-prices"),
+                admin,
+                &json!({ "prices": prices }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     /// Sends one message to +14155552671 with `key` (202, or the test panics) and waits until
     /// it is delivered (20 s at most); returns the message as the API shows it.
     pub async fn send_delivered(&self, key: &str) -> Value {

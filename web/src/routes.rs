@@ -272,6 +272,11 @@ pub const FORMS: &[Form] = &[
         || web::post().to(forms::billing::save_tenant_fee),
     ),
     form(
+        "/admin/billing/tenant-currency",
+        Who::Platform(Action::ManageBilling),
+        || web::post().to(forms::billing::save_tenant_currency),
+    ),
+    form(
         "/admin/billing/rates",
         Who::Platform(Action::ManageBilling),
         || web::post().to(forms::billing::save_rates),

@@ -186,9 +186,20 @@ pub(crate) async fn convertible_into(
         .collect())
 }
 
+/// Every (from, to) pair the operator has a rate for.
+pub(crate) async fn pairs(
+    c: &mut diesel_async::AsyncPgConnection,
+) -> diesel::QueryResult<Vec<(String, String)>> {
+    Ok(store::exchange_rates(c)
+        .await?
+        .into_iter()
+        .map(|r| (r.from_currency, r.to_currency))
+        .collect())
+}
+
 /// Replaces the whole list (platform admins), audited with what was added, changed and
-/// removed, and announced to every process. Removing a rate that tenants' prices are in is
-/// refused, naming the pair and how many prices need it.
+/// removed, and announced to every process. Removing a rate that tenants' prices or the
+/// platform fee are in is refused, naming the pair (and how many prices need it).
 pub async fn put(
     pool: &PgPool,
     staff: &Staff,
@@ -238,6 +249,16 @@ async fn replace(
                     "from": from, "to": to, "was": shown(*old), "rate": shown(*new),
                 })),
                 None => {
+                    if store::fee_needs_rate(c, from, to).await? {
+                        return Err(invalid(
+                            "rates",
+                            format!(
+                                "The platform fee is in {from} and some tenants are billed in \
+                                 {to}: keep the rate from {from} to {to} while the fee is in \
+                                 {from}."
+                            ),
+                        ));
+                    }
                     let needed = store::prices_in(c, from, to).await?;
                     if needed > 0 {
                         return Err(invalid(

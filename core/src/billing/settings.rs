@@ -1,7 +1,8 @@
 //! The operator's billing settings — the platform fee per segment, the default markup on
 //! platform providers, the grace period of invoices — and tenants' own terms (a contract
-//! price: their own fee, their own markup). The one implementation behind `GET|PUT /v1/admin/billing/settings`,
-//! `GET|PUT /v1/admin/tenants/{id}/billing` and the admin app's billing page: it asks the
+//! price: their own fee, their own markup) and billing currency. The one implementation behind
+//! `GET|PUT /v1/admin/billing/settings`, `GET|PUT /v1/admin/tenants/{id}/billing`,
+//! `PUT /v1/admin/tenants/{id}/currency` and the admin app's billing page: it asks the
 //! permission matrix (`ReadBilling`, `ManageBilling`), validates naming the field at fault,
 //! and writes, audits and announces the change in one transaction.
 //!
@@ -39,6 +40,10 @@ pub enum BillingError {
     /// The request is well formed but cannot be done now (a period not over yet).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// Well formed, but an amount would be in a currency with no exchange rate into the one it
+    /// must be charged in (the API's 422 `no_exchange_rate`).
+    #[error("{message}")]
+    NoRate { field: String, message: String },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -205,15 +210,19 @@ pub(crate) async fn grace_days(
     Ok(Settings::of(&versions, Utc::now().date_naive()).grace_days())
 }
 
-/// The currency tenants are billed in, as the platform's prices are checked against: that of
-/// the settings in force (the fee's, which every tenant bills in), USD until any are set.
-pub(crate) async fn billing_currency(
+/// The currencies tenants are billed in, as the platform's prices are checked against: every
+/// tenant's, and that of the settings in force (USD until any are set), distinct and sorted.
+pub(crate) async fn billing_currencies(
     c: &mut diesel_async::AsyncPgConnection,
-) -> diesel::QueryResult<String> {
+) -> diesel::QueryResult<Vec<String>> {
     let versions = store::settings_versions(c).await?;
-    Ok(Settings::of(&versions, Utc::now().date_naive())
+    let fee = Settings::of(&versions, Utc::now().date_naive())
         .current
-        .map_or_else(|| "USD".to_owned(), |v| v.platform_fee.currency))
+        .map_or_else(|| "USD".to_owned(), |v| v.platform_fee.currency);
+    let mut all = store::other_currencies(c, &fee).await?;
+    all.push(fee);
+    all.sort();
+    Ok(all)
 }
 
 /// The settings in force and those scheduled (platform admins and billing staff).
@@ -238,17 +247,22 @@ pub async fn put(
     use diesel_async::AsyncConnection;
     conn.transaction(async |c| {
         if version.platform_fee_micros > 0 {
-            let others = store::other_currencies(c, &version.currency).await?;
-            if !others.is_empty() {
-                return Err(invalid(
-                    "platform_fee",
-                    format!(
-                        "Some tenants are billed in {}: set the fee in the currency every \
-                         tenant is billed in ({}).",
-                        others.join(", "),
+            let rates = super::rates::load(c).await?;
+            let unrated: Vec<String> = store::other_currencies(c, &version.currency)
+                .await?
+                .into_iter()
+                .filter(|to| !rates.contains_key(&(version.currency.clone(), to.clone())))
+                .collect();
+            if !unrated.is_empty() {
+                return Err(BillingError::NoRate {
+                    field: "platform_fee".into(),
+                    message: format!(
+                        "Some tenants are billed in {}, and there is no exchange rate from {} \
+                         into it: set the rate first, or the fee in their currency.",
+                        unrated.join(", "),
                         version.currency
                     ),
-                ));
+                });
             }
         }
         let stored = store::put_settings(c, &version).await?;
@@ -335,7 +349,8 @@ async fn tenant_billing(
         Err(diesel::NotFound) => return Err(BillingError::NotFound),
         Err(e) => return Err(e.into()),
     };
-    let terms = super::terms::load(c, tenant, &currency).await?;
+    let rates = super::rates::load(c).await?;
+    let terms = super::terms::load(c, tenant, &currency, &rates).await?;
     let overrides = store::fee_overrides(c, tenant).await?;
     let today = Utc::now().date_naive();
     Ok(TenantBilling {
@@ -405,6 +420,79 @@ pub async fn put_tenant(
                 "platform_fee": platform_fee_micros.map(|m| Money::new(m, currency.clone())),
                 "markup_percent": markup.map(|m| m.to_string()),
             }),
+        )
+        .await?;
+        changes::announce(c, Change::Routes { tenant }).await?;
+        tenant_billing(c, tenant).await
+    })
+    .await
+}
+
+/// Sets a tenant's billing currency (platform admins), audited and announced. Only while
+/// nothing of the tenant is priced in the old one yet: no live message, no invoice, no budget
+/// in it (409 `currency_in_use`); and only into a currency every price the tenant may be
+/// charged (its own, its platform providers', the operator's fee) converts into (422
+/// `no_exchange_rate`). Setting the currency it has already changes nothing.
+pub async fn set_currency(
+    pool: &PgPool,
+    staff: &Staff,
+    tenant: Uuid,
+    currency: &str,
+) -> Result<TenantBilling, BillingError> {
+    require(staff, Action::ManageBilling)?;
+    let currency =
+        Money::parse_currency(currency.trim()).map_err(|e| invalid("currency", e.to_string()))?;
+    let mut conn = pool.get().await?;
+    use diesel_async::AsyncConnection;
+    conn.transaction(async |c| {
+        let Some(now) = store::lock_currency(c, tenant).await? else {
+            return Err(BillingError::NotFound);
+        };
+        if now.currency == currency {
+            return tenant_billing(c, tenant).await;
+        }
+        let in_use = |why: String| BillingError::Conflict {
+            code: "currency_in_use",
+            message: why,
+        };
+        if now.messages || now.invoices {
+            return Err(in_use(format!(
+                "This tenant has been billed in {} (it has sent live messages or has invoices): \
+                 its currency can no longer change.",
+                now.currency
+            )));
+        }
+        if let Some(budget) = now.budget.filter(|b| *b != currency) {
+            return Err(in_use(format!(
+                "Its budget is in {budget}: the tenant removes it, then sets it again in \
+                 {currency} once the currency has changed."
+            )));
+        }
+        let rated = super::rates::convertible_into(c, &currency).await?;
+        let unrated: Vec<String> = now
+            .priced_in
+            .into_iter()
+            .filter(|p| *p != currency && !rated.contains(p))
+            .collect();
+        if !unrated.is_empty() {
+            return Err(BillingError::NoRate {
+                field: "currency".into(),
+                message: format!(
+                    "Prices this tenant may be charged (its own, platform providers' or the \
+                     platform fee) are in {}, with no exchange rate into {currency}: set the \
+                     rate first.",
+                    unrated.join(", "),
+                ),
+            });
+        }
+        store::set_currency(c, tenant, &currency).await?;
+        audit::record(
+            c,
+            &staff.actor,
+            None,
+            action::TENANT_CURRENCY_CHANGED,
+            Some(TenantId::from(tenant).to_string()),
+            json!({"from": now.currency, "to": currency}),
         )
         .await?;
         changes::announce(c, Change::Routes { tenant }).await?;

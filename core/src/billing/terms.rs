@@ -11,24 +11,37 @@ use uuid::Uuid;
 
 use crate::db::billing::{self, FeeOverride, SettingsVersion};
 use crate::domain::{Markup, Money, Period};
+use crate::routing::{Fx, Rates};
+
+/// A fee per segment in the tenant's currency, with what it was converted from when the
+/// operator's fee is in another currency.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fee {
+    pub micros: i64,
+    pub fx: Option<Fx>,
+}
 
 /// The platform fee per segment, day by day.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FeeSchedule {
-    /// The operator's versions (from, fee, its currency, the default markup), oldest first.
-    platform: Vec<(NaiveDate, i64, String, Markup)>,
-    /// The tenant's overrides (from, fee, markup), oldest first (None: the platform's again).
+    /// The operator's versions (from, fee in the tenant's currency, the default markup), oldest
+    /// first.
+    platform: Vec<(NaiveDate, Fee, Markup)>,
+    /// The tenant's overrides (from, fee, markup), oldest first (None: the platform's again);
+    /// a tenant's own fee is in its own currency.
     overrides: Vec<(NaiveDate, Option<i64>, Option<Markup>)>,
-    /// The tenant's billing currency: a fee in another currency is not charged (the
-    /// settings refuse one while any tenant bills in another currency).
-    currency: String,
 }
 
 impl FeeSchedule {
+    /// The schedule of a tenant billed in `currency`: the operator's fee in another currency
+    /// converts at the operator's rate into it, rounded half to even, as prices do. A fee with
+    /// no rate is not charged, and said so in the log (the settings, the rates and the tenant's
+    /// currency all refuse a change that would leave one).
     pub fn new(
         versions: &[SettingsVersion],
         overrides: &[FeeOverride],
         currency: &str,
+        rates: &Rates,
     ) -> FeeSchedule {
         FeeSchedule {
             platform: versions
@@ -36,8 +49,7 @@ impl FeeSchedule {
                 .map(|v| {
                     (
                         v.effective_from,
-                        v.platform_fee_micros,
-                        v.currency.clone(),
+                        convert(v.platform_fee_micros, &v.currency, currency, rates),
                         Markup(v.markup_bps),
                     )
                 })
@@ -52,22 +64,25 @@ impl FeeSchedule {
                     )
                 })
                 .collect(),
-            currency: currency.to_owned(),
         }
     }
 
     /// The fee per segment on `day`, in micro-units of the tenant's currency.
     pub fn per_segment(&self, day: NaiveDate) -> i64 {
-        let Some((_, platform, currency, _)) = self.platform.iter().rev().find(|(d, ..)| *d <= day)
-        else {
-            return 0;
+        self.fee(day).micros
+    }
+
+    /// The fee per segment on `day`, in the tenant's currency, with its conversion.
+    pub fn fee(&self, day: NaiveDate) -> Fee {
+        let Some((_, platform, _)) = self.platform.iter().rev().find(|(d, ..)| *d <= day) else {
+            return Fee::default();
         };
-        if *currency != self.currency {
-            return 0;
-        }
         match self.own(day) {
-            Some((_, Some(own), _)) => *own,
-            _ => *platform,
+            Some((_, Some(own), _)) => Fee {
+                micros: *own,
+                fx: None,
+            },
+            _ => platform.clone(),
         }
     }
 
@@ -81,12 +96,40 @@ impl FeeSchedule {
             .iter()
             .rev()
             .find(|(d, ..)| *d <= day)
-            .map_or(Markup(0), |v| v.3)
+            .map_or(Markup(0), |v| v.2)
     }
 
     /// The tenant's override in force on `day`.
     fn own(&self, day: NaiveDate) -> Option<&(NaiveDate, Option<i64>, Option<Markup>)> {
         self.overrides.iter().rev().find(|(d, ..)| *d <= day)
+    }
+}
+
+/// The operator's fee per segment `micros` of `from` in the tenant's currency `to`.
+fn convert(micros: i64, from: &str, to: &str, rates: &Rates) -> Fee {
+    if from == to || micros == 0 {
+        return Fee { micros, fx: None };
+    }
+    let converted = rates
+        .get(&(from.to_owned(), to.to_owned()))
+        .and_then(|r| r.convert(micros).map(|m| (*r, m)));
+    match converted {
+        Some((rate, m)) => Fee {
+            micros: m,
+            fx: Some(Fx {
+                currency: from.to_owned(),
+                micros,
+                rate,
+            }),
+        },
+        None => {
+            tracing::warn!(
+                from,
+                to,
+                "no exchange rate for the platform fee; it is not charged"
+            );
+            Fee::default()
+        }
     }
 }
 
@@ -122,9 +165,9 @@ pub struct Terms {
 }
 
 impl Terms {
-    /// The fee per segment for a message accepted at `now`.
-    pub fn fee_per_segment(&self, now: DateTime<Utc>) -> i64 {
-        self.fees.per_segment(now.date_naive())
+    /// The fee per segment for a message accepted at `now`, with its conversion.
+    pub fn fee(&self, now: DateTime<Utc>) -> Fee {
+        self.fees.fee(now.date_naive())
     }
 
     /// The markup on platform providers' cost prices for a message sent at `now`.
@@ -138,11 +181,12 @@ impl Terms {
     }
 }
 
-/// Reads the tenant's terms.
+/// Reads the tenant's terms (its fee converted at `rates` into its `currency`).
 pub async fn load(
     conn: &mut AsyncPgConnection,
     tenant: Uuid,
     currency: &str,
+    rates: &Rates,
 ) -> diesel::QueryResult<Terms> {
     let versions = billing::settings_versions(conn).await?;
     let overrides = billing::fee_overrides(conn, tenant).await?;
@@ -155,7 +199,7 @@ pub async fn load(
         })
     });
     Ok(Terms {
-        fees: FeeSchedule::new(&versions, &overrides, currency),
+        fees: FeeSchedule::new(&versions, &overrides, currency, rates),
         overdue,
     })
 }
@@ -163,6 +207,7 @@ pub async fn load(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Rate;
 
     fn day(d: &str) -> NaiveDate {
         d.parse().unwrap()
@@ -201,22 +246,46 @@ mod tests {
             version("2026-11-01", 1_000, "USD"),
             version("2026-12-10", 2_000, "USD"),
         ];
-        let fees = FeeSchedule::new(&versions, &[], "USD");
+        let fees = FeeSchedule::new(&versions, &[], "USD", &Rates::new());
         assert_eq!(fees.per_segment(day("2026-10-31")), 0);
         assert_eq!(fees.per_segment(day("2026-11-01")), 1_000);
         assert_eq!(fees.per_segment(day("2026-12-09")), 1_000);
         assert_eq!(fees.per_segment(day("2026-12-10")), 2_000);
         // A contract price from the 5th to the 20th, then the platform's fee again.
         let overrides = [own("2026-12-05", Some(500)), own("2026-12-20", None)];
-        let fees = FeeSchedule::new(&versions, &overrides, "USD");
+        let fees = FeeSchedule::new(&versions, &overrides, "USD", &Rates::new());
         assert_eq!(fees.per_segment(day("2026-12-04")), 1_000);
         assert_eq!(fees.per_segment(day("2026-12-12")), 500);
         assert_eq!(fees.per_segment(day("2026-12-20")), 2_000);
-        // No fee in another currency than the tenant's.
+        // A fee in another currency than the tenant's: none without a rate, converted at it
+        // (rounded half to even) with what it was converted from; a tenant's own fee is in its
+        // own currency.
         assert_eq!(
-            FeeSchedule::new(&versions, &[], "EUR").per_segment(day("2026-12-12")),
-            0
+            FeeSchedule::new(&versions, &[], "EUR", &Rates::new()).fee(day("2026-12-12")),
+            Fee::default()
         );
+        let rate = Rate::from_e9(912_345_678).unwrap();
+        let rates = Rates::from([(("USD".to_owned(), "EUR".to_owned()), rate)]);
+        let fees = FeeSchedule::new(&versions, &overrides, "EUR", &rates);
+        assert_eq!(
+            fees.fee(day("2026-12-04")),
+            Fee {
+                micros: 912,
+                fx: Some(Fx {
+                    currency: "USD".into(),
+                    micros: 1_000,
+                    rate
+                })
+            }
+        );
+        assert_eq!(
+            fees.fee(day("2026-12-12")),
+            Fee {
+                micros: 500,
+                fx: None
+            }
+        );
+        assert_eq!(fees.per_segment(day("2026-12-20")), 1_825);
     }
 
     #[test]
@@ -230,17 +299,17 @@ mod tests {
             own_terms("2026-12-05", None, Some(1_500)),
             own_terms("2026-12-20", Some(700), None),
         ];
-        let fees = FeeSchedule::new(&versions, &overrides, "USD");
+        let fees = FeeSchedule::new(&versions, &overrides, "USD", &Rates::new());
         assert_eq!(fees.markup(day("2026-12-04")), Markup(5_000));
         assert_eq!(fees.markup(day("2026-12-05")), Markup(1_500));
         assert_eq!(fees.per_segment(day("2026-12-05")), 1_000);
         assert_eq!(fees.markup(day("2026-12-20")), Markup(5_000));
         assert_eq!(fees.per_segment(day("2026-12-20")), 700);
         // Another tenant's schedule keeps the default.
-        let others = FeeSchedule::new(&versions, &[], "USD");
+        let others = FeeSchedule::new(&versions, &[], "USD", &Rates::new());
         assert_eq!(others.markup(day("2026-12-12")), Markup(5_000));
         // Before any settings, a tenant's own markup still applies.
-        let alone = FeeSchedule::new(&[], &overrides, "USD");
+        let alone = FeeSchedule::new(&[], &overrides, "USD", &Rates::new());
         assert_eq!(alone.markup(day("2026-12-12")), Markup(1_500));
         assert_eq!(alone.markup(day("2026-12-01")), Markup(0));
     }

@@ -148,6 +148,102 @@ pub async fn other_currencies(
         .await
 }
 
+/// What stands in the way of changing a tenant's billing currency, its row locked until the
+/// transaction ends (so no message of it is stored meanwhile: storing one takes a key-share
+/// lock on the row).
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct CurrencyInUse {
+    #[diesel(sql_type = Text)]
+    pub currency: String,
+    /// It has sent live messages (each is priced in its currency).
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub messages: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub invoices: bool,
+    /// Its budget's currency, if it has one.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub budget: Option<String>,
+    /// The currencies its prices, its platform providers' and the operator's fee (in force or
+    /// scheduled) are given in, distinct and sorted.
+    #[diesel(sql_type = diesel::sql_types::Array<Text>)]
+    pub priced_in: Vec<String>,
+}
+
+/// [`CurrencyInUse`] of `tenant`, locking its row; None: no such tenant.
+pub async fn lock_currency(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+) -> QueryResult<Option<CurrencyInUse>> {
+    diesel::sql_query(
+        "WITH t AS (SELECT id, currency FROM tenants WHERE id = $1 FOR UPDATE)
+         SELECT t.currency,
+             EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = t.id AND m.mode = $2)
+                 AS messages,
+             EXISTS (SELECT 1 FROM invoices i WHERE i.tenant_id = t.id) AS invoices,
+             (SELECT b.currency FROM budgets b WHERE b.tenant_id = t.id) AS budget,
+             ARRAY(
+                 SELECT pp.currency FROM provider_prices pp
+                 JOIN providers p ON p.id = pp.provider_id AND p.deleted_at IS NULL
+                 WHERE pp.tenant_id = t.id OR pp.tenant_id IS NULL
+                 UNION
+                 SELECT s.currency FROM billing_settings s
+                 WHERE s.platform_fee_micros > 0
+                   AND s.effective_from >= COALESCE(
+                       (SELECT max(effective_from) FROM billing_settings
+                        WHERE effective_from <= (now() AT TIME ZONE 'UTC')::date),
+                       '-infinity'::date)
+                 ORDER BY 1) AS priced_in
+         FROM t",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(tenant)
+    .bind::<Text, _>(crate::domain::KeyMode::Live.as_str())
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// Sets a tenant's billing currency.
+pub async fn set_currency(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    currency: &str,
+) -> QueryResult<usize> {
+    use super::schema::tenants;
+    diesel::update(tenants::table.find(tenant))
+        .set(tenants::currency.eq(currency))
+        .execute(conn)
+        .await
+}
+
+/// Whether the operator's fee (in force or scheduled, and not zero) is in `from` while some
+/// tenants are billed in `to`: then the fee needs the rate from `from` into `to`.
+pub async fn fee_needs_rate(
+    conn: &mut AsyncPgConnection,
+    from: &str,
+    to: &str,
+) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct B {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        needed: bool,
+    }
+    let b: B = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM tenants WHERE currency = $2)
+             AND EXISTS (
+                 SELECT 1 FROM billing_settings s
+                 WHERE s.currency = $1 AND s.platform_fee_micros > 0
+                   AND s.effective_from >= COALESCE(
+                       (SELECT max(effective_from) FROM billing_settings
+                        WHERE effective_from <= (now() AT TIME ZONE 'UTC')::date),
+                       '-infinity'::date)) AS needed",
+    )
+    .bind::<Text, _>(from)
+    .bind::<Text, _>(to)
+    .get_result(conn)
+    .await?;
+    Ok(b.needed)
+}
+
 /// A period a staff member asked to close.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = billing_periods)]

@@ -122,9 +122,10 @@ diesel::table! {
         created_at -> Timestamptz,
         doubt_until -> Nullable<Timestamptz>,
         // Not listed: `held` (bool, whether a hard-capped budget holds the message's cost),
-        // `fee_micros` (its platform fee), its cost's conversion (`cost_source_*`,
-        // `cost_rate_e9`) and `platform_cost_micros`, written and read by hand-written SQL
-        // only; more columns would need diesel's 64-column tables.
+        // `fee_micros` (its platform fee) and its conversion (`fee_source_*`, `fee_rate_e9`),
+        // its cost's conversion (`cost_source_*`, `cost_rate_e9`) and `platform_cost_micros`,
+        // written and read by hand-written SQL only; more columns would need diesel's
+        // 64-column tables.
     }
 }
 

@@ -490,15 +490,15 @@ pub async fn replace_prices(
         return Err(ProviderError::NotFound);
     }
     in_transaction(pool, who.owner(), async |c| {
-        // The currency the prices are billed in: the tenant's, or for the platform's the
-        // currency of the operator's billing settings (every tenant's).
+        // The currencies the prices are charged in: the tenant's, or for the platform's every
+        // tenant's (and the operator's fee's).
         let billed_in = match who.owner() {
-            Owner::Tenant(t) => tenants::find(c, t).await?.currency,
-            Owner::Platform => crate::billing::settings::billing_currency(c).await?,
+            Owner::Tenant(t) => vec![tenants::find(c, t).await?.currency],
+            Owner::Platform => crate::billing::settings::billing_currencies(c).await?,
         };
         let currencies = PriceCurrencies {
-            rated: crate::billing::rates::convertible_into(c, &billed_in).await?,
-            tenant: billed_in,
+            rated: crate::billing::rates::pairs(c).await?,
+            billed_in,
         };
         let prices = match input {
             PriceInput::Entries(entries) => prices::from_entries(entries, &currencies)?,

@@ -58,8 +58,8 @@ pub async fn load(
     let tenant = tenants::find(conn, tenant_id).await?;
     let default_sender = tenant.default_sender_ids.into_iter().next();
     let hard_cap = crate::db::budgets::is_hard_cap(conn, tenant_id).await?;
-    let billing = crate::billing::terms::load(conn, tenant_id, &tenant.currency).await?;
     let rates = crate::billing::rates::load(conn).await?;
+    let billing = crate::billing::terms::load(conn, tenant_id, &tenant.currency, &rates).await?;
     let mut table = RouteTable {
         providers: Vec::with_capacity(rows.len()),
         gateways: HashMap::with_capacity(rows.len()),

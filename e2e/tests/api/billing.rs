@@ -29,17 +29,25 @@ async fn tenant(app: &TestApp) -> (Owner, String) {
     (owner, key)
 }
 
-/// The tenant's ledger entries as (kind, amount) pairs, by kind and amount.
-async fn entries(app: &TestApp, owner: &Owner) -> Vec<Value> {
+/// The tenant's ledger entries: `columns` of each, `rest` (a filter and an order) applied.
+async fn ledger_rows(app: &TestApp, owner: &Owner, columns: &str, rest: &str) -> Vec<Value> {
     let tenant = openclaw_core::domain::TenantId::parse(&owner.tenant_id)
         .unwrap()
         .uuid();
     query_rows(
         &app.db.url,
-        &format!(
-            "SELECT kind, amount_micros FROM ledger_entries WHERE tenant_id = '{tenant}'
-             ORDER BY kind, amount_micros"
-        ),
+        &format!("SELECT {columns} FROM ledger_entries WHERE tenant_id = '{tenant}' {rest}"),
+    )
+    .await
+}
+
+/// The tenant's ledger entries as (kind, amount) pairs, by kind and amount.
+async fn entries(app: &TestApp, owner: &Owner) -> Vec<Value> {
+    ledger_rows(
+        app,
+        owner,
+        "kind, amount_micros",
+        "ORDER BY kind, amount_micros",
     )
     .await
 }
@@ -293,12 +301,6 @@ async fn both_doors_refuse_the_same_mistakes_and_store_the_same_settings() {
             vec![("platform_fee", "1000.5"), ("currency", "USD")],
             "platform_fee",
         ),
-        // Every tenant bills in USD: a fee in euros could charge no one.
-        (
-            json!({"platform_fee": {"amount": "0.001", "currency": "EUR"}}),
-            vec![("platform_fee", "0.001"), ("currency", "EUR")],
-            "platform_fee",
-        ),
         (
             json!({"platform_fee": {"amount": "0.001", "currency": "USD"}, "default_markup_percent": "12.345"}),
             vec![
@@ -352,6 +354,36 @@ async fn both_doors_refuse_the_same_mistakes_and_store_the_same_settings() {
         )
         .await;
     }
+    // Every tenant bills in USD, and no rate converts euros into it: a fee in euros could
+    // charge no one. A 422 from the API; the form names the same field with the same sentence.
+    let (status, body) = put_settings(
+        &app,
+        &admin,
+        json!({"platform_fee": {"amount": "0.001", "currency": "EUR"}}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        (&body["error"]["code"], &body["error"]["field"]),
+        (&json!("no_exchange_rate"), &json!("platform_fee"))
+    );
+    let (to, flash) = web
+        .submit(
+            "/admin/billing/settings",
+            &[
+                ("platform_fee", "0.001"),
+                ("currency", "EUR"),
+                ("default_markup_percent", "0"),
+                ("grace_period_days", "14"),
+            ],
+        )
+        .await;
+    assert_eq!(to, "/admin/billing#settings");
+    let flash = flash.expect("a flash");
+    assert_eq!(
+        (flash.field.as_deref(), Some(flash.message.as_str())),
+        (Some("platform_fee"), body["error"]["message"].as_str())
+    );
     let (status, body) = put_settings(
         &app,
         &admin,
@@ -470,15 +502,11 @@ async fn both_doors_refuse_the_same_mistakes_and_store_the_same_settings() {
 
 /// The ledger amount of each message the tenant was billed, oldest first.
 async fn message_amounts(app: &TestApp, owner: &Owner) -> Vec<i64> {
-    let tenant = openclaw_core::domain::TenantId::parse(&owner.tenant_id)
-        .unwrap()
-        .uuid();
-    query_rows(
-        &app.db.url,
-        &format!(
-            "SELECT amount_micros FROM ledger_entries WHERE tenant_id = '{tenant}'
-             AND kind = 'message' ORDER BY created_at, message_id"
-        ),
+    ledger_rows(
+        app,
+        owner,
+        "amount_micros",
+        "AND kind = 'message' ORDER BY created_at, message_id",
     )
     .await
     .iter()
@@ -503,26 +531,14 @@ async fn a_tenants_own_markup_prices_platform_providers_for_it_alone_through_eit
     .await;
     assert_eq!(status, 200, "{body}");
     // The operator's sandbox, at a cost of 0.0100 and no sell list: cost + markup.
-    let res = app
-        .post(
-            "/v1/admin/providers",
+    let platform = app
+        .platform_provider(
             &admin,
             &json!({"name": "Platform sandbox", "kind": "sandbox", "credentials": {}}),
         )
         .await;
-    let created: Value = res.json().await.unwrap();
-    let platform = created["id"]
-        .as_str()
-        .expect("a platform provider")
-        .to_owned();
-    let (status, body) = app
-        .put_json(
-            &format!("/v1/admin/providers/{platform}/cost-prices"),
-            &admin,
-            &json!({"prices": [{"country": "*", "price": "0.0100", "currency": "USD"}]}),
-        )
+    app.platform_prices(&admin, &platform, "cost", &[("*", "0.0100", "USD")])
         .await;
-    assert_eq!(status, 200, "{body}");
     // Two tenants with no provider of their own.
     let (a, b) = (app.signup().await, app.signup().await);
     let (a_key, b_key) = (app.api_key(&a, "live").await, app.api_key(&b, "live").await);

@@ -344,3 +344,250 @@ async fn both_doors_refuse_the_same_rates_and_store_the_same_list() {
     );
     app.cleanup().await;
 }
+
+/// The tenant's ledger entries of `kind` as the ledger keeps them, oldest first.
+async fn tenant_entries(app: &TestApp, owner: &Owner, kind: &str) -> Vec<Value> {
+    let tenant = TenantId::parse(&owner.tenant_id).unwrap().uuid();
+    query_rows(
+        &app.db.url,
+        &format!(
+            "SELECT amount_micros, currency, source_currency, source_micros, rate_e9
+             FROM ledger_entries WHERE tenant_id = '{tenant}' AND kind = '{kind}'
+             ORDER BY created_at, message_id"
+        ),
+    )
+    .await
+}
+
+/// A tenant's billing currency is set by platform admins, through the API or the billing
+/// page's form alike, only before anything is billed in the old one and only into a currency
+/// its prices and the platform fee convert into; then its prices and the operator's fee are
+/// charged converted, and each ledger entry keeps what it was converted from and the rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_billed_in_euros_is_charged_its_prices_and_the_fee_converted_through_either_door()
+{
+    let app = TestApp::spawn().await;
+    let admin = app.staff(Role::PlatformAdmin).await;
+    let billing = app.staff(Role::BillingStaff).await;
+    let web = app.admin_session_of(&admin);
+    let (status, body) = app
+        .put_json(
+            "/v1/admin/billing/settings",
+            &admin,
+            &json!({"platform_fee": {"amount": "0.0010", "currency": "USD"},
+                    "default_markup_percent": "0", "grace_period_days": 14}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let owner = app.signup().await;
+    app.provider(&owner, "sandbox", json!({}), None, &[("*", "0.0100")])
+        .await;
+    let key = app.api_key(&owner, "live").await;
+    let currency = format!("/v1/admin/tenants/{}/currency", owner.tenant_id);
+
+    // Only platform admins; a bad code names the field; no rate from USD into EUR yet.
+    for token in [&billing, &owner.access_token] {
+        let (status, body) = app
+            .put_json(&currency, token, &json!({"currency": "EUR"}))
+            .await;
+        assert_eq!(status, 403, "{body}");
+    }
+    let (status, body) = app
+        .put_json(&currency, &admin, &json!({"currency": "EURO"}))
+        .await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (400, &json!("currency")),
+        "{body}"
+    );
+    let (status, body) = app
+        .put_json(&currency, &admin, &json!({"currency": "eur"}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        (&body["error"]["code"], &body["error"]["field"]),
+        (&json!("no_exchange_rate"), &json!("currency"))
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("are in USD, with no exchange rate into EUR"),
+        "{body}"
+    );
+
+    // With a rate the tenant is billed in euros: its USD price and the USD fee convert.
+    let (status, body) = put_rates(
+        &app,
+        &admin,
+        json!({"rates": [{"from": "USD", "to": "EUR", "rate": "0.9234"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app
+        .put_json(&currency, &admin, &json!({"currency": "eur"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["currency"], &body["platform_fee_today"]),
+        (
+            &json!("EUR"),
+            &json!({"amount": "0.000923", "currency": "EUR"})
+        )
+    );
+    // 0.0100 USD × 0.9234 = 0.009234 EUR; the fee 0.0010 USD × 0.9234 = 0.0009234, half to
+    // even 0.000923.
+    let sent = app.send_taken(&key, "billed in euros").await;
+    assert_eq!(
+        sent["cost"],
+        json!({"amount": "0.009234", "currency": "EUR"})
+    );
+    let long = app.send_taken(&key, &"x".repeat(200)).await;
+    assert_eq!(long["cost"]["amount"], "0.018468", "{long}");
+    assert_eq!(
+        tenant_entries(&app, &owner, "platform_fee").await,
+        [
+            json!({"amount_micros": 923, "currency": "EUR", "source_currency": "USD",
+                   "source_micros": 1_000, "rate_e9": 923_400_000}),
+            json!({"amount_micros": 1_846, "currency": "EUR", "source_currency": "USD",
+                   "source_micros": 2_000, "rate_e9": 923_400_000}),
+        ]
+    );
+    assert_eq!(
+        tenant_entries(&app, &owner, "message").await[0],
+        json!({"amount_micros": 9_234, "currency": "EUR", "source_currency": "USD",
+               "source_micros": 10_000, "rate_e9": 923_400_000})
+    );
+    let spend: Value = app
+        .get("/v1/spend", &owner.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        spend["total"],
+        json!({"amount": "0.030471", "currency": "EUR"}),
+        "{spend}"
+    );
+
+    // Billed in euros now: its currency no longer changes. The fee's rate cannot be removed,
+    // and a fee in a currency with no rate into EUR is refused.
+    let (status, body) = app
+        .put_json(&currency, &admin, &json!({"currency": "GBP"}))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "currency_in_use");
+    let (status, body) = put_rates(&app, &admin, json!({"rates": []})).await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (400, &json!("rates")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("The platform fee is in USD and some tenants are billed in EUR"),
+        "{body}"
+    );
+    let (status, body) = app
+        .put_json(
+            "/v1/admin/billing/settings",
+            &admin,
+            &json!({"platform_fee": {"amount": "0.0010", "currency": "GBP"},
+                    "default_markup_percent": "0", "grace_period_days": 14}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        (&body["error"]["code"], &body["error"]["field"]),
+        (&json!("no_exchange_rate"), &json!("platform_fee"))
+    );
+
+    // Through the form: a tenant with a budget in USD is told to remove it first; without
+    // one it is set, and the page lists it in EUR.
+    let other = app.signup().await;
+    let (status, body) = app
+        .put_json(
+            "/v1/budget",
+            &other.access_token,
+            &json!({"monthly_limit": {"amount": "5", "currency": "USD"},
+                    "alert_thresholds": [80], "hard_cap": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let fields = [("tenant", other.tenant_id.as_str()), ("currency", "EUR")];
+    let (to, flash) = web.submit("/admin/billing/tenant-currency", &fields).await;
+    assert_eq!(to, "/admin/billing#tenant-currency");
+    let flash = flash.expect("a flash");
+    assert_eq!(flash.field.as_deref(), Some("currency"), "{flash:?}");
+    assert!(
+        flash.message.starts_with("Its budget is in USD"),
+        "{flash:?}"
+    );
+    let res = app
+        .http
+        .delete(app.url("/v1/budget"))
+        .bearer_auth(&other.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    let (to, flash) = web.submit("/admin/billing/tenant-currency", &fields).await;
+    assert_eq!(to, "/admin/billing#tenant-currency");
+    assert_eq!(flash.unwrap().field.as_deref(), Some("saved"));
+    let res = app
+        .get(
+            &format!("/v1/admin/tenants/{}/billing", other.tenant_id),
+            &billing,
+        )
+        .await;
+    assert_eq!(res.json::<Value>().await.unwrap()["currency"], "EUR");
+    let page = web.page("/admin/billing", None).await;
+    assert!(
+        page.contains(&format!("({}), billed in EUR", other.tenant_id)),
+        "{page}"
+    );
+
+    // A platform provider's prices are charged in every tenant's currency: one in pounds is
+    // refused while neither euros nor dollars have a rate from it.
+    let platform = app
+        .platform_provider(
+            &admin,
+            &json!({"name": "Platform sandbox", "kind": "sandbox", "credentials": {}}),
+        )
+        .await;
+    app.platform_prices(&admin, &platform, "cost", &[("*", "0.0200", "USD")])
+        .await;
+    let (status, body) = app
+        .put_json(
+            &format!("/v1/admin/providers/{platform}/cost-prices"),
+            &admin,
+            &json!({"prices": [{"country": "*", "price": "0.0200", "currency": "GBP"}]}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no exchange rate from GBP into EUR, USD"),
+        "{body}"
+    );
+
+    // Both doors audited the same shape.
+    let audits = query_rows(
+        &app.db.url,
+        "SELECT target, details FROM audit_log
+         WHERE action = 'billing.tenant_currency_changed' ORDER BY id",
+    )
+    .await;
+    assert_eq!(
+        audits,
+        [
+            json!({"target": owner.tenant_id, "details": {"from": "USD", "to": "EUR"}}),
+            json!({"target": other.tenant_id, "details": {"from": "USD", "to": "EUR"}}),
+        ]
+    );
+    app.cleanup().await;
+}

@@ -53,14 +53,9 @@ async fn platform_providers_route_at_their_sell_price_and_bill_revenue_cost_and_
     );
     assert!(!created.to_string().contains(TWILIO_TOKEN), "{created}");
     // Costs 0.0030 everywhere; sold at 0.0080 in Germany, elsewhere at cost + 50 % = 0.0045.
-    let (status, body) = relay
-        .put_json(
-            &format!("/v1/admin/providers/{platform}/cost-prices"),
-            &admin,
-            &json!({"prices": [{"country": "*", "price": "0.0030", "currency": "USD"}]}),
-        )
+    relay
+        .platform_prices(&admin, &platform, "cost", &[("*", "0.0030", "USD")])
         .await;
-    assert_eq!(status, 200, "{body}");
     let res = relay
         .http
         .put(relay.url(&format!("/v1/admin/providers/{platform}/sell-prices")))

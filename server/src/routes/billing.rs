@@ -28,6 +28,7 @@ pub fn config(cfg: &mut ServiceConfig) {
         .service(put_settings)
         .service(get_tenant_billing)
         .service(put_tenant_billing)
+        .service(put_tenant_currency)
         .service(close_period)
         .service(list_periods)
         .service(staff_invoices)
@@ -42,6 +43,9 @@ impl From<BillingError> for ApiError {
             BillingError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
             BillingError::NotFound => ApiError::not_found("tenant"),
             BillingError::Conflict { code, message } => ApiError::conflict(code, message),
+            BillingError::NoRate { field, message } => {
+                ApiError::unprocessable("no_exchange_rate", message).with_field(field)
+            }
             BillingError::Internal(e) => ApiError::internal(e),
         }
     }
@@ -171,6 +175,7 @@ pub async fn get_settings(
         (status = 403, description = "`forbidden`: only platform admins", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
+        (status = 422, description = "`no_exchange_rate`: some tenants are billed in a currency the fee's has no exchange rate into; `field` is `platform_fee`", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -329,6 +334,49 @@ pub async fn put_tenant_billing(
         effective_from: day("effective_from", req.effective_from.as_deref())?,
     };
     let view = settings::put_tenant(&state.pool, &staff, tenant, input).await?;
+    state.changed(Change::Routes { tenant }).await;
+    Ok(web::Json(view.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutTenantCurrency {
+    /// The tenant's billing currency, an ISO 4217 code.
+    #[schema(example = "EUR")]
+    pub currency: String,
+}
+
+/// Set a tenant's billing currency (platform admins), before it is billed anything: its
+/// prices, its platform providers' and the platform fee convert into it at the operator's
+/// exchange rates. Audited.
+#[utoipa::path(
+    operation_id = "put_tenant_currency",
+    tag = "billing",
+    params(("id" = String, Path, description = "The tenant, `ten_…`", pattern = r"^ten_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    request_body = PutTenantCurrency,
+    responses(
+        (status = 200, body = TenantBillingView),
+        (status = 400, description = "`invalid_json`, or `invalid_field`: `currency`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: only platform admins", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such tenant", body = ErrorBody),
+        (status = 409, description = "`currency_in_use`: the tenant has sent live messages, has invoices, or has a budget in its current currency", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
+        (status = 422, description = "`no_exchange_rate`: a price the tenant may be charged (its own, a platform provider's, the platform fee) has no exchange rate into the currency; `field` is `currency`", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/v1/admin/tenants/{id}/currency")]
+pub async fn put_tenant_currency(
+    state: web::Data<AppContext>,
+    user: User,
+    path: web::Path<String>,
+    body: JsonBody<PutTenantCurrency>,
+) -> ApiResult<web::Json<TenantBillingView>> {
+    let staff = user.staff(Action::ManageBilling)?;
+    let tenant = tenant_param(&path)?;
+    let view = settings::set_currency(&state.pool, &staff, tenant, &body.value.currency).await?;
     state.changed(Change::Routes { tenant }).await;
     Ok(web::Json(view.into()))
 }

@@ -103,7 +103,7 @@ pub async fn list(state: web::Data<AppContext>, user: User) -> ApiResult<web::Js
     request_body = PutExchangeRates,
     responses(
         (status = 200, body = ExchangeRates),
-        (status = 400, description = "`invalid_json`, or `invalid_field` naming the entry at fault (`rates[2].rate`), or `rates` for a rate that tenants' prices still need", body = ErrorBody),
+        (status = 400, description = "`invalid_json`, or `invalid_field` naming the entry at fault (`rates[2].rate`), or `rates` for a rate that tenants' prices or the platform fee still need", body = ErrorBody),
         (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
         (status = 403, description = "`forbidden`: only platform admins", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),

@@ -1,7 +1,7 @@
 //! Platform staff's billing forms, on the billing page (`openclaw_core::billing`, the services
-//! `PUT /v1/admin/billing/settings`, `PUT /v1/admin/tenants/{id}/billing` and
-//! `POST /v1/admin/billing/periods/{period}/close` and `PUT /v1/admin/exchange-rates` call
-//! too).
+//! `PUT /v1/admin/billing/settings`, `PUT /v1/admin/tenants/{id}/billing`,
+//! `PUT /v1/admin/tenants/{id}/currency`, `POST /v1/admin/billing/periods/{period}/close` and
+//! `PUT /v1/admin/exchange-rates` call too).
 
 use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
@@ -112,6 +112,36 @@ pub async fn save_tenant_fee(
             .await;
             back.keeping(Vec::<(&str, String)>::new())
                 .with(Some("saved"), "The tenant's terms are saved.")
+        }
+        Err(e) => back.failed(e),
+    }
+}
+
+pub async fn save_tenant_currency(
+    ctx: web::Data<AppContext>,
+    s: StaffMember,
+    form: Fields,
+) -> HttpResponse {
+    let (tenant, currency) = (field(&form, "tenant"), field(&form, "currency"));
+    let back = Back::to(&ctx, "/admin/billing#tenant-currency", "tenant-currency")
+        .keeping([("tenant", tenant.clone()), ("currency", currency.clone())]);
+    let Ok(tenant_id) = TenantId::parse(tenant.trim()) else {
+        return back.failed(Fault::Mistake {
+            field: Some("tenant".into()),
+            message: "Choose a tenant.".into(),
+            keep: true,
+        });
+    };
+    match settings::set_currency(&ctx.pool, s.staff(), tenant_id.uuid(), &currency).await {
+        Ok(billing) => {
+            ctx.changed(Change::Routes {
+                tenant: tenant_id.uuid(),
+            })
+            .await;
+            back.keeping(Vec::<(&str, String)>::new()).with(
+                Some("saved"),
+                format!("The tenant is billed in {}.", billing.currency),
+            )
         }
         Err(e) => back.failed(e),
     }

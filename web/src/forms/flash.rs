@@ -174,7 +174,16 @@ impl Flashable for BillingError {
                 sentence: INTERNAL,
                 keep: true,
             },
-            BillingError::Conflict { .. } => mistake(Some("period"), self.to_string(), true),
+            BillingError::NoRate { field, message } => mistake(Some(&field), message, true),
+            // A currency already billed in, or a period not over yet.
+            BillingError::Conflict { code, message } => {
+                let field = if code == "currency_in_use" {
+                    "currency"
+                } else {
+                    "period"
+                };
+                mistake(Some(field), message, true)
+            }
             BillingError::NotFound => mistake(Some("tenant"), self.to_string(), true),
             BillingError::Forbidden(_) => mistake(None, self.to_string(), false),
         }

@@ -1,7 +1,8 @@
 //! Platform staff's billing page: the billing settings in force and scheduled (and the form
-//! that changes them, for platform admins), the exchange rates, tenants' own fee and markup, closing a
-//! month, and a month's invoices with where each one's close stands (`openclaw_core::billing`, the services
-//! the `/v1/admin/billing/…` and `/v1/admin/invoices` routes call too).
+//! that changes them, for platform admins), the exchange rates, tenants' own fee and markup
+//! and their billing currency, closing a month, and a month's invoices with where each one's
+//! close stands (`openclaw_core::billing`, the services the `/v1/admin/billing/…`,
+//! `/v1/admin/tenants/{id}/…` and `/v1/admin/invoices` routes call too).
 
 use chrono::Utc;
 use leptos::prelude::*;
@@ -117,6 +118,7 @@ fn step_name(step: CloseStep) -> &'static str {
 pub fn AdminBilling() -> impl IntoView {
     let settings_flash = super::take_flash("billing-settings");
     let fee_flash = super::take_flash("tenant-fee");
+    let currency_flash = super::take_flash("tenant-currency");
     let close_flash = super::take_flash("close-period");
     let rates_flash = super::take_flash("exchange-rates");
     let query = use_query_map().get_untracked();
@@ -142,6 +144,7 @@ pub fn AdminBilling() -> impl IntoView {
         <Suspense fallback=|| ()>
             {Suspend::new({
                 let (settings_flash, fee_flash, close_flash, rates_flash) = (settings_flash.clone(), fee_flash.clone(), close_flash.clone(), rates_flash.clone());
+                let currency_flash = currency_flash.clone();
                 let period_error = period_error.clone();
                 async move {
                 match load(period).await {
@@ -157,6 +160,8 @@ pub fn AdminBilling() -> impl IntoView {
                         let ff = fee_flash.clone();
                         let cf = close_flash.clone();
                         let rf = rates_flash.clone();
+                        let tc = currency_flash.clone();
+                        let currency_tenant = tc.value("tenant");
                         let rates_text = kept(&rf, "rates", rates::to_lines(&page.rates));
                         let names: std::collections::HashMap<uuid::Uuid, String> =
                             page.tenants.iter().map(|t| (t.id, t.name.clone())).collect();
@@ -348,6 +353,28 @@ pub fn AdminBilling() -> impl IntoView {
                                             <input id="tenant_effective_from" name="effective_from" type="date" value=ff.value("effective_from") />
                                             {ff.error_for("effective_from").map(|e| view! { <p class="field-error">{e}</p> })}
                                             <button type="submit">"Save the tenant's terms"</button>
+                                        </fieldset>
+                                    </form>
+                                </section>
+                                <section class="card wide" id="tenant-currency" aria-labelledby="tenant-currency-title">
+                                    <h2 id="tenant-currency-title">"A tenant's currency"</h2>
+                                    <Notes flash=tc.clone() />
+                                    <p class="hint">"The currency a tenant is billed in, set before it sends its first live message: its prices, platform providers' and the platform fee convert into it at the exchange rates above."</p>
+                                    <form class="form" method="post" action="/admin/billing/tenant-currency">
+                                        <fieldset disabled=!page.can_manage>
+                                            <label for="currency_tenant">"Tenant"</label>
+                                            <select id="currency_tenant" name="tenant">
+                                                {page.tenants.iter().map(|t| {
+                                                    let id = TenantId::from(t.id).to_string();
+                                                    let selected = id == currency_tenant;
+                                                    view! { <option value=id.clone() selected=selected>{format!("{} ({id}), billed in {}", t.name, t.currency)}</option> }
+                                                }).collect_view()}
+                                            </select>
+                                            {tc.error_for("tenant").map(|e| view! { <p class="field-error">{e}</p> })}
+                                            <label for="tenant_currency">"Currency (ISO 4217, such as EUR)"</label>
+                                            <input id="tenant_currency" name="currency" type="text" maxlength="3" value=tc.value("currency") />
+                                            {tc.error_for("currency").map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                                            <button type="submit">"Set the tenant's currency"</button>
                                         </fieldset>
                                     </form>
                                 </section>

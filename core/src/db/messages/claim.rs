@@ -275,7 +275,7 @@ pub async fn finish_rounds(
                  FROM v
                  WHERE m.id = v.id AND m.round = v.round AND m.claimed_at IS NOT NULL
                  RETURNING m.id, v.round AS attempt, m.tenant_id, m.mode, m.country,
-                           m.message_type, m.currency, m.segments, m.fee_micros,
+                           m.message_type, m.currency, m.segments, m.fee_micros, {fee_fx},
                            v.provider_id AS via, v.cost, v.fx_currency, v.fx_micros,
                            v.fx_rate, v.platform_cost,
                            -- In doubt, but a receipt overtook this result: it was sent.
@@ -320,6 +320,7 @@ pub async fn finish_rounds(
             ),
             in_doubt = IN_DOUBT,
             sent = lit(Status::Sent),
+            fee_fx = FEE_FX_COLUMNS,
             spend = spend_rollup(
                 "upd",
                 "via",
@@ -484,7 +485,7 @@ pub async fn settle_orphans(
                    AND {taken} AND m.cost_micros IS NULL AND m.provider_id IS NOT NULL
                  RETURNING m.id, m.round, m.round AS attempt, m.tenant_id, m.mode, m.country,
                            m.message_type, m.currency, m.segments, m.fee_micros, m.provider_id,
-                           m.cost_micros, {fx}),
+                           m.cost_micros, {fx}, {fee_fx}),
              settled AS (
                  DELETE FROM message_outbox AS o USING upd
                  WHERE o.message_id = upd.id AND o.round = upd.round),
@@ -493,6 +494,7 @@ pub async fn settle_orphans(
             taken = Status::sql_in("m.status", &Status::TAKEN),
             spend = spend_rollup("upd", "provider_id", "cost_micros", "true"),
             fx = FX_COLUMNS,
+            fee_fx = FEE_FX_COLUMNS,
         )
     });
     let mut fx = FxArrays::default();

@@ -46,6 +46,8 @@ pub struct NewMessage {
     /// The platform fee (per segment × segments, in `currency`), fixed at acceptance; charged
     /// with the message when a provider takes it. Zero for test-mode messages.
     pub fee_micros: i64,
+    /// What the fee was converted from, when the operator's fee is in another currency.
+    pub fee_fx: Option<Fx>,
 }
 
 /// What became of one row of [`insert_batch`].
@@ -72,8 +74,8 @@ pub const PUBLISH_GRACE: chrono::Duration = chrono::Duration::seconds(10);
 /// How long the relay waits for a confirm of its own before trying again.
 const RELAY_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
-/// Binds the 25 row columns every insert statement of this module takes as arrays ($1–$22,
-/// $24, $25; $23 is the publish grace).
+/// Binds the 28 row columns every insert statement of this module takes as arrays ($1–$22,
+/// $24–$28; $23 is the publish grace).
 macro_rules! bind_rows {
     ($query:expr, $rows:expr) => {{
         use diesel::sql_types::{Bytea, Jsonb, Uuid as SqlUuid};
@@ -107,6 +109,13 @@ macro_rules! bind_rows {
             .bind::<diesel::sql_types::Interval, _>(interval(PUBLISH_GRACE))
             .bind::<Array<Nullable<BigInt>>, _>(col(rows, |r| r.hold_micros))
             .bind::<Array<BigInt>, _>(col(rows, |r| r.fee_micros))
+            .bind::<Array<Nullable<Text>>, _>(col(rows, |r| {
+                r.fee_fx.as_ref().map(|f| f.currency.clone())
+            }))
+            .bind::<Array<Nullable<BigInt>>, _>(col(rows, |r| r.fee_fx.as_ref().map(|f| f.micros)))
+            .bind::<Array<Nullable<BigInt>>, _>(col(rows, |r| {
+                r.fee_fx.as_ref().map(|f| f.rate.e9())
+            }))
     }};
 }
 
@@ -117,11 +126,13 @@ const INPUT: &str = "input AS (
          $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int4[],
          $12::int8[], $13::text[], $14::text[], $15::text[], $16::text[], $17::jsonb[],
          $18::timestamptz[], $19::timestamptz[], $20::text[], $21::bytea[],
-         $22::timestamptz[], $24::int8[], $25::int8[]) WITH ORDINALITY
+         $22::timestamptz[], $24::int8[], $25::int8[], $26::text[], $27::int8[],
+         $28::int8[]) WITH ORDINALITY
        AS i(id, tenant_id, api_key_id, mode, recipient, sender, country, message_type,
             body, encoding, segments, estimated_cost_micros, currency, status,
             callback_url, client_ref, metadata, scheduled_at, expires_at,
-            idempotency_key, request_hash, created_at, hold, fee, idx))";
+            idempotency_key, request_hash, created_at, hold, fee, fee_fx_currency,
+            fee_fx_micros, fee_fx_rate, idx))";
 
 /// The columns a new message is stored with, and what they are taken from: `i` is a row of
 /// [`INPUT`]; `{held}` and `{hold}` say whether and what it holds.
@@ -130,12 +141,13 @@ fn insert_messages(from: &str, held: &str, hold: &str) -> String {
         "INSERT INTO messages (id, tenant_id, api_key_id, mode, recipient, sender, country,
              message_type, body, encoding, segments, estimated_cost_micros, currency, status,
              callback_url, client_ref, metadata, scheduled_at, expires_at, idempotency_key,
-             request_hash, created_at, held, hold_micros, fee_micros)
+             request_hash, created_at, held, hold_micros, fee_micros, fee_source_currency,
+             fee_source_micros, fee_rate_e9)
          SELECT i.id, i.tenant_id, i.api_key_id, i.mode, i.recipient, i.sender, i.country,
              i.message_type, i.body, i.encoding, i.segments, i.estimated_cost_micros,
              i.currency, i.status, i.callback_url, i.client_ref, i.metadata, i.scheduled_at,
              i.expires_at, i.idempotency_key, i.request_hash, i.created_at, {held}, {hold},
-             i.fee
+             i.fee, i.fee_fx_currency, i.fee_fx_micros, i.fee_fx_rate
          FROM {from}
          ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL
          DO NOTHING
@@ -237,7 +249,7 @@ pub async fn insert_capped(
         format!(
             "WITH {INPUT},
              room AS (
-                 SELECT * FROM budget_room(ARRAY(SELECT DISTINCT tenant_id FROM input), $26, $27)),
+                 SELECT * FROM budget_room(ARRAY(SELECT DISTINCT tenant_id FROM input), $29, $30)),
              verdict AS (
                  SELECT i.*, r.room, r.currency AS budget_currency, r.tenant_id IS NULL AS free,
                         sum(i.hold) OVER (PARTITION BY i.tenant_id ORDER BY i.idx) AS upto

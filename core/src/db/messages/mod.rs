@@ -48,6 +48,11 @@ impl FxArrays {
 const FX_COLUMNS: &str = "m.cost_source_currency AS fx_currency, m.cost_source_micros AS fx_micros,
      m.cost_rate_e9 AS fx_rate, m.platform_cost_micros AS platform_cost";
 
+/// What a message's platform fee was converted from (NULL when it was in the tenant's
+/// currency), named as [`spend_rollup`] reads it.
+const FEE_FX_COLUMNS: &str = "m.fee_source_currency AS fee_fx_currency,
+     m.fee_source_micros AS fee_fx_micros, m.fee_rate_e9 AS fee_fx_rate";
+
 /// A status as an SQL literal (`'sent'`), for statements generated from [`Status`].
 fn lit(status: Status) -> String {
     format!("'{}'", status.as_str())
@@ -63,10 +68,11 @@ fn append_event(target: &str, status: &str) -> String {
 
 /// SQL of two CTEs, `ledger` and `spend`: the rows of `from` (each a message a provider took,
 /// with its id, `attempt` (the round it was taken in), tenant_id, mode, country, message_type,
-/// currency, segments and fee_micros) that match `filter` become spend ledger entries — the
-/// message's own, the provider in column `provider` and the cost in column `cost` (converted
-/// from `fx_micros` of `fx_currency` at `fx_rate` when its price was in another currency), and
-/// its platform fee's where it has one; through a platform provider the message's entry also
+/// currency, segments, fee_micros and [`FEE_FX_COLUMNS`]) that match `filter` become spend
+/// ledger entries — the message's own, the provider in column `provider` and the cost in column
+/// `cost` (converted from `fx_micros` of `fx_currency` at `fx_rate` when its price was in
+/// another currency), and its platform fee's where it has one (with the fee's conversion);
+/// through a platform provider the message's entry also
 /// records the operator's cost, column `platform_cost` — and the entries written are added to
 /// the daily rollup.
 /// An entry is unique per (message, attempt, kind), so a replayed statement charges nothing
@@ -86,7 +92,8 @@ fn spend_rollup(from: &str, provider: &str, cost: &str, filter: &str) -> String 
              CROSS JOIN LATERAL (VALUES
                  ('{message}', COALESCE(f.{cost}, 0), f.fx_currency, f.fx_micros, f.fx_rate,
                   f.platform_cost),
-                 ('{fee}', f.fee_micros, NULL, NULL, NULL, NULL))
+                 ('{fee}', f.fee_micros, f.fee_fx_currency, f.fee_fx_micros, f.fee_fx_rate,
+                  NULL))
                AS k(kind, amount, fx_currency, fx_micros, fx_rate, platform_cost)
              WHERE f.mode = '{live}' AND ({filter}) AND (k.kind = '{message}' OR k.amount > 0)
              ON CONFLICT (message_id, attempt, kind) DO NOTHING

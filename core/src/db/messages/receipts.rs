@@ -169,13 +169,14 @@ pub async fn settle_in_doubt(
                  WHERE tenant_id = $1 AND id = $2 AND doubt_until IS NOT NULL AND {moves}
                  RETURNING m.id, m.round AS attempt, m.tenant_id, m.mode, m.country,
                            m.message_type, m.currency, m.segments, m.fee_micros, m.provider_id,
-                           m.cost_micros, {fx}),
+                           m.cost_micros, {fx}, {fee_fx}),
              {spend}
              SELECT id FROM upd",
             event = append_event("m", "$3::text"),
             moves = Status::sql_may_become("m.status", "$3::text"),
             spend = spend_rollup("upd", "provider_id", "cost_micros", "true"),
             fx = FX_COLUMNS,
+            fee_fx = FEE_FX_COLUMNS,
         )
     });
     let settled: Vec<Settled> = diesel::sql_query(SETTLE.as_str())
