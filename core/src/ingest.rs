@@ -229,6 +229,11 @@ async fn commit_plain(pool: &PgPool, batch: Vec<Job>, publish: &mpsc::Sender<Pub
                 .await
                 .context("inserting accepted messages");
         }
+        if rows.iter().all(|r| r.hold_micros.is_some()) {
+            return insert_capped(&mut conn, &rows)
+                .await
+                .context("inserting messages held against budgets");
+        }
         // Rows held against hard-capped budgets go in a transaction of their own, which waits
         // for those tenants' budget locks; the other tenants' rows never wait for it.
         let held: Vec<bool> = rows.iter().map(|r| r.hold_micros.is_some()).collect();

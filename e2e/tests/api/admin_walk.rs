@@ -49,9 +49,10 @@ fn expected_who(path: &str) -> Option<Who> {
         "/settings" => Who::Tenant(ManageSettings),
         "/spend/budget" | "/spend/budget/remove" => Who::Tenant(ManageBudget),
         "/members" | "/members/{id}/role" | "/members/{id}/remove" => Who::Tenant(ManageMembers),
-        "/admin/billing/settings" | "/admin/billing/tenant-fee" | "/admin/billing/rates" => {
-            Who::Platform(ManageBilling)
-        }
+        "/admin/billing/settings"
+        | "/admin/billing/tenant-fee"
+        | "/admin/billing/tenant-currency"
+        | "/admin/billing/rates" => Who::Platform(ManageBilling),
         "/admin/billing/close" => Who::Platform(CloseBillingPeriod),
         "/admin/providers"
         | "/admin/providers/{id}"
@@ -152,6 +153,11 @@ fn body(path: &str, valid: bool) -> Option<Vec<(&'static str, &'static str)>> {
         ("/admin/billing/tenant-fee", true) => vec![
             ("tenant", "ten_01JD2X4N9X4S0M6ZQ4C3W5Y8RT"),
             ("platform_fee", "0.0005"),
+        ],
+        ("/admin/billing/tenant-currency", false) => vec![("tenant", "nope"), ("currency", "EUR")],
+        ("/admin/billing/tenant-currency", true) => vec![
+            ("tenant", "ten_01JD2X4N9X4S0M6ZQ4C3W5Y8RT"),
+            ("currency", "USD"),
         ],
         ("/admin/billing/rates", false) => vec![("rates", "EUR,USD,zero")],
         ("/admin/billing/rates", true) => vec![("rates", "EUR,USD,1.08")],

@@ -105,6 +105,10 @@ fn expectation(method: &str, path: &str) -> Option<(Who, Option<Value>)> {
             Who::Platform(ManageBilling),
             Some(json!({"platform_fee": "0.0005"})),
         ),
+        ("put", "/v1/admin/tenants/{id}/currency") => (
+            Who::Platform(ManageBilling),
+            Some(json!({"currency": "USD"})),
+        ),
         ("post", "/v1/admin/billing/periods/{period}/close") => {
             (Who::Platform(CloseBillingPeriod), None)
         }

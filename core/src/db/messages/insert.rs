@@ -246,13 +246,17 @@ pub async fn insert_capped(
     // plan cannot know how many rows the arrays hold, and a join of two of them by id may be
     // a nested loop (1,000 × 1,000 for a batch). The joins left are with the few tenants.
     static INSERT: LazyLock<String> = LazyLock::new(|| {
+        // The input with one more array: `upto`, each row's running hold ($31).
+        let input = INPUT
+            .replace("$28::int8[]) WITH", "$28::int8[], $31::int8[]) WITH")
+            .replace("fee_fx_rate, idx))", "fee_fx_rate, upto, idx))");
+        assert!(input.contains("upto, idx"), "INPUT changed shape");
         format!(
-            "WITH {INPUT},
+            "WITH {input},
              room AS (
                  SELECT * FROM budget_room(ARRAY(SELECT DISTINCT tenant_id FROM input), $29, $30)),
              verdict AS (
-                 SELECT i.*, r.room, r.currency AS budget_currency, r.tenant_id IS NULL AS free,
-                        sum(i.hold) OVER (PARTITION BY i.tenant_id ORDER BY i.idx) AS upto
+                 SELECT i.*, r.room, r.currency AS budget_currency, r.tenant_id IS NULL AS free
                  FROM input i LEFT JOIN room r ON r.tenant_id = i.tenant_id),
              created AS ({insert}),
              added AS (
@@ -282,9 +286,22 @@ pub async fn insert_capped(
             ),
         )
     });
+    // What each row's tenant holds in this commit up to and including it, in order: a row is
+    // admitted while that fits the room (summed here rather than by a window over the wide
+    // rows, which sorted them all).
+    let mut so_far: std::collections::HashMap<Uuid, i64> = std::collections::HashMap::new();
+    let upto: Vec<i64> = rows
+        .iter()
+        .map(|r| {
+            let sum = so_far.entry(r.tenant_id).or_insert(0);
+            *sum = sum.saturating_add(r.hold_micros.unwrap_or(0));
+            *sum
+        })
+        .collect();
     let verdicts: Vec<Verdict> = bind_rows!(diesel::sql_query(INSERT.as_str()), rows)
         .bind::<Date, _>(period.first_day())
         .bind::<Date, _>(period.last_day())
+        .bind::<Array<BigInt>, _>(upto)
         .load(conn)
         .await?;
     let by_id: std::collections::HashMap<Uuid, Verdict> =
