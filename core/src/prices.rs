@@ -21,7 +21,7 @@ pub struct PriceEntry {
     /// Per segment, a decimal string.
     #[schema(example = "0.0720")]
     pub price: String,
-    #[schema(example = "USD")]
+    #[schema(pattern = r"^[A-Za-z]{3}$", example = "USD")]
     pub currency: String,
 }
 

@@ -15,6 +15,8 @@ pub struct Money {
 pub enum MoneyError {
     #[error("`{0}` is not an amount: {1}")]
     Invalid(String, &'static str),
+    #[error("`{0}` is not a currency: a currency is three letters such as USD")]
+    Currency(String),
 }
 
 const MICROS: i64 = 1_000_000;
@@ -78,10 +80,7 @@ impl Money {
         if s.len() == 3 && s.bytes().all(|b| b.is_ascii_alphabetic()) {
             Ok(s.to_ascii_uppercase())
         } else {
-            Err(MoneyError::Invalid(
-                s.chars().take(16).collect(),
-                "a currency is three letters such as USD",
-            ))
+            Err(MoneyError::Currency(s.chars().take(16).collect()))
         }
     }
 
@@ -141,6 +140,7 @@ impl utoipa::PartialSchema for Money {
                 ObjectBuilder::new()
                     .schema_type(Type::String)
                     .description(Some("ISO 4217"))
+                    .pattern(Some("^[A-Za-z]{3}$"))
                     .examples([serde_json::json!("USD")]),
             )
             .required("amount")
@@ -202,6 +202,11 @@ mod tests {
         assert_eq!(Money::parse_currency("usd"), Ok("USD".into()));
         assert!(Money::parse_currency("US").is_err());
         assert!(Money::parse_currency("U$D").is_err());
+        let e = Money::parse_currency("12.50").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`12.50` is not a currency: a currency is three letters such as USD"
+        );
     }
 
     #[test]

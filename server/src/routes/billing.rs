@@ -122,7 +122,7 @@ pub struct AmountInput {
     #[schema(example = "0.001000")]
     pub amount: String,
     /// ISO 4217.
-    #[schema(example = "USD")]
+    #[schema(pattern = r"^[A-Za-z]{3}$", example = "USD")]
     pub currency: String,
 }
 
@@ -342,7 +342,7 @@ pub async fn put_tenant_billing(
 #[serde(deny_unknown_fields)]
 pub struct PutTenantCurrency {
     /// The tenant's billing currency, an ISO 4217 code.
-    #[schema(example = "EUR")]
+    #[schema(pattern = r"^[A-Za-z]{3}$", example = "EUR")]
     pub currency: String,
 }
 

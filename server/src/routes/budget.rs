@@ -72,7 +72,7 @@ pub struct LimitInput {
     #[schema(example = "250.00")]
     pub amount: String,
     /// ISO 4217; must be the tenant's billing currency.
-    #[schema(example = "USD")]
+    #[schema(pattern = r"^[A-Za-z]{3}$", example = "USD")]
     pub currency: String,
 }
 

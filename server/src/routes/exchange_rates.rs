@@ -23,10 +23,10 @@ pub fn config(cfg: &mut ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct ExchangeRateEntry {
     /// ISO 4217: the currency prices are given in.
-    #[schema(example = "EUR")]
+    #[schema(pattern = r"^[A-Za-z]{3}$", example = "EUR")]
     pub from: String,
     /// ISO 4217: the currency tenants are billed in.
-    #[schema(example = "USD")]
+    #[schema(pattern = r"^[A-Za-z]{3}$", example = "USD")]
     pub to: String,
     /// A decimal string above 0, at most 9 fractional digits.
     #[schema(example = "1.0845")]
