@@ -311,43 +311,18 @@ pub async fn admit(
     if tenants.is_empty() {
         return Ok(rows.iter().map(|_| None).collect());
     }
-    diesel::sql_query(
-        "SELECT tenant_id FROM budgets WHERE tenant_id = ANY($1) AND hard_cap
-         ORDER BY tenant_id FOR UPDATE",
-    )
-    .bind::<Array<diesel::sql_types::Uuid>, _>(&tenants)
-    .execute(c)
-    .await?;
     let period = Period::of(Utc::now().date_naive());
-    // A new statement, so a new snapshot: it sees every hold committed before the lock was
-    // ours. It folds the releases the trigger appended since into the held totals (only a
-    // holder of the lock writes them), so it reads a few rows per tenant whatever the number
-    // of messages on their way.
-    let rooms: Vec<Room> = diesel::sql_query(
-        "WITH released AS (
-             DELETE FROM budget_releases WHERE tenant_id = ANY($1)
-             RETURNING tenant_id, micros),
-         sums AS (
-             SELECT tenant_id, sum(micros)::int8 AS micros FROM released GROUP BY tenant_id),
-         folded AS (
-             UPDATE budget_held h SET micros = h.micros - s.micros FROM sums s
-             WHERE h.tenant_id = s.tenant_id)
-         -- The statement's snapshot has the total before the fold: less what was folded.
-         SELECT b.tenant_id, b.currency, b.monthly_limit_micros
-                - COALESCE((SELECT sum(d.cost_micros + d.fee_micros) FROM spend_daily d
-                            WHERE d.tenant_id = b.tenant_id AND d.day BETWEEN $2 AND $3
-                              AND d.currency = b.currency), 0)::int8
-                - COALESCE((SELECT h.micros FROM budget_held h
-                            WHERE h.tenant_id = b.tenant_id), 0)
-                + COALESCE((SELECT s.micros FROM sums s WHERE s.tenant_id = b.tenant_id), 0)
-                  AS room
-         FROM budgets b WHERE b.tenant_id = ANY($1) AND b.hard_cap",
-    )
-    .bind::<Array<diesel::sql_types::Uuid>, _>(&tenants)
-    .bind::<Date, _>(period.first_day())
-    .bind::<Date, _>(period.last_day())
-    .load(c)
-    .await?;
+    // The same function as the one-statement commit's: it locks the budgets, then reads in a
+    // statement of its own (a new snapshot: it sees every hold and release committed before
+    // the lock was ours) what each month has left, from a few rows per tenant whatever the
+    // number of messages on their way.
+    let rooms: Vec<Room> =
+        diesel::sql_query("SELECT tenant_id, currency, room FROM budget_room($1, $2, $3)")
+            .bind::<Array<diesel::sql_types::Uuid>, _>(&tenants)
+            .bind::<Date, _>(period.first_day())
+            .bind::<Date, _>(period.last_day())
+            .load(c)
+            .await?;
     let mut left: std::collections::HashMap<uuid::Uuid, (i64, String)> = rooms
         .into_iter()
         .map(|r| (r.tenant_id, (r.room, r.currency)))

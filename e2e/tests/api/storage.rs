@@ -362,7 +362,8 @@ async fn the_database_knows_exactly_the_names_the_enums_know() {
 
 /// A hard cap's hold is released exactly when its message leaves the statuses
 /// `Status::PENDING` names, whatever moved it (the trigger of the `budget_holds` migration,
-/// as `budget_hold_totals` left it: it appends the hold to `budget_releases`), for every pair.
+/// as `budget_release_counters` left it: it adds the hold to the backend's `budget_released`
+/// total), for every pair.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_budget_hold_goes_exactly_when_its_message_stops_pending() {
     let app = TestApp::spawn_with(Options {
@@ -402,7 +403,7 @@ async fn a_budget_hold_goes_exactly_when_its_message_stops_pending() {
                 .execute(&mut conn)
                 .await
                 .unwrap();
-            diesel::sql_query("DELETE FROM budget_releases")
+            diesel::sql_query("DELETE FROM budget_released")
                 .execute(&mut conn)
                 .await
                 .unwrap();
@@ -416,14 +417,14 @@ async fn a_budget_hold_goes_exactly_when_its_message_stops_pending() {
                 .await
                 .unwrap();
             let left: Held = diesel::sql_query(
-                "SELECT NOT EXISTS (SELECT 1 FROM budget_releases WHERE micros = 5000) AS held",
+                "SELECT COALESCE((SELECT sum(micros) FROM budget_released), 0) <> 5000 AS held",
             )
             .get_result(&mut conn)
             .await
             .unwrap();
             let released = Status::PENDING.contains(&from) && !Status::PENDING.contains(&to);
             assert_eq!(left.held, !released, "{from} → {to}");
-            diesel::sql_query("DELETE FROM budget_releases")
+            diesel::sql_query("DELETE FROM budget_released")
                 .execute(&mut conn)
                 .await
                 .unwrap();
@@ -431,6 +432,79 @@ async fn a_budget_hold_goes_exactly_when_its_message_stops_pending() {
         }
     }
     assert_eq!(checked, 81);
+    drop(conn);
+    app.cleanup().await;
+}
+
+/// What a hard cap has left is the limit less the spend less what is held: the held total less
+/// the released ones. Once a tenant has more than 16 released rows, `budget_room` merges those
+/// of database backends that have gone into its row 0 (under the budget lock), and leaves a
+/// live backend's row alone; the room is the same before and after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn released_totals_of_gone_backends_merge_and_the_room_stays() {
+    let app = TestApp::spawn_with(Options {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup().await;
+    let res = app
+        .http
+        .put(app.url("/v1/budget"))
+        .bearer_auth(&owner.access_token)
+        .json(
+            &json!({"monthly_limit": {"amount": "1.00", "currency": "USD"},
+                      "alert_thresholds": [100], "hard_cap": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let tenant = openclaw_core::domain::TenantId::parse(&owner.tenant_id)
+        .unwrap()
+        .uuid();
+    let mut conn = AsyncPgConnection::establish(&app.db.url).await.unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let one = |sql: &'static str| diesel::sql_query(sql).bind::<SqlUuid, _>(tenant);
+    one("INSERT INTO budget_held (tenant_id, micros) VALUES ($1, 300000)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // 20 backends that have gone (pids no process has) released 0.01 each; this connection's
+    // backend, alive, 0.005.
+    one("INSERT INTO budget_released (tenant_id, backend, micros)
+         SELECT $1, 2000000000 + i, 10000 FROM generate_series(1, 20) i
+         UNION ALL SELECT $1, pg_backend_pid(), 5000")
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let room = "SELECT room AS n FROM budget_room(ARRAY[$1], \
+                date_trunc('month', now())::date, \
+                (date_trunc('month', now()) + interval '1 month - 1 day')::date)";
+    let rows = "SELECT count(*) AS n FROM budget_released WHERE tenant_id = $1";
+    let merged = "SELECT COALESCE(sum(micros), 0)::int8 AS n FROM budget_released \
+                  WHERE tenant_id = $1 AND backend = 0";
+    let n = async |conn: &mut AsyncPgConnection, sql: &'static str| -> i64 {
+        let r: N = one(sql).get_result(conn).await.unwrap();
+        r.n
+    };
+    assert_eq!(n(&mut conn, rows).await, 21);
+    // 1.00 − 0.30 held + 0.20 + 0.005 released.
+    assert_eq!(n(&mut conn, room).await, 905_000);
+    assert_eq!(n(&mut conn, rows).await, 2, "the gone backends' rows merge");
+    assert_eq!(n(&mut conn, merged).await, 200_000);
+    assert_eq!(n(&mut conn, room).await, 905_000);
+    // A few rows stay as they are.
+    one("INSERT INTO budget_released (tenant_id, backend, micros) VALUES ($1, 2000000001, 1000)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n(&mut conn, room).await, 906_000);
+    assert_eq!(n(&mut conn, rows).await, 3);
     drop(conn);
     app.cleanup().await;
 }

@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 use crate::support::LONG;
 
-/// What is still held, in micro-units: the held totals less the releases not yet folded in.
+/// What is still held, in micro-units: the held totals less the released ones.
 pub const HELD: &str = "SELECT (SELECT COALESCE(sum(micros), 0) FROM budget_held)
-                       - (SELECT COALESCE(sum(micros), 0) FROM budget_releases)";
+                       - (SELECT COALESCE(sum(micros), 0) FROM budget_released)";
 
 async fn put_budget(relay: &Relay, token: &str, limit: &str) {
     let res = relay

@@ -222,8 +222,8 @@ pub async fn insert_batch(
 /// month has left after the lock (see the migration `capped_commit_statement`); rows are
 /// admitted in order while their holds fit (a row that does not fit is answered
 /// [`Inserted::OverBudget`] with what is left, and so are the tenant's rows after it in this
-/// commit); the admitted are stored with their outbox rows, and the tenant's held total moves
-/// by what they hold less the releases folded. A row of a tenant whose budget is no longer a
+/// commit); the admitted are stored with their outbox rows, and the tenant's held total grows
+/// by what they hold. A row of a tenant whose budget is no longer a
 /// hard cap is stored without a hold.
 pub async fn insert_capped(
     conn: &mut AsyncPgConnection,
@@ -264,9 +264,7 @@ pub async fn insert_capped(
                  GROUP BY tenant_id),
              holds AS (
                  INSERT INTO budget_held AS b (tenant_id, micros)
-                 SELECT r.tenant_id, COALESCE(d.micros, 0) - r.folded
-                 FROM room r LEFT JOIN added d ON d.tenant_id = r.tenant_id
-                 WHERE COALESCE(d.micros, 0) <> r.folded
+                 SELECT tenant_id, micros FROM added WHERE micros > 0
                  ON CONFLICT (tenant_id) DO UPDATE SET micros = b.micros + EXCLUDED.micros),
              used AS (
                  SELECT tenant_id, max(upto) AS micros FROM verdict
