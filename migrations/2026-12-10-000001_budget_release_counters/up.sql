@@ -41,10 +41,11 @@ DROP FUNCTION budget_room(uuid[], date, date);
 -- in statements of their own (a PL/pgSQL statement takes a new snapshot, so they see every hold
 -- and release committed before the lock was ours), tidies the released totals of backends that
 -- have gone and reads what each month has left: the limit less the ledger's spend less what is
--- held. It writes nothing the calling statement writes.
+-- held. It writes nothing the calling statement writes. `ROWS 1`: a row per capped tenant
+-- of the commit, so the planner joins the commit's rows to it, not the other way round.
 CREATE FUNCTION budget_room(tenants uuid[], first_day date, last_day date)
 RETURNS TABLE (tenant_id uuid, currency text, room bigint)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE ROWS 1 AS $$
 BEGIN
     PERFORM 1 FROM budgets b WHERE b.tenant_id = ANY (tenants) AND b.hard_cap
         ORDER BY b.tenant_id FOR UPDATE;

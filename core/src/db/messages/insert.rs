@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use uuid::Uuid;
@@ -219,45 +220,42 @@ pub async fn insert_batch(
 
 /// Inserts rows that ask for a hold against their tenants' hard-capped budgets in one
 /// statement, its own transaction: `budget_room` locks those budgets and reads what each
-/// month has left after the lock (see the migration `capped_commit_statement`); rows are
+/// month has left after the lock (see the migration `budget_release_counters`); rows are
 /// admitted in order while their holds fit (a row that does not fit is answered
 /// [`Inserted::OverBudget`] with what is left, and so are the tenant's rows after it in this
 /// commit); the admitted are stored with their outbox rows, and the tenant's held total grows
-/// by what they hold. A row of a tenant whose budget is no longer a
-/// hard cap is stored without a hold.
+/// by what they hold. A row of a tenant whose budget is no longer a hard cap is stored without
+/// a hold.
 pub async fn insert_capped(
     conn: &mut AsyncPgConnection,
     rows: &[NewMessage],
     period: crate::domain::Period,
 ) -> QueryResult<Vec<Inserted>> {
     use diesel::sql_types::Date;
+    /// A stored row's id, or a tenant's room (one of the two is set).
     #[derive(QueryableByName)]
-    struct Verdict {
-        #[diesel(sql_type = diesel::sql_types::Uuid)]
-        id: Uuid,
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        created: bool,
+    struct Answer {
+        #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+        id: Option<Uuid>,
+        #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+        tenant_id: Option<Uuid>,
         #[diesel(sql_type = Nullable<BigInt>)]
-        remaining: Option<i64>,
+        room: Option<i64>,
         #[diesel(sql_type = Nullable<Text>)]
         currency: Option<String>,
     }
-    // Rows are carried from CTE to CTE rather than joined back by id: the statement's generic
-    // plan cannot know how many rows the arrays hold, and a join of two of them by id may be
-    // a nested loop (1,000 × 1,000 for a batch). The joins left are with the few tenants.
+    // The input is read once, straight into the insert (a CTE read twice is copied first: the
+    // wide rows twice over). Each row comes with its tenant's running hold up to and including
+    // it (`upto`, $31, summed here), and is admitted while that fits its tenant's room; which
+    // rows did not fit the server works out from the rooms the statement returns.
     static INSERT: LazyLock<String> = LazyLock::new(|| {
-        // The input with one more array: `upto`, each row's running hold ($31).
         let input = INPUT
             .replace("$28::int8[]) WITH", "$28::int8[], $31::int8[]) WITH")
             .replace("fee_fx_rate, idx))", "fee_fx_rate, upto, idx))");
         assert!(input.contains("upto, idx"), "INPUT changed shape");
         format!(
-            "WITH {input},
-             room AS (
-                 SELECT * FROM budget_room(ARRAY(SELECT DISTINCT tenant_id FROM input), $29, $30)),
-             verdict AS (
-                 SELECT i.*, r.room, r.currency AS budget_currency, r.tenant_id IS NULL AS free
-                 FROM input i LEFT JOIN room r ON r.tenant_id = i.tenant_id),
+            "WITH room AS (SELECT * FROM budget_room($32, $29, $30)),
+             {input},
              created AS ({insert}),
              added AS (
                  SELECT tenant_id, sum(hold_micros)::int8 AS micros FROM created
@@ -266,28 +264,20 @@ pub async fn insert_capped(
                  INSERT INTO budget_held AS b (tenant_id, micros)
                  SELECT tenant_id, micros FROM added WHERE micros > 0
                  ON CONFLICT (tenant_id) DO UPDATE SET micros = b.micros + EXCLUDED.micros),
-             used AS (
-                 SELECT tenant_id, max(upto) AS micros FROM verdict
-                 WHERE NOT free AND upto <= room GROUP BY tenant_id),
              {OUTBOX}
-             SELECT id, true AS created, NULL::int8 AS remaining, NULL::text AS currency
+             SELECT id, NULL::uuid AS tenant_id, NULL::int8 AS room, NULL::text AS currency
              FROM created
              UNION ALL
-             SELECT v.id, false, GREATEST(v.room - COALESCE(u.micros, 0), 0)::int8,
-                    v.budget_currency
-             FROM verdict v LEFT JOIN used u ON u.tenant_id = v.tenant_id
-             WHERE NOT (v.free OR v.upto <= v.room)",
+             SELECT NULL, tenant_id, room, currency FROM room",
             insert = insert_messages(
-                "verdict AS i WHERE i.free OR i.upto <= i.room",
-                "NOT i.free",
-                "CASE WHEN i.free THEN 0 ELSE i.hold END"
+                "input AS i LEFT JOIN room r ON r.tenant_id = i.tenant_id
+                 WHERE r.tenant_id IS NULL OR i.upto <= r.room",
+                "r.tenant_id IS NOT NULL",
+                "CASE WHEN r.tenant_id IS NULL THEN 0 ELSE i.hold END"
             ),
         )
     });
-    // What each row's tenant holds in this commit up to and including it, in order: a row is
-    // admitted while that fits the room (summed here rather than by a window over the wide
-    // rows, which sorted them all).
-    let mut so_far: std::collections::HashMap<Uuid, i64> = std::collections::HashMap::new();
+    let mut so_far: HashMap<Uuid, i64> = HashMap::new();
     let upto: Vec<i64> = rows
         .iter()
         .map(|r| {
@@ -296,24 +286,46 @@ pub async fn insert_capped(
             *sum
         })
         .collect();
-    let verdicts: Vec<Verdict> = bind_rows!(diesel::sql_query(INSERT.as_str()), rows)
+    let mut tenants: Vec<Uuid> = so_far.into_keys().collect();
+    tenants.sort_unstable();
+    let answers: Vec<Answer> = bind_rows!(diesel::sql_query(INSERT.as_str()), rows)
         .bind::<Date, _>(period.first_day())
         .bind::<Date, _>(period.last_day())
-        .bind::<Array<BigInt>, _>(upto)
+        .bind::<Array<BigInt>, _>(&upto)
+        .bind::<Array<diesel::sql_types::Uuid>, _>(&tenants)
         .load(conn)
         .await?;
-    let by_id: std::collections::HashMap<Uuid, Verdict> =
-        verdicts.into_iter().map(|v| (v.id, v)).collect();
+    let mut created = HashSet::new();
+    // Per hard-capped tenant: its room, the last running hold that fitted, its currency.
+    let mut rooms: HashMap<Uuid, (i64, i64, String)> = HashMap::new();
+    for a in answers {
+        match (a.id, a.tenant_id, a.room) {
+            (Some(id), ..) => {
+                created.insert(id);
+            }
+            (None, Some(tenant), Some(room)) => {
+                rooms.insert(tenant, (room, 0, a.currency.unwrap_or_default()));
+            }
+            _ => {}
+        }
+    }
+    for (row, upto) in rows.iter().zip(&upto) {
+        if let Some((room, used, _)) = rooms.get_mut(&row.tenant_id)
+            && *upto <= *room
+        {
+            *used = *upto;
+        }
+    }
     let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        match by_id.get(&row.id) {
-            Some(v) if v.created => out.push(Inserted::Created),
-            Some(v) => out.push(Inserted::OverBudget {
-                remaining_micros: v.remaining.unwrap_or(0),
-                currency: v.currency.clone().unwrap_or_else(|| row.currency.clone()),
+    for (row, upto) in rows.iter().zip(&upto) {
+        match rooms.get(&row.tenant_id) {
+            Some((room, used, currency)) if upto > room => out.push(Inserted::OverBudget {
+                remaining_micros: (room - used).max(0),
+                currency: currency.clone(),
             }),
+            _ if created.contains(&row.id) => out.push(Inserted::Created),
             // Admitted but not stored: its idempotency key names a message stored before.
-            None => out.push(existing(conn, row).await?),
+            _ => out.push(existing(conn, row).await?),
         }
     }
     Ok(out)
