@@ -50,6 +50,7 @@ pub async fn request_close(
     if period.next().first_day() > today {
         return Err(BillingError::Conflict {
             code: "period_not_over",
+            field: "period",
             message: format!(
                 "{period} is not over yet: it can be closed from {} (UTC).",
                 period.next().first_day()

@@ -186,17 +186,6 @@ pub(crate) async fn convertible_into(
         .collect())
 }
 
-/// Every (from, to) pair the operator has a rate for.
-pub(crate) async fn pairs(
-    c: &mut diesel_async::AsyncPgConnection,
-) -> diesel::QueryResult<Vec<(String, String)>> {
-    Ok(store::exchange_rates(c)
-        .await?
-        .into_iter()
-        .map(|r| (r.from_currency, r.to_currency))
-        .collect())
-}
-
 /// Replaces the whole list (platform admins), audited with what was added, changed and
 /// removed, and announced to every process. Removing a rate that tenants' prices or the
 /// platform fee are in is refused, naming the pair (and how many prices need it).

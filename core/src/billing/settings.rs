@@ -37,9 +37,14 @@ pub enum BillingError {
     Forbidden(&'static str),
     #[error("No such tenant.")]
     NotFound,
-    /// The request is well formed but cannot be done now (a period not over yet).
+    /// The request is well formed but cannot be done now (a period not over yet, a currency
+    /// already billed in); `field` is the one at fault.
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict {
+        code: &'static str,
+        field: &'static str,
+        message: String,
+    },
     /// Well formed, but an amount would be in a currency with no exchange rate into the one it
     /// must be charged in (the API's 422 `no_exchange_rate`).
     #[error("{message}")]
@@ -453,6 +458,7 @@ pub async fn set_currency(
         }
         let in_use = |why: String| BillingError::Conflict {
             code: "currency_in_use",
+            field: "currency",
             message: why,
         };
         if now.messages || now.invoices {

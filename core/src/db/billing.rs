@@ -148,6 +148,12 @@ pub async fn other_currencies(
         .await
 }
 
+/// SQL: the `billing_settings` row `s` is the version in force today or one scheduled after it.
+const FEE_IN_FORCE_OR_LATER: &str = "s.effective_from >= COALESCE(
+         (SELECT max(effective_from) FROM billing_settings
+          WHERE effective_from <= (now() AT TIME ZONE 'UTC')::date),
+         '-infinity'::date)";
+
 /// What stands in the way of changing a tenant's billing currency, its row locked until the
 /// transaction ends (so no message of it is stored meanwhile: storing one takes a key-share
 /// lock on the row).
@@ -174,7 +180,7 @@ pub async fn lock_currency(
     conn: &mut AsyncPgConnection,
     tenant: Uuid,
 ) -> QueryResult<Option<CurrencyInUse>> {
-    diesel::sql_query(
+    diesel::sql_query(format!(
         "WITH t AS (SELECT id, currency FROM tenants WHERE id = $1 FOR UPDATE)
          SELECT t.currency,
              EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = t.id AND m.mode = $2)
@@ -187,14 +193,10 @@ pub async fn lock_currency(
                  WHERE pp.tenant_id = t.id OR pp.tenant_id IS NULL
                  UNION
                  SELECT s.currency FROM billing_settings s
-                 WHERE s.platform_fee_micros > 0
-                   AND s.effective_from >= COALESCE(
-                       (SELECT max(effective_from) FROM billing_settings
-                        WHERE effective_from <= (now() AT TIME ZONE 'UTC')::date),
-                       '-infinity'::date)
+                 WHERE s.platform_fee_micros > 0 AND {FEE_IN_FORCE_OR_LATER}
                  ORDER BY 1) AS priced_in
-         FROM t",
-    )
+         FROM t"
+    ))
     .bind::<diesel::sql_types::Uuid, _>(tenant)
     .bind::<Text, _>(crate::domain::KeyMode::Live.as_str())
     .get_result(conn)
@@ -227,16 +229,13 @@ pub async fn fee_needs_rate(
         #[diesel(sql_type = diesel::sql_types::Bool)]
         needed: bool,
     }
-    let b: B = diesel::sql_query(
+    let b: B = diesel::sql_query(format!(
         "SELECT EXISTS (SELECT 1 FROM tenants WHERE currency = $2)
              AND EXISTS (
                  SELECT 1 FROM billing_settings s
                  WHERE s.currency = $1 AND s.platform_fee_micros > 0
-                   AND s.effective_from >= COALESCE(
-                       (SELECT max(effective_from) FROM billing_settings
-                        WHERE effective_from <= (now() AT TIME ZONE 'UTC')::date),
-                       '-infinity'::date)) AS needed",
-    )
+                   AND {FEE_IN_FORCE_OR_LATER}) AS needed"
+    ))
     .bind::<Text, _>(from)
     .bind::<Text, _>(to)
     .get_result(conn)

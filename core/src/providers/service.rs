@@ -497,7 +497,7 @@ pub async fn replace_prices(
             Owner::Platform => crate::billing::settings::billing_currencies(c).await?,
         };
         let currencies = PriceCurrencies {
-            rated: crate::billing::rates::pairs(c).await?,
+            rated: crate::billing::rates::load(c).await?.into_keys().collect(),
             billed_in,
         };
         let prices = match input {

@@ -14,6 +14,17 @@ async fn put_rates(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
     app.put_json("/v1/admin/exchange-rates", token, &body).await
 }
 
+/// Sets the platform fee to 0.0010 per segment in `currency`, as of today.
+async fn put_fee(app: &TestApp, token: &str, currency: &str) -> (u16, Value) {
+    app.put_json(
+        "/v1/admin/billing/settings",
+        token,
+        &json!({"platform_fee": {"amount": "0.0010", "currency": currency},
+                "default_markup_percent": "0", "grace_period_days": 14}),
+    )
+    .await
+}
+
 async fn put_prices(app: &TestApp, owner: &Owner, provider: &str, prices: Value) -> (u16, Value) {
     let path = format!("/v1/providers/{provider}/prices");
     app.put_json(&path, &owner.access_token, &json!({ "prices": prices }))
@@ -370,14 +381,7 @@ async fn a_tenant_billed_in_euros_is_charged_its_prices_and_the_fee_converted_th
     let admin = app.staff(Role::PlatformAdmin).await;
     let billing = app.staff(Role::BillingStaff).await;
     let web = app.admin_session_of(&admin);
-    let (status, body) = app
-        .put_json(
-            "/v1/admin/billing/settings",
-            &admin,
-            &json!({"platform_fee": {"amount": "0.0010", "currency": "USD"},
-                    "default_markup_percent": "0", "grace_period_days": 14}),
-        )
-        .await;
+    let (status, body) = put_fee(&app, &admin, "USD").await;
     assert_eq!(status, 200, "{body}");
     let owner = app.signup().await;
     app.provider(&owner, "sandbox", json!({}), None, &[("*", "0.0100")])
@@ -490,14 +494,7 @@ async fn a_tenant_billed_in_euros_is_charged_its_prices_and_the_fee_converted_th
             .starts_with("The platform fee is in USD and some tenants are billed in EUR"),
         "{body}"
     );
-    let (status, body) = app
-        .put_json(
-            "/v1/admin/billing/settings",
-            &admin,
-            &json!({"platform_fee": {"amount": "0.0010", "currency": "GBP"},
-                    "default_markup_percent": "0", "grace_period_days": 14}),
-        )
-        .await;
+    let (status, body) = put_fee(&app, &admin, "GBP").await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(
         (&body["error"]["code"], &body["error"]["field"]),

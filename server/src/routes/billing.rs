@@ -42,7 +42,7 @@ impl From<BillingError> for ApiError {
             BillingError::Invalid { field, message } => ApiError::invalid(&field, message),
             BillingError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
             BillingError::NotFound => ApiError::not_found("tenant"),
-            BillingError::Conflict { code, message } => ApiError::conflict(code, message),
+            BillingError::Conflict { code, message, .. } => ApiError::conflict(code, message),
             BillingError::NoRate { field, message } => {
                 ApiError::unprocessable("no_exchange_rate", message).with_field(field)
             }

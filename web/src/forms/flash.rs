@@ -175,15 +175,7 @@ impl Flashable for BillingError {
                 keep: true,
             },
             BillingError::NoRate { field, message } => mistake(Some(&field), message, true),
-            // A currency already billed in, or a period not over yet.
-            BillingError::Conflict { code, message } => {
-                let field = if code == "currency_in_use" {
-                    "currency"
-                } else {
-                    "period"
-                };
-                mistake(Some(field), message, true)
-            }
+            BillingError::Conflict { field, message, .. } => mistake(Some(field), message, true),
             BillingError::NotFound => mistake(Some("tenant"), self.to_string(), true),
             BillingError::Forbidden(_) => mistake(None, self.to_string(), false),
         }
