@@ -131,6 +131,11 @@ pub mod action {
     pub const SETTINGS_CHANGED: &str = "tenant.settings_changed";
     pub const BUDGET_CHANGED: &str = "budget.changed";
     pub const BUDGET_REMOVED: &str = "budget.removed";
+    pub const WEBHOOK_CREATED: &str = "webhook.created";
+    pub const WEBHOOK_DELETED: &str = "webhook.deleted";
+    pub const WEBHOOK_SECRET_ROTATED: &str = "webhook.secret_rotated";
+    pub const WEBHOOK_CALLBACK_SECRET_MADE: &str = "webhook.callback_secret_made";
+    pub const WEBHOOK_DELIVERY_REPLAYED: &str = "webhook.delivery_replayed";
     pub const STAFF_CREATED: &str = "staff.created";
     pub const STAFF_LISTED_TENANTS: &str = "staff.listed_tenants";
     pub const STAFF_READ_SPEND_REPORT: &str = "staff.read_spend_report";

@@ -79,6 +79,19 @@ pub struct Settings {
     pub stripe_webhook_secret: Option<SecretString>,
     /// `OPENCLAW_STRIPE_API_BASE`: Stripe's API root, ending in `/`.
     pub stripe_api_base: String,
+    /// `OPENCLAW_ALLOW_HTTP_WEBHOOKS=1`: webhook URLs may be plain `http://` (local setups).
+    pub webhook_allow_http: bool,
+    /// `OPENCLAW_ALLOW_PRIVATE_WEBHOOKS=1`: webhooks may be posted to loopback and private
+    /// addresses (local setups and tests).
+    pub webhook_allow_private: bool,
+    /// `OPENCLAW_WEBHOOK_RETRY_DELAYS_MS`: the waits between a delivery's attempts (the last
+    /// one repeats).
+    pub webhook_retry_delays: Vec<Duration>,
+    /// `OPENCLAW_WEBHOOK_GIVE_UP_SECS` (3 days): how long a delivery is retried, and how long an
+    /// endpoint may fail every delivery before it is disabled.
+    pub webhook_give_up_after: Duration,
+    /// `OPENCLAW_WEBHOOK_TIMEOUT_MS` (10 s): how long an endpoint has to answer.
+    pub webhook_timeout: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -284,7 +297,45 @@ impl Settings {
             stripe_api_base.push('/');
         }
 
+        let flag = |name: &'static str| -> Result<bool, ConfigError> {
+            match get(name).as_deref().map(str::trim) {
+                None | Some("0") | Some("false") => Ok(false),
+                Some("1") | Some("true") => Ok(true),
+                Some(_) => Err(ConfigError {
+                    name,
+                    problem: "must be 1 or 0".into(),
+                }),
+            }
+        };
+        let webhook_allow_http = flag("OPENCLAW_ALLOW_HTTP_WEBHOOKS")?;
+        let webhook_allow_private = flag("OPENCLAW_ALLOW_PRIVATE_WEBHOOKS")?;
+        let webhook_retry_delays = match get("OPENCLAW_WEBHOOK_RETRY_DELAYS_MS") {
+            None => crate::webhooks::deliver::DEFAULT_RETRY_DELAYS_MS
+                .iter()
+                .map(|ms| Duration::from_millis(*ms))
+                .collect(),
+            Some(raw) => raw
+                .split(',')
+                .map(|s| s.trim().parse::<u64>().ok().filter(|ms| *ms > 0))
+                .map(|ms| ms.map(Duration::from_millis))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ConfigError {
+                    name: "OPENCLAW_WEBHOOK_RETRY_DELAYS_MS",
+                    problem: "must be comma-separated positive milliseconds, e.g. 10000,30000"
+                        .into(),
+                })?,
+        };
+        let webhook_give_up_after =
+            Duration::from_secs(positive("OPENCLAW_WEBHOOK_GIVE_UP_SECS", 3 * 86_400)?);
+        let webhook_timeout =
+            Duration::from_millis(positive("OPENCLAW_WEBHOOK_TIMEOUT_MS", 10_000)?);
+
         Ok(Settings {
+            webhook_allow_http,
+            webhook_allow_private,
+            webhook_retry_delays,
+            webhook_give_up_after,
+            webhook_timeout,
             stripe_secret_key,
             stripe_webhook_secret,
             stripe_api_base,

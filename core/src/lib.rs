@@ -32,3 +32,4 @@ pub mod settings;
 pub mod staff;
 pub mod test_send;
 pub mod trace;
+pub mod webhooks;

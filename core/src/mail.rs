@@ -32,6 +32,17 @@ pub struct Invite<'a> {
 
 /// A budget alert, mailed to a tenant's owners and billing members (one mail, every one of
 /// them a recipient).
+pub struct WebhookDisabledMail<'a> {
+    pub to: &'a [String],
+    pub tenant_name: &'a str,
+    pub url: &'a str,
+    /// e.g. "3 days".
+    pub failing_for: String,
+    pub last_error: &'a str,
+    /// The admin app's webhooks page.
+    pub link: &'a str,
+}
+
 pub struct AlertMail<'a> {
     pub to: &'a [String],
     pub tenant_name: &'a str,
@@ -78,6 +89,29 @@ impl Mailer {
             .send(message)
             .await
             .context("sending the budget alert over SMTP")?;
+        Ok(())
+    }
+
+    /// Tells a tenant's owners that one of its webhook endpoints was disabled.
+    pub async fn send_webhook_disabled(&self, d: &WebhookDisabledMail<'_>) -> anyhow::Result<()> {
+        let body = format!(
+            "Hello,\r\n\r\nEvery delivery to {}'s webhook endpoint\r\n\r\n\x20   {}\r\n\r\n\
+             failed for {}, so OpenClaw has stopped posting events to it. The last error:\r\n\r\n\
+             \x20   {}\r\n\r\nOnce it answers again, add it anew on the webhooks page:\r\n\r\n{}\r\n",
+            d.tenant_name, d.url, d.failing_for, d.last_error, d.link,
+        );
+        let mut message = Message::builder().from(self.from.clone());
+        for to in d.to {
+            message = message.to(to.parse().context("a recipient's address")?);
+        }
+        let message = message
+            .subject(format!("{}'s webhook endpoint was disabled", d.tenant_name))
+            .body(body)
+            .context("building the webhook mail")?;
+        self.transport
+            .send(message)
+            .await
+            .context("sending the webhook mail over SMTP")?;
         Ok(())
     }
 

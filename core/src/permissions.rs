@@ -22,6 +22,11 @@ pub enum Action {
     /// Invite, change roles, remove. Only owners may grant or take away `owner`.
     ManageMembers,
     ReadAuditLog,
+    /// The tenant's webhook endpoints and their deliveries.
+    ReadWebhooks,
+    /// Add, remove and rotate webhook endpoints, replay deliveries, and make the callback
+    /// secret.
+    ManageWebhooks,
     /// Platform staff: the list of tenants.
     ListTenants,
     /// Platform staff: the platform's own audit log (staff actions, sign-in failures of
@@ -64,6 +69,8 @@ pub const MATRIX: &[(Role, &[Action])] = &[
             ReadMembers,
             ManageMembers,
             ReadAuditLog,
+            ReadWebhooks,
+            ManageWebhooks,
         ],
     ),
     (
@@ -82,6 +89,8 @@ pub const MATRIX: &[(Role, &[Action])] = &[
             ReadMembers,
             ManageMembers,
             ReadAuditLog,
+            ReadWebhooks,
+            ManageWebhooks,
         ],
     ),
     (
@@ -93,6 +102,8 @@ pub const MATRIX: &[(Role, &[Action])] = &[
             ManageApiKeys,
             ReadProviders,
             ReadMembers,
+            ReadWebhooks,
+            ManageWebhooks,
         ],
     ),
     (
@@ -104,9 +115,13 @@ pub const MATRIX: &[(Role, &[Action])] = &[
             ReadInvoices,
             ReadProviders,
             ReadMembers,
+            ReadWebhooks,
         ],
     ),
-    (Viewer, &[ReadMessages, ReadProviders, ReadMembers]),
+    (
+        Viewer,
+        &[ReadMessages, ReadProviders, ReadMembers, ReadWebhooks],
+    ),
     (
         PlatformAdmin,
         &[
@@ -154,6 +169,8 @@ impl Action {
         ReadMembers,
         ManageMembers,
         ReadAuditLog,
+        ReadWebhooks,
+        ManageWebhooks,
         ListTenants,
         ReadPlatformAudit,
         ReadSpendReport,
@@ -193,6 +210,8 @@ impl Action {
             ReadInvoices => "read invoices",
             ReadMembers => "read members",
             ManageMembers => "manage members",
+            ReadWebhooks => "read webhooks",
+            ManageWebhooks => "manage webhooks",
             ReadAuditLog => "read the audit log",
             ListTenants => "list tenants",
             ReadPlatformAudit => "read the platform audit log",

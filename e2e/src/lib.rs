@@ -5,6 +5,7 @@ pub mod app;
 pub mod browser;
 pub mod forms;
 pub mod procs;
+pub mod receiver;
 pub mod services;
 pub mod sim;
 pub mod smtp;

@@ -126,6 +126,19 @@ async fn perform(
             alerts::mail(c, &setup, job.subject).await
         }
         JobKind::BillingClose => invoices::open_period(c, job.subject).await,
+        JobKind::WebhookDisabledMail => {
+            let setup = alerts::MailSetup {
+                mailer: shared.mailer.as_deref(),
+                public_url: &shared.settings.public_url,
+            };
+            openclaw_core::webhooks::mail_disabled(
+                c,
+                &setup,
+                shared.settings.webhook_give_up_after,
+                job.subject,
+            )
+            .await
+        }
         // Its steps commit on their own connection, each after its Stripe call; this job's
         // row lock keeps a second worker from running the same close at once.
         JobKind::InvoiceClose => {

@@ -6,3 +6,4 @@ pub mod jobs;
 pub mod relay;
 pub mod send;
 pub mod startup;
+pub mod webhooks;

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use openclaw_core::db::{jobs, messages};
+use openclaw_core::db::{jobs, messages, webhooks};
 use openclaw_core::queue::{self, Entry, Envelope};
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +41,12 @@ pub async fn run(
             }
         }
         let jobs = publish_jobs(&shared, &channel).await;
+        if let Err(e) = publish_webhooks(&shared, &channel).await {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "publishing webhook deliveries failed"
+            );
+        }
         if let Err(e) = jobs.and(relay_once(&shared, &channel).await) {
             tracing::warn!(error = format!("{e:#}"), "relay pass failed");
             if !channel.status().connected() {
@@ -99,6 +105,41 @@ pub async fn relay_once(shared: &Shared, channel: &lapin::Channel) -> anyhow::Re
         "relay published from the outbox"
     );
     Ok(confirmed.len())
+}
+
+/// Publishes the webhook deliveries that are due (new events, retries whose delay-queue
+/// message was lost, claims that ran out) to the webhooks queue; returns how many the broker
+/// confirmed. One not confirmed is published again when its lease ends.
+pub async fn publish_webhooks(shared: &Shared, channel: &lapin::Channel) -> anyhow::Result<usize> {
+    let due = {
+        let mut conn = shared.pool.get().await?;
+        webhooks::take_due(&mut conn, SCAN_LIMIT, crate::webhooks::lease(shared)).await?
+    };
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let queue = shared.topology.webhooks_queue();
+    let mut pending = Vec::new();
+    for chunk in due.chunks(queue::MAX_ENVELOPE) {
+        let envelope = queue::WebhookEnvelope {
+            deliveries: chunk.iter().map(|d| (d.id, d.fence)).collect(),
+        };
+        if let Ok(c) = queue::publish_webhooks(channel, &queue, &envelope, None).await {
+            pending.push((chunk.len(), c));
+        }
+    }
+    let mut confirmed = 0;
+    for (n, c) in pending {
+        if queue::confirmed(c.await) {
+            confirmed += n;
+        }
+    }
+    tracing::debug!(
+        published = confirmed,
+        due = due.len(),
+        "relay published webhook deliveries"
+    );
+    Ok(confirmed)
 }
 
 /// Publishes the jobs that are due to the jobs queue; returns how many the broker confirmed.

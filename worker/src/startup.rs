@@ -13,7 +13,7 @@ use openclaw_core::routing::RouteTables;
 use tokio_util::sync::CancellationToken;
 
 use crate::send::ProviderLimits;
-use crate::{consumer, jobs, relay};
+use crate::{consumer, jobs, relay, webhooks};
 
 /// What the consumer and the relay share.
 pub struct Shared {
@@ -32,6 +32,10 @@ pub struct Shared {
     pub mailer: Option<Arc<openclaw_core::mail::Mailer>>,
     /// Stripe (`OPENCLAW_STRIPE_SECRET_KEY`); None: closed periods' invoices stay in Postgres.
     pub stripe: Option<Arc<openclaw_core::billing::stripe::Stripe>>,
+    /// Where webhook deliveries go out (addresses checked, no redirects, the timeout).
+    pub webhooks: openclaw_core::webhooks::deliver::Client,
+    pub webhook_schedule: openclaw_core::webhooks::deliver::Schedule,
+    pub webhook_rooms: crate::webhooks::EndpointRoom,
 }
 
 impl Shared {
@@ -67,8 +71,16 @@ impl Shared {
                 None
             }
         };
+        let webhooks = openclaw_core::webhooks::deliver::Client::new(
+            openclaw_core::webhooks::UrlPolicy::from_settings(&settings),
+            settings.webhook_timeout,
+        )?;
+        let webhook_schedule = openclaw_core::webhooks::deliver::Schedule::from_settings(&settings);
         let settings = Arc::new(settings);
         Ok(Shared {
+            webhooks,
+            webhook_schedule,
+            webhook_rooms: Default::default(),
             mailer,
             stripe,
             receipts: openclaw_core::receipts::Receipts::start(pool.clone()).0,
@@ -140,7 +152,7 @@ async fn serve(shared: &Arc<Shared>, stop: &CancellationToken) -> anyhow::Result
             backoff = Duration::from_millis(500);
             // Either task ending (a lost connection) ends the session; both stop on `stop`.
             let session_stop = stop.child_token();
-            let (a, b, c) = tokio::join!(
+            let (a, b, c, d) = tokio::join!(
                 async {
                     let r = consumer::run(shared.clone(), &conn, session_stop.clone()).await;
                     session_stop.cancel();
@@ -155,10 +167,15 @@ async fn serve(shared: &Arc<Shared>, stop: &CancellationToken) -> anyhow::Result
                     let r = jobs::run(shared.clone(), &conn, session_stop.clone()).await;
                     session_stop.cancel();
                     r
+                },
+                async {
+                    let r = webhooks::run(shared.clone(), &conn, session_stop.clone()).await;
+                    session_stop.cancel();
+                    r
                 }
             );
             let _ = conn.close(200, "worker stopping".into()).await;
-            a.and(b).and(c)
+            a.and(b).and(c).and(d)
         }
         .await;
         if let Err(e) = session {

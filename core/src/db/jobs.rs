@@ -119,7 +119,7 @@ pub async fn failed(conn: &mut AsyncPgConnection, job: &Job, error: &str) -> Que
     Ok(parked)
 }
 
-fn interval(d: Duration) -> diesel::pg::data_types::PgInterval {
+pub(crate) fn interval(d: Duration) -> diesel::pg::data_types::PgInterval {
     diesel::pg::data_types::PgInterval::from_microseconds(
         i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
     )

@@ -17,6 +17,7 @@ pub mod spend;
 pub mod tenants;
 pub mod throttle;
 pub mod users;
+pub mod webhooks;
 
 use std::time::Duration;
 

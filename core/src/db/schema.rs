@@ -380,9 +380,72 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        url -> Text,
+        events -> Array<Text>,
+        secret_key_id -> Text,
+        secret_enc -> Bytea,
+        previous_key_id -> Nullable<Text>,
+        previous_enc -> Nullable<Bytea>,
+        previous_until -> Nullable<Timestamptz>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        failing_since -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_callback_secrets (tenant_id) {
+        tenant_id -> Uuid,
+        secret_key_id -> Text,
+        secret_enc -> Bytea,
+        previous_key_id -> Nullable<Text>,
+        previous_enc -> Nullable<Bytea>,
+        previous_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        kind -> Text,
+        subject_id -> Nullable<Uuid>,
+        data -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        event_id -> Uuid,
+        endpoint_id -> Nullable<Uuid>,
+        url -> Nullable<Text>,
+        state -> Text,
+        attempts -> Int4,
+        fence -> Int4,
+        due_at -> Timestamptz,
+        created_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+        last_status -> Nullable<Int4>,
+        last_latency_ms -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        log -> Jsonb,
+    }
+}
+
 diesel::joinable!(invoice_lines -> invoices (invoice_id));
 diesel::joinable!(invoices -> tenants (tenant_id));
 diesel::joinable!(tenant_fee_overrides -> tenants (tenant_id));
+diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
@@ -393,4 +456,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     exchange_rates,
     tenant_fee_overrides,
     stripe_customers,
+);
+
+diesel::allow_tables_to_appear_in_same_query!(
+    webhook_endpoints,
+    webhook_events,
+    webhook_deliveries
 );

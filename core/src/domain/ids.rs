@@ -128,6 +128,15 @@ typed_id!(
 typed_id!(
     /// A tenant's invoice for one billing period.
     InvoiceId, "inv_", "invoice");
+typed_id!(
+    /// A tenant's webhook endpoint: a URL that events are posted to.
+    WebhookId, "wh_", "webhook");
+typed_id!(
+    /// Something that happened that a tenant may be told of (a message's new status, …).
+    EventId, "evt_", "event");
+typed_id!(
+    /// One event on its way to one endpoint (or to a message's own callback URL).
+    DeliveryId, "whd_", "webhook delivery");
 
 #[cfg(test)]
 mod tests {

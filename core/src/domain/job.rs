@@ -9,6 +9,8 @@ super::text_enum! {
         BillingClose = "billing_close",
         /// Close one invoice (the subject) through Stripe, step by step.
         InvoiceClose = "invoice_close",
+        /// Tell a tenant's owners that its webhook endpoint (the subject) was disabled.
+        WebhookDisabledMail = "webhook_disabled_mail",
     }
 }
 

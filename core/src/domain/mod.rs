@@ -97,6 +97,7 @@ pub mod role;
 pub mod segments;
 pub mod status;
 pub mod text;
+pub mod webhook;
 
 pub use billing::{CloseStep, InvoiceLineKind, InvoiceStatus, Markup};
 pub use ids::*;
@@ -110,6 +111,7 @@ pub use rate::Rate;
 pub use role::{MemberStatus, Role};
 pub use segments::{Encoding, SegmentInfo};
 pub use status::Status;
+pub use webhook::{DeliveryState, EventKind};
 
 /// Years a date or time in a request may name. Outside them a value is a mistake or a probe,
 /// and part of it Postgres could not even store (its timestamps end at 4713 BC and 294276 AD).

@@ -13,6 +13,11 @@
 //!   operators (their status in Postgres is already `failed`).
 //! - `{p}.jobs`: durable quorum queue of jobs (work that runs later and may fail, kept in the
 //!   `jobs` table); a queue message is a job's id, published by the worker's relay.
+//! - `{p}.webhooks`: durable quorum queue of webhook deliveries to attempt (rows of
+//!   `webhook_deliveries`); a queue message is up to [`MAX_ENVELOPE`] (delivery, fence) pairs.
+//! - `{p}.webhooks.retry.{ms}ms`: one per step of the webhook retry schedule; a delivery that
+//!   failed waits there (each queue message with its own, jittered, expiration at most the
+//!   step) and is then dead-lettered back to `{p}.webhooks`.
 //!
 //! The default exchange routes by queue name, so no exchanges are declared. Publishing is
 //! `mandatory`, so a message no queue would take comes back instead of vanishing.
@@ -40,6 +45,8 @@ pub struct Topology {
     pub retry_delays: Vec<Duration>,
     /// How long a claim may last before its worker is taken to be gone.
     pub claim_lease: Duration,
+    /// The steps of the webhook retry schedule, one delay queue each.
+    pub webhook_delays: Vec<Duration>,
 }
 
 impl Topology {
@@ -48,15 +55,29 @@ impl Topology {
             prefix: prefix.to_owned(),
             retry_delays,
             claim_lease,
+            webhook_delays: crate::webhooks::deliver::DEFAULT_RETRY_DELAYS_MS
+                .iter()
+                .map(|ms| Duration::from_millis(*ms))
+                .collect(),
         }
     }
 
     pub fn from_settings(settings: &crate::config::Settings) -> Topology {
-        Topology::new(
+        let mut t = Topology::new(
             &settings.amqp_prefix,
             settings.retry_delays.clone(),
             settings.claim_lease,
-        )
+        );
+        t.webhook_delays = settings.webhook_retry_delays.clone();
+        t
+    }
+
+    pub fn webhooks_queue(&self) -> String {
+        format!("{}.webhooks", self.prefix)
+    }
+
+    pub fn webhook_retry_queue(&self, step: Duration) -> String {
+        format!("{}.webhooks.retry.{}ms", self.prefix, step.as_millis())
     }
 
     pub fn lease_queue(&self) -> String {
@@ -92,8 +113,13 @@ impl Topology {
             self.dead_queue(),
             self.lease_queue(),
             self.jobs_queue(),
+            self.webhooks_queue(),
         ];
         names.extend(self.retry_delays.iter().map(|d| self.retry_queue(*d)));
+        let mut steps = self.webhook_delays.clone();
+        steps.sort();
+        steps.dedup();
+        names.extend(steps.iter().map(|d| self.webhook_retry_queue(*d)));
         names
     }
 
@@ -114,7 +140,12 @@ impl Topology {
             }
             args
         };
-        for name in [self.send_queue(), self.dead_queue(), self.jobs_queue()] {
+        for name in [
+            self.send_queue(),
+            self.dead_queue(),
+            self.jobs_queue(),
+            self.webhooks_queue(),
+        ] {
             channel
                 .queue_declare(name.as_str().into(), durable, quorum(&[]))
                 .await
@@ -123,9 +154,14 @@ impl Topology {
         let delayed = self
             .retry_delays
             .iter()
-            .map(|d| (self.retry_queue(*d), *d))
-            .chain([(self.lease_queue(), self.claim_lease)]);
-        for (name, delay) in delayed {
+            .map(|d| (self.retry_queue(*d), *d, self.send_queue()))
+            .chain([(self.lease_queue(), self.claim_lease, self.send_queue())])
+            .chain(
+                self.webhook_delays
+                    .iter()
+                    .map(|d| (self.webhook_retry_queue(*d), *d, self.webhooks_queue())),
+            );
+        for (name, delay, back_to) in delayed {
             let ttl = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
             // Expired messages go back to the send queue. Dead-lettering is at-most-once (the
             // at-least-once strategy crashes this broker's 3.10 quorum queues); whatever it
@@ -135,7 +171,7 @@ impl Topology {
                 ("x-dead-letter-exchange", AMQPValue::LongString("".into())),
                 (
                     "x-dead-letter-routing-key",
-                    AMQPValue::LongString(self.send_queue().into()),
+                    AMQPValue::LongString(back_to.into()),
                 ),
             ]);
             channel
@@ -284,6 +320,48 @@ impl JobMessage {
     }
 }
 
+/// What a webhooks-queue message says: attempt these deliveries, each claimed at its fence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEnvelope {
+    #[serde(rename = "d")]
+    pub deliveries: Vec<(Uuid, i32)>,
+}
+
+impl WebhookEnvelope {
+    pub fn from_bytes(bytes: &[u8]) -> Option<WebhookEnvelope> {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
+/// Publishes deliveries to attempt to `queue` (the webhooks queue, or a retry step's queue
+/// with the message's own `expiration`, at most the step's).
+pub async fn publish_webhooks(
+    channel: &Channel,
+    queue: &str,
+    envelope: &WebhookEnvelope,
+    expiration: Option<Duration>,
+) -> lapin::Result<PublisherConfirm> {
+    let body = serde_json::to_vec(envelope).expect("an envelope always serializes");
+    let mut props = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into());
+    if let Some(e) = expiration {
+        props = props.with_expiration(e.as_millis().max(1).to_string().into());
+    }
+    channel
+        .basic_publish(
+            ShortString::from(""),
+            ShortString::from(queue),
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            &body,
+            props,
+        )
+        .await
+}
+
 /// Publishes a job's id to the jobs queue, like [`publish`].
 pub async fn publish_job(
     channel: &Channel,
@@ -338,7 +416,8 @@ mod tests {
         assert_eq!(t.retry_queue(Duration::from_millis(300)), "t.retry.300ms");
         assert_eq!(t.lease_queue(), "t.lease.30s");
         assert_eq!(t.jobs_queue(), "t.jobs");
-        assert_eq!(t.all_queues().len(), 6);
+        assert_eq!(t.all_queues().len(), 7 + t.webhook_delays.len());
+        assert_eq!(t.webhooks_queue(), "t.webhooks");
     }
 
     #[test]

@@ -122,6 +122,20 @@ fn expectation(method: &str, path: &str) -> Option<(Who, Option<Value>)> {
         ("post", "/v1/api-keys") => (t(ManageApiKeys), Some(json!({"name": "matrix"}))),
         ("delete", "/v1/api-keys/{id}") => (t(ManageApiKeys), None),
         ("post", "/v1/api-keys/{id}/rotate") => (t(ManageApiKeys), Some(json!({}))),
+        ("get", "/v1/webhooks" | "/v1/webhooks/{id}" | "/v1/webhooks/{id}/deliveries") => {
+            (t(ReadWebhooks), None)
+        }
+        ("post", "/v1/webhooks") => (
+            t(ManageWebhooks),
+            Some(json!({"url": "https://hooks.example.com/{uniq}", "events": ["message.status"]})),
+        ),
+        ("delete", "/v1/webhooks/{id}")
+        | (
+            "post",
+            "/v1/webhooks/{id}/rotate-secret"
+            | "/v1/webhooks/callback-secret"
+            | "/v1/webhooks/{id}/deliveries/{delivery_id}/replay",
+        ) => (t(ManageWebhooks), None),
         ("get", "/v1/providers" | "/v1/providers/{id}" | "/v1/providers/{id}/prices") => {
             (t(ReadProviders), None)
         }
@@ -233,6 +247,17 @@ async fn every_route_answers_each_role_and_foreign_tenant_as_the_matrix_says() {
         .await
         .unwrap();
     let message = sent["id"].as_str().unwrap().to_owned();
+    let hook: Value = app
+        .post(
+            "/v1/webhooks",
+            &owner.access_token,
+            &json!({"url": "https://hooks.example.com/kept", "events": ["message.status"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let webhook = hook["id"].as_str().unwrap().to_owned();
 
     let mut principals: Vec<(String, Role, String)> = Vec::new();
     let mut member_id = String::new();
@@ -263,6 +288,7 @@ async fn every_route_answers_each_role_and_foreign_tenant_as_the_matrix_says() {
             platform["id"].as_str().unwrap().to_owned(),
         ),
         ("/v1/api-keys/", key_id.clone()),
+        ("/v1/webhooks/", webhook.clone()),
         ("/v1/messages/", message.clone()),
         ("/v1/members/", member_id.clone()),
         ("/v1/admin/tenants/", owner.tenant_id.clone()),
@@ -369,7 +395,7 @@ async fn every_route_answers_each_role_and_foreign_tenant_as_the_matrix_says() {
             } else if safe {
                 let res = call(&app, method, path, &foreign.access_token, &body).await;
                 checked += 1;
-                for id in [&provider, &key_id, &message, &member_id] {
+                for id in [&provider, &key_id, &message, &member_id, &webhook] {
                     if res.body.contains(id.as_str()) {
                         failures.push(format!("{method} {path} showed tenant A's {id} to B"));
                     }

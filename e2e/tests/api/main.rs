@@ -29,3 +29,4 @@ mod settings;
 mod spend;
 mod spend_report;
 mod storage;
+mod webhooks;

@@ -17,6 +17,7 @@ pub mod providers;
 pub mod schemas;
 pub mod settings;
 pub mod spend;
+pub mod webhooks;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -48,6 +49,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     billing::config(cfg);
     exchange_rates::config(cfg);
     hooks::config(cfg);
+    webhooks::config(cfg);
 }
 
 /// A JSON body parsed into `T`, with errors in our shape: `invalid_json` for syntax and for an
