@@ -91,6 +91,11 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (due_at) WHERE state =
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id DESC);
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id);
 
+-- Owners are mailed when their endpoint is disabled.
+ALTER TABLE jobs DROP CONSTRAINT jobs_kind_check;
+ALTER TABLE jobs ADD CONSTRAINT jobs_kind_check
+    CHECK (kind IN ('budget_alert_mail', 'billing_close', 'invoice_close', 'webhook_disabled_mail'));
+
 GRANT SELECT, INSERT, UPDATE, DELETE ON
     webhook_endpoints, webhook_callback_secrets, webhook_events, webhook_deliveries
     TO openclaw_tenant;

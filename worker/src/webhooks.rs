@@ -284,17 +284,6 @@ async fn attempt_envelope(
     for id in &disabled {
         tracing::warn!(webhook = %WebhookId::from(*id), "a webhook endpoint failed every delivery for too long and is disabled");
     }
-    if !disabled.is_empty() {
-        let mut conn = shared.pool.get().await?;
-        for id in disabled {
-            openclaw_core::db::jobs::enqueue(
-                &mut conn,
-                openclaw_core::domain::JobKind::WebhookDisabledMail,
-                id,
-            )
-            .await?;
-        }
-    }
     publish_retries(shared, publish, retries, &outcomes).await;
     Ok(())
 }

@@ -410,8 +410,9 @@ pub struct Outcome {
 
 /// Records outcomes in one statement (each only if its claim still holds), then keeps the
 /// endpoints' `failing_since` (cleared by a success, set by the first failure after one) and
-/// disables those failing for longer than `disable_after`, which it returns. One transaction;
-/// endpoint rows are locked in id order, so concurrent calls cannot deadlock on them.
+/// disables those failing for longer than `disable_after`, which it returns, queueing the job
+/// that mails their owners. One transaction; endpoint rows are locked in id order, so
+/// concurrent calls cannot deadlock on them.
 pub async fn record(
     conn: &mut AsyncPgConnection,
     outcomes: &[Outcome],
@@ -509,6 +510,9 @@ pub async fn record(
         .bind::<Text, _>(crate::webhooks::describe(disable_after))
         .load(c)
         .await?;
+        for d in &disabled {
+            super::jobs::enqueue(c, crate::domain::JobKind::WebhookDisabledMail, d.id).await?;
+        }
         Ok(disabled.into_iter().map(|d| d.id).collect())
     })
     .await

@@ -367,7 +367,7 @@ pub async fn mail_disabled(
     give_up_after: Duration,
     id: Uuid,
 ) -> anyhow::Result<()> {
-    use crate::db::schema::{users, webhook_deliveries, webhook_endpoints};
+    use crate::db::schema::{users, webhook_endpoints};
     use crate::domain::{MemberStatus, Role};
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
@@ -395,15 +395,22 @@ pub async fn mail_disabled(
     if to.is_empty() {
         return Ok(());
     }
-    let last_error: Option<String> = webhook_deliveries::table
-        .filter(webhook_deliveries::endpoint_id.eq(id))
-        .filter(webhook_deliveries::last_error.is_not_null())
-        .order(webhook_deliveries::id.desc())
-        .select(webhook_deliveries::last_error)
-        .first::<Option<String>>(conn)
-        .await
-        .optional()?
-        .flatten();
+    // The last attempt's error (a delivery failed for the endpoint being disabled made none).
+    #[derive(QueryableByName)]
+    struct LastError {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        error: Option<String>,
+    }
+    let last_error: Option<String> = diesel::sql_query(
+        "SELECT log -> -1 ->> 'error' AS error FROM webhook_deliveries
+         WHERE endpoint_id = $1 AND jsonb_array_length(log) > 0
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .get_result::<LastError>(conn)
+    .await
+    .optional()?
+    .and_then(|e| e.error);
     let tenant = crate::db::tenants::find(conn, tenant_id).await?;
     let link = format!("{}/webhooks", setup.public_url.trim_end_matches('/'));
     mailer

@@ -412,3 +412,97 @@ async fn a_rotated_secret_signs_alongside_the_old_one() {
     }
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn an_endpoint_failing_past_the_window_is_given_up_disabled_and_its_owners_mailed() {
+    let smtp = openclaw_e2e::smtp::SmtpSink::start().await;
+    let app = local_app(vec![
+        ("OPENCLAW_WEBHOOK_RETRY_DELAYS_MS", "300".into()),
+        ("OPENCLAW_WEBHOOK_GIVE_UP_SECS", "2".into()),
+        ("OPENCLAW_SMTP_URL", smtp.url()),
+    ])
+    .await;
+    let rx = Receiver::spawn().await;
+    rx.set_mode(Mode::Fail {
+        status: 500,
+        n: usize::MAX,
+    });
+    let owner = app.api.signup().await;
+    let (_, hook) = create(
+        &app.api,
+        &owner.access_token,
+        &rx.url("/down"),
+        &["message.status"],
+    )
+    .await;
+    let hook_id = hook["id"].as_str().unwrap();
+    let key = sandbox_key(&app.api, &owner).await;
+    app.api.send_delivered(&key).await;
+    // Retried every 300 ms until the 2 s window closes, then failed for good.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let listed = loop {
+        let listed = deliveries(&app.api, &owner, hook_id).await;
+        if listed.len() == 2 && listed.iter().all(|d| d["status"] == "failed") {
+            break listed;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{listed:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for d in &listed {
+        let n = d["attempts"].as_i64().unwrap();
+        assert!(
+            (3..=9).contains(&n),
+            "{n} attempts in a 2 s window of 300 ms steps: {d}"
+        );
+        assert!(d["next_attempt_at"].is_null(), "{d}");
+    }
+    // A failure once it has failed for the whole window (since its first failure) disables
+    // it; more messages bring more failures until then.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let shown = loop {
+        let (_, shown) = json_of(
+            app.api
+                .get(&format!("/v1/webhooks/{hook_id}"), &owner.access_token)
+                .await,
+        )
+        .await;
+        if shown["enabled"] == false {
+            break shown;
+        }
+        assert!(shown["failing_since"].is_string(), "{shown}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never disabled: {shown}"
+        );
+        app.api.send_delivered(&key).await;
+    };
+    assert!(
+        shown["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("2 seconds"),
+        "{shown}"
+    );
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails[0].to, vec![owner.email.clone()]);
+    assert!(
+        mails[0].data.contains(&rx.url("/down")),
+        "{}",
+        mails[0].data
+    );
+    assert!(
+        mails[0].data.contains("500"),
+        "the last error is in the mail: {}",
+        mails[0].data
+    );
+    // A disabled endpoint gets no new events.
+    let before = rx.received().len();
+    app.api.send_delivered(&key).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = rx.received().len();
+    assert!(
+        after - before <= 2,
+        "events kept coming: {before} → {after}"
+    );
+    app.cleanup().await;
+}
