@@ -34,6 +34,7 @@ use pages::settings::Settings;
 use pages::sign_in::SignIn;
 use pages::sign_up::SignUp;
 use pages::spend::Spend;
+use pages::webhooks::{WebhookDetail, Webhooks};
 
 const STYLESHEET: &str = include_str!("../assets/app.css");
 const SCRIPT: &str = include_str!("../assets/app.js");
@@ -72,6 +73,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/sign-up") view=SignUp ssr=SsrMode::Async />
                 <Route path=path!("/api-keys") view=ApiKeys ssr=SsrMode::Async />
                 <Route path=path!("/members") view=MembersPage ssr=SsrMode::Async />
+                <Route path=path!("/webhooks") view=Webhooks ssr=SsrMode::Async />
+                <Route path=path!("/webhooks/:id") view=WebhookDetail ssr=SsrMode::Async />
                 <Route path=path!("/accept-invite") view=AcceptInvite ssr=SsrMode::Async />
                 <Route path=path!("/audit-log") view=AuditLog ssr=SsrMode::Async />
                 <Route path=path!("/admin/tenants") view=AdminTenants ssr=SsrMode::Async />

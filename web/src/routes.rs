@@ -92,6 +92,14 @@ pub const PAGES: &[Page] = &[
         who: pages::api_keys::WHO,
     },
     Page {
+        path: "/webhooks",
+        who: pages::webhooks::WHO,
+    },
+    Page {
+        path: "/webhooks/{id}",
+        who: pages::webhooks::WHO,
+    },
+    Page {
         path: "/members",
         who: pages::members::WHO,
     },
@@ -203,6 +211,29 @@ pub const FORMS: &[Form] = &[
         "/api-keys/{id}/rotate",
         Who::Tenant(Action::ManageApiKeys),
         || web::post().to(forms::keys::rotate),
+    ),
+    form("/webhooks", Who::Tenant(Action::ManageWebhooks), || {
+        web::post().to(forms::webhooks::create)
+    }),
+    form(
+        "/webhooks/callback-secret",
+        Who::Tenant(Action::ManageWebhooks),
+        || web::post().to(forms::webhooks::callback_secret),
+    ),
+    form(
+        "/webhooks/{id}/delete",
+        Who::Tenant(Action::ManageWebhooks),
+        || web::post().to(forms::webhooks::delete),
+    ),
+    form(
+        "/webhooks/{id}/rotate",
+        Who::Tenant(Action::ManageWebhooks),
+        || web::post().to(forms::webhooks::rotate),
+    ),
+    form(
+        "/webhooks/{id}/deliveries/{delivery_id}/replay",
+        Who::Tenant(Action::ManageWebhooks),
+        || web::post().to(forms::webhooks::replay),
     ),
     form("/providers", Who::Tenant(Action::ManageProviders), || {
         web::post().to(forms::providers::create)

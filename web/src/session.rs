@@ -155,6 +155,15 @@ impl Flash {
             .unwrap_or_default()
     }
 
+    /// Every value kept under `name` (a group of checkboxes).
+    pub fn values(&self, name: &str) -> Vec<String> {
+        self.values
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
     pub fn error_for(&self, field: &str) -> Option<String> {
         (self.field.as_deref() == Some(field)).then(|| self.message.clone())
     }

@@ -46,6 +46,11 @@ fn expected_who(path: &str) -> Option<Who> {
         "/providers" | "/providers/{id}" | "/providers/{id}/prices" | "/providers/{id}/delete" => {
             Who::Tenant(ManageProviders)
         }
+        "/webhooks"
+        | "/webhooks/callback-secret"
+        | "/webhooks/{id}/delete"
+        | "/webhooks/{id}/rotate"
+        | "/webhooks/{id}/deliveries/{delivery_id}/replay" => Who::Tenant(ManageWebhooks),
         "/settings" => Who::Tenant(ManageSettings),
         "/spend/budget" | "/spend/budget/remove" => Who::Tenant(ManageBudget),
         "/members" | "/members/{id}/role" | "/members/{id}/remove" => Who::Tenant(ManageMembers),
@@ -71,6 +76,7 @@ fn expected_page_who(path: &str) -> Option<Who> {
         "/providers/new" | "/messages/new" => Who::AnyUser,
         "/" | "/dashboard" | "/settings" | "/messages" | "/messages/{id}" => Who::Member,
         "/api-keys" => Who::Tenant(ReadApiKeys),
+        "/webhooks" | "/webhooks/{id}" => Who::Tenant(ReadWebhooks),
         "/members" => Who::Tenant(ReadMembers),
         "/audit-log" => Who::Tenant(ReadAuditLog),
         "/spend" => Who::Tenant(ReadSpend),
@@ -105,6 +111,21 @@ fn body(path: &str, valid: bool) -> Option<Vec<(&'static str, &'static str)>> {
         ("/api-keys", false) => vec![("name", "walk"), ("mode", "bogus")],
         ("/api-keys", true) => vec![("name", "walk"), ("mode", "test")],
         ("/api-keys/{id}/revoke" | "/api-keys/{id}/rotate", _) => vec![],
+        ("/webhooks", false) => vec![
+            ("url", "http://hooks.example.com/walk"),
+            ("events", "message.status"),
+        ],
+        ("/webhooks", true) => vec![
+            ("url", "https://hooks.example.com/walk"),
+            ("events", "message.status"),
+        ],
+        (
+            "/webhooks/callback-secret"
+            | "/webhooks/{id}/delete"
+            | "/webhooks/{id}/rotate"
+            | "/webhooks/{id}/deliveries/{delivery_id}/replay",
+            _,
+        ) => vec![],
         ("/providers", false) => vec![("kind", "nope"), ("name", "walk")],
         ("/providers", true) => vec![("kind", "sandbox"), ("name", "walk")],
         ("/providers/{id}", _) => vec![
@@ -314,6 +335,17 @@ async fn every_page_and_form_answers_each_role_and_foreign_tenant_as_the_matrix_
         .await
         .unwrap();
     let message = sent["id"].as_str().unwrap().to_owned();
+    let hook: Value = app
+        .post(
+            "/v1/webhooks",
+            &owner.access_token,
+            &json!({"url": "https://hooks.example.com/kept", "events": ["message.status"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let webhook = hook["id"].as_str().unwrap().to_owned();
 
     // Every tenant role and every staff role, each with its own browser session.
     let mut principals: Vec<(String, Option<Role>, AdminSession)> = vec![(
@@ -349,6 +381,7 @@ async fn every_page_and_form_answers_each_role_and_foreign_tenant_as_the_matrix_
         ("/providers/", provider.clone()),
         ("/admin/providers/", platform_provider.clone()),
         ("/api-keys/", key_id.clone()),
+        ("/webhooks/", webhook.clone()),
         ("/messages/", message.clone()),
         ("/members/", member_id.clone()),
     ]));

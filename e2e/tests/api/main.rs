@@ -29,4 +29,5 @@ mod settings;
 mod spend;
 mod spend_report;
 mod storage;
+mod webhook_doors;
 mod webhooks;

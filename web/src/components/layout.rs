@@ -22,6 +22,7 @@ pub fn Layout(#[prop(optional)] signed_in: bool, children: Children) -> impl Int
             (may(Action::ReadSpend), "/spend", "Spend"),
             (may(Action::ReadProviders), "/providers", "Providers"),
             (may(Action::ReadApiKeys), "/api-keys", "API keys"),
+            (may(Action::ReadWebhooks), "/webhooks", "Webhooks"),
             (may(Action::ReadMembers), "/members", "Members"),
             (may(Action::ReadAuditLog), "/audit-log", "Audit log"),
             (!staff && role.is_some(), "/settings", "Settings"),

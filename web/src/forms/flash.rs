@@ -13,6 +13,7 @@ use openclaw_core::members::MemberError;
 use openclaw_core::providers::service::ProviderError;
 use openclaw_core::settings::SettingsError;
 use openclaw_core::test_send::TestSendError;
+use openclaw_core::webhooks::WebhookError;
 
 use super::see_other;
 use crate::session::{AppContext, Flash};
@@ -74,6 +75,20 @@ impl Flashable for KeyError {
         match self {
             KeyError::Invalid { field, message } => mistake(Some(field), message, true),
             KeyError::Internal(cause) => Fault::Internal {
+                cause,
+                sentence: INTERNAL,
+                keep: false,
+            },
+            other => mistake(None, other.to_string(), false),
+        }
+    }
+}
+
+impl Flashable for WebhookError {
+    fn fault(self) -> Fault {
+        match self {
+            WebhookError::Invalid { field, message } => mistake(Some(field), message, true),
+            WebhookError::Internal(cause) => Fault::Internal {
                 cause,
                 sentence: INTERNAL,
                 keep: false,

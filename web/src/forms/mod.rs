@@ -15,6 +15,7 @@ pub mod members;
 pub mod messages;
 pub mod providers;
 pub mod settings;
+pub mod webhooks;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};

@@ -18,6 +18,7 @@ pub mod settings;
 pub mod sign_in;
 pub mod sign_up;
 pub mod spend;
+pub mod webhooks;
 
 use actix_web::HttpMessage;
 use actix_web::http::StatusCode;
