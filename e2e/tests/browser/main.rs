@@ -5,6 +5,7 @@
 mod billing;
 mod platform_providers;
 mod team;
+mod webhooks;
 
 use fantoccini::Locator;
 use openclaw_e2e::app::TestApp;
