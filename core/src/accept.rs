@@ -46,6 +46,8 @@ pub struct Origin {
     pub test_mode: bool,
     /// The tenant's budget is a hard cap: a live message holds its worst-case cost.
     pub hard_cap: bool,
+    /// What a `callback_url` may be: the operator's rules for webhook URLs.
+    pub callback_urls: crate::webhooks::UrlPolicy,
 }
 
 /// Bad input (400), nowhere to send it (422), or an unpaid invoice past due (402).
@@ -167,14 +169,10 @@ pub fn prepare(
             ));
         }
     };
+    // The rules of webhook endpoints' URLs (the events are posted the same way).
     if let Some(url) = &req.callback_url {
-        let ok = (url.starts_with("https://") || url.starts_with("http://")) && url.len() <= 2048;
-        if !ok {
-            return Err(SendError::invalid(
-                "callback_url",
-                "`callback_url` must be an http:// or https:// URL.",
-            ));
-        }
+        crate::webhooks::check_url(url, sender_of.callback_urls)
+            .map_err(|e| SendError::invalid("callback_url", format!("`callback_url`: {e}")))?;
     }
     if req
         .client_ref

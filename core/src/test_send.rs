@@ -108,6 +108,8 @@ pub async fn send(
         api_key_id: None,
         test_mode,
         hard_cap,
+        // A test message has no callback URL.
+        callback_urls: Default::default(),
     };
     let live: Vec<_> = table
         .providers

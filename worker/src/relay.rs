@@ -111,12 +111,32 @@ pub async fn relay_once(shared: &Shared, channel: &lapin::Channel) -> anyhow::Re
 /// message was lost, claims that ran out) to the webhooks queue; returns how many the broker
 /// confirmed. One not confirmed is published again when its lease ends.
 pub async fn publish_webhooks(shared: &Shared, channel: &lapin::Channel) -> anyhow::Result<usize> {
+    // A full scan means more are due: every status change of a busy second may be an event.
+    let mut published = 0;
+    for _ in 0..WEBHOOK_SCANS {
+        let (due, confirmed) = publish_webhooks_once(shared, channel).await?;
+        published += confirmed;
+        if due < SCAN_LIMIT as usize {
+            break;
+        }
+    }
+    Ok(published)
+}
+
+/// Most scans of due webhook deliveries per relay pass.
+const WEBHOOK_SCANS: usize = 10;
+
+/// One scan: how many were due, and how many of those the broker confirmed.
+async fn publish_webhooks_once(
+    shared: &Shared,
+    channel: &lapin::Channel,
+) -> anyhow::Result<(usize, usize)> {
     let due = {
         let mut conn = shared.pool.get().await?;
         webhooks::take_due(&mut conn, SCAN_LIMIT, crate::webhooks::lease(shared)).await?
     };
     if due.is_empty() {
-        return Ok(0);
+        return Ok((0, 0));
     }
     let queue = shared.topology.webhooks_queue();
     let mut pending = Vec::new();
@@ -139,7 +159,7 @@ pub async fn publish_webhooks(shared: &Shared, channel: &lapin::Channel) -> anyh
         due = due.len(),
         "relay published webhook deliveries"
     );
-    Ok(confirmed)
+    Ok((due.len(), confirmed))
 }
 
 /// Publishes the jobs that are due to the jobs queue; returns how many the broker confirmed.

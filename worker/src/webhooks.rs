@@ -38,9 +38,10 @@ const PREFETCH: u16 = 16;
 const IN_FLIGHT: usize = 1_024;
 /// Requests under way at once to one endpoint.
 pub const PER_ENDPOINT: usize = 64;
-/// How long a claim lasts: longer than any attempt (the timeout) and its recording.
+/// How long a claim lasts: longer than an envelope's attempts (which run at once, each within
+/// the timeout) and their recording.
 pub fn lease(shared: &Shared) -> Duration {
-    shared.settings.webhook_timeout + Duration::from_secs(50)
+    shared.settings.webhook_timeout * 2 + Duration::from_secs(5)
 }
 /// How long a delivery that found its endpoint busy waits.
 const PUT_OFF: Duration = Duration::from_secs(2);

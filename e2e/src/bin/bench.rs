@@ -1,6 +1,6 @@
 //! The send-path benchmark: API → Postgres → RabbitMQ → worker → provider simulator.
 //!
-//!   cargo run --release -p openclaw-e2e --bin bench -- [--messages 20000] [--concurrency 64] [--receipts 0] [--hard-cap 1]
+//!   cargo run --release -p openclaw-e2e --bin bench -- [--messages 20000] [--concurrency 64] [--receipts 0] [--hard-cap 1] [--webhooks 1] [--webhook-delay-ms 2000]
 //!
 //! Starts a fresh database, `provider-sim`, `openclaw-server` and `openclaw-worker` (release
 //! builds of this checkout) on this machine's Postgres and RabbitMQ, then measures:
@@ -12,6 +12,10 @@
 //! 5. receipts: the simulator posts Twilio's signed status callbacks (`sent`, then
 //!    `delivered`) for every message, as a real gateway does, so the server takes two
 //!    callbacks per message throughout; how long until every message is `delivered`.
+//! 6. webhooks (`--webhooks 1`): the tenant has an endpoint listening for `message.status`, a
+//!    receiver in this process that checks every signature and answers after
+//!    `--webhook-delay-ms` (0 by default; 2000 to see that a slow receiver does not slow
+//!    sending); how many events were delivered, and how fast.
 //!
 //! It also prints the worker's and the server's peak memory (VmHWM).
 
@@ -36,6 +40,11 @@ struct Args {
     /// so every message holds its cost and every group commit takes the budget lock, or none
     /// (0, the default).
     hard_cap: bool,
+    /// Whether the tenant has a webhook endpoint listening for `message.status` (1) or not
+    /// (0, the default).
+    webhooks: bool,
+    /// How long the webhook receiver takes to answer.
+    webhook_delay_ms: u64,
 }
 
 fn args() -> Args {
@@ -47,6 +56,8 @@ fn args() -> Args {
         batch_messages: 100_000,
         receipts: true,
         hard_cap: false,
+        webhooks: false,
+        webhook_delay_ms: 0,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -60,6 +71,8 @@ fn args() -> Args {
             ("--batch-messages", Some(v)) => a.batch_messages = v as usize,
             ("--receipts", Some(v)) => a.receipts = v != 0,
             ("--hard-cap", Some(v)) => a.hard_cap = v != 0,
+            ("--webhooks", Some(v)) => a.webhooks = v != 0,
+            ("--webhook-delay-ms", Some(v)) => a.webhook_delay_ms = v,
             (flag, _) => {
                 eprintln!("unknown or incomplete argument {flag}");
                 std::process::exit(2);
@@ -163,7 +176,12 @@ async fn main() {
     let args = args();
     println!("starting provider-sim, openclaw-server and openclaw-worker (release builds)…");
     let sim = Simulator::start();
-    let relay = Relay::start(&[("RUST_LOG", "warn")]).await;
+    let relay = Relay::start(&[
+        ("RUST_LOG", "warn"),
+        ("OPENCLAW_ALLOW_HTTP_WEBHOOKS", "1"),
+        ("OPENCLAW_ALLOW_PRIVATE_WEBHOOKS", "1"),
+    ])
+    .await;
     let owner = relay.signup().await;
     let provider = relay
         .provider(
@@ -199,6 +217,31 @@ async fn main() {
         assert_eq!(res.status(), 200);
         println!("the tenant's budget is a hard cap: every message holds its cost");
     }
+    let receiver = if args.webhooks {
+        let rx = openclaw_e2e::receiver::Receiver::spawn().await;
+        if args.webhook_delay_ms > 0 {
+            rx.set_mode(openclaw_e2e::receiver::Mode::Slow(Duration::from_millis(
+                args.webhook_delay_ms,
+            )));
+        }
+        let res = relay
+            .post(
+                "/v1/webhooks",
+                &owner.access_token,
+                &json!({"url": rx.url("/events"), "events": ["message.status"]}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let hook: Value = res.json().await.unwrap();
+        rx.set_secrets(&[hook["secret"].as_str().unwrap()]);
+        println!(
+            "webhooks on: every status change is posted to a receiver answering after {} ms",
+            args.webhook_delay_ms
+        );
+        Some(rx)
+    } else {
+        None
+    };
     // Receipts flow as in production: two signed callbacks per message.
     let res = reqwest::Client::new()
         .put(format!(
@@ -390,6 +433,48 @@ async fn main() {
         first_accept.elapsed(),
         None,
     );
+    // 6. Webhooks: every event delivered (or, with a slow receiver, how far they got).
+    if let Some(rx) = &receiver {
+        let mut stalled = Instant::now();
+        let mut last = 0;
+        let events = loop {
+            let open = query_i64(
+                &relay.db.url,
+                "SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'",
+            )
+            .await;
+            let done = query_i64(
+                &relay.db.url,
+                "SELECT count(*) FROM webhook_deliveries WHERE state = 'succeeded'",
+            )
+            .await as usize;
+            if open == 0 {
+                break done;
+            }
+            if done != last {
+                last = done;
+                stalled = Instant::now();
+            } else if stalled.elapsed() > Duration::from_secs(30)
+                || first_accept.elapsed() > Duration::from_secs(600)
+            {
+                println!("webhooks: {open} deliveries still pending, {done} succeeded");
+                break done;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        report(
+            "webhook events delivered",
+            events,
+            first_accept.elapsed(),
+            None,
+        );
+        let got = rx.received();
+        let bad = got.iter().filter(|r| !r.verified()).count();
+        println!(
+            "  the receiver took {} posts, {bad} not signed with the endpoint's secret",
+            got.len()
+        );
+    }
     let worker = relay.worker.as_ref().map(Process::pid).unwrap_or_default();
     println!(
         "worker peak memory (VmHWM)         {:>8} KiB",

@@ -175,6 +175,7 @@ async fn the_group_commit_fails_a_refused_row_alone() {
                 api_key_id: None,
                 test_mode: false,
                 hard_cap: false,
+                callback_urls: Default::default(),
             },
             &routes,
             &Default::default(),

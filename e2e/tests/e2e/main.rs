@@ -14,3 +14,4 @@ mod platform;
 mod restart;
 mod support;
 mod trace;
+mod webhooks;

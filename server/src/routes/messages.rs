@@ -239,6 +239,7 @@ async fn prepare(
         api_key_id: caller.api_key_id(),
         test_mode: caller.test_mode(),
         hard_cap: table.hard_cap,
+        callback_urls: openclaw_core::webhooks::UrlPolicy::from_settings(&state.settings),
     };
     Ok(accept::prepare(
         req,
