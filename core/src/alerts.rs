@@ -14,10 +14,43 @@ use uuid::Uuid;
 
 use crate::db::schema::users;
 use crate::db::{PgPool, alerts, tenants};
-use crate::domain::{MemberStatus, Money, Period, Role};
+use crate::domain::{EventKind, MemberStatus, Money, Period, Role};
 use crate::mail::{AlertMail, Mailer};
 
-/// Raises every alert due this month; returns how many were raised.
+/// A budget alert: the month's spend reached a threshold of the limit. As `GET /v1/alerts`
+/// lists it and a `budget.alert` event carries it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct AlertView {
+    pub id: crate::domain::AlertId,
+    /// The percentage of the monthly limit reached.
+    #[schema(example = 80)]
+    pub threshold: i32,
+    /// The month, `YYYY-MM`.
+    #[schema(example = "2026-12")]
+    pub period: String,
+    /// The limit when the alert was raised.
+    pub monthly_limit: Money,
+    /// Spent in the month when the alert was raised.
+    pub spent: Money,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+impl From<alerts::Alert> for AlertView {
+    fn from(a: alerts::Alert) -> Self {
+        AlertView {
+            id: crate::domain::AlertId::from(a.id),
+            threshold: a.threshold,
+            period: Period::of(a.period).to_string(),
+            monthly_limit: Money::new(a.monthly_limit_micros, a.currency.clone()),
+            spent: Money::new(a.spent_micros, a.currency),
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// Raises every alert due this month, each with its mail job and its `budget.alert` event for
+/// the tenant's webhook endpoints listening, in one transaction per tenant; returns how many
+/// were raised.
 pub async fn sweep(pool: &PgPool) -> anyhow::Result<usize> {
     let period = Period::of(Utc::now().date_naive());
     let mut conn = pool.get().await?;
@@ -26,7 +59,16 @@ pub async fn sweep(pool: &PgPool) -> anyhow::Result<usize> {
     for of_tenant in due.chunk_by(|a, b| a.tenant_id == b.tenant_id) {
         let tenant = of_tenant[0].tenant_id;
         let result = conn
-            .transaction(async |c| alerts::raise(c, period, of_tenant).await)
+            .transaction(async |c| {
+                let new = alerts::raise(c, period, of_tenant).await?;
+                for a in &new {
+                    let data = serde_json::to_value(AlertView::from(a.clone()))
+                        .expect("an alert always serializes");
+                    crate::db::webhooks::emit(c, tenant, EventKind::BudgetAlert, Some(a.id), &data)
+                        .await?;
+                }
+                diesel::QueryResult::Ok(new)
+            })
             .await;
         match result {
             Ok(new) => {

@@ -258,6 +258,36 @@ pub async fn replay(
     .optional()
 }
 
+/// Records an event of `kind` for the tenant, with a delivery to each of its enabled endpoints
+/// listening for it, in the caller's transaction (nothing when none listens). `data` is the
+/// event's public `data`. (`message.status` events are written by the trigger on `messages`.)
+pub async fn emit(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    kind: EventKind,
+    subject: Option<Uuid>,
+    data: &serde_json::Value,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "WITH listening AS (
+             SELECT e.id FROM webhook_endpoints e
+             WHERE e.tenant_id = $2 AND e.enabled AND $3 = ANY (e.events)),
+         ev AS (
+             INSERT INTO webhook_events (id, tenant_id, kind, subject_id, data)
+             SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM listening)
+             RETURNING id)
+         INSERT INTO webhook_deliveries (id, tenant_id, event_id, endpoint_id)
+         SELECT uuid_v7(), $2, ev.id, l.id FROM ev, listening l",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+    .bind::<diesel::sql_types::Uuid, _>(tenant)
+    .bind::<Text, _>(kind)
+    .bind::<Nullable<diesel::sql_types::Uuid>, _>(subject)
+    .bind::<diesel::sql_types::Jsonb, _>(data)
+    .execute(conn)
+    .await
+}
+
 /// The kind of event `id`.
 pub async fn event_kind(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<EventKind> {
     use super::schema::webhook_events;

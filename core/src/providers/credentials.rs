@@ -15,6 +15,9 @@ pub enum Credentials {
     Vonage {
         api_key: String,
         api_secret: SecretString,
+        /// Set when the account signs its webhooks: every receipt must then carry a valid
+        /// `sig`.
+        signature: Option<vonage::Signing>,
     },
     Sandbox,
 }
@@ -87,7 +90,12 @@ impl Credentials {
         };
         let allowed: &[&str] = match kind {
             ProviderKind::Twilio => &["account_sid", "auth_token"],
-            ProviderKind::Vonage => &["api_key", "api_secret"],
+            ProviderKind::Vonage => &[
+                "api_key",
+                "api_secret",
+                "signature_secret",
+                "signature_method",
+            ],
             ProviderKind::Sandbox => &[],
         };
         if let Some(unknown) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -155,9 +163,45 @@ impl Credentials {
                         "The API secret should be up to 128 printable characters.",
                     ));
                 }
+                let signature = match (obj.get("signature_secret"), obj.get("signature_method")) {
+                    (None, None) => None,
+                    (None, Some(_)) => {
+                        return Err(cred_error(
+                            "signature_secret",
+                            "`signature_secret` is required with `signature_method`.",
+                        ));
+                    }
+                    (Some(_), method) => {
+                        let secret = text("signature_secret")?;
+                        if secret.len() > 128 || !secret.bytes().all(|b| b.is_ascii_graphic()) {
+                            return Err(cred_error(
+                                "signature_secret",
+                                "The signature secret should be up to 128 printable characters.",
+                            ));
+                        }
+                        let method = match method {
+                            None => vonage::SignatureMethod::Md5Hash,
+                            Some(_) => {
+                                let name = text("signature_method")?;
+                                vonage::SignatureMethod::parse(&name).ok_or_else(|| {
+                                    cred_error(
+                                        "signature_method",
+                                        "`signature_method` is one of md5hash, md5, sha1, sha256 \
+                                         and sha512, as set in the Vonage dashboard.",
+                                    )
+                                })?
+                            }
+                        };
+                        Some(vonage::Signing {
+                            method,
+                            secret: SecretString::from(secret),
+                        })
+                    }
+                };
                 Ok(Credentials::Vonage {
                     api_key,
                     api_secret: SecretString::from(api_secret),
+                    signature,
                 })
             }
             ProviderKind::Sandbox => Ok(Credentials::Sandbox),
@@ -177,10 +221,18 @@ impl Credentials {
             Credentials::Vonage {
                 api_key,
                 api_secret,
-            } => serde_json::json!({
-                "api_key": api_key,
-                "api_secret": api_secret.expose_secret(),
-            }),
+                signature,
+            } => {
+                let mut json = serde_json::json!({
+                    "api_key": api_key,
+                    "api_secret": api_secret.expose_secret(),
+                });
+                if let Some(s) = signature {
+                    json["signature_secret"] = s.secret.expose_secret().into();
+                    json["signature_method"] = s.method.as_str().into();
+                }
+                json
+            }
             Credentials::Sandbox => serde_json::json!({}),
         }
     }
@@ -198,10 +250,18 @@ impl Credentials {
             Credentials::Vonage {
                 api_key,
                 api_secret,
-            } => serde_json::json!({
-                "api_key": mask_id(api_key),
-                "api_secret": mask_secret(api_secret.expose_secret()),
-            }),
+                signature,
+            } => {
+                let mut json = serde_json::json!({
+                    "api_key": mask_id(api_key),
+                    "api_secret": mask_secret(api_secret.expose_secret()),
+                });
+                if let Some(s) = signature {
+                    json["signature_secret"] = mask_secret(s.secret.expose_secret()).into();
+                    json["signature_method"] = s.method.as_str().into();
+                }
+                json
+            }
             Credentials::Sandbox => serde_json::json!({}),
         }
     }
@@ -315,6 +375,50 @@ mod tests {
         let err = Credentials::from_json(ProviderKind::Twilio, &json!({"account_sid": "AC0123456789abcdef0123456789abcdef", "auth_token": "f00dfeedf00dfeedf00dfeedf00d1234", "x": 1})).unwrap_err();
         assert_eq!(err.field, "credentials.x");
         assert!(Credentials::from_json(ProviderKind::Twilio, &json!("text")).is_err());
+    }
+
+    #[test]
+    fn a_vonage_account_that_signs_its_webhooks_keeps_its_secret_and_method() {
+        let c = Credentials::from_json(
+            ProviderKind::Vonage,
+            &json!({"api_key": "abcd1234", "api_secret": "abcdef0123456789",
+                    "signature_secret": "sig-secret-0123456789", "signature_method": "SHA256"}),
+        )
+        .unwrap();
+        assert_eq!(
+            c.masked(),
+            json!({"api_key": "abcd1234", "api_secret": "••••6789",
+                   "signature_secret": "••••6789", "signature_method": "sha256"})
+        );
+        // Sealed and opened again, it is the same.
+        let back = Credentials::from_json(ProviderKind::Vonage, &c.to_json()).unwrap();
+        assert_eq!(back.to_json(), c.to_json());
+        assert!(!format!("{c:?}").contains("sig-secret"));
+        // The method defaults to md5hash; a method needs a secret; only Vonage's methods.
+        let md5 = Credentials::from_json(
+            ProviderKind::Vonage,
+            &json!({"api_key": "abcd1234", "api_secret": "abcdef0123456789",
+                    "signature_secret": "sig-secret-0123456789"}),
+        )
+        .unwrap();
+        assert_eq!(md5.masked()["signature_method"], "md5hash");
+        for (bad, field) in [
+            (
+                json!({"signature_method": "sha256"}),
+                "credentials.signature_secret",
+            ),
+            (
+                json!({"signature_secret": "s", "signature_method": "crc32"}),
+                "credentials.signature_method",
+            ),
+        ] {
+            let mut body = json!({"api_key": "abcd1234", "api_secret": "abcdef0123456789"});
+            for (k, v) in bad.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            let err = Credentials::from_json(ProviderKind::Vonage, &body).unwrap_err();
+            assert_eq!(err.field, field, "{body}");
+        }
     }
 
     #[test]

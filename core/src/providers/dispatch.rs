@@ -134,6 +134,7 @@ impl ProviderClient<'_> {
                 Credentials::Vonage {
                     api_key,
                     api_secret,
+                    ..
                 },
             ) => {
                 let request = vonage::request(http, base, api_key, api_secret.expose_secret(), sms);

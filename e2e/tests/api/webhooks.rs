@@ -506,3 +506,53 @@ async fn an_endpoint_failing_past_the_window_is_given_up_disabled_and_its_owners
     );
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_budget_alert_is_posted_to_endpoints_listening_for_it_in_the_shape_the_api_lists() {
+    let app = local_app(vec![]).await;
+    let rx = Receiver::spawn().await;
+    let owner = app.api.signup().await;
+    let token = &owner.access_token;
+    let (_, alerts_hook) = create(&app.api, token, &rx.url("/alerts"), &["budget.alert"]).await;
+    let (_, status_hook) = create(&app.api, token, &rx.url("/status"), &["message.status"]).await;
+    rx.set_secrets(&[
+        alerts_hook["secret"].as_str().unwrap(),
+        status_hook["secret"].as_str().unwrap(),
+    ]);
+    let key = sandbox_key(&app.api, &owner).await;
+    let (status, budget) = app
+        .api
+        .put_json(
+            "/v1/budget",
+            token,
+            &json!({"monthly_limit": {"amount": "0.01", "currency": "USD"},
+                    "alert_thresholds": [40], "hard_cap": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "{budget}");
+    app.api.send_delivered(&key).await;
+    let got = rx
+        .wait_until("the budget alert", WAIT, |got| {
+            got.iter().any(|r| r.kind() == "budget.alert")
+        })
+        .await;
+    let posted: Vec<_> = got.iter().filter(|r| r.kind() == "budget.alert").collect();
+    assert_eq!(posted.len(), 1);
+    assert_eq!(
+        posted[0].path, "/alerts",
+        "only the endpoint listening for it"
+    );
+    assert_eq!(posted[0].matched, vec![0]);
+    assert!(
+        got.iter()
+            .all(|r| r.path == "/alerts" || r.kind() == "message.status")
+    );
+    let (status, listed) = json_of(app.api.get("/v1/alerts", token).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        posted[0].event["data"], listed["data"][0],
+        "the API's own shape"
+    );
+    assert_eq!(posted[0].event["data"]["threshold"], 40);
+    app.cleanup().await;
+}

@@ -66,7 +66,7 @@ async fn twilio_status_callbacks_are_verified_and_applied() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 403);
+    assert_eq!(res.status(), 401);
     let still: serde_json::Value = relay
         .get(&format!("/v1/messages/{id}"), &key)
         .await
@@ -134,5 +134,64 @@ async fn throttling_is_retried_with_backoff_until_a_provider_takes_it() {
         .map(|a| a["round"].as_i64().unwrap())
         .collect();
     assert_eq!(rounds, vec![0, 0, 1, 1, 2], "{done:#}");
+    relay.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_vonage_receipts_are_verified_and_unsigned_or_forged_ones_refused() {
+    let sim = Simulator::start();
+    let relay = Relay::start(&[]).await;
+    let owner = relay.signup().await;
+    let secret = "vonage-signature-secret-1";
+    let vonage = relay
+        .provider(
+            &owner,
+            "vonage",
+            json!({"api_key": VONAGE_KEY, "api_secret": VONAGE_SECRET,
+                   "signature_secret": secret, "signature_method": "sha256"}),
+            Some(&sim.base_url),
+            &[("*", "0.0060")],
+        )
+        .await;
+    let key = relay.api_key(&owner, "live").await;
+    behave(
+        &sim,
+        VONAGE_KEY,
+        json!({"mode": "accept", "receipt": "delivered", "receipt_delay_ms": 100,
+               "signature_secret": secret, "signature_method": "sha256"}),
+    )
+    .await;
+    let id = send(&relay, &key, "+4915112345678", "signed receipts").await;
+    let done = relay.wait_for_status(&key, &id, &["delivered"], LONG).await;
+    assert_eq!(done["provider_id"], vonage);
+
+    // A receipt for it that is not signed, or signed with another secret, changes nothing.
+    let vonage_id = received(&sim, VONAGE_KEY).await[0]["message_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = chrono::Utc::now().timestamp().to_string();
+    let mut dlr = json!({"msisdn": "4915112345678", "to": "OpenClaw", "messageId": vonage_id,
+        "status": "failed", "err-code": "6", "client-ref": id, "timestamp": now,
+        "nonce": "forged-1"});
+    let hook = relay.url(&format!("/hooks/providers/{vonage}/status"));
+    let unsigned = relay.http.post(&hook).json(&dlr).send().await.unwrap();
+    assert_eq!(unsigned.status(), 401);
+    dlr["sig"] = json!(openclaw_e2e::sim::vonage_signature(
+        &dlr,
+        "sha256",
+        "not the secret"
+    ));
+    let forged = relay.http.post(&hook).json(&dlr).send().await.unwrap();
+    assert_eq!(forged.status(), 401);
+    let body: serde_json::Value = forged.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_signature");
+    let still: serde_json::Value = relay
+        .get(&format!("/v1/messages/{id}"), &key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["status"], "delivered");
     relay.cleanup().await;
 }

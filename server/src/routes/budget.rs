@@ -3,11 +3,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, put, web};
-use chrono::{DateTime, Utc};
-use openclaw_core::budgets::Alert;
 use openclaw_core::budgets::{self, BudgetError, BudgetInput, Standing};
 use openclaw_core::changes::Change;
-use openclaw_core::domain::{AlertId, Money, Period};
+use openclaw_core::domain::Money;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -176,35 +174,7 @@ pub async fn remove(state: web::Data<AppContext>, user: User) -> ApiResult<HttpR
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A budget alert: the month's spend reached a threshold of the limit.
-#[derive(Serialize, ToSchema)]
-pub struct AlertView {
-    pub id: AlertId,
-    /// The percentage of the monthly limit reached.
-    #[schema(example = 80)]
-    pub threshold: i32,
-    /// The month, `YYYY-MM`.
-    #[schema(example = "2026-12")]
-    pub period: String,
-    /// The limit when the alert was raised.
-    pub monthly_limit: Money,
-    /// Spent in the month when the alert was raised.
-    pub spent: Money,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<Alert> for AlertView {
-    fn from(a: Alert) -> Self {
-        AlertView {
-            id: AlertId::from(a.id),
-            threshold: a.threshold,
-            period: Period::of(a.period).to_string(),
-            monthly_limit: Money::new(a.monthly_limit_micros, a.currency.clone()),
-            spent: Money::new(a.spent_micros, a.currency),
-            created_at: a.created_at,
-        }
-    }
-}
+pub use openclaw_core::alerts::AlertView;
 
 /// Budget alerts raised, newest first (owners, admins and billing members): one per threshold
 /// per month, also mailed to the tenant's owners and billing members.

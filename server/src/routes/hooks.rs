@@ -1,8 +1,10 @@
 //! Delivery receipts from providers, in each provider's own wire format.
 //!
 //! The worker gives each provider a callback URL carrying our message id
-//! ([`openclaw_core::hooks::status_callback_url`]). Twilio's callbacks are
-//! checked against `X-Twilio-Signature`.
+//! ([`openclaw_core::hooks::status_callback_url`]). Twilio's callbacks are checked against
+//! `X-Twilio-Signature`; Vonage's against their `sig` parameter when the account signs its
+//! webhooks (a signature secret in the provider's credentials). A callback that should be
+//! signed and is not, or is badly, is answered 401 and changes nothing.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use openclaw_core::db::messages::{self, ReceiptApplied, ReceiptUpdate, Settlement};
@@ -48,7 +50,7 @@ fn json_pairs(bytes: &[u8]) -> Vec<(String, String)> {
     responses(
         (status = 204, description = "Recorded (or not ours: acknowledged so the provider stops retrying)"),
         (status = 400, description = "`invalid_receipt`", body = ErrorBody),
-        (status = 403, description = "`invalid_signature`", body = ErrorBody),
+        (status = 401, description = "`invalid_signature`: Twilio's `X-Twilio-Signature`, or the `sig` of a Vonage account that signs its webhooks, is missing or wrong", body = ErrorBody),
         (status = 404, description = "`not_found`: no such provider", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
     ),
@@ -109,7 +111,7 @@ pub async fn provider_status(
             use secrecy::ExposeSecret;
             if !twilio::verify_signature(auth_token.expose_secret(), &url, &params, signature) {
                 return Err(ApiError::new(
-                    actix_web::http::StatusCode::FORBIDDEN,
+                    actix_web::http::StatusCode::UNAUTHORIZED,
                     "invalid_signature",
                     "The X-Twilio-Signature does not match.",
                 ));
@@ -117,8 +119,26 @@ pub async fn provider_status(
             twilio::parse_status_callback(&params)
         }
         ProviderKind::Vonage => {
-            // Vonage may also send the DLR as query parameters.
-            params.extend(form_pairs(req.query_string().as_bytes()));
+            // Vonage may also send the DLR as query parameters (ours, `message_id`, is not
+            // Vonage's and is not signed).
+            params.extend(
+                form_pairs(req.query_string().as_bytes())
+                    .into_iter()
+                    .filter(|(k, _)| k != "message_id"),
+            );
+            if let Credentials::Vonage {
+                signature: Some(signing),
+                ..
+            } = &provider.credentials
+                && !vonage::verify_signature(&params, signing, chrono::Utc::now().timestamp())
+            {
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::UNAUTHORIZED,
+                    "invalid_signature",
+                    "This Vonage account signs its webhooks, and this receipt's `sig` is missing, \
+                     wrong or more than five minutes old.",
+                ));
+            }
             vonage::parse_dlr(&params)
         }
         ProviderKind::Sandbox => None,

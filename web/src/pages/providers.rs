@@ -105,6 +105,16 @@ pub(crate) fn credential_fields(
         ProviderKind::Vonage => &[
             ("api_key", "API key", "text"),
             ("api_secret", "API secret", "password"),
+            (
+                "signature_secret",
+                "Signature secret (if the account signs its webhooks)",
+                "password",
+            ),
+            (
+                "signature_method",
+                "Signature method: md5hash (default), md5, sha1, sha256 or sha512",
+                "text",
+            ),
         ],
         ProviderKind::Sandbox => &[],
     }
