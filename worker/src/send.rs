@@ -243,12 +243,13 @@ pub async fn send_round(
 
 /// The sandbox reports delivery a little after accepting, like a real gateway would.
 pub fn sandbox_receipt(receipts: openclaw_core::receipts::Receipts, message: &Message) {
-    let (delay, status) = sandbox::receipt_for(&message.recipient);
+    let (delay, said) = sandbox::receipt_for(&message.recipient);
     let receipt = openclaw_core::db::messages::ReceiptUpdate {
         tenant_id: message.tenant_id,
         message_id: message.id,
-        status: status.status(),
+        status: said.status.status(),
         provider_code: None,
+        error: said.error,
         from: None,
     };
     tokio::spawn(async move {

@@ -10,8 +10,8 @@
 //! then publishes them again (the event may reach the endpoint twice; receivers dedupe by id).
 //!
 //! One endpoint never holds up the others: at most [`PER_ENDPOINT`] requests to one endpoint
-//! (or one callback host) are under way at once, and a delivery that finds no room is put off
-//! a few seconds without counting as an attempt.
+//! (or one callback host) are under way at once, and a delivery that finds no room within
+//! [`ROOM_WAIT`] is put off a few seconds without counting as an attempt.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -37,7 +37,9 @@ const PREFETCH: u16 = 16;
 /// Requests under way at once, all endpoints together.
 const IN_FLIGHT: usize = 1_024;
 /// Requests under way at once to one endpoint.
-pub const PER_ENDPOINT: usize = 64;
+pub const PER_ENDPOINT: usize = 128;
+/// How long a delivery waits for room at its endpoint before it is put off.
+const ROOM_WAIT: Duration = Duration::from_millis(500);
 /// How long a claim lasts: longer than an envelope's attempts (which run at once, each within
 /// the timeout) and their recording.
 pub fn lease(shared: &Shared) -> Duration {
@@ -55,7 +57,8 @@ pub struct EndpointRoom {
 }
 
 impl EndpointRoom {
-    fn try_enter(&self, key: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    /// Room for one request to `key`'s endpoint, waiting at most [`ROOM_WAIT`].
+    async fn enter(&self, key: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
         let room = {
             let mut rooms = self.rooms.lock().expect("not poisoned");
             // Forget endpoints nobody is posting to, so the map does not grow without end.
@@ -67,7 +70,13 @@ impl EndpointRoom {
                 .or_insert_with(|| Arc::new(Semaphore::new(PER_ENDPOINT)))
                 .clone()
         };
-        room.try_acquire_owned().ok()
+        match room.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => tokio::time::timeout(ROOM_WAIT, room.acquire_owned())
+                .await
+                .ok()
+                .and_then(Result::ok),
+        }
     }
 }
 
@@ -223,18 +232,16 @@ async fn attempt_envelope(
         match prepare(shared, c) {
             Err(failure) => outcomes.push((failure, None)),
             Ok(r) => {
-                let Some(room) = shared.webhook_rooms.try_enter(&room_key(&r)) else {
-                    outcomes.push((put_off(&r.claimed), None));
-                    continue;
-                };
                 let in_flight = in_flight.clone();
                 let shared = shared.clone();
                 attempts.spawn(async move {
-                    let _room = room;
+                    let Some(_room) = shared.webhook_rooms.enter(&room_key(&r)).await else {
+                        return Err(put_off(&r.claimed));
+                    };
                     let _slot = in_flight.acquire_owned().await;
                     let secrets: Vec<&str> = r.secrets.iter().map(String::as_str).collect();
                     let attempt = shared.webhooks.post(&r.url, r.body, &secrets).await;
-                    (r.claimed, attempt)
+                    Ok((r.claimed, attempt))
                 });
             }
         }
@@ -242,7 +249,10 @@ async fn attempt_envelope(
     let mut retries: BTreeMap<Duration, Vec<(Uuid, i32)>> = BTreeMap::new();
     let mut finished = Vec::new();
     while let Some(joined) = attempts.join_next().await {
-        finished.push(joined?);
+        match joined? {
+            Ok(done) => finished.push(done),
+            Err(put_off) => outcomes.push((put_off, None)),
+        }
     }
     // Failures that will be retried, by step, in chunks that share one jitter.
     let schedule = &shared.webhook_schedule;

@@ -74,8 +74,123 @@ pub struct Receipt {
     pub provider_message_id: String,
     pub status: ReceiptStatus,
     pub provider_code: Option<String>,
+    /// Why it was not delivered, in OpenClaw's words (set for `undelivered` and `failed`).
+    pub error: Option<DeliveryError>,
     /// Our message id as the provider echoes it back (Vonage's `client-ref`), if it does.
     pub client_ref: Option<String>,
+}
+
+crate::domain::text_enum! {
+    /// Why a message a provider took was not delivered: one vocabulary for every provider,
+    /// each adapter mapping its own codes onto it (the table in the README).
+    #[derive(Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum DeliveryError {
+        /// The handset is off or out of reach; it may work later.
+        Unreachable = "unreachable",
+        /// The number does not exist or is no longer in service.
+        UnknownNumber = "unknown_number",
+        /// A landline, or a carrier that does not take SMS.
+        Landline = "landline",
+        /// Blocked by the recipient, the carrier or a rule for this number.
+        Blocked = "blocked",
+        /// Filtered as spam by the carrier.
+        Filtered = "filtered",
+        /// Not delivered before it expired.
+        Expired = "expired",
+        /// Refused by the provider or carrier for the account or the message.
+        Rejected = "rejected",
+        /// The provider gave no reason we know.
+        Unknown = "undelivered_unknown",
+    }
+}
+
+impl DeliveryError {
+    /// The sentence a message's error carries.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            DeliveryError::Unreachable => "The handset could not be reached.",
+            DeliveryError::UnknownNumber => "The number does not exist or is out of service.",
+            DeliveryError::Landline => "The number is a landline or cannot take SMS.",
+            DeliveryError::Blocked => "The recipient or their carrier blocks this message.",
+            DeliveryError::Filtered => "The carrier filtered the message as spam.",
+            DeliveryError::Expired => "The message expired before it could be delivered.",
+            DeliveryError::Rejected => "The provider or carrier rejected the message.",
+            DeliveryError::Unknown => "The provider reported it undelivered, without a reason.",
+        }
+    }
+
+    /// The error of a receipt with `status`: `mapped` (the adapter's reading of its code), or
+    /// [`DeliveryError::Unknown`] when not delivered for a reason it does not name.
+    pub fn of(status: ReceiptStatus, mapped: Option<DeliveryError>) -> Option<DeliveryError> {
+        match status {
+            ReceiptStatus::Sent | ReceiptStatus::Delivered => None,
+            ReceiptStatus::Undelivered | ReceiptStatus::Failed => {
+                Some(mapped.unwrap_or(DeliveryError::Unknown))
+            }
+        }
+    }
+}
+
+/// The vocabulary as the README shows it (a test keeps the two the same): each provider's
+/// statuses and error codes, and what OpenClaw makes of them.
+pub fn vocabulary_markdown() -> String {
+    let mut out = String::from(
+        "| provider | their status or code | OpenClaw status | OpenClaw error |\n|---|---|---|---|\n",
+    );
+    let statuses: [(
+        &str,
+        &[(&str, ReceiptStatus)],
+        &str,
+        fn(&str) -> Option<DeliveryError>,
+    ); 2] = [
+        (
+            "Twilio `MessageStatus`",
+            twilio::STATUSES,
+            "`ErrorCode`",
+            |_| None,
+        ),
+        (
+            "Vonage DLR `status`",
+            vonage::STATUSES,
+            "`err-code`",
+            vonage::status_error,
+        ),
+    ];
+    for (provider, table, code_field, own) in statuses {
+        for (code, s) in table {
+            let error = match (DeliveryError::of(*s, None), own(code)) {
+                (None, _) => String::new(),
+                (Some(_), Some(e)) => format!("`{e}`"),
+                (Some(_), None) => format!(
+                    "by its {code_field} (below); else `{}`",
+                    DeliveryError::Unknown
+                ),
+            };
+            out.push_str(&format!(
+                "| {provider} | `{code}` | `{}` | {error} |\n",
+                s.status()
+            ));
+        }
+    }
+    for (provider, table) in [
+        ("Twilio `ErrorCode`", twilio::ERRORS),
+        ("Vonage DLR `err-code`", vonage::ERRORS),
+    ] {
+        for (code, e) in table {
+            out.push_str(&format!(
+                "| {provider} | `{code}` | `undelivered` | `{e}` |\n"
+            ));
+        }
+    }
+    let (_, sandbox) = sandbox::receipt_for(sandbox::UNREACHABLE_NUMBER);
+    out.push_str(&format!(
+        "| sandbox | to `{}` | `{}` | `{}` |\n",
+        sandbox::UNREACHABLE_NUMBER,
+        sandbox.status.status(),
+        sandbox.error.map(|e| e.as_str()).unwrap_or_default(),
+    ));
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +213,19 @@ impl ReceiptStatus {
             ReceiptStatus::Delivered => Status::Delivered,
             ReceiptStatus::Undelivered | ReceiptStatus::Failed => Status::Undelivered,
         }
+    }
+}
+
+#[cfg(test)]
+mod vocabulary_tests {
+    #[test]
+    fn the_readme_shows_the_vocabulary() {
+        let readme = include_str!("../../../README.md");
+        let table = super::vocabulary_markdown();
+        assert!(
+            readme.contains(&table),
+            "README.md's receipt vocabulary is out of date; paste this:\n{table}"
+        );
     }
 }
 

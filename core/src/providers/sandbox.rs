@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use super::{OutboundSms, ReceiptStatus, SendOutcome};
+use super::{DeliveryError, OutboundSms, Receipt, ReceiptStatus, SendOutcome};
 
 /// Refused permanently (`sandbox_invalid_number`).
 pub const INVALID_NUMBER: &str = "+15005550001";
@@ -44,12 +44,21 @@ pub async fn send(sms: &OutboundSms<'_>) -> SendOutcome {
     }
 }
 
-/// When and how the sandbox reports on an accepted message.
-pub fn receipt_for(to: &str) -> (Duration, ReceiptStatus) {
-    match to {
-        UNREACHABLE_NUMBER => (RECEIPT_DELAY, ReceiptStatus::Undelivered),
-        _ => (RECEIPT_DELAY, ReceiptStatus::Delivered),
-    }
+/// When and what the sandbox reports on an accepted message (in the vocabulary every
+/// provider's receipts are translated into).
+pub fn receipt_for(to: &str) -> (Duration, Receipt) {
+    let (status, mapped) = match to {
+        UNREACHABLE_NUMBER => (ReceiptStatus::Undelivered, Some(DeliveryError::Unreachable)),
+        _ => (ReceiptStatus::Delivered, None),
+    };
+    let receipt = Receipt {
+        provider_message_id: String::new(),
+        status,
+        provider_code: None,
+        error: DeliveryError::of(status, mapped),
+        client_ref: None,
+    };
+    (RECEIPT_DELAY, receipt)
 }
 
 #[cfg(test)]
@@ -84,10 +93,12 @@ mod tests {
             send(&sms(UNREACHABLE_NUMBER)).await.kind(),
             AttemptOutcome::Accepted
         );
+        let (_, unreachable) = receipt_for(UNREACHABLE_NUMBER);
+        assert_eq!(unreachable.status, ReceiptStatus::Undelivered);
+        assert_eq!(unreachable.error, Some(DeliveryError::Unreachable));
         assert_eq!(
-            receipt_for(UNREACHABLE_NUMBER).1,
-            ReceiptStatus::Undelivered
+            receipt_for("+14155552671").1.status,
+            ReceiptStatus::Delivered
         );
-        assert_eq!(receipt_for("+14155552671").1, ReceiptStatus::Delivered);
     }
 }

@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha1::Sha1;
 
-use super::{OutboundSms, Receipt, ReceiptStatus, SendOutcome};
+use super::{DeliveryError, OutboundSms, Receipt, ReceiptStatus, SendOutcome};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
 
@@ -89,23 +89,51 @@ pub fn classify(status: u16, body: &str) -> SendOutcome {
 pub fn parse_status_callback(params: &[(String, String)]) -> Option<Receipt> {
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let sid = get("MessageSid").or(get("SmsSid"))?;
-    let status = match get("MessageStatus").or(get("SmsStatus"))? {
-        "queued" | "accepted" | "sending" | "sent" | "scheduled" => ReceiptStatus::Sent,
-        "delivered" | "read" => ReceiptStatus::Delivered,
-        "undelivered" => ReceiptStatus::Undelivered,
-        "failed" | "canceled" => ReceiptStatus::Failed,
-        _ => return None,
-    };
+    let reported = get("MessageStatus").or(get("SmsStatus"))?;
+    let status = STATUSES.iter().find(|(s, _)| *s == reported)?.1;
+    let provider_code = get("ErrorCode")
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
+    let mapped = provider_code
+        .as_deref()
+        .and_then(|c| ERRORS.iter().find(|(code, _)| *code == c))
+        .map(|(_, e)| *e);
     Some(Receipt {
         provider_message_id: sid.to_owned(),
         status,
-        provider_code: get("ErrorCode")
-            .filter(|c| !c.is_empty())
-            .map(str::to_owned),
+        error: DeliveryError::of(status, mapped),
+        provider_code,
         // Our id travels in the StatusCallback URL's query instead.
         client_ref: None,
     })
 }
+
+/// Twilio's message statuses, as a status callback reports them.
+pub const STATUSES: &[(&str, ReceiptStatus)] = &[
+    ("queued", ReceiptStatus::Sent),
+    ("accepted", ReceiptStatus::Sent),
+    ("scheduled", ReceiptStatus::Sent),
+    ("sending", ReceiptStatus::Sent),
+    ("sent", ReceiptStatus::Sent),
+    ("delivered", ReceiptStatus::Delivered),
+    ("read", ReceiptStatus::Delivered),
+    ("undelivered", ReceiptStatus::Undelivered),
+    ("failed", ReceiptStatus::Failed),
+    ("canceled", ReceiptStatus::Failed),
+];
+
+/// Twilio's delivery error codes (`ErrorCode`, the 300xx of its error dictionary).
+pub const ERRORS: &[(&str, DeliveryError)] = &[
+    ("30001", DeliveryError::Rejected),
+    ("30002", DeliveryError::Rejected),
+    ("30003", DeliveryError::Unreachable),
+    ("30004", DeliveryError::Blocked),
+    ("30005", DeliveryError::UnknownNumber),
+    ("30006", DeliveryError::Landline),
+    ("30007", DeliveryError::Filtered),
+    ("30008", DeliveryError::Unknown),
+    ("30010", DeliveryError::Rejected),
+];
 
 /// `X-Twilio-Signature`: base64 of HMAC-SHA1 over the full URL followed by every POST
 /// parameter's name and value, sorted by name.

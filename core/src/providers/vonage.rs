@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::{OutboundSms, Receipt, ReceiptStatus, SendOutcome};
+use super::{DeliveryError, OutboundSms, Receipt, ReceiptStatus, SendOutcome};
 use crate::domain::{Encoding, SegmentInfo};
 
 pub const DEFAULT_BASE_URL: &str = "https://rest.nexmo.com";
@@ -119,22 +119,60 @@ pub fn classify(status: u16, body: &str) -> SendOutcome {
 pub fn parse_dlr(params: &[(String, String)]) -> Option<Receipt> {
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let id = get("messageId")?;
-    let status = match get("status")? {
-        "delivered" => ReceiptStatus::Delivered,
-        "accepted" | "buffered" => ReceiptStatus::Sent,
-        "expired" | "rejected" => ReceiptStatus::Undelivered,
-        "failed" => ReceiptStatus::Failed,
-        _ => return None,
-    };
+    let reported = get("status")?;
+    let status = STATUSES.iter().find(|(s, _)| *s == reported)?.1;
+    let provider_code = get("err-code")
+        .filter(|c| !c.is_empty() && *c != "0")
+        .map(str::to_owned);
+    let mapped = status_error(reported).or_else(|| {
+        provider_code
+            .as_deref()
+            .and_then(|c| ERRORS.iter().find(|(code, _)| *code == c))
+            .map(|(_, e)| *e)
+    });
     Some(Receipt {
         provider_message_id: id.to_owned(),
         status,
-        provider_code: get("err-code")
-            .filter(|c| !c.is_empty() && *c != "0")
-            .map(str::to_owned),
+        error: DeliveryError::of(status, mapped),
+        provider_code,
         client_ref: get("client-ref").map(str::to_owned),
     })
 }
+
+/// Vonage's DLR statuses.
+pub const STATUSES: &[(&str, ReceiptStatus)] = &[
+    ("accepted", ReceiptStatus::Sent),
+    ("buffered", ReceiptStatus::Sent),
+    ("delivered", ReceiptStatus::Delivered),
+    ("expired", ReceiptStatus::Undelivered),
+    ("rejected", ReceiptStatus::Undelivered),
+    ("failed", ReceiptStatus::Failed),
+];
+
+/// The error a DLR status names by itself (`expired`), before its `err-code`.
+pub fn status_error(status: &str) -> Option<DeliveryError> {
+    (status == "expired").then_some(DeliveryError::Expired)
+}
+
+/// Vonage's DLR error codes (`err-code`, "Delivery Receipt error codes").
+pub const ERRORS: &[(&str, DeliveryError)] = &[
+    ("1", DeliveryError::Unknown),
+    ("2", DeliveryError::Unreachable),
+    ("3", DeliveryError::UnknownNumber),
+    ("4", DeliveryError::Blocked),
+    ("5", DeliveryError::Rejected),
+    ("6", DeliveryError::Filtered),
+    ("7", DeliveryError::Unreachable),
+    ("8", DeliveryError::Unreachable),
+    ("9", DeliveryError::UnknownNumber),
+    ("10", DeliveryError::Rejected),
+    ("11", DeliveryError::Rejected),
+    ("12", DeliveryError::Unreachable),
+    ("13", DeliveryError::Blocked),
+    ("14", DeliveryError::Blocked),
+    ("15", DeliveryError::Rejected),
+    ("99", DeliveryError::Unknown),
+];
 
 /// How an account signs its webhooks (the Vonage dashboard's "signature method").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

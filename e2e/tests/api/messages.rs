@@ -103,6 +103,15 @@ async fn sandbox_magic_numbers_fail_or_go_undelivered() {
         )
         .await;
     assert_eq!(undelivered["attempts"][0]["outcome"], "accepted");
+    // The sandbox's receipt in the vocabulary every provider's receipts are translated into.
+    assert_eq!(
+        undelivered["error"]["code"], "unreachable",
+        "{undelivered:#}"
+    );
+    assert_eq!(
+        undelivered["error"]["message"],
+        "The handset could not be reached."
+    );
     app.cleanup().await;
 }
 

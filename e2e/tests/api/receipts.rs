@@ -58,6 +58,7 @@ async fn receipts_applied_together_keep_their_order_per_message() {
         message_id: id,
         status,
         provider_code: None,
+        error: None,
         from: Some((provider, format!("SM{id}"))),
     };
     // For every message `sent` then `delivered`, all waiting at once: each pair is queued in

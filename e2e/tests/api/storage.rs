@@ -144,6 +144,7 @@ async fn every_status_change_follows_the_one_rule() {
                     message_id: id,
                     status: to,
                     provider_code: None,
+                    error: None,
                     from: Some((provider, format!("SM{id}"))),
                 }],
             )

@@ -195,6 +195,7 @@ pub async fn provider_status(
             message_id,
             status: new_status,
             provider_code: receipt.provider_code.clone(),
+            error: receipt.error,
             from: Some((provider_uuid, receipt.provider_message_id.clone())),
         })
         .await?;

@@ -31,6 +31,8 @@ pub struct ReceiptUpdate {
     /// `sent`, `delivered` or `undelivered`.
     pub status: Status,
     pub provider_code: Option<String>,
+    /// Why it was not delivered, in OpenClaw's vocabulary (becomes the message's error).
+    pub error: Option<crate::providers::DeliveryError>,
     pub from: Option<(Uuid, String)>,
 }
 
@@ -65,11 +67,14 @@ pub async fn apply_receipts(
         format!(
             "WITH r AS (
                  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[],
-                     $6::text[], $7::int4[])
-                   AS r(tenant_id, id, status, code, provider_id, provider_message_id, idx)),
+                     $6::text[], $7::int4[], $8::text[], $9::text[])
+                   AS r(tenant_id, id, status, code, provider_id, provider_message_id, idx,
+                        error_code, error_message)),
              upd AS (
                  UPDATE messages AS m SET status = r.status,
                      error_provider_code = COALESCE(r.code, m.error_provider_code),
+                     error_code = COALESCE(r.error_code, m.error_code),
+                     error_message = COALESCE(r.error_message, m.error_message),
                      provider_id = COALESCE(m.provider_id, r.provider_id),
                      provider_message_id = COALESCE(m.provider_message_id, r.provider_message_id),
                      events = {event}
@@ -99,6 +104,8 @@ pub async fn apply_receipts(
             r.from.as_ref().map(|(_, id)| id.clone())
         }))
         .bind::<Array<Integer>, _>((0..receipts.len() as i32).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(col(receipts, |r| r.error.map(|e| e.as_str())))
+        .bind::<Array<Nullable<Text>>, _>(col(receipts, |r| r.error.map(|e| e.sentence())))
         .load(conn)
         .await?;
     let mut out: Vec<ReceiptApplied> = receipts.iter().map(|_| ReceiptApplied::Unchanged).collect();
