@@ -45,8 +45,10 @@ const ROOM_WAIT: Duration = Duration::from_millis(500);
 pub fn lease(shared: &Shared) -> Duration {
     shared.settings.webhook_timeout * 2 + Duration::from_secs(5)
 }
-/// How long a delivery that found its endpoint busy waits.
-const PUT_OFF: Duration = Duration::from_secs(2);
+/// How long a delivery that found its endpoint busy waits (and up to half as long again, at
+/// random). Each put-off costs a write and a publish, so a backlog at a slow endpoint is put
+/// off in long steps rather than churned through Postgres every second or two.
+const PUT_OFF: Duration = Duration::from_secs(10);
 /// Most deliveries in one retry queue message (each message has its own jitter).
 const RETRY_CHUNK: usize = 50;
 
@@ -377,7 +379,7 @@ fn failed(c: &Claimed, why: String) -> Outcome {
 
 fn put_off(c: &Claimed) -> Outcome {
     let now = Utc::now();
-    let jitter = rand::rng().random_range(0..1_000);
+    let jitter = rand::rng().random_range(0..5_000);
     Outcome {
         id: c.id,
         fence: c.fence,
