@@ -206,21 +206,31 @@ impl Settings {
             });
         }
 
-        let retry_delays = match get("OPENCLAW_RETRY_DELAYS_MS") {
-            None => crate::queue::DEFAULT_RETRY_DELAYS_MS
-                .iter()
-                .map(|ms| Duration::from_millis(*ms))
-                .collect(),
-            Some(raw) => raw
-                .split(',')
-                .map(|s| s.trim().parse::<u64>().ok().filter(|ms| *ms > 0))
-                .map(|ms| ms.map(Duration::from_millis))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| ConfigError {
-                    name: "OPENCLAW_RETRY_DELAYS_MS",
-                    problem: "must be comma-separated positive milliseconds, e.g. 1000,5000".into(),
-                })?,
+        // A comma-separated list of positive milliseconds, or `default`.
+        let delays = |name: &'static str, default: &[u64], example: &str| {
+            let parsed = match get(name) {
+                None => Some(
+                    default
+                        .iter()
+                        .map(|ms| Duration::from_millis(*ms))
+                        .collect(),
+                ),
+                Some(raw) => raw
+                    .split(',')
+                    .map(|s| s.trim().parse::<u64>().ok().filter(|ms| *ms > 0))
+                    .map(|ms| ms.map(Duration::from_millis))
+                    .collect::<Option<Vec<_>>>(),
+            };
+            parsed.ok_or_else(|| ConfigError {
+                name,
+                problem: format!("must be comma-separated positive milliseconds, e.g. {example}"),
+            })
         };
+        let retry_delays = delays(
+            "OPENCLAW_RETRY_DELAYS_MS",
+            &crate::queue::DEFAULT_RETRY_DELAYS_MS,
+            "1000,5000",
+        )?;
         let claim_lease = match get("OPENCLAW_CLAIM_LEASE_SECS") {
             None => Duration::from_secs(120),
             Some(raw) => raw
@@ -309,22 +319,11 @@ impl Settings {
         };
         let webhook_allow_http = flag("OPENCLAW_ALLOW_HTTP_WEBHOOKS")?;
         let webhook_allow_private = flag("OPENCLAW_ALLOW_PRIVATE_WEBHOOKS")?;
-        let webhook_retry_delays = match get("OPENCLAW_WEBHOOK_RETRY_DELAYS_MS") {
-            None => crate::webhooks::deliver::DEFAULT_RETRY_DELAYS_MS
-                .iter()
-                .map(|ms| Duration::from_millis(*ms))
-                .collect(),
-            Some(raw) => raw
-                .split(',')
-                .map(|s| s.trim().parse::<u64>().ok().filter(|ms| *ms > 0))
-                .map(|ms| ms.map(Duration::from_millis))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| ConfigError {
-                    name: "OPENCLAW_WEBHOOK_RETRY_DELAYS_MS",
-                    problem: "must be comma-separated positive milliseconds, e.g. 10000,30000"
-                        .into(),
-                })?,
-        };
+        let webhook_retry_delays = delays(
+            "OPENCLAW_WEBHOOK_RETRY_DELAYS_MS",
+            &crate::webhooks::deliver::DEFAULT_RETRY_DELAYS_MS,
+            "10000,30000",
+        )?;
         let webhook_give_up_after =
             Duration::from_secs(positive("OPENCLAW_WEBHOOK_GIVE_UP_SECS", 3 * 86_400)?);
         let webhook_timeout =

@@ -229,10 +229,10 @@ async fn attempt_envelope(
         return Ok(());
     }
     let mut attempts = tokio::task::JoinSet::new();
-    let mut outcomes: Vec<(Outcome, Option<chrono::DateTime<Utc>>)> = Vec::new();
+    let mut outcomes: Vec<Outcome> = Vec::new();
     for c in claimed {
         match prepare(shared, c) {
-            Err(failure) => outcomes.push((failure, None)),
+            Err(failure) => outcomes.push(failure),
             Ok(r) => {
                 let in_flight = in_flight.clone();
                 let shared = shared.clone();
@@ -248,21 +248,21 @@ async fn attempt_envelope(
             }
         }
     }
-    let mut retries: BTreeMap<Duration, Vec<(Uuid, i32)>> = BTreeMap::new();
     let mut finished = Vec::new();
     while let Some(joined) = attempts.join_next().await {
         match joined? {
             Ok(done) => finished.push(done),
-            Err(put_off) => outcomes.push((put_off, None)),
+            Err(put_off) => outcomes.push(put_off),
         }
     }
-    // Failures that will be retried, by step, in chunks that share one jitter.
+    // Failures that will be retried, by step, in chunks that share one jitter (one retry
+    // queue message each).
     let schedule = &shared.webhook_schedule;
     let now = Utc::now();
     let mut by_step: BTreeMap<Duration, Vec<(Claimed, deliver::Attempt)>> = BTreeMap::new();
     for (c, attempt) in finished {
         if attempt.succeeded() {
-            outcomes.push((settled(&c, &attempt, DeliveryState::Succeeded, now), None));
+            outcomes.push(settled(&c, &attempt, DeliveryState::Succeeded, now));
         } else {
             by_step
                 .entry(schedule.step(c.attempts + 1))
@@ -270,9 +270,15 @@ async fn attempt_envelope(
                 .push((c, attempt));
         }
     }
+    let mut retries: Vec<Retry> = Vec::new();
     for (step, failures) in by_step {
         for chunk in failures.chunks(RETRY_CHUNK) {
             let jitter: f64 = rand::rng().random();
+            let mut retry = Retry {
+                step,
+                wait: step,
+                deliveries: Vec::new(),
+            };
             for (c, attempt) in chunk {
                 match schedule.next(c.attempts + 1, c.created_at, now, jitter) {
                     Some(wait) => {
@@ -281,63 +287,56 @@ async fn attempt_envelope(
                         o.next_at = now
                             + chrono::Duration::from_std(wait + lease(shared))
                                 .unwrap_or_else(|_| chrono::Duration::days(1));
-                        outcomes.push((o, Some(now + chrono::Duration::from_std(wait)?)));
-                        retries.entry(step).or_default().push((c.id, c.fence));
+                        outcomes.push(o);
+                        retry.wait = retry.wait.min(wait);
+                        retry.deliveries.push((c.id, c.fence));
                     }
-                    None => outcomes.push((settled(c, attempt, DeliveryState::Failed, now), None)),
+                    None => outcomes.push(settled(c, attempt, DeliveryState::Failed, now)),
                 }
+            }
+            if !retry.deliveries.is_empty() {
+                retries.push(retry);
             }
         }
     }
     let disabled = {
-        let records: Vec<Outcome> = outcomes.iter().map(|(o, _)| o.clone()).collect();
         let mut conn = shared.pool.get().await?;
-        store::record(&mut conn, &records, shared.webhook_schedule.give_up_after).await?
+        store::record(&mut conn, &outcomes, shared.webhook_schedule.give_up_after).await?
     };
     for id in &disabled {
         tracing::warn!(webhook = %WebhookId::from(*id), "a webhook endpoint failed every delivery for too long and is disabled");
     }
-    publish_retries(shared, publish, retries, &outcomes).await;
+    publish_retries(shared, publish, retries).await;
     Ok(())
+}
+
+/// Deliveries to retry after one step of the schedule, in one queue message that expires
+/// after `wait` (the step less its jitter).
+struct Retry {
+    step: Duration,
+    wait: Duration,
+    deliveries: Vec<(Uuid, i32)>,
 }
 
 /// Publishes the retries to their steps' delay queues; one not confirmed is published by the
 /// relay when its row falls due.
-async fn publish_retries(
-    shared: &Shared,
-    publish: &lapin::Channel,
-    retries: BTreeMap<Duration, Vec<(Uuid, i32)>>,
-    outcomes: &[(Outcome, Option<chrono::DateTime<Utc>>)],
-) {
-    let when: HashMap<Uuid, chrono::DateTime<Utc>> = outcomes
-        .iter()
-        .filter_map(|(o, at)| Some((o.id, (*at)?)))
-        .collect();
-    let now = Utc::now();
-    for (step, pairs) in retries {
-        let queue = shared.topology.webhook_retry_queue(step);
-        for chunk in pairs.chunks(RETRY_CHUNK) {
-            // The chunk shares one jitter: its first delivery's wait is everyone's.
-            let wait = when
-                .get(&chunk[0].0)
-                .map(|at| (*at - now).to_std().unwrap_or_default())
-                .unwrap_or(step)
-                .min(step);
-            let envelope = WebhookEnvelope {
-                deliveries: chunk.to_vec(),
-            };
-            match queue::publish_webhooks(publish, &queue, &envelope, Some(wait)).await {
-                Ok(confirm) => {
-                    if !queue::confirmed(confirm.await) {
-                        tracing::debug!(
-                            queue,
-                            "a webhook retry was not confirmed; the relay will publish it"
-                        );
-                    }
+async fn publish_retries(shared: &Shared, publish: &lapin::Channel, retries: Vec<Retry>) {
+    for retry in retries {
+        let queue = shared.topology.webhook_retry_queue(retry.step);
+        let envelope = WebhookEnvelope {
+            deliveries: retry.deliveries,
+        };
+        match queue::publish_webhooks(publish, &queue, &envelope, Some(retry.wait)).await {
+            Ok(confirm) => {
+                if !queue::confirmed(confirm.await) {
+                    tracing::debug!(
+                        queue,
+                        "a webhook retry was not confirmed; the relay will publish it"
+                    );
                 }
-                Err(e) => {
-                    tracing::debug!(error = %e, "a webhook retry was not published; the relay will")
-                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "a webhook retry was not published; the relay will")
             }
         }
     }

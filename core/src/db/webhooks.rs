@@ -239,8 +239,9 @@ pub async fn replay(
     tenant: Uuid,
     endpoint: Uuid,
     id: Uuid,
-) -> QueryResult<Option<Delivery>> {
-    diesel::update(
+) -> QueryResult<Option<ListedDelivery>> {
+    use super::schema::webhook_events;
+    let Some(delivery) = diesel::update(
         webhook_deliveries::table
             .filter(webhook_deliveries::tenant_id.eq(tenant))
             .filter(webhook_deliveries::endpoint_id.eq(endpoint))
@@ -255,7 +256,16 @@ pub async fn replay(
     .returning(Delivery::as_returning())
     .get_result(conn)
     .await
-    .optional()
+    .optional()?
+    else {
+        return Ok(None);
+    };
+    let kind = webhook_events::table
+        .filter(webhook_events::id.eq(delivery.event_id))
+        .select(webhook_events::kind)
+        .first(conn)
+        .await?;
+    Ok(Some(ListedDelivery { delivery, kind }))
 }
 
 /// Records an event of `kind` for the tenant, with a delivery to each of its enabled endpoints
@@ -286,16 +296,6 @@ pub async fn emit(
     .bind::<diesel::sql_types::Jsonb, _>(data)
     .execute(conn)
     .await
-}
-
-/// The kind of event `id`.
-pub async fn event_kind(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<EventKind> {
-    use super::schema::webhook_events;
-    webhook_events::table
-        .filter(webhook_events::id.eq(id))
-        .select(webhook_events::kind)
-        .first(conn)
-        .await
 }
 
 /// A delivery to publish: its id and the fence the claim must find.

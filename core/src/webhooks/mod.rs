@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, action};
 use crate::crypto::Keyring;
-use crate::db::webhooks::{self as store, Delivery, Endpoint, SealedSecret};
+use crate::db::webhooks::{self as store, Endpoint, ListedDelivery, SealedSecret};
 use crate::db::{self, PgPool};
 use crate::domain::{DeliveryId, EventKind, WebhookId};
 use crate::members::Manager;
@@ -210,6 +210,37 @@ fn target(id: Uuid) -> Option<String> {
     Some(WebhookId::from(id).to_string())
 }
 
+/// A change by `manager`: the permission matrix asked, then `f` in a transaction scoped to
+/// the tenant, given a way to record its audit event in that same transaction.
+async fn change<R>(
+    pool: &PgPool,
+    manager: &Manager,
+    f: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection, Audit<'_>) -> Result<R, WebhookError>,
+) -> Result<R, WebhookError> {
+    may_manage(manager)?;
+    let mut conn = pool.get().await?;
+    db::scoped(&mut conn, manager.tenant, async |c| {
+        f(c, Audit(manager)).await
+    })
+    .await
+}
+
+/// Records a change's audit event, by the manager, in the tenant.
+struct Audit<'a>(&'a Manager);
+
+impl Audit<'_> {
+    async fn record(
+        &self,
+        c: &mut diesel_async::AsyncPgConnection,
+        what: &str,
+        target: Option<String>,
+        details: serde_json::Value,
+    ) -> Result<(), WebhookError> {
+        audit::record(c, &self.0.actor, Some(self.0.tenant), what, target, details).await?;
+        Ok(())
+    }
+}
+
 /// Adds an endpoint; the answer holds its secret, this once.
 pub async fn create(
     pool: &PgPool,
@@ -223,8 +254,7 @@ pub async fn create(
     let events = check_events(&new.events)?;
     let (secret, sealed) = mint(keys);
     let tenant = manager.tenant;
-    let mut conn = pool.get().await?;
-    db::scoped(&mut conn, tenant, async |c| {
+    change(pool, manager, async |c, audit| {
         if store::list_endpoints(c, tenant).await?.len() >= MAX_ENDPOINTS {
             return Err(invalid(
                 "url",
@@ -234,15 +264,10 @@ pub async fn create(
             ));
         }
         let endpoint = store::create_endpoint(c, tenant, url.as_str(), &events, &sealed).await?;
-        audit::record(
-            c,
-            &manager.actor,
-            Some(tenant),
-            action::WEBHOOK_CREATED,
-            target(endpoint.id),
-            json!({"url": endpoint.url, "events": events}),
-        )
-        .await?;
+        let details = json!({"url": endpoint.url, "events": events});
+        audit
+            .record(c, action::WEBHOOK_CREATED, target(endpoint.id), details)
+            .await?;
         Ok(WithSecret { endpoint, secret })
     })
     .await
@@ -250,23 +275,14 @@ pub async fn create(
 
 /// Deletes an endpoint, and with it the deliveries it has not had yet.
 pub async fn delete(pool: &PgPool, manager: &Manager, id: Uuid) -> Result<(), WebhookError> {
-    may_manage(manager)?;
-    let tenant = manager.tenant;
-    let mut conn = pool.get().await?;
-    db::scoped(&mut conn, tenant, async |c| {
-        let gone = store::delete_endpoint(c, tenant, id)
+    change(pool, manager, async |c, audit| {
+        let gone = store::delete_endpoint(c, manager.tenant, id)
             .await?
             .ok_or(WebhookError::NotFound("webhook endpoint"))?;
-        audit::record(
-            c,
-            &manager.actor,
-            Some(tenant),
-            action::WEBHOOK_DELETED,
-            target(id),
-            json!({"url": gone.url}),
-        )
-        .await?;
-        Ok(())
+        let details = json!({"url": gone.url});
+        audit
+            .record(c, action::WEBHOOK_DELETED, target(id), details)
+            .await
     })
     .await
 }
@@ -279,24 +295,16 @@ pub async fn rotate_secret(
     manager: &Manager,
     id: Uuid,
 ) -> Result<WithSecret, WebhookError> {
-    may_manage(manager)?;
     let (secret, sealed) = mint(keys);
     let until = Utc::now() + OVERLAP;
-    let tenant = manager.tenant;
-    let mut conn = pool.get().await?;
-    db::scoped(&mut conn, tenant, async |c| {
-        let endpoint = store::rotate_endpoint_secret(c, tenant, id, &sealed, until)
+    change(pool, manager, async |c, audit| {
+        let endpoint = store::rotate_endpoint_secret(c, manager.tenant, id, &sealed, until)
             .await?
             .ok_or(WebhookError::NotFound("webhook endpoint"))?;
-        audit::record(
-            c,
-            &manager.actor,
-            Some(tenant),
-            action::WEBHOOK_SECRET_ROTATED,
-            target(id),
-            json!({"old_secret_signs_until": until}),
-        )
-        .await?;
+        let details = json!({"old_secret_signs_until": until});
+        audit
+            .record(c, action::WEBHOOK_SECRET_ROTATED, target(id), details)
+            .await?;
         Ok(WithSecret { endpoint, secret })
     })
     .await
@@ -309,22 +317,14 @@ pub async fn callback_secret(
     keys: &Keyring,
     manager: &Manager,
 ) -> Result<String, WebhookError> {
-    may_manage(manager)?;
     let (secret, sealed) = mint(keys);
     let until = Utc::now() + OVERLAP;
-    let tenant = manager.tenant;
-    let mut conn = pool.get().await?;
-    db::scoped(&mut conn, tenant, async |c| {
-        let replaced = store::put_callback_secret(c, tenant, &sealed, until).await?;
-        audit::record(
-            c,
-            &manager.actor,
-            Some(tenant),
-            action::WEBHOOK_CALLBACK_SECRET_MADE,
-            None,
-            json!({"replaced": replaced}),
-        )
-        .await?;
+    change(pool, manager, async |c, audit| {
+        let replaced = store::put_callback_secret(c, manager.tenant, &sealed, until).await?;
+        let details = json!({"replaced": replaced});
+        audit
+            .record(c, action::WEBHOOK_CALLBACK_SECRET_MADE, None, details)
+            .await?;
         Ok(secret)
     })
     .await
@@ -336,23 +336,16 @@ pub async fn replay(
     manager: &Manager,
     endpoint: Uuid,
     delivery: Uuid,
-) -> Result<Delivery, WebhookError> {
-    may_manage(manager)?;
-    let tenant = manager.tenant;
-    let mut conn = pool.get().await?;
-    db::scoped(&mut conn, tenant, async |c| {
-        let replayed = store::replay(c, tenant, endpoint, delivery)
+) -> Result<ListedDelivery, WebhookError> {
+    change(pool, manager, async |c, audit| {
+        let replayed = store::replay(c, manager.tenant, endpoint, delivery)
             .await?
             .ok_or(WebhookError::NotFound("webhook delivery"))?;
-        audit::record(
-            c,
-            &manager.actor,
-            Some(tenant),
-            action::WEBHOOK_DELIVERY_REPLAYED,
-            Some(DeliveryId::from(delivery).to_string()),
-            json!({"endpoint": WebhookId::from(endpoint).to_string()}),
-        )
-        .await?;
+        let details = json!({"endpoint": WebhookId::from(endpoint).to_string()});
+        let target = Some(DeliveryId::from(delivery).to_string());
+        audit
+            .record(c, action::WEBHOOK_DELIVERY_REPLAYED, target, details)
+            .await?;
         Ok(replayed)
     })
     .await

@@ -421,10 +421,5 @@ pub async fn replay(
         .map_err(|_| ApiError::from(WebhookError::NotFound("webhook delivery")))?
         .uuid();
     let replayed = service::replay(&state.pool, &manager, id, delivery).await?;
-    let kind = state
-        .scoped(manager.tenant, async |c| {
-            Ok(store::event_kind(c, replayed.event_id).await?)
-        })
-        .await?;
-    Ok(HttpResponse::Accepted().json(delivery_view(replayed, kind)))
+    Ok(HttpResponse::Accepted().json(delivery_view(replayed.delivery, replayed.kind)))
 }
