@@ -89,6 +89,17 @@ impl SendError {
     }
 }
 
+/// The recipient opted out of the tenant's messages (the group commit found it on the list).
+pub fn opted_out() -> SendError {
+    SendError::new(
+        Kind::Unroutable,
+        "recipient_opted_out",
+        "to",
+        "This number opted out of your messages (it replied STOP, or was added to your \
+         opt-outs); nothing was sent or charged. It opts back in by replying START.",
+    )
+}
+
 /// A sender is a phone number (normalised to E.164) or an alphanumeric id of 1–11 characters.
 pub fn validate_sender(sender: &str) -> Result<String, String> {
     let s = sender.trim();

@@ -136,6 +136,9 @@ pub mod action {
     pub const WEBHOOK_SECRET_ROTATED: &str = "webhook.secret_rotated";
     pub const WEBHOOK_CALLBACK_SECRET_MADE: &str = "webhook.callback_secret_made";
     pub const WEBHOOK_DELIVERY_REPLAYED: &str = "webhook.delivery_replayed";
+    pub const OPT_OUT_ADDED: &str = "opt_out.added";
+    pub const OPT_OUT_REMOVED: &str = "opt_out.removed";
+    pub const OPT_OUTS_IMPORTED: &str = "opt_out.imported";
     pub const STAFF_CREATED: &str = "staff.created";
     pub const STAFF_LISTED_TENANTS: &str = "staff.listed_tenants";
     pub const STAFF_READ_SPEND_REPORT: &str = "staff.read_spend_report";

@@ -27,6 +27,9 @@ pub enum Action {
     /// Add, remove and rotate webhook endpoints, replay deliveries, and make the callback
     /// secret.
     ManageWebhooks,
+    /// Add and remove opt-outs (one by one or from a CSV list). Reading them, and the inbound
+    /// messages, is `ReadMessages`.
+    ManageOptOuts,
     /// Platform staff: the list of tenants.
     ListTenants,
     /// Platform staff: the platform's own audit log (staff actions, sign-in failures of
@@ -71,6 +74,7 @@ pub const MATRIX: &[(Role, &[Action])] = &[
             ReadAuditLog,
             ReadWebhooks,
             ManageWebhooks,
+            ManageOptOuts,
         ],
     ),
     (
@@ -91,6 +95,7 @@ pub const MATRIX: &[(Role, &[Action])] = &[
             ReadAuditLog,
             ReadWebhooks,
             ManageWebhooks,
+            ManageOptOuts,
         ],
     ),
     (
@@ -104,6 +109,7 @@ pub const MATRIX: &[(Role, &[Action])] = &[
             ReadMembers,
             ReadWebhooks,
             ManageWebhooks,
+            ManageOptOuts,
         ],
     ),
     (
@@ -171,6 +177,7 @@ impl Action {
         ReadAuditLog,
         ReadWebhooks,
         ManageWebhooks,
+        ManageOptOuts,
         ListTenants,
         ReadPlatformAudit,
         ReadSpendReport,
@@ -212,6 +219,7 @@ impl Action {
             ManageMembers => "manage members",
             ReadWebhooks => "read webhooks",
             ManageWebhooks => "manage webhooks",
+            ManageOptOuts => "add and remove opt-outs",
             ReadAuditLog => "read the audit log",
             ListTenants => "list tenants",
             ReadPlatformAudit => "read the platform audit log",

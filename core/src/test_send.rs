@@ -155,6 +155,7 @@ pub async fn send(
         }) => Err(TestSendError::OverBudget(
             crate::budgets::over_budget_sentence(&Money::new(remaining_micros, currency)),
         )),
+        Some(Inserted::OptedOut) => Err(TestSendError::Rejected(crate::accept::opted_out())),
         Some(Inserted::Refused { reason }) => Err(TestSendError::Internal(anyhow::anyhow!(
             "the database refused the test message: {reason}"
         ))),

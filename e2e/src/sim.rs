@@ -258,6 +258,7 @@ pub async fn spawn(addr: &str) -> anyhow::Result<SimHandle> {
             .route("/_sim/received", web::get().to(received))
             .route("/_sim/stats", web::get().to(stats))
             .route("/_sim/reset", web::post().to(reset))
+            .route("/_sim/inbound", web::post().to(inbound))
     })
     .listen(listener)?
     .shutdown_timeout(1)
@@ -699,6 +700,127 @@ async fn vonage_send(sim: web::Data<Sim>, form: web::Form<Vec<(String, String)>>
         "message-count": parts.to_string(),
         "messages": messages,
     }))
+}
+
+// ---- inbound -------------------------------------------------------------------------------
+
+/// An inbound message for the simulator to post to a webhook, as the provider would when
+/// someone texts one of an account's numbers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundOrder {
+    /// `twilio` or `vonage`.
+    pub provider: String,
+    /// The webhook, as configured at the provider.
+    pub url: String,
+    /// Twilio's account SID, or Vonage's API key.
+    pub account: String,
+    /// Twilio's auth token (it signs every request); for Vonage, the signature secret of an
+    /// account that signs its webhooks (None: unsigned).
+    pub secret: Option<String>,
+    /// Vonage's signature method (`md5hash` by default, or `sha256`).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Who sends it (E.164) and the account's number it is sent to.
+    pub from: String,
+    pub to: String,
+    pub text: String,
+    /// The provider's id for it (made up when None); the same id twice is a resend.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    /// Vonage: post JSON (default) or a form.
+    #[serde(default)]
+    pub form: bool,
+}
+
+/// Posts an inbound message in the provider's wire format, signed as it signs them; answers
+/// `{status, body, message_id}` of the webhook's answer.
+async fn inbound(sim: web::Data<Sim>, order: web::Json<InboundOrder>) -> HttpResponse {
+    let o = order.into_inner();
+    let request = match o.provider.as_str() {
+        "twilio" => {
+            let sid = o
+                .message_id
+                .clone()
+                .unwrap_or_else(|| format!("SM{}", random_hex(32)));
+            let params: Vec<(String, String)> = vec![
+                ("AccountSid".into(), o.account.clone()),
+                ("ApiVersion".into(), "2010-04-01".into()),
+                ("Body".into(), o.text.clone()),
+                ("From".into(), o.from.clone()),
+                ("MessageSid".into(), sid.clone()),
+                ("NumMedia".into(), "0".into()),
+                ("NumSegments".into(), "1".into()),
+                ("SmsMessageSid".into(), sid.clone()),
+                ("SmsSid".into(), sid.clone()),
+                ("SmsStatus".into(), "received".into()),
+                ("To".into(), o.to.clone()),
+            ];
+            let mut req = sim.http.post(&o.url).form(&params);
+            if let Some(token) = &o.secret {
+                req = req.header(
+                    "X-Twilio-Signature",
+                    twilio_signature(token, &o.url, &params),
+                );
+            }
+            (req, sid)
+        }
+        "vonage" => {
+            let id = o
+                .message_id
+                .clone()
+                .unwrap_or_else(|| random_hex(16).to_uppercase());
+            let now = Utc::now();
+            let keyword = o
+                .text
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_uppercase();
+            let mut params = json!({
+                "api-key": o.account,
+                "msisdn": o.from.trim_start_matches('+'),
+                "to": o.to.trim_start_matches('+'),
+                "messageId": id,
+                "text": o.text,
+                "type": "text",
+                "keyword": keyword,
+                "message-timestamp": now.format("%Y-%m-%d %H:%M:%S").to_string(),
+            });
+            if let Some(secret) = &o.secret {
+                params["timestamp"] = json!(now.timestamp().to_string());
+                params["nonce"] = json!(uuid::Uuid::new_v4().to_string());
+                let method = o.method.as_deref().unwrap_or("md5hash");
+                params["sig"] = json!(vonage_signature(&params, method, secret));
+            }
+            let req = if o.form {
+                let pairs: Vec<(String, String)> = params
+                    .as_object()
+                    .expect("an object")
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect();
+                sim.http.post(&o.url).form(&pairs)
+            } else {
+                sim.http.post(&o.url).json(&params)
+            };
+            (req, id)
+        }
+        other => {
+            return HttpResponse::BadRequest()
+                .json(json!({"error": format!("no provider {other:?}")}));
+        }
+    };
+    let (req, message_id) = request;
+    match req.send().await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let body = resp.text().await.unwrap_or_default();
+            HttpResponse::Ok()
+                .json(json!({"status": status, "body": body, "message_id": message_id}))
+        }
+        Err(e) => HttpResponse::BadGateway().json(json!({"error": e.to_string()})),
+    }
 }
 
 // ---- control ---------------------------------------------------------------------------------

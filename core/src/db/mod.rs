@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod ledger;
 pub mod messages;
+pub mod opt_outs;
 pub mod providers;
 pub mod schema;
 pub mod sessions;

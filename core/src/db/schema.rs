@@ -463,3 +463,27 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_events,
     webhook_deliveries
 );
+
+diesel::table! {
+    inbound_messages (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        provider_id -> Uuid,
+        provider_message_id -> Text,
+        sender -> Text,
+        recipient -> Text,
+        body -> Text,
+        keyword -> Nullable<Text>,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    opt_outs (tenant_id, number) {
+        tenant_id -> Uuid,
+        number -> Text,
+        id -> Uuid,
+        source -> Text,
+        created_at -> Timestamptz,
+    }
+}

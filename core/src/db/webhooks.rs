@@ -298,6 +298,37 @@ pub async fn emit(
     .await
 }
 
+/// [`emit`] for many events of one kind at once (an import's opt-outs): one statement.
+pub async fn emit_many(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    kind: EventKind,
+    data: &[serde_json::Value],
+) -> QueryResult<usize> {
+    if data.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = data.iter().map(|_| Uuid::now_v7()).collect();
+    diesel::sql_query(
+        "WITH listening AS (
+             SELECT e.id FROM webhook_endpoints e
+             WHERE e.tenant_id = $2 AND e.enabled AND $3 = ANY (e.events)),
+         ev AS (
+             INSERT INTO webhook_events (id, tenant_id, kind, subject_id, data)
+             SELECT i.id, $2, $3, NULL, i.data FROM unnest($1::uuid[], $4::jsonb[]) AS i(id, data)
+             WHERE EXISTS (SELECT 1 FROM listening)
+             RETURNING id)
+         INSERT INTO webhook_deliveries (id, tenant_id, event_id, endpoint_id)
+         SELECT uuid_v7(), $2, ev.id, l.id FROM ev, listening l",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+    .bind::<diesel::sql_types::Uuid, _>(tenant)
+    .bind::<Text, _>(kind)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Jsonb>, _>(data)
+    .execute(conn)
+    .await
+}
+
 /// A delivery to publish: its id and the fence the claim must find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Due {

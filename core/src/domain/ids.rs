@@ -137,6 +137,9 @@ typed_id!(
 typed_id!(
     /// One event on its way to one endpoint (or to a message's own callback URL).
     DeliveryId, "whd_", "webhook delivery");
+typed_id!(
+    /// A message someone sent to one of a tenant's numbers.
+    InboundId, "inb_", "inbound message");
 
 #[cfg(test)]
 mod tests {

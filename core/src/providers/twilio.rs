@@ -85,6 +85,18 @@ pub fn classify(status: u16, body: &str) -> SendOutcome {
     }
 }
 
+/// An incoming message as Twilio posts it to a number's webhook (`MessageSid`, `From`, `To`,
+/// `Body`); None when those are missing.
+pub fn parse_inbound(params: &[(String, String)]) -> Option<crate::inbound::InboundSms> {
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    Some(crate::inbound::InboundSms {
+        provider_message_id: get("MessageSid").or(get("SmsSid"))?.to_owned(),
+        from: get("From")?.to_owned(),
+        to: get("To")?.to_owned(),
+        body: get("Body").unwrap_or_default().to_owned(),
+    })
+}
+
 /// Reads a StatusCallback (form fields `MessageSid`, `MessageStatus`, `ErrorCode`, …).
 pub fn parse_status_callback(params: &[(String, String)]) -> Option<Receipt> {
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());

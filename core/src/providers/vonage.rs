@@ -114,6 +114,19 @@ pub fn classify(status: u16, body: &str) -> SendOutcome {
     }
 }
 
+/// An inbound SMS as Vonage posts it (`msisdn`, `to`, `messageId`, `text`; the number without
+/// its `+`); None when those are missing. Parts of a concatenated message come one by one and
+/// are kept so.
+pub fn parse_inbound(params: &[(String, String)]) -> Option<crate::inbound::InboundSms> {
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    Some(crate::inbound::InboundSms {
+        provider_message_id: get("messageId")?.to_owned(),
+        from: get("msisdn")?.to_owned(),
+        to: get("to")?.to_owned(),
+        body: get("text").unwrap_or_default().to_owned(),
+    })
+}
+
 /// Reads a delivery receipt (`messageId`, `status`, `err-code`, …), from JSON flattened to
 /// pairs or from query/form parameters.
 pub fn parse_dlr(params: &[(String, String)]) -> Option<Receipt> {

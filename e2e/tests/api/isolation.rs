@@ -41,7 +41,12 @@ fn expectation(method: &str, path: &str) -> Option<(Who, Option<Value>)> {
             "post",
             "/v1/auth/signup" | "/v1/auth/login" | "/v1/auth/refresh" | "/v1/auth/accept-invite",
         ) => (Who::Public, None),
-        ("post", "/hooks/providers/{provider_id}/status" | "/hooks/stripe") => (Who::Public, None),
+        (
+            "post",
+            "/hooks/providers/{provider_id}/status"
+            | "/hooks/providers/{provider_id}/inbound"
+            | "/hooks/stripe",
+        ) => (Who::Public, None),
         ("post", "/v1/auth/logout") => (Who::AnyUser, None),
         ("get", "/v1/me") => (Who::AnyUser, None),
         ("post", "/v1/me/password") => (
@@ -136,6 +141,9 @@ fn expectation(method: &str, path: &str) -> Option<(Who, Option<Value>)> {
             | "/v1/webhooks/callback-secret"
             | "/v1/webhooks/{id}/deliveries/{delivery_id}/replay",
         ) => (t(ManageWebhooks), None),
+        ("get", "/v1/opt-outs" | "/v1/inbound") => (t(ReadMessages), None),
+        ("post", "/v1/opt-outs") => (t(ManageOptOuts), Some(json!({"number": "+4915112345678"}))),
+        ("delete", "/v1/opt-outs/{number}") => (t(ManageOptOuts), None),
         ("get", "/v1/providers" | "/v1/providers/{id}" | "/v1/providers/{id}/prices") => {
             (t(ReadProviders), None)
         }

@@ -12,6 +12,7 @@ mod billing;
 mod budget;
 mod changes;
 mod exchange_rates;
+mod inbound;
 mod invoices;
 mod isolation;
 mod members;

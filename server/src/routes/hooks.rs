@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppContext;
 
 pub fn config(cfg: &mut ServiceConfig) {
-    cfg.service(provider_status);
+    cfg.service(provider_status).service(provider_inbound);
 }
 
 fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
@@ -38,6 +38,89 @@ fn json_pairs(bytes: &[u8]) -> Vec<(String, String)> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// A callback's parameters: its JSON object or form body, refused when any holds a NUL
+/// (nothing we understand does, and Postgres could not look it up).
+fn callback_params(
+    req: &HttpRequest,
+    body: &[u8],
+    code: &'static str,
+) -> ApiResult<Vec<(String, String)>> {
+    let is_json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    let params = if is_json {
+        json_pairs(body)
+    } else {
+        form_pairs(body)
+    };
+    if params
+        .iter()
+        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(ApiError::bad_request(
+            code,
+            "This is not a callback we understand.",
+        ));
+    }
+    Ok(params)
+}
+
+/// Checks a callback's signature as its provider makes it: Twilio's `X-Twilio-Signature` over
+/// the URL and the parameters; Vonage's `sig` when the account signs its webhooks (the query's
+/// parameters count too, but for ours, `message_id`, which are added to `params`).
+fn check_signature(
+    state: &AppContext,
+    req: &HttpRequest,
+    provider: &openclaw_core::hooks::HookProvider,
+    params: &mut Vec<(String, String)>,
+) -> ApiResult<()> {
+    match provider.kind {
+        ProviderKind::Twilio => {
+            let Credentials::Twilio { auth_token, .. } = &provider.credentials else {
+                return Err(anyhow::anyhow!("twilio provider without twilio credentials").into());
+            };
+            let url = format!("{}{}", state.settings.public_url, req.uri());
+            let signature = req
+                .headers()
+                .get("X-Twilio-Signature")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            use secrecy::ExposeSecret;
+            if !twilio::verify_signature(auth_token.expose_secret(), &url, params, signature) {
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::UNAUTHORIZED,
+                    "invalid_signature",
+                    "The X-Twilio-Signature does not match.",
+                ));
+            }
+        }
+        ProviderKind::Vonage => {
+            params.extend(
+                form_pairs(req.query_string().as_bytes())
+                    .into_iter()
+                    .filter(|(k, _)| k != "message_id"),
+            );
+            if let Credentials::Vonage {
+                signature: Some(signing),
+                ..
+            } = &provider.credentials
+                && !vonage::verify_signature(params, signing, chrono::Utc::now().timestamp())
+            {
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::UNAUTHORIZED,
+                    "invalid_signature",
+                    "This Vonage account signs its webhooks, and this callback's `sig` is missing, \
+                     wrong or more than five minutes old.",
+                ));
+            }
+        }
+        ProviderKind::Sandbox => {}
+    }
+    Ok(())
 }
 
 /// A provider's delivery receipt (Twilio StatusCallback form, Vonage DLR JSON or form).
@@ -76,71 +159,11 @@ pub async fn provider_status(
         openclaw_core::trace::record_tenant(tenant);
     }
     let kind = provider.kind;
-    let is_json = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
-    let mut params = if is_json {
-        json_pairs(&body)
-    } else {
-        form_pairs(&body)
-    };
-    // Nothing in a receipt we understand holds a NUL, and Postgres could not look it up.
-    if params
-        .iter()
-        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
-    {
-        return Err(ApiError::bad_request(
-            "invalid_receipt",
-            "This is not a delivery receipt we understand.",
-        ));
-    }
-
+    let mut params = callback_params(&req, &body, "invalid_receipt")?;
+    check_signature(&state, &req, provider, &mut params)?;
     let receipt = match kind {
-        ProviderKind::Twilio => {
-            let Credentials::Twilio { auth_token, .. } = &provider.credentials else {
-                return Err(anyhow::anyhow!("twilio provider without twilio credentials").into());
-            };
-            let url = format!("{}{}", state.settings.public_url, req.uri());
-            let signature = req
-                .headers()
-                .get("X-Twilio-Signature")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            use secrecy::ExposeSecret;
-            if !twilio::verify_signature(auth_token.expose_secret(), &url, &params, signature) {
-                return Err(ApiError::new(
-                    actix_web::http::StatusCode::UNAUTHORIZED,
-                    "invalid_signature",
-                    "The X-Twilio-Signature does not match.",
-                ));
-            }
-            twilio::parse_status_callback(&params)
-        }
-        ProviderKind::Vonage => {
-            // Vonage may also send the DLR as query parameters (ours, `message_id`, is not
-            // Vonage's and is not signed).
-            params.extend(
-                form_pairs(req.query_string().as_bytes())
-                    .into_iter()
-                    .filter(|(k, _)| k != "message_id"),
-            );
-            if let Credentials::Vonage {
-                signature: Some(signing),
-                ..
-            } = &provider.credentials
-                && !vonage::verify_signature(&params, signing, chrono::Utc::now().timestamp())
-            {
-                return Err(ApiError::new(
-                    actix_web::http::StatusCode::UNAUTHORIZED,
-                    "invalid_signature",
-                    "This Vonage account signs its webhooks, and this receipt's `sig` is missing, \
-                     wrong or more than five minutes old.",
-                ));
-            }
-            vonage::parse_dlr(&params)
-        }
+        ProviderKind::Twilio => twilio::parse_status_callback(&params),
+        ProviderKind::Vonage => vonage::parse_dlr(&params),
         ProviderKind::Sandbox => None,
     };
     let Some(receipt) = receipt else {
@@ -226,4 +249,74 @@ pub async fn provider_status(
         }
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A message someone sent to a number of the tenant's (Twilio's incoming-message webhook
+/// form, Vonage's inbound SMS, JSON or form), signed as the provider's receipts are. It is
+/// stored once however often the provider resends it; STOP and the like opt the sender out,
+/// START and the like back in. Twilio is answered with an empty TwiML `<Response/>` (nothing
+/// is sent back, HELP included).
+#[utoipa::path(
+    tag = "hooks",
+    params(("provider_id" = String, Path, description = "`prv_…`")),
+    responses(
+        (status = 200, description = "Stored (Twilio: an empty TwiML response)", content_type = "text/xml"),
+        (status = 204, description = "Stored, or resent and stored before, or for a platform provider (acknowledged and logged; its numbers are not any one tenant's)"),
+        (status = 400, description = "`invalid_inbound`: not an inbound message this provider sends", body = ErrorBody),
+        (status = 401, description = "`invalid_signature`: Twilio's `X-Twilio-Signature`, or the `sig` of a Vonage account that signs its webhooks, is missing or wrong", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such provider", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+    ),
+)]
+#[post("/hooks/providers/{provider_id}/inbound")]
+pub async fn provider_inbound(
+    state: web::Data<AppContext>,
+    req: HttpRequest,
+    provider_id: web::Path<String>,
+    mut payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let body = super::read_body(&mut payload, 64 * 1024).await?;
+    let provider_uuid = ProviderId::parse(&provider_id)
+        .map_err(|_| ApiError::not_found("provider"))?
+        .uuid();
+    openclaw_core::trace::record_provider(provider_uuid);
+    let found = state.hook_provider(provider_uuid).await?;
+    let provider = found
+        .as_ref()
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("provider"))?;
+    let mut params = callback_params(&req, &body, "invalid_inbound")?;
+    check_signature(&state, &req, provider, &mut params)?;
+    let sms = match provider.kind {
+        ProviderKind::Twilio => twilio::parse_inbound(&params),
+        ProviderKind::Vonage => vonage::parse_inbound(&params),
+        ProviderKind::Sandbox => None,
+    };
+    let Some(sms) = sms else {
+        return Err(ApiError::bad_request(
+            "invalid_inbound",
+            "This is not an inbound message we understand.",
+        ));
+    };
+    let Some(tenant) = provider.tenant_id else {
+        tracing::warn!(
+            "an inbound message on a platform provider is not stored: its numbers are no one tenant's"
+        );
+        return Ok(HttpResponse::NoContent().finish());
+    };
+    openclaw_core::trace::record_tenant(tenant);
+    let received = openclaw_core::inbound::receive(&state.pool, tenant, provider_uuid, sms).await?;
+    if let openclaw_core::inbound::Received::Stored {
+        inbound,
+        opt_out_changed,
+    } = &received
+    {
+        tracing::info!(inbound_id = %openclaw_core::domain::InboundId::from(inbound.id), keyword = ?inbound.keyword, opt_out_changed, "inbound message stored");
+    }
+    Ok(match provider.kind {
+        ProviderKind::Twilio => HttpResponse::Ok()
+            .content_type("text/xml")
+            .body(r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#),
+        _ => HttpResponse::NoContent().finish(),
+    })
 }

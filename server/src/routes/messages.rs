@@ -282,7 +282,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         (status = 409, description = "`idempotency_conflict`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
-        (status = 422, description = "`no_route`: no enabled provider is priced for the destination", body = ErrorBody),
+        (status = 422, description = "`no_route`: no enabled provider is priced for the destination; `recipient_opted_out`: the number opted out of the tenant's messages (nothing is stored or charged)", body = ErrorBody),
         (status = 429, description = "`rate_limited`: this API key is over its requests per second", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(("bearer" = []))
@@ -321,6 +321,7 @@ pub async fn send(
             remaining_micros,
             currency,
         }) => Err(over_budget(remaining_micros, currency)),
+        Some(Inserted::OptedOut) => Err(opted_out()),
         None => Err(anyhow::anyhow!("the ingest returned no outcome").into()),
     }
 }
@@ -343,6 +344,10 @@ fn over_budget(remaining_micros: i64, currency: String) -> ApiError {
         "budget_exceeded",
         openclaw_core::budgets::over_budget_sentence(&Money::new(remaining_micros, currency)),
     )
+}
+
+fn opted_out() -> ApiError {
+    accept::opted_out().into()
 }
 
 fn refused() -> ApiError {
@@ -449,6 +454,9 @@ pub async fn send_batch(
                         error: in_entry(i, over_budget(*remaining_micros, currency.clone()))
                             .body()
                             .error,
+                    },
+                    Some(Inserted::OptedOut) => BatchEntry::Error {
+                        error: in_entry(i, opted_out()).body().error,
                     },
                     Some(_) => BatchEntry::Accepted(accepted_new(&row)),
                 },

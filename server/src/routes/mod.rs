@@ -12,6 +12,7 @@ pub mod health;
 pub mod hooks;
 pub mod members;
 pub mod messages;
+pub mod opt_outs;
 pub mod platform_providers;
 pub mod providers;
 pub mod schemas;
@@ -50,6 +51,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     exchange_rates::config(cfg);
     hooks::config(cfg);
     webhooks::config(cfg);
+    opt_outs::config(cfg);
 }
 
 /// A JSON body parsed into `T`, with errors in our shape: `invalid_json` for syntax and for an

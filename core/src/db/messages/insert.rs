@@ -68,6 +68,8 @@ pub enum Inserted {
         remaining_micros: i64,
         currency: String,
     },
+    /// The recipient opted out of the tenant's messages; nothing was stored.
+    OptedOut,
 }
 
 /// How long the API's own publisher has to get a confirm before the relay publishes instead.
@@ -161,15 +163,29 @@ const OUTBOX: &str = "outbox AS (
      INSERT INTO message_outbox (message_id, round, due_at)
      SELECT id, 0, COALESCE(scheduled_at, created_at + $23) FROM created)";
 
-/// The message a row's idempotency key names: the tenant stored it already.
+/// Leaves out the rows whose recipient opted out of their tenant's messages (a condition on
+/// `i`, a row of [`INPUT`]): one index probe a row, in the statement that stores them.
+const NOT_OPTED_OUT: &str = "NOT EXISTS (SELECT 1 FROM opt_outs o
+                                 WHERE o.tenant_id = i.tenant_id AND o.number = i.recipient)";
+
+/// What became of a row the insert did not store (and did not refuse for the budget): the
+/// message its idempotency key names, which the tenant stored already; else its recipient
+/// opted out (the only other reason a row is left out).
 async fn existing(conn: &mut AsyncPgConnection, row: &NewMessage) -> QueryResult<Inserted> {
+    if row.idempotency_key.is_none() {
+        return Ok(Inserted::OptedOut);
+    }
     let existing = messages::table
         .filter(messages::tenant_id.eq(row.tenant_id))
         .filter(messages::idempotency_key.eq(&row.idempotency_key))
         .select(Message::as_select())
         .get_result(conn)
-        .await?;
-    Ok(Inserted::Existing(Box::new(existing)))
+        .await
+        .optional()?;
+    Ok(match existing {
+        Some(m) => Inserted::Existing(Box::new(m)),
+        None => Inserted::OptedOut,
+    })
 }
 
 /// Inserts many messages in one statement and one transaction (the API's group commit), each
@@ -196,7 +212,11 @@ pub async fn insert_batch(
                  ON CONFLICT (tenant_id) DO UPDATE SET micros = b.micros + EXCLUDED.micros),
              {OUTBOX}
              SELECT id FROM created",
-            insert = insert_messages("input AS i", "i.hold IS NOT NULL", "COALESCE(i.hold, 0)"),
+            insert = insert_messages(
+                &format!("input AS i WHERE {NOT_OPTED_OUT}"),
+                "i.hold IS NOT NULL",
+                "COALESCE(i.hold, 0)"
+            ),
         )
     });
     let created: Vec<Created> = bind_rows!(diesel::sql_query(INSERT.as_str()), rows)
@@ -206,7 +226,8 @@ pub async fn insert_batch(
     if created.len() == rows.len() {
         return Ok(rows.iter().map(|_| Inserted::Created).collect());
     }
-    // Only rows whose idempotency key was taken are missing; they exist (committed) already.
+    // Rows whose idempotency key was taken are missing (they exist, committed already), and
+    // rows to opted-out numbers.
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         if created.contains(&row.id) {
@@ -270,8 +291,10 @@ pub async fn insert_capped(
              UNION ALL
              SELECT NULL, tenant_id, room, currency FROM room",
             insert = insert_messages(
-                "input AS i LEFT JOIN room r ON r.tenant_id = i.tenant_id
-                 WHERE r.tenant_id IS NULL OR i.upto <= r.room",
+                &format!(
+                    "input AS i LEFT JOIN room r ON r.tenant_id = i.tenant_id
+                     WHERE (r.tenant_id IS NULL OR i.upto <= r.room) AND {NOT_OPTED_OUT}"
+                ),
                 "r.tenant_id IS NOT NULL",
                 "CASE WHEN r.tenant_id IS NULL THEN 0 ELSE i.hold END"
             ),
@@ -324,7 +347,8 @@ pub async fn insert_capped(
                 currency: currency.clone(),
             }),
             _ if created.contains(&row.id) => out.push(Inserted::Created),
-            // Admitted but not stored: its idempotency key names a message stored before.
+            // Admitted but not stored: its idempotency key names a message stored before, or
+            // its recipient opted out.
             _ => out.push(existing(conn, row).await?),
         }
     }
