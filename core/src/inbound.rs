@@ -26,16 +26,22 @@ pub struct InboundSms {
     pub body: String,
 }
 
+/// Digits alone are an international number without its `+` (as Vonage writes them, and as
+/// a URL path may): given it back; anything else is left as it is.
+pub fn with_plus(raw: &str) -> std::borrow::Cow<'_, str> {
+    let raw = raw.trim();
+    if !raw.is_empty() && raw.chars().all(|c| c.is_ascii_digit()) {
+        format!("+{raw}").into()
+    } else {
+        raw.into()
+    }
+}
+
 /// A number as a provider writes it: E.164 when it is one (Vonage leaves out the `+`), else as
 /// it came (an alphanumeric sender).
 pub fn normalise(raw: &str) -> String {
     let raw = raw.trim();
-    let plus = if !raw.is_empty() && raw.chars().all(|c| c.is_ascii_digit()) {
-        format!("+{raw}")
-    } else {
-        raw.to_owned()
-    };
-    PhoneNumber::parse(&plus)
+    PhoneNumber::parse(&with_plus(raw))
         .map(|p| p.e164().to_owned())
         .unwrap_or_else(|_| raw.chars().take(64).collect())
 }
@@ -149,7 +155,7 @@ mod tests {
 
     #[test]
     fn numbers_are_normalised_as_providers_write_them() {
-        assert_eq!(normalise("447700900123"), "+447700900123");
+        assert_eq!(normalise("447911123456"), "+447911123456");
         assert_eq!(normalise("+1 415 555 2671"), "+14155552671");
         assert_eq!(normalise("Acme"), "Acme");
     }

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use diesel_async::AsyncPgConnection;
 use serde_json::json;
 use uuid::Uuid;
@@ -62,6 +62,11 @@ pub fn parse_number(raw: &str, field: &'static str) -> Result<String, OptOutErro
         })
 }
 
+/// A number in a URL path, where `+` is awkward: it may be left out (`4915112345678`).
+fn parse_path_number(raw: &str) -> Result<String, OptOutError> {
+    parse_number(&crate::inbound::with_plus(raw), "number")
+}
+
 /// The public `data` of an `opt_out.changed` event.
 pub fn event_data(number: &str, opted_out: bool, source: OptOutSource) -> serde_json::Value {
     json!({"number": number, "opted_out": opted_out, "source": source, "at": Utc::now()})
@@ -78,7 +83,7 @@ pub async fn add_in(
     let added = store::add(c, tenant, numbers, source).await?;
     let events: Vec<_> = added
         .iter()
-        .map(|o| event_data(&o.number, true, source))
+        .map(|o| (None, event_data(&o.number, true, source)))
         .collect();
     crate::db::webhooks::emit_many(c, tenant, EventKind::OptOutChanged, &events).await?;
     Ok(added)
@@ -120,23 +125,6 @@ pub async fn list(
     let tenant = manager.tenant;
     db::scoped(&mut conn, tenant, async |c| {
         Ok(store::list(c, tenant, before, limit).await?)
-    })
-    .await
-}
-
-/// Whether a number is on the list, and since when.
-pub async fn find(
-    pool: &PgPool,
-    manager: &Manager,
-    number: &str,
-) -> Result<Option<OptOut>, OptOutError> {
-    may(manager, Action::ReadMessages)?;
-    let number = parse_number(number, "number")?;
-    let mut conn = pool.get().await?;
-    let tenant = manager.tenant;
-    db::scoped(&mut conn, tenant, async |c| {
-        let page = store::find(c, tenant, &number).await?;
-        Ok(page)
     })
     .await
 }
@@ -188,10 +176,10 @@ pub async fn add(pool: &PgPool, manager: &Manager, number: &str) -> Result<Added
     .await
 }
 
-/// Opts a number back in.
+/// Opts a number back in (given as [`parse_path_number`] reads it).
 pub async fn remove(pool: &PgPool, manager: &Manager, number: &str) -> Result<(), OptOutError> {
     may(manager, Action::ManageOptOuts)?;
-    let number = parse_number(number, "number")?;
+    let number = parse_path_number(number)?;
     let tenant = manager.tenant;
     let mut conn = pool.get().await?;
     db::scoped(&mut conn, tenant, async |c| {
@@ -319,13 +307,13 @@ pub async fn export(pool: &PgPool, manager: &Manager) -> Result<String, OptOutEr
 fn to_csv(all: &[OptOut]) -> String {
     let mut out = String::from("number,source,created_at\n");
     for o in all {
-        let at: DateTime<Utc> = o.created_at;
         // Numbers are `+` and digits and sources are words: nothing needs quoting.
         out.push_str(&format!(
             "{},{},{}\n",
             o.number,
             o.source,
-            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            o.created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         ));
     }
     out

@@ -278,44 +278,31 @@ pub async fn emit(
     subject: Option<Uuid>,
     data: &serde_json::Value,
 ) -> QueryResult<usize> {
-    diesel::sql_query(
-        "WITH listening AS (
-             SELECT e.id FROM webhook_endpoints e
-             WHERE e.tenant_id = $2 AND e.enabled AND $3 = ANY (e.events)),
-         ev AS (
-             INSERT INTO webhook_events (id, tenant_id, kind, subject_id, data)
-             SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM listening)
-             RETURNING id)
-         INSERT INTO webhook_deliveries (id, tenant_id, event_id, endpoint_id)
-         SELECT uuid_v7(), $2, ev.id, l.id FROM ev, listening l",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
-    .bind::<diesel::sql_types::Uuid, _>(tenant)
-    .bind::<Text, _>(kind)
-    .bind::<Nullable<diesel::sql_types::Uuid>, _>(subject)
-    .bind::<diesel::sql_types::Jsonb, _>(data)
-    .execute(conn)
-    .await
+    emit_many(conn, tenant, kind, &[(subject, data.clone())]).await
 }
 
-/// [`emit`] for many events of one kind at once (an import's opt-outs): one statement.
+/// [`emit`] for many events of one kind at once (an import's opt-outs), each with its subject
+/// and data: one statement.
 pub async fn emit_many(
     conn: &mut AsyncPgConnection,
     tenant: Uuid,
     kind: EventKind,
-    data: &[serde_json::Value],
+    events: &[(Option<Uuid>, serde_json::Value)],
 ) -> QueryResult<usize> {
-    if data.is_empty() {
+    if events.is_empty() {
         return Ok(0);
     }
-    let ids: Vec<Uuid> = data.iter().map(|_| Uuid::now_v7()).collect();
+    let ids: Vec<Uuid> = events.iter().map(|_| Uuid::now_v7()).collect();
+    let subjects: Vec<Option<Uuid>> = events.iter().map(|(s, _)| *s).collect();
+    let data: Vec<&serde_json::Value> = events.iter().map(|(_, d)| d).collect();
     diesel::sql_query(
         "WITH listening AS (
              SELECT e.id FROM webhook_endpoints e
              WHERE e.tenant_id = $2 AND e.enabled AND $3 = ANY (e.events)),
          ev AS (
              INSERT INTO webhook_events (id, tenant_id, kind, subject_id, data)
-             SELECT i.id, $2, $3, NULL, i.data FROM unnest($1::uuid[], $4::jsonb[]) AS i(id, data)
+             SELECT i.id, $2, $3, i.subject, i.data
+             FROM unnest($1::uuid[], $4::uuid[], $5::jsonb[]) AS i(id, subject, data)
              WHERE EXISTS (SELECT 1 FROM listening)
              RETURNING id)
          INSERT INTO webhook_deliveries (id, tenant_id, event_id, endpoint_id)
@@ -324,6 +311,7 @@ pub async fn emit_many(
     .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
     .bind::<diesel::sql_types::Uuid, _>(tenant)
     .bind::<Text, _>(kind)
+    .bind::<diesel::sql_types::Array<Nullable<diesel::sql_types::Uuid>>, _>(subjects)
     .bind::<diesel::sql_types::Array<diesel::sql_types::Jsonb>, _>(data)
     .execute(conn)
     .await

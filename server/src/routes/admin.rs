@@ -222,11 +222,7 @@ pub async fn spend_report(
     // Who may ask comes before what they asked.
     let staff = user.staff(Action::ReadSpendReport)?;
     let params = params.into_inner();
-    let csv = req
-        .headers()
-        .get(actix_web::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().contains("text/csv"));
+    let csv = super::wants_csv(&req);
     let period = match params.period.as_deref() {
         None => Period::of(Utc::now().date_naive()),
         Some(p) => Period::parse(p).ok_or_else(|| {

@@ -40,6 +40,22 @@ fn json_pairs(bytes: &[u8]) -> Vec<(String, String)> {
     }
 }
 
+/// The provider a callback's path names (recorded in the trace), as the cache holds it; None
+/// inside when there is no such provider.
+async fn named_provider(
+    state: &AppContext,
+    id: &str,
+) -> ApiResult<(
+    uuid::Uuid,
+    std::sync::Arc<Option<openclaw_core::hooks::HookProvider>>,
+)> {
+    let uuid = ProviderId::parse(id)
+        .map_err(|_| ApiError::not_found("provider"))?
+        .uuid();
+    openclaw_core::trace::record_provider(uuid);
+    Ok((uuid, state.hook_provider(uuid).await?))
+}
+
 /// A callback's parameters: its JSON object or form body, refused when any holds a NUL
 /// (nothing we understand does, and Postgres could not look it up).
 fn callback_params(
@@ -146,11 +162,7 @@ pub async fn provider_status(
     mut payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let body = super::read_body(&mut payload, 64 * 1024).await?;
-    let provider_uuid = ProviderId::parse(&provider_id)
-        .map_err(|_| ApiError::not_found("provider"))?
-        .uuid();
-    openclaw_core::trace::record_provider(provider_uuid);
-    let found = state.hook_provider(provider_uuid).await?;
+    let (provider_uuid, found) = named_provider(&state, &provider_id).await?;
     let provider = found
         .as_ref()
         .as_ref()
@@ -276,11 +288,7 @@ pub async fn provider_inbound(
     mut payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let body = super::read_body(&mut payload, 64 * 1024).await?;
-    let provider_uuid = ProviderId::parse(&provider_id)
-        .map_err(|_| ApiError::not_found("provider"))?
-        .uuid();
-    openclaw_core::trace::record_provider(provider_uuid);
-    let found = state.hook_provider(provider_uuid).await?;
+    let (provider_uuid, found) = named_provider(&state, &provider_id).await?;
     let provider = found
         .as_ref()
         .as_ref()

@@ -347,6 +347,14 @@ impl<T> Page<T> {
     }
 }
 
+/// The request asks for CSV (`Accept: text/csv`).
+pub fn wants_csv(req: &actix_web::HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("text/csv"))
+}
+
 /// Query strings that fail to parse get our error shape too.
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _| {

@@ -78,13 +78,6 @@ pub struct ImportedView {
     pub unchanged: usize,
 }
 
-fn wants_csv(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(actix_web::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().contains("text/csv"))
-}
-
 /// The tenant's opt-outs, newest first; or all of them as CSV (`number,source,created_at`)
 /// with `Accept: text/csv`.
 #[utoipa::path(
@@ -110,7 +103,7 @@ pub async fn list(
     page: web::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let manager = user.manager(Action::ReadMessages)?;
-    if wants_csv(&req) {
+    if super::wants_csv(&req) {
         let csv = service::export(&state.pool, &manager).await?;
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
@@ -212,18 +205,8 @@ pub async fn remove(
     number: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let manager = user.manager(Action::ManageOptOuts)?;
-    service::remove(&state.pool, &manager, &path_number(&number)).await?;
+    service::remove(&state.pool, &manager, &number).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// A number in a path: `+` may be left out (it is awkward in URLs).
-fn path_number(raw: &str) -> String {
-    let raw = raw.trim();
-    if !raw.is_empty() && raw.chars().all(|c| c.is_ascii_digit()) {
-        format!("+{raw}")
-    } else {
-        raw.to_owned()
-    }
 }
 
 #[derive(Serialize, ToSchema)]
