@@ -145,7 +145,11 @@ async fn openapi_documents_every_answer_of_every_operation() {
                 missing.push(format!("{name}: no 2xx answer"));
             }
             for status in successes {
-                if status != "204" && schema_of(status).is_null() {
+                // JSON, or the one media type the answer has (Twilio's inbound hook: TwiML).
+                let any_schema = responses[status]["content"]
+                    .as_object()
+                    .is_some_and(|c| c.len() == 1 && c.values().all(|m| m["schema"].is_object()));
+                if status != "204" && schema_of(status).is_null() && !any_schema {
                     missing.push(format!("{name}: {status} has no body schema"));
                 }
             }

@@ -272,7 +272,7 @@ pub async fn provider_status(
     tag = "hooks",
     params(("provider_id" = String, Path, description = "`prv_…`")),
     responses(
-        (status = 200, description = "Stored (Twilio: an empty TwiML response)", content_type = "text/xml"),
+        (status = 200, description = "Stored (Twilio: an empty TwiML response)", body = String, content_type = "text/xml", example = json!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>")),
         (status = 204, description = "Stored, or resent and stored before, or for a platform provider (acknowledged and logged; its numbers are not any one tenant's)"),
         (status = 400, description = "`invalid_inbound`: not an inbound message this provider sends", body = ErrorBody),
         (status = 401, description = "`invalid_signature`: Twilio's `X-Twilio-Signature`, or the `sig` of a Vonage account that signs its webhooks, is missing or wrong", body = ErrorBody),
