@@ -78,6 +78,15 @@ pub struct ImportedView {
     pub unchanged: usize,
 }
 
+/// A 200 of `POST /v1/opt-outs`: the opt-out that was there (JSON), or an import's outcome
+/// (CSV). Only for the document; each door answers its own type.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum OptOutOrImported {
+    OptOut(OptOutView),
+    Imported(ImportedView),
+}
+
 /// The tenant's opt-outs, newest first; or all of them as CSV (`number,source,created_at`)
 /// with `Accept: text/csv`.
 #[utoipa::path(
@@ -131,10 +140,7 @@ pub async fn list(
     )),
     responses(
         (status = 201, description = "Added", body = OptOutView),
-        (status = 200, description = "On the list already (JSON), or what a CSV import came to", content(
-            (OptOutView = "application/json"),
-            (ImportedView = "application/json")
-        )),
+        (status = 200, description = "On the list already (JSON), or what a CSV import came to", body = OptOutOrImported),
         (status = 400, description = "`invalid_json`, or `invalid_field` (`number`: not a phone number with its country code; for CSV the line at fault is named and nothing is added)", body = ErrorBody),
         (status = 401, description = "`unauthenticated` or `token_expired`: no valid user access token (API keys are refused here)", body = ErrorBody),
         (status = 403, description = "`forbidden`: owners, admins and developers change opt-outs", body = ErrorBody),
