@@ -25,6 +25,7 @@ use pages::members::MembersPage;
 use pages::message::MessageDetail;
 use pages::messages::Messages;
 use pages::not_found::NotFound;
+use pages::opt_outs::{InboundMessages, OptOuts};
 use pages::providers::{
     NewPlatformProvider, NewProvider, PlatformProviderDetail, PlatformProviders, ProviderDetail,
     Providers,
@@ -74,6 +75,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/api-keys") view=ApiKeys ssr=SsrMode::Async />
                 <Route path=path!("/members") view=MembersPage ssr=SsrMode::Async />
                 <Route path=path!("/webhooks") view=Webhooks ssr=SsrMode::Async />
+                <Route path=path!("/opt-outs") view=OptOuts ssr=SsrMode::Async />
+                <Route path=path!("/inbound") view=InboundMessages ssr=SsrMode::Async />
                 <Route path=path!("/webhooks/:id") view=WebhookDetail ssr=SsrMode::Async />
                 <Route path=path!("/accept-invite") view=AcceptInvite ssr=SsrMode::Async />
                 <Route path=path!("/audit-log") view=AuditLog ssr=SsrMode::Async />
@@ -141,7 +144,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/spend-report.csv",
             web::get().to(pages::admin_spend::download),
-        );
+        )
+        .route("/opt-outs.csv", web::get().to(pages::opt_outs::download));
     routes::register_forms(cfg);
     cfg.leptos_routes(page_routes, shell);
 }

@@ -100,6 +100,14 @@ pub const PAGES: &[Page] = &[
         who: pages::webhooks::WHO,
     },
     Page {
+        path: "/opt-outs",
+        who: pages::opt_outs::WHO,
+    },
+    Page {
+        path: "/inbound",
+        who: pages::opt_outs::WHO,
+    },
+    Page {
         path: "/members",
         who: pages::members::WHO,
     },
@@ -235,6 +243,20 @@ pub const FORMS: &[Form] = &[
         Who::Tenant(Action::ManageWebhooks),
         || web::post().to(forms::webhooks::replay),
     ),
+    form("/opt-outs", Who::Tenant(Action::ManageOptOuts), || {
+        web::post().to(forms::opt_outs::add)
+    }),
+    form(
+        "/opt-outs/{number}/remove",
+        Who::Tenant(Action::ManageOptOuts),
+        || web::post().to(forms::opt_outs::remove),
+    ),
+    Form {
+        path: "/opt-outs/import",
+        who: Who::Tenant(Action::ManageOptOuts),
+        multipart: true,
+        handler: || web::post().to(forms::opt_outs::import),
+    },
     form("/providers", Who::Tenant(Action::ManageProviders), || {
         web::post().to(forms::providers::create)
     }),

@@ -51,6 +51,9 @@ fn expected_who(path: &str) -> Option<Who> {
         | "/webhooks/{id}/delete"
         | "/webhooks/{id}/rotate"
         | "/webhooks/{id}/deliveries/{delivery_id}/replay" => Who::Tenant(ManageWebhooks),
+        "/opt-outs" | "/opt-outs/{number}/remove" | "/opt-outs/import" => {
+            Who::Tenant(ManageOptOuts)
+        }
         "/settings" => Who::Tenant(ManageSettings),
         "/spend/budget" | "/spend/budget/remove" => Who::Tenant(ManageBudget),
         "/members" | "/members/{id}/role" | "/members/{id}/remove" => Who::Tenant(ManageMembers),
@@ -77,6 +80,7 @@ fn expected_page_who(path: &str) -> Option<Who> {
         "/" | "/dashboard" | "/settings" | "/messages" | "/messages/{id}" => Who::Member,
         "/api-keys" => Who::Tenant(ReadApiKeys),
         "/webhooks" | "/webhooks/{id}" => Who::Tenant(ReadWebhooks),
+        "/opt-outs" | "/inbound" => Who::Tenant(ReadMessages),
         "/members" => Who::Tenant(ReadMembers),
         "/audit-log" => Who::Tenant(ReadAuditLog),
         "/spend" => Who::Tenant(ReadSpend),
@@ -126,6 +130,10 @@ fn body(path: &str, valid: bool) -> Option<Vec<(&'static str, &'static str)>> {
             | "/webhooks/{id}/deliveries/{delivery_id}/replay",
             _,
         ) => vec![],
+        ("/opt-outs", false) => vec![("number", "12345")],
+        ("/opt-outs", true) => vec![("number", "+4915112345679")],
+        // The import is posted the price list, which holds no numbers: refused line by line.
+        ("/opt-outs/{number}/remove" | "/opt-outs/import", _) => vec![],
         ("/providers", false) => vec![("kind", "nope"), ("name", "walk")],
         ("/providers", true) => vec![("kind", "sandbox"), ("name", "walk")],
         ("/providers/{id}", _) => vec![
@@ -191,8 +199,15 @@ fn body(path: &str, valid: bool) -> Option<Vec<(&'static str, &'static str)>> {
 /// Tenant A's real ids, by the path they belong under.
 struct Ids(BTreeMap<&'static str, String>);
 
+/// The number tenant A has opted out (the path's `{number}`: real, it is A's; not, nobody's).
+const OPTED_OUT: &str = "4915112345670";
+const NOT_OPTED_OUT: &str = "4915112345671";
+
 impl Ids {
     fn fill(&self, path: &str, real: bool) -> String {
+        if path.contains("{number}") {
+            return path.replace("{number}", if real { OPTED_OUT } else { NOT_OPTED_OUT });
+        }
         for (prefix, id) in &self.0 {
             if path.starts_with(prefix) {
                 let fake = format!("{}{FAKE_ULID}", &id[..4]);
@@ -285,6 +300,8 @@ async fn rows_of(app: &TestApp, tenant: &str) -> Value {
         ("messages", "tenant_id"),
         ("audit_log", "tenant_id"),
         ("budgets", "tenant_id"),
+        ("opt_outs", "tenant_id"),
+        ("inbound_messages", "tenant_id"),
     ] {
         let rows = openclaw_e2e::services::query_rows(
             &app.db.url,
@@ -346,6 +363,14 @@ async fn every_page_and_form_answers_each_role_and_foreign_tenant_as_the_matrix_
         .await
         .unwrap();
     let webhook = hook["id"].as_str().unwrap().to_owned();
+    let res = app
+        .post(
+            "/v1/opt-outs",
+            &owner.access_token,
+            &json!({"number": format!("+{OPTED_OUT}")}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "opt-out");
 
     // Every tenant role and every staff role, each with its own browser session.
     let mut principals: Vec<(String, Option<Role>, AdminSession)> = vec![(

@@ -18,6 +18,7 @@ mod isolation;
 mod members;
 mod messages;
 mod operations;
+mod opt_out_doors;
 mod poison;
 mod provider_doors;
 mod provider_service;

@@ -3,6 +3,7 @@
 //! target/screenshots/.
 
 mod billing;
+mod opt_outs;
 mod platform_providers;
 mod team;
 mod webhooks;

@@ -23,6 +23,8 @@ pub fn Layout(#[prop(optional)] signed_in: bool, children: Children) -> impl Int
             (may(Action::ReadProviders), "/providers", "Providers"),
             (may(Action::ReadApiKeys), "/api-keys", "API keys"),
             (may(Action::ReadWebhooks), "/webhooks", "Webhooks"),
+            (may(Action::ReadMessages), "/inbound", "Inbound"),
+            (may(Action::ReadMessages), "/opt-outs", "Opt-outs"),
             (may(Action::ReadMembers), "/members", "Members"),
             (may(Action::ReadAuditLog), "/audit-log", "Audit log"),
             (!staff && role.is_some(), "/settings", "Settings"),

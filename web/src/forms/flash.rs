@@ -10,6 +10,7 @@ use openclaw_core::api_keys::KeyError;
 use openclaw_core::billing::settings::BillingError;
 use openclaw_core::budgets::BudgetError;
 use openclaw_core::members::MemberError;
+use openclaw_core::opt_outs::OptOutError;
 use openclaw_core::providers::service::ProviderError;
 use openclaw_core::settings::SettingsError;
 use openclaw_core::test_send::TestSendError;
@@ -94,6 +95,24 @@ impl Flashable for WebhookError {
                 keep: false,
             },
             other => mistake(None, other.to_string(), false),
+        }
+    }
+}
+
+impl Flashable for OptOutError {
+    fn fault(self) -> Fault {
+        match self {
+            OptOutError::Invalid { field, message } => mistake(Some(field), message, true),
+            OptOutError::Forbidden | OptOutError::ForbiddenToRead => {
+                Fault::Answer(super::guard::not_allowed())
+            }
+            OptOutError::Internal(cause) => Fault::Internal {
+                cause,
+                sentence: INTERNAL,
+                keep: true,
+            },
+            // Opted back in already (another tab, another person, a START reply).
+            e @ OptOutError::NotFound => mistake(None, e.to_string(), false),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod guard;
 pub mod keys;
 pub mod members;
 pub mod messages;
+pub mod opt_outs;
 pub mod providers;
 pub mod settings;
 pub mod webhooks;
@@ -44,4 +45,43 @@ pub(crate) fn split_senders(raw: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// A CSV list posted as a file upload or pasted (`multipart/form-data`, the parts
+/// `{prefix}file` and `{prefix}csv`; a file with anything in it wins), at most 2 MB of UTF-8.
+/// `what` names the list in the sentences of an upload gone wrong.
+pub(crate) async fn read_csv_upload(
+    mut form: actix_multipart::Multipart,
+    prefix: &str,
+    what: &str,
+) -> Result<String, String> {
+    use futures::StreamExt;
+    const LIMIT: usize = 2 * 1024 * 1024;
+    let (mut file, mut pasted) = (Vec::new(), Vec::new());
+    while let Some(part) = form.next().await {
+        let mut part = part.map_err(|e| format!("The upload could not be read: {e}."))?;
+        let name = part
+            .content_disposition()
+            .and_then(|d| d.get_name())
+            .unwrap_or_default()
+            .to_owned();
+        let target = match name.strip_prefix(prefix) {
+            Some("file") => &mut file,
+            Some("csv") => &mut pasted,
+            _ => continue,
+        };
+        while let Some(chunk) = part.next().await {
+            let chunk = chunk.map_err(|e| format!("The upload could not be read: {e}."))?;
+            if target.len() + chunk.len() > LIMIT {
+                return Err(format!("{what} is over 2 MB."));
+            }
+            target.extend_from_slice(&chunk);
+        }
+    }
+    let chosen = if file.iter().any(|b| !b.is_ascii_whitespace()) {
+        file
+    } else {
+        pasted
+    };
+    String::from_utf8(chosen).map_err(|_| format!("{what} is not UTF-8 text."))
 }

@@ -184,41 +184,6 @@ async fn update_as(ctx: &AppContext, who: Acting<'_>, raw_id: &str, form: Fields
 
 /// The price form's fields: an uploaded CSV file, or CSV pasted into the text box (`file` and
 /// `csv`, after the list's `prefix`).
-async fn read_price_form(
-    mut form: actix_multipart::Multipart,
-    prefix: &str,
-) -> Result<String, String> {
-    use futures::StreamExt;
-    const LIMIT: usize = 2 * 1024 * 1024;
-    let (mut file, mut pasted) = (Vec::new(), Vec::new());
-    while let Some(part) = form.next().await {
-        let mut part = part.map_err(|e| format!("The upload could not be read: {e}."))?;
-        let name = part
-            .content_disposition()
-            .and_then(|d| d.get_name())
-            .unwrap_or_default()
-            .to_owned();
-        let target = match name.strip_prefix(prefix) {
-            Some("file") => &mut file,
-            Some("csv") => &mut pasted,
-            _ => continue,
-        };
-        while let Some(chunk) = part.next().await {
-            let chunk = chunk.map_err(|e| format!("The upload could not be read: {e}."))?;
-            if target.len() + chunk.len() > LIMIT {
-                return Err("The price list is over 2 MB.".into());
-            }
-            target.extend_from_slice(&chunk);
-        }
-    }
-    let chosen = if file.iter().any(|b| !b.is_ascii_whitespace()) {
-        file
-    } else {
-        pasted
-    };
-    String::from_utf8(chosen).map_err(|_| "The price list is not UTF-8 text.".into())
-}
-
 pub async fn upload_prices(
     ctx: web::Data<AppContext>,
     m: Member,
@@ -274,7 +239,7 @@ async fn upload_as(
     };
     let box_name = format!("{prefix}csv");
     let at_list = Back::to(ctx, format!("{}/{raw_id}#{anchor}", base(who)), "provider");
-    let csv = match read_price_form(form, prefix).await {
+    let csv = match super::read_csv_upload(form, prefix, "The price list").await {
         Ok(csv) => csv,
         Err(message) => return at_list.with(Some(&box_name), message),
     };

@@ -12,6 +12,7 @@ pub mod members;
 pub mod message;
 pub mod messages;
 pub mod not_found;
+pub mod opt_outs;
 pub mod providers;
 pub mod send;
 pub mod settings;
