@@ -1,5 +1,5 @@
-//! A tenant's settings: its name and the default sender ids (used when neither a message nor
-//! its provider names a sender). The one implementation behind `GET|PATCH /v1/settings` and
+//! A tenant's settings: its name, the default sender ids (used when neither a message nor
+//! its provider names a sender) and the message types sent to opted-out numbers all the same. The one implementation behind `GET|PATCH /v1/settings` and
 //! the admin app's settings form: it asks the permission matrix (`ManageSettings`), validates
 //! naming the field at fault, and writes, audits and announces the change in one transaction
 //! scoped to the tenant. The announcement is [`Change::Routes`]: the worker keeps the default
@@ -11,6 +11,7 @@ use crate::audit::{self, action};
 use crate::changes::{self, Change};
 use crate::db::tenants::{self, Tenant};
 use crate::db::{self, PgPool};
+use crate::domain::MessageType;
 use crate::members::Manager;
 use crate::permissions::{self, Action};
 
@@ -50,6 +51,9 @@ pub struct SettingsChange {
     /// Phone numbers (normalised to E.164) or 1–11 letters and digits; at most
     /// [`MAX_SENDERS`]. Empty: none.
     pub default_sender_ids: Option<Vec<String>>,
+    /// Message types sent to numbers that opted out all the same: `transactional`, `otp` (never
+    /// `marketing`). Empty: none (the default).
+    pub opt_out_exempt_types: Option<Vec<String>>,
 }
 
 /// A [`SettingsChange`] that passed validation.
@@ -57,6 +61,38 @@ pub struct SettingsChange {
 pub struct ValidChange {
     pub name: Option<String>,
     pub default_sender_ids: Option<Vec<String>>,
+    /// Distinct, in [`MessageType::ALL`] order.
+    pub opt_out_exempt_types: Option<Vec<MessageType>>,
+}
+
+/// The message types a tenant may exempt from its opt-outs, as typed: each
+/// `transactional` or `otp`.
+fn validate_exempt_types(types: &[String]) -> Result<Vec<MessageType>, SettingsError> {
+    let invalid = |message: String| SettingsError::Invalid {
+        field: "opt_out_exempt_types",
+        message,
+    };
+    let mut chosen = Vec::new();
+    for raw in types {
+        match MessageType::parse(raw.trim()) {
+            Some(t) if t.may_skip_opt_outs() => chosen.push(t),
+            Some(t) => {
+                return Err(invalid(format!(
+                    "`{t}` messages always respect opt-outs; only transactional and otp may be exempted."
+                )));
+            }
+            None => {
+                return Err(invalid(format!(
+                    "`{}` is not a message type that may be exempted: transactional or otp.",
+                    raw.chars().take(40).collect::<String>()
+                )));
+            }
+        }
+    }
+    Ok(MessageType::ALL
+        .into_iter()
+        .filter(|t| chosen.contains(t))
+        .collect())
 }
 
 impl SettingsChange {
@@ -82,9 +118,14 @@ impl SettingsChange {
                 })
             })
             .transpose()?;
+        let opt_out_exempt_types = self
+            .opt_out_exempt_types
+            .map(|types| validate_exempt_types(&types))
+            .transpose()?;
         Ok(ValidChange {
             name,
             default_sender_ids,
+            opt_out_exempt_types,
         })
     }
 }
@@ -109,7 +150,9 @@ pub async fn get(pool: &PgPool, manager: &Manager) -> Result<Tenant, SettingsErr
 }
 
 /// Changes the settings and returns them as stored. Every save is audited with the settings
-/// it leaves (name and default sender ids), whichever fields it named.
+/// it leaves (name, default sender ids, opt-out exemptions), whichever fields it named. The
+/// exemptions need no announcement: the group commit reads them in the statement that stores
+/// the messages.
 pub async fn update(
     pool: &PgPool,
     manager: &Manager,
@@ -125,14 +168,21 @@ pub async fn update(
         let senders = change
             .default_sender_ids
             .unwrap_or(current.default_sender_ids);
-        let updated = tenants::update_settings(c, tenant, &name, &senders).await?;
+        let exempt = change
+            .opt_out_exempt_types
+            .unwrap_or(current.opt_out_exempt_types);
+        let updated = tenants::update_settings(c, tenant, &name, &senders, &exempt).await?;
         audit::record(
             c,
             &manager.actor,
             Some(tenant),
             action::SETTINGS_CHANGED,
             None,
-            json!({"name": updated.name, "default_sender_ids": updated.default_sender_ids}),
+            json!({
+                "name": updated.name,
+                "default_sender_ids": updated.default_sender_ids,
+                "opt_out_exempt_types": updated.opt_out_exempt_types,
+            }),
         )
         .await?;
         changes::announce(c, Change::Routes { tenant }).await?;
@@ -157,9 +207,14 @@ mod tests {
         let valid = SettingsChange {
             name: Some(" Acme ".into()),
             default_sender_ids: Some(vec!["Acme".into(), "+1 415 555 0100".into()]),
+            opt_out_exempt_types: Some(vec!["otp".into(), " transactional".into(), "otp".into()]),
         }
         .validate()
         .unwrap();
+        assert_eq!(
+            valid.opt_out_exempt_types.unwrap(),
+            [MessageType::Transactional, MessageType::Otp]
+        );
         assert_eq!(valid.name.as_deref(), Some("Acme"));
         assert_eq!(valid.default_sender_ids.unwrap(), ["Acme", "+14155550100"]);
         assert_eq!(SettingsChange::default().validate().unwrap().name, None);
@@ -179,6 +234,13 @@ mod tests {
                 ..Default::default()
             };
             assert_eq!(field_of(change), "default_sender_ids");
+        }
+        for types in [vec!["marketing"], vec!["otp", "promo"], vec![""]] {
+            let change = SettingsChange {
+                opt_out_exempt_types: Some(types.iter().map(|t| t.to_string()).collect()),
+                ..Default::default()
+            };
+            assert_eq!(field_of(change), "opt_out_exempt_types", "{types:?}");
         }
     }
 }

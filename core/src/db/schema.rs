@@ -7,6 +7,7 @@ diesel::table! {
         currency -> Text,
         created_at -> Timestamptz,
         default_sender_ids -> Array<Text>,
+        opt_out_exempt_types -> Array<Text>,
     }
 }
 

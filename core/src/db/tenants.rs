@@ -6,6 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::schema::tenants;
+use crate::domain::MessageType;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tenants)]
@@ -16,6 +17,8 @@ pub struct Tenant {
     pub created_at: DateTime<Utc>,
     /// Used when neither the message nor its provider names a sender.
     pub default_sender_ids: Vec<String>,
+    /// Sent to numbers that opted out all the same (never marketing).
+    pub opt_out_exempt_types: Vec<MessageType>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, id: Uuid, name: &str) -> QueryResult<Tenant> {
@@ -40,11 +43,13 @@ pub async fn update_settings(
     id: Uuid,
     name: &str,
     default_sender_ids: &[String],
+    opt_out_exempt_types: &[MessageType],
 ) -> QueryResult<Tenant> {
     diesel::update(tenants::table.find(id))
         .set((
             tenants::name.eq(name),
             tenants::default_sender_ids.eq(default_sender_ids),
+            tenants::opt_out_exempt_types.eq(opt_out_exempt_types),
         ))
         .returning(Tenant::as_returning())
         .get_result(conn)

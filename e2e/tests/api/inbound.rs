@@ -592,3 +592,117 @@ async fn opt_outs_are_managed_through_the_api_in_json_and_csv_by_role_and_per_te
     assert_eq!(page(&app.api, "/v1/opt-outs", token).await.len(), 3);
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_tenant_may_send_its_otp_and_transactional_messages_to_opted_out_numbers_never_marketing()
+{
+    let app = TestApp::spawn_with(Options {
+        worker: false,
+        ..Options::default()
+    })
+    .await;
+    let owner = app.api.signup().await;
+    let token = &owner.access_token;
+    app.api
+        .provider(&owner, "sandbox", json!({}), None, &[("*", "0.0050")])
+        .await;
+    let key = app.api.api_key(&owner, "live").await;
+    let person = "+4915112345678";
+    let (status, _) = json_of(
+        app.api
+            .post("/v1/opt-outs", token, &json!({"number": person}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let send = |message_type: &'static str| {
+        let api = &app.api;
+        let key = key.clone();
+        async move {
+            json_of(
+                api.post(
+                    "/v1/messages",
+                    &key,
+                    &json!({"to": person, "body": "x", "message_type": message_type}),
+                )
+                .await,
+            )
+            .await
+            .0
+        }
+    };
+    let exempt = |types: Value| {
+        let api = &app.api;
+        async move {
+            let res = api
+                .http
+                .patch(api.url("/v1/settings"))
+                .bearer_auth(token)
+                .json(&json!({"opt_out_exempt_types": types}))
+                .send()
+                .await
+                .unwrap();
+            json_of(res).await
+        }
+    };
+
+    // Off by default: every type is refused.
+    for t in ["transactional", "otp", "marketing"] {
+        assert_eq!(send(t).await, 422, "{t}");
+    }
+    let (status, settings) = exempt(json!(["otp"])).await;
+    assert_eq!(status, 200, "{settings}");
+    assert_eq!(settings["opt_out_exempt_types"], json!(["otp"]));
+    assert_eq!(send("otp").await, 202);
+    assert_eq!(send("transactional").await, 422);
+    assert_eq!(send("marketing").await, 422);
+    // Marketing cannot be exempted.
+    let (status, refused) = exempt(json!(["otp", "marketing"])).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["field"], "opt_out_exempt_types");
+
+    // The same under a hard-capped budget (the capped group commit), and in a batch per entry.
+    let res = app
+        .api
+        .http
+        .put(app.api.url("/v1/budget"))
+        .bearer_auth(token)
+        .json(&json!({"monthly_limit": {"amount": "100", "currency": "USD"}, "hard_cap": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (status, _) = exempt(json!(["transactional", "otp"])).await;
+    assert_eq!(status, 200);
+    let (status, batch) = json_of(
+        app.api
+            .post(
+                "/v1/messages/batch",
+                &key,
+                &json!({"messages": [
+                    {"to": person, "body": "a", "message_type": "marketing"},
+                    {"to": person, "body": "b"},
+                    {"to": person, "body": "c", "message_type": "otp"},
+                ]}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 202, "{batch}");
+    assert_eq!(batch["data"][0]["error"]["code"], "recipient_opted_out");
+    assert_eq!(batch["data"][1]["status"], "queued", "{batch}");
+    assert_eq!(batch["data"][2]["status"], "queued", "{batch}");
+    assert_eq!(send("marketing").await, 422);
+
+    // Back off: refused again.
+    let (status, _) = exempt(json!([])).await;
+    assert_eq!(status, 200);
+    assert_eq!(send("otp").await, 422);
+    let sent = page(&app.api, "/v1/messages?limit=200", &key).await;
+    let types: Vec<&str> = sent
+        .iter()
+        .map(|m| m["message_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["otp", "transactional", "otp"], "{sent:#?}");
+    app.cleanup().await;
+}

@@ -236,6 +236,23 @@ async fn numbers_added_imported_and_removed_through_either_door_are_alike() {
     );
     assert_eq!(api_audit, web_audit);
 
+    // The page says which types the settings send to these numbers all the same.
+    assert!(!web.page("/opt-outs", None).await.contains("all the same"));
+    let res = app
+        .http
+        .patch(app.url("/v1/settings"))
+        .bearer_auth(token)
+        .json(&json!({"opt_out_exempt_types": ["otp"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        web.page("/opt-outs", None)
+            .await
+            .contains("otp messages to these numbers all the same")
+    );
+
     // A viewer reads both pages but is offered no change, and the door refuses one.
     let (_, viewer) = app.member(&owner, "viewer").await;
     let viewer = app.admin_session_of(&viewer);

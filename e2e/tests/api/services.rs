@@ -362,7 +362,7 @@ async fn settings_follow_the_matrix_name_their_field_and_are_audited_and_announc
         let read = settings::get(&t.pool, &m).await;
         let change = SettingsChange {
             name: Some(format!("Acme by {role}")),
-            default_sender_ids: None,
+            ..Default::default()
         };
         let changed = settings::update(&t.pool, &m, change).await;
         if allowed(role, Action::ManageSettings) {
@@ -396,6 +396,7 @@ async fn settings_follow_the_matrix_name_their_field_and_are_audited_and_announc
         let change = SettingsChange {
             name: name.map(str::to_owned),
             default_sender_ids: senders.map(|s| s.into_iter().map(str::to_owned).collect()),
+            ..Default::default()
         };
         match settings::update(&t.pool, &admin, change).await {
             Err(SettingsError::Invalid { field: f, message }) => {
@@ -408,6 +409,7 @@ async fn settings_follow_the_matrix_name_their_field_and_are_audited_and_announc
     let senders = SettingsChange {
         name: None,
         default_sender_ids: Some(vec!["Acme".into(), "+1 415 555 0100".into()]),
+        opt_out_exempt_types: None,
     };
     let saved = settings::update(&t.pool, &admin, senders).await.unwrap();
     assert_eq!(saved.name, "Acme by admin");
@@ -429,7 +431,8 @@ async fn settings_follow_the_matrix_name_their_field_and_are_audited_and_announc
                "user_agent": "service-test", "action": "tenant.settings_changed",
                "target": null,
                "details": {"name": "Acme by admin",
-                           "default_sender_ids": ["Acme", "+14155550100"]}})
+                           "default_sender_ids": ["Acme", "+14155550100"],
+                           "opt_out_exempt_types": []}})
     );
 }
 

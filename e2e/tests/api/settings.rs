@@ -1,4 +1,4 @@
-//! Tenant settings (the company name and default sender ids) through both doors: `GET|PATCH
+//! Tenant settings (the company name, default sender ids and opt-out exemptions) through both doors: `GET|PATCH
 //! /v1/settings` and the admin app's settings form call one service (`openclaw_core::settings`);
 //! the same change stores the same row and the same audit record through either, and the same
 //! mistake gets the same field and sentence.
@@ -41,7 +41,8 @@ async fn stored(app: &TestApp, owner: &Owner) -> Value {
     query_rows(
         &app.db.url,
         &format!(
-            "SELECT name, default_sender_ids, currency FROM tenants WHERE id = '{}'",
+            "SELECT name, default_sender_ids, currency, opt_out_exempt_types FROM tenants \
+             WHERE id = '{}'",
             tenant_uuid(owner)
         ),
     )
@@ -67,7 +68,8 @@ async fn reset(app: &TestApp, owner: &Owner) {
     use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
     let mut conn = AsyncPgConnection::establish(&app.db.url).await.unwrap();
     let updated = diesel::sql_query(format!(
-        "UPDATE tenants SET name = 'Acme', default_sender_ids = '{{}}' WHERE id = '{}'",
+        "UPDATE tenants SET name = 'Acme', default_sender_ids = '{{}}', \
+         opt_out_exempt_types = '{{}}' WHERE id = '{}'",
         tenant_uuid(owner)
     ))
     .execute(&mut conn)
@@ -86,7 +88,8 @@ async fn settings_are_read_and_changed_through_the_api() {
     assert_eq!(
         read,
         json!({"id": owner.tenant_id, "name": "Acme", "currency": "USD",
-               "default_sender_ids": [], "created_at": read["created_at"]})
+               "default_sender_ids": [], "opt_out_exempt_types": [],
+               "created_at": read["created_at"]})
     );
     assert!(read["created_at"].is_string());
 
@@ -161,7 +164,8 @@ async fn saving_settings_stores_and_audits_the_same_through_both_doors() {
     let (status, body) = patch(
         &app,
         &owner.access_token,
-        &json!({"name": "Acme Europe", "default_sender_ids": ["Acme", "+14155550100"]}),
+        &json!({"name": "Acme Europe", "default_sender_ids": ["Acme", "+14155550100"],
+                "opt_out_exempt_types": ["otp", "transactional"]}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -170,7 +174,8 @@ async fn saving_settings_stores_and_audits_the_same_through_both_doors() {
     assert_eq!(api_audit.len(), 1);
     assert_eq!(
         api_audit[0]["details"],
-        json!({"name": "Acme Europe", "default_sender_ids": ["Acme", "+14155550100"]})
+        json!({"name": "Acme Europe", "default_sender_ids": ["Acme", "+14155550100"],
+               "opt_out_exempt_types": ["transactional", "otp"]})
     );
 
     reset(&app, &owner).await;
@@ -181,6 +186,8 @@ async fn saving_settings_stores_and_audits_the_same_through_both_doors() {
             &[
                 ("name", "Acme Europe"),
                 ("default_sender_ids", "Acme, +14155550100"),
+                ("opt_out_exempt_types", "transactional"),
+                ("opt_out_exempt_types", "otp"),
             ],
         )
         .await;
@@ -206,7 +213,7 @@ async fn a_settings_mistake_gets_the_same_field_and_sentence_through_both_doors(
     let long = "A".repeat(101);
     let many: Vec<String> = (0..101).map(|i| format!("Acme{i}")).collect();
     let many_joined = many.join(", ");
-    let cases: Vec<Mistake> = vec![
+    let mut cases: Vec<Mistake> = vec![
         (
             json!({"name": ""}),
             vec![("name", ""), ("default_sender_ids", "")],
@@ -241,6 +248,25 @@ async fn a_settings_mistake_gets_the_same_field_and_sentence_through_both_doors(
             "default_sender_ids",
         ),
     ];
+    cases.push((
+        json!({"opt_out_exempt_types": ["otp", "marketing"]}),
+        vec![
+            ("name", "Acme"),
+            ("default_sender_ids", ""),
+            ("opt_out_exempt_types", "otp"),
+            ("opt_out_exempt_types", "marketing"),
+        ],
+        "opt_out_exempt_types",
+    ));
+    cases.push((
+        json!({"opt_out_exempt_types": ["everything"]}),
+        vec![
+            ("name", "Acme"),
+            ("default_sender_ids", ""),
+            ("opt_out_exempt_types", "everything"),
+        ],
+        "opt_out_exempt_types",
+    ));
     for (body, fields, field) in cases {
         let (status, api) = patch(&app, &owner.access_token, &body).await;
         form.assert_same_mistake((status, &api), "/settings", &fields, "/settings", field)
@@ -248,7 +274,8 @@ async fn a_settings_mistake_gets_the_same_field_and_sentence_through_both_doors(
     }
     assert_eq!(
         stored(&app, &owner).await,
-        json!({"name": "Acme", "default_sender_ids": [], "currency": "USD"})
+        json!({"name": "Acme", "default_sender_ids": [], "currency": "USD",
+               "opt_out_exempt_types": []})
     );
     assert!(audited(&app, &owner).await.is_empty());
     app.cleanup().await;

@@ -4,7 +4,7 @@
 
 use openclaw_core::db::api_keys::SCOPES;
 use openclaw_core::db::spend::GroupBy;
-use openclaw_core::domain::{KeyMode, Role, Status};
+use openclaw_core::domain::{KeyMode, MessageType, Role, Status};
 use serde_json::Value;
 use utoipa::openapi::schema::{ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
 use utoipa::openapi::{Array, RefOr, Schema};
@@ -46,6 +46,21 @@ pub fn key_scopes() -> Array {
         .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
         .items(RefOr::T(Schema::Object(one_of(SCOPES))))
         .min_items(Some(1))
+        .build()
+}
+
+/// The message types a tenant may send to opted-out numbers all the same (`transactional`,
+/// `otp`; never `marketing`), or null (an optional field).
+pub fn opt_out_exempt_types() -> Array {
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(RefOr::T(Schema::Object(one_of(
+            MessageType::ALL
+                .into_iter()
+                .filter(|t| t.may_skip_opt_outs())
+                .map(MessageType::as_str),
+        ))))
+        .max_items(Some(MessageType::ALL.len()))
         .build()
 }
 

@@ -1,12 +1,12 @@
-//! The tenant's settings: its name and default sender ids. A thin door: the rules, the
-//! transaction and the audit record are `openclaw_core::settings`, which the admin app's
-//! settings form calls too.
+//! The tenant's settings: its name, default sender ids and opt-out exemptions. A thin door:
+//! the rules, the transaction and the audit record are `openclaw_core::settings`, which the
+//! admin app's settings form calls too.
 
 use actix_web::http::StatusCode;
 use actix_web::{get, patch, web};
 use chrono::{DateTime, Utc};
 use openclaw_core::db::tenants::Tenant;
-use openclaw_core::domain::TenantId;
+use openclaw_core::domain::{MessageType, TenantId};
 use openclaw_core::settings::{self, SettingsChange, SettingsError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -30,6 +30,10 @@ pub struct SettingsView {
     /// Used when neither a message nor its provider names a sender.
     #[schema(example = json!(["Acme", "+14155550100"]))]
     pub default_sender_ids: Vec<String>,
+    /// Message types sent to numbers that opted out all the same (`transactional`, `otp`;
+    /// never `marketing`). Empty, the default: every message respects the opt-outs.
+    #[schema(example = json!(["otp"]))]
+    pub opt_out_exempt_types: Vec<MessageType>,
     /// What the tenant is billed in (ISO 4217).
     #[schema(example = "USD")]
     pub currency: String,
@@ -42,6 +46,7 @@ impl From<Tenant> for SettingsView {
             id: t.id.into(),
             name: t.name,
             default_sender_ids: t.default_sender_ids,
+            opt_out_exempt_types: t.opt_out_exempt_types,
             currency: t.currency,
             created_at: t.created_at,
         }
@@ -58,6 +63,10 @@ pub struct UpdateSettingsRequest {
     /// `[]` removes them all. Left out: unchanged.
     #[schema(example = json!(["Acme", "+14155550100"]), max_items = 100)]
     pub default_sender_ids: Option<Vec<String>>,
+    /// Message types to send to numbers that opted out all the same: `transactional`,
+    /// `otp`; `[]` (the default) exempts none. `marketing` is refused. Left out: unchanged.
+    #[schema(schema_with = super::schemas::opt_out_exempt_types, example = json!(["otp"]))]
+    pub opt_out_exempt_types: Option<Vec<String>>,
 }
 
 impl From<SettingsError> for ApiError {
@@ -90,8 +99,8 @@ pub async fn read(state: web::Data<AppContext>, user: User) -> ApiResult<web::Js
     Ok(web::Json(tenant.into()))
 }
 
-/// Change the tenant's name or default sender ids (owners and admins); fields left out stay
-/// as they are. Audited with the settings it leaves.
+/// Change the tenant's name, default sender ids or opt-out exemptions (owners and admins);
+/// fields left out stay as they are. Audited with the settings it leaves.
 #[utoipa::path(
     operation_id = "update_settings",
     tag = "settings",
@@ -119,6 +128,7 @@ pub async fn update(
     let change = SettingsChange {
         name: req.name,
         default_sender_ids: req.default_sender_ids,
+        opt_out_exempt_types: req.opt_out_exempt_types,
     };
     let tenant = settings::update(&state.pool, &manager, change).await?;
     // The default sender is part of the tenant's route table.

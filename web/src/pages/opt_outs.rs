@@ -7,8 +7,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use openclaw_core::db::opt_outs::{self as store, Inbound, InboundFilter, OptOut};
-use openclaw_core::db::providers;
-use openclaw_core::domain::{Keyword, OptOutSource, PhoneNumber};
+use openclaw_core::db::{providers, tenants};
+use openclaw_core::domain::{Keyword, MessageType, OptOutSource, PhoneNumber};
 use openclaw_core::permissions::{Action, allowed};
 
 use crate::components::layout::{Field, Layout};
@@ -51,6 +51,8 @@ fn paged<T>(mut rows: Vec<T>, id: impl Fn(&T) -> uuid::Uuid) -> (Vec<T>, Option<
 
 struct List {
     rows: Vec<OptOut>,
+    /// The message types the tenant's settings send to these numbers all the same.
+    exempt: Vec<MessageType>,
     older: Option<uuid::Uuid>,
     can_manage: bool,
 }
@@ -70,6 +72,7 @@ async fn list(before: Option<uuid::Uuid>) -> Option<anyhow::Result<List>> {
                     });
                 Ok(List {
                     rows,
+                    exempt: tenants::find(conn, tenant_id).await?.opt_out_exempt_types,
                     older,
                     can_manage: allowed(identity.role, Action::ManageOptOuts),
                 })
@@ -112,6 +115,13 @@ pub fn OptOuts() -> impl IntoView {
                                     <code>"recipient_opted_out"</code>
                                     ", costs nothing and reaches no provider. People join it by replying STOP (or STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT) and leave it by replying START, YES or UNSTOP; see "
                                     <a href="/inbound">"inbound messages"</a> "."</p>
+                                {(!l.exempt.is_empty()).then(|| {
+                                    let types = l.exempt.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(" and ");
+                                    view! {
+                                        <p class="note">"Your " <a href="/settings">"settings"</a>
+                                            {format!(" send {types} messages to these numbers all the same.")}</p>
+                                    }
+                                })}
                                 {note.clone().map(|m| view! { <p class="note" role="status">{m}</p> })}
                                 {general.clone().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
                                 {if l.rows.is_empty() {

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use openclaw_core::db::tenants;
+use openclaw_core::domain::MessageType;
 use openclaw_core::permissions::{Action, allowed};
 
 use crate::components::layout::{Field, Layout};
@@ -46,6 +47,13 @@ pub fn Settings() -> impl IntoView {
                     Some(Ok((t, can_edit))) => {
                         let saved = (flash.field.as_deref() == Some("saved")).then(|| flash.message.clone());
                         let name = if flash.value("name").is_empty() { t.name.clone() } else { flash.value("name") };
+                        // After a mistake the boxes show what was posted; else what is stored.
+                        let mistaken = !flash.message.is_empty() && saved.is_none();
+                        let exempt: Vec<String> = if mistaken {
+                            flash.values("opt_out_exempt_types")
+                        } else {
+                            t.opt_out_exempt_types.iter().map(|m| m.as_str().to_owned()).collect()
+                        };
                         let senders = if flash.value("default_sender_ids").is_empty() {
                             t.default_sender_ids.join(", ")
                         } else {
@@ -63,6 +71,22 @@ pub fn Settings() -> impl IntoView {
                                             <input id="default_sender_ids" name="default_sender_ids" type="text" value=senders />
                                             {flash.error_for("default_sender_ids").map(|e| view! { <p class="field-error">{e}</p> })}
                                             <p class="hint">"Used when neither the message nor its provider names a sender."</p>
+                                            <fieldset aria-describedby="exempt-hint">
+                                                <legend>"Send to opted-out numbers all the same"</legend>
+                                                {[MessageType::Transactional, MessageType::Otp].into_iter().map(|m| {
+                                                    let id = format!("exempt-{m}");
+                                                    let label_for = id.clone();
+                                                    let checked = exempt.iter().any(|e| e == m.as_str());
+                                                    view! {
+                                                        <label for=label_for class="check">
+                                                            <input type="checkbox" id=id name="opt_out_exempt_types" value=m.as_str() checked=checked />
+                                                            " " {m.as_str()} " messages"
+                                                        </label>
+                                                    }
+                                                }).collect_view()}
+                                                {flash.error_for("opt_out_exempt_types").map(|e| view! { <p class="field-error">{e}</p> })}
+                                            </fieldset>
+                                            <p class="hint" id="exempt-hint">"Off by default: a message to a number that replied STOP is refused. Tick a type only for messages the person still needs, such as the one-time codes they ask for; marketing always respects opt-outs."</p>
                                             <button type="submit">"Save"</button>
                                         </fieldset>
                                     </form>

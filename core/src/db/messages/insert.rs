@@ -164,9 +164,13 @@ const OUTBOX: &str = "outbox AS (
      SELECT id, 0, COALESCE(scheduled_at, created_at + $23) FROM created)";
 
 /// Leaves out the rows whose recipient opted out of their tenant's messages (a condition on
-/// `i`, a row of [`INPUT`]): one index probe a row, in the statement that stores them.
-const NOT_OPTED_OUT: &str = "NOT EXISTS (SELECT 1 FROM opt_outs o
-                                 WHERE o.tenant_id = i.tenant_id AND o.number = i.recipient)";
+/// `i`, a row of [`INPUT`]) unless the tenant sends the row's message type to opted-out
+/// numbers all the same (`tenants.opt_out_exempt_types`): one index probe a row, a second
+/// only for a row to an opted-out number, in the statement that stores them.
+const NOT_OPTED_OUT: &str = "(NOT EXISTS (SELECT 1 FROM opt_outs o
+                                  WHERE o.tenant_id = i.tenant_id AND o.number = i.recipient)
+                              OR EXISTS (SELECT 1 FROM tenants t WHERE t.id = i.tenant_id
+                                  AND i.message_type = ANY (t.opt_out_exempt_types)))";
 
 /// What became of a row the insert did not store (and did not refuse for the budget): the
 /// message its idempotency key names, which the tenant stored already; else its recipient

@@ -1,0 +1,1 @@
+ALTER TABLE tenants DROP COLUMN opt_out_exempt_types;
