@@ -3,7 +3,8 @@
 //! the broker never confirmed, scheduled messages whose time came, retries whose delayed queue
 //! message was never confirmed — and clears each outbox row once the broker confirms. It also
 //! publishes the jobs that are due (see [`crate::jobs`]) and, every [`SWEEP_EVERY`], raises
-//! the budget alerts that are due ([`openclaw_core::alerts::sweep`]).
+//! the budget alerts that are due ([`openclaw_core::alerts::sweep`]) and marks the sends whose
+//! receipt is overdue ([`mark_receipts_overdue`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +40,9 @@ pub async fn run(
             if let Err(e) = openclaw_core::alerts::sweep(&shared.pool).await {
                 tracing::warn!(error = format!("{e:#}"), "budget alert sweep failed");
             }
+            if let Err(e) = mark_receipts_overdue(&shared).await {
+                tracing::warn!(error = format!("{e:#}"), "receipt overdue sweep failed");
+            }
         }
         let jobs = publish_jobs(&shared, &channel).await;
         if let Err(e) = publish_webhooks(&shared, &channel).await {
@@ -56,6 +60,30 @@ pub async fn run(
     }
     let _ = channel.close(200, "worker stopping".into()).await;
     Ok(())
+}
+
+/// Receipt watches taken a statement at a time.
+const WATCHES_PER_STATEMENT: i64 = 100;
+
+/// Marks `receipt_overdue` the sends whose receipt did not come in their provider's timeout,
+/// a statement of [`WATCHES_PER_STATEMENT`] watches at a time until fewer are due (at most
+/// 50 statements a sweep, so the relay's other work is not held up; the rest wait for the
+/// next sweep).
+pub async fn mark_receipts_overdue(shared: &Shared) -> anyhow::Result<usize> {
+    let mut conn = shared.pool.get().await?;
+    let mut marked = 0;
+    for _ in 0..50 {
+        let (watches, n) =
+            messages::mark_receipts_overdue(&mut conn, WATCHES_PER_STATEMENT).await?;
+        marked += n;
+        if (watches as i64) < WATCHES_PER_STATEMENT {
+            break;
+        }
+    }
+    if marked > 0 {
+        tracing::info!(marked, "sends whose receipt is overdue were marked");
+    }
+    Ok(marked)
 }
 
 /// Publishes everything due; returns how many were published. Also fails the messages whose

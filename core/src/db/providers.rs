@@ -65,6 +65,9 @@ pub struct Provider {
     pub max_rate_per_sec: Option<i32>,
     /// Calls one worker process makes to this provider at once.
     pub max_concurrency: i32,
+    /// How long its receipts may take before a message still `sent` is marked
+    /// `receipt_overdue`.
+    pub receipt_timeout_seconds: i32,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -85,6 +88,8 @@ pub struct NewProvider {
     pub max_rate_per_sec: Option<i32>,
     /// None: the database's default.
     pub max_concurrency: Option<i32>,
+    /// None: the database's default.
+    pub receipt_timeout_seconds: Option<i32>,
     pub enabled: bool,
 }
 
@@ -100,6 +105,7 @@ pub struct ProviderChanges {
     pub sender_ids: Option<Vec<String>>,
     pub max_rate_per_sec: Option<Option<i32>>,
     pub max_concurrency: Option<i32>,
+    pub receipt_timeout_seconds: Option<i32>,
     pub enabled: Option<bool>,
     pub updated_at: Option<DateTime<Utc>>,
 }

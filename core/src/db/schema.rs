@@ -73,6 +73,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         deleted_at -> Nullable<Timestamptz>,
+        receipt_timeout_seconds -> Int4,
     }
 }
 

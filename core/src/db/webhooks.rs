@@ -232,6 +232,50 @@ pub async fn deliveries(
         .collect())
 }
 
+/// A delivery of one of a message's `message.status` events: the status the event announced
+/// and where it went (an endpoint's URL, or the message's own `callback_url`).
+#[derive(Debug, Clone)]
+pub struct MessageDelivery {
+    pub delivery: Delivery,
+    /// The status the event announced (`sent`, `delivered`, …).
+    pub status: String,
+    pub url: String,
+}
+
+/// The deliveries of message `message`'s status events, oldest first (a message has a few
+/// events and each a delivery per endpoint: no page needed).
+pub async fn message_deliveries(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    message: Uuid,
+) -> QueryResult<Vec<MessageDelivery>> {
+    use super::schema::{webhook_endpoints, webhook_events};
+    let rows: Vec<(Delivery, serde_json::Value, Option<String>)> = webhook_deliveries::table
+        .inner_join(webhook_events::table)
+        .left_join(webhook_endpoints::table)
+        .filter(webhook_events::tenant_id.eq(tenant))
+        .filter(webhook_events::subject_id.eq(message))
+        .filter(webhook_events::kind.eq(EventKind::MessageStatus))
+        .order(webhook_deliveries::id)
+        .select((
+            Delivery::as_select(),
+            webhook_events::data,
+            webhook_endpoints::url.nullable(),
+        ))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(delivery, data, endpoint_url)| MessageDelivery {
+            status: data["status"].as_str().unwrap_or_default().to_owned(),
+            url: endpoint_url
+                .or_else(|| delivery.url.clone())
+                .unwrap_or_default(),
+            delivery,
+        })
+        .collect())
+}
+
 /// Sends a delivery again, now: pending, due at once (a finished one starts over; its attempts
 /// stay counted). None when the endpoint has no such delivery.
 pub async fn replay(

@@ -74,6 +74,20 @@ pub fn validate_concurrency(n: i32) -> Result<i32, String> {
     }
 }
 
+/// Longest a provider's receipts may take before a message is marked overdue: a week.
+pub const MAX_RECEIPT_TIMEOUT_SECONDS: i32 = 604_800;
+
+/// Seconds a provider's receipt may take: 1 to a week.
+pub fn validate_receipt_timeout(seconds: i32) -> Result<i32, String> {
+    if (1..=MAX_RECEIPT_TIMEOUT_SECONDS).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(format!(
+            "`receipt_timeout_seconds` must be between 1 and {MAX_RECEIPT_TIMEOUT_SECONDS} (a week)."
+        ))
+    }
+}
+
 /// Messages per second a provider may be sent: 1–100000.
 pub fn validate_rate(rate: i32) -> Result<i32, String> {
     if (1..=100_000).contains(&rate) {

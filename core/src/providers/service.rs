@@ -34,6 +34,8 @@ use crate::staff::Staff;
 
 /// What `max_concurrency` is when none is given (the column's default).
 pub const DEFAULT_MAX_CONCURRENCY: i32 = 32;
+/// What `receipt_timeout_seconds` is when none is given (the column's default): a day.
+pub const DEFAULT_RECEIPT_TIMEOUT_SECONDS: i32 = 86_400;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
@@ -84,6 +86,8 @@ pub struct ProviderInput {
     pub max_rate_per_sec: Option<i32>,
     /// None: [`DEFAULT_MAX_CONCURRENCY`].
     pub max_concurrency: Option<i32>,
+    /// None: [`DEFAULT_RECEIPT_TIMEOUT_SECONDS`].
+    pub receipt_timeout_seconds: Option<i32>,
     pub enabled: bool,
 }
 
@@ -98,6 +102,7 @@ pub struct ProviderPatch {
     pub sender_ids: Option<Vec<String>>,
     pub max_rate_per_sec: Option<Option<i32>>,
     pub max_concurrency: Option<i32>,
+    pub receipt_timeout_seconds: Option<i32>,
     pub enabled: Option<bool>,
 }
 
@@ -216,6 +221,11 @@ fn concurrency(n: i32) -> Result<i32, ProviderError> {
     super::validate_concurrency(n).map_err(|m| ProviderError::invalid("max_concurrency", m))
 }
 
+fn receipt_timeout(seconds: i32) -> Result<i32, ProviderError> {
+    super::validate_receipt_timeout(seconds)
+        .map_err(|m| ProviderError::invalid("receipt_timeout_seconds", m))
+}
+
 fn credentials(
     kind: ProviderKind,
     value: &serde_json::Value,
@@ -223,7 +233,8 @@ fn credentials(
     Credentials::from_json(kind, value).map_err(|e| ProviderError::invalid(e.field, e.message))
 }
 
-/// A whole number typed into a form for `field` (`max_rate_per_sec` or `max_concurrency`):
+/// A whole number typed into a form for `field` (`max_rate_per_sec`, `max_concurrency` or
+/// `receipt_timeout_seconds`):
 /// empty is None; anything that is not a number in range gets the same sentence the API gives
 /// a number out of range.
 pub fn number_from_text(field: &str, text: &str) -> Result<Option<i32>, ProviderError> {
@@ -233,6 +244,7 @@ pub fn number_from_text(field: &str, text: &str) -> Result<Option<i32>, Provider
     }
     let check = |n: i32| match field {
         "max_rate_per_sec" => rate(n),
+        "receipt_timeout_seconds" => receipt_timeout(n),
         _ => concurrency(n),
     };
     // Not a number, or not an i32: as out of range as 0 is.
@@ -327,6 +339,10 @@ pub async fn create(
     let sender_ids = sender_ids(&input.sender_ids)?;
     let max_rate_per_sec = input.max_rate_per_sec.map(rate).transpose()?;
     let max_concurrency = input.max_concurrency.map(concurrency).transpose()?;
+    let receipt_timeout_seconds = input
+        .receipt_timeout_seconds
+        .map(receipt_timeout)
+        .transpose()?;
     let new = providers::NewProvider {
         id: Uuid::now_v7(),
         tenant_id: who.tenant(),
@@ -339,6 +355,7 @@ pub async fn create(
         sender_ids,
         max_rate_per_sec,
         max_concurrency,
+        receipt_timeout_seconds,
         enabled: input.enabled,
     };
     in_transaction(pool, who.owner(), async |c| {
@@ -360,7 +377,7 @@ pub async fn create(
 
 /// The fields of `patch` that differ from `current`, validated, as the storage change and the
 /// names the audit record lists (in this order: name, base_url, sender_ids, max_rate_per_sec,
-/// max_concurrency, enabled, credentials). New credentials always count as a change.
+/// max_concurrency, receipt_timeout_seconds, enabled, credentials). New credentials always count as a change.
 fn changes_to(
     current: &providers::Provider,
     patch: ProviderPatch,
@@ -378,6 +395,10 @@ fn changes_to(
         .map(|r| r.map(rate).transpose())
         .transpose()?;
     let max_concurrency = patch.max_concurrency.map(concurrency).transpose()?;
+    let receipt_timeout_seconds = patch
+        .receipt_timeout_seconds
+        .map(receipt_timeout)
+        .transpose()?;
     let sealed = patch
         .credentials
         .as_ref()
@@ -393,6 +414,7 @@ fn changes_to(
         sender_ids: differs(sender_ids, &current.sender_ids),
         max_rate_per_sec: differs(max_rate_per_sec, &current.max_rate_per_sec),
         max_concurrency: differs(max_concurrency, &current.max_concurrency),
+        receipt_timeout_seconds: differs(receipt_timeout_seconds, &current.receipt_timeout_seconds),
         enabled: differs(patch.enabled, &current.enabled),
         ..Default::default()
     };
@@ -407,6 +429,10 @@ fn changes_to(
         ("sender_ids", changes.sender_ids.is_some()),
         ("max_rate_per_sec", changes.max_rate_per_sec.is_some()),
         ("max_concurrency", changes.max_concurrency.is_some()),
+        (
+            "receipt_timeout_seconds",
+            changes.receipt_timeout_seconds.is_some(),
+        ),
         ("enabled", changes.enabled.is_some()),
         ("credentials", changes.credentials_enc.is_some()),
     ]
@@ -570,6 +596,7 @@ pub(crate) async fn provision_sandbox(
             sender_ids: Vec::new(),
             max_rate_per_sec: None,
             max_concurrency: None,
+            receipt_timeout_seconds: None,
             enabled: true,
         },
     )

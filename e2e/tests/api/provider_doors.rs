@@ -34,7 +34,8 @@ pub async fn provider_row(app: &TestApp, id: &str) -> Value {
         &app.db.url,
         &format!(
             "SELECT name, kind, credentials_mask, credentials_key_id, base_url, sender_ids, \
-             max_rate_per_sec, max_concurrency, enabled, deleted_at IS NOT NULL AS deleted \
+             max_rate_per_sec, max_concurrency, receipt_timeout_seconds, enabled, \
+             deleted_at IS NOT NULL AS deleted \
              FROM providers WHERE id = '{}'",
             uuid_of(id)
         ),
@@ -142,6 +143,10 @@ fn settings_form(provider: &Value, edits: &[(&str, Option<&str>)]) -> Vec<(Strin
             "max_concurrency".to_owned(),
             text(&provider["max_concurrency"]),
         ),
+        (
+            "receipt_timeout_seconds".to_owned(),
+            text(&provider["receipt_timeout_seconds"]),
+        ),
         ("enabled".to_owned(), "on".to_owned()),
     ];
     if provider["kind"] != "sandbox" {
@@ -191,6 +196,7 @@ async fn a_provider_added_through_either_door_is_stored_and_audited_alike() {
         "name=\"sender_ids\"",
         "name=\"max_rate_per_sec\"",
         "name=\"max_concurrency\"",
+        "name=\"receipt_timeout_seconds\"",
     ] {
         assert!(page.contains(input), "the form lacks {input}");
     }
@@ -201,7 +207,7 @@ async fn a_provider_added_through_either_door_is_stored_and_audited_alike() {
         json!({"name": "Twilio EU", "kind": "twilio",
                "credentials": {"account_sid": SID, "auth_token": TOKEN},
                "base_url": "https://api.example.test/", "sender_ids": ["+1 415 555 2671", "Acme"],
-               "max_rate_per_sec": 50, "max_concurrency": 8}),
+               "max_rate_per_sec": 50, "max_concurrency": 8, "receipt_timeout_seconds": 3600}),
     )
     .await;
     assert_eq!(status, 201, "{api}");
@@ -218,6 +224,7 @@ async fn a_provider_added_through_either_door_is_stored_and_audited_alike() {
                 ("sender_ids", "+1 415 555 2671, Acme"),
                 ("max_rate_per_sec", "50"),
                 ("max_concurrency", "8"),
+                ("receipt_timeout_seconds", "3600"),
             ],
         )
         .await;
@@ -227,6 +234,7 @@ async fn a_provider_added_through_either_door_is_stored_and_audited_alike() {
     assert_eq!(stored, provider_row(&app, &form_id).await);
     assert_eq!(stored["max_rate_per_sec"], 50);
     assert_eq!(stored["max_concurrency"], 8);
+    assert_eq!(stored["receipt_timeout_seconds"], 3600);
     assert_eq!(stored["sender_ids"], json!(["+14155552671", "Acme"]));
     assert_eq!(stored["base_url"], "https://api.example.test");
     assert_eq!(
@@ -259,6 +267,7 @@ async fn a_provider_added_through_either_door_is_stored_and_audited_alike() {
                     ("sender_ids", ""),
                     ("max_rate_per_sec", ""),
                     ("max_concurrency", ""),
+                    ("receipt_timeout_seconds", ""),
                 ],
             )
             .await,
@@ -267,6 +276,7 @@ async fn a_provider_added_through_either_door_is_stored_and_audited_alike() {
     assert_eq!(stored, provider_row(&app, &form_id).await);
     assert_eq!(stored["max_rate_per_sec"], Value::Null);
     assert_eq!(stored["max_concurrency"], 32);
+    assert_eq!(stored["receipt_timeout_seconds"], 86_400);
     app.cleanup().await;
 }
 
@@ -380,6 +390,12 @@ async fn the_same_mistake_gets_the_same_sentence_from_both_doors() {
             vec![("max_concurrency", "5000")],
             "max_concurrency",
             "max_concurrency",
+        ),
+        (
+            twilio(json!({"receipt_timeout_seconds": 604_801})),
+            vec![("receipt_timeout_seconds", "a week and a day")],
+            "receipt_timeout_seconds",
+            "receipt_timeout_seconds",
         ),
     ];
     for (body, edits, api_field, form_field) in cases {
@@ -498,13 +514,20 @@ async fn a_provider_changed_through_either_door_is_stored_and_audited_alike() {
             json!(["credentials"]),
         ),
         (
-            json!({"enabled": false, "max_concurrency": 4, "base_url": "http://127.0.0.1:1/"}),
+            json!({"enabled": false, "max_concurrency": 4, "base_url": "http://127.0.0.1:1/",
+                   "receipt_timeout_seconds": 600}),
             vec![
                 ("enabled", None),
                 ("max_concurrency", Some("4")),
                 ("base_url", Some("http://127.0.0.1:1/")),
+                ("receipt_timeout_seconds", Some("600")),
             ],
-            json!(["base_url", "max_concurrency", "enabled"]),
+            json!([
+                "base_url",
+                "max_concurrency",
+                "receipt_timeout_seconds",
+                "enabled"
+            ]),
         ),
         (
             json!({"max_rate_per_sec": null, "base_url": null, "sender_ids": ["+1 415 555 2671"], "enabled": true}),

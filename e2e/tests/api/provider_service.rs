@@ -13,7 +13,8 @@ use openclaw_core::domain::{Role, TenantId, UserId};
 use openclaw_core::members::Manager;
 use openclaw_core::providers::PriceList;
 use openclaw_core::providers::service::{
-    self, Acting, DEFAULT_MAX_CONCURRENCY, PriceInput, ProviderError, ProviderInput, ProviderPatch,
+    self, Acting, DEFAULT_MAX_CONCURRENCY, DEFAULT_RECEIPT_TIMEOUT_SECONDS, PriceInput,
+    ProviderError, ProviderInput, ProviderPatch,
 };
 use openclaw_core::test_send::{self, TestSendError};
 use openclaw_e2e::app::{Options, Owner, TestApp};
@@ -57,6 +58,7 @@ fn sandbox(name: &str) -> ProviderInput {
         sender_ids: Vec::new(),
         max_rate_per_sec: None,
         max_concurrency: None,
+        receipt_timeout_seconds: None,
         enabled: true,
     }
 }
@@ -288,6 +290,7 @@ async fn a_change_writes_audits_and_announces_only_what_differs() {
         sender_ids: Some(Vec::new()),
         max_rate_per_sec: Some(None),
         max_concurrency: Some(DEFAULT_MAX_CONCURRENCY),
+        receipt_timeout_seconds: Some(DEFAULT_RECEIPT_TIMEOUT_SECONDS),
         enabled: Some(true),
         credentials: None,
     };
@@ -395,6 +398,7 @@ async fn credentials_are_checked_against_the_kind_and_never_kept_in_clear() {
         sender_ids: vec!["Acme".into()],
         max_rate_per_sec: Some(5),
         max_concurrency: Some(2),
+        receipt_timeout_seconds: Some(120),
         enabled: false,
     };
     for (credentials, field) in [

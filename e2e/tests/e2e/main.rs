@@ -11,6 +11,7 @@ mod ledger;
 mod memory;
 mod outbox;
 mod platform;
+mod receipts;
 mod restart;
 mod support;
 mod trace;

@@ -69,10 +69,12 @@ pub struct AttemptView {
 
 #[derive(Serialize, ToSchema)]
 pub struct EventView {
-    /// The status the message moved to, or `outcome_unknown`: whether the provider took it
+    /// The status the message moved to; or `outcome_unknown`: whether the provider took it
     /// became unknown (a timeout, a worker stopped mid-call), and it waits for the provider's
-    /// receipt (see the message's `error`).
-    #[schema(example = "sent")]
+    /// receipt (see the message's `error`); or `receipt_overdue`: the message is still `sent`
+    /// and its provider's receipt has not come within the provider's
+    /// `receipt_timeout_seconds` (a late one still moves it on).
+    #[schema(example = "sent", schema_with = super::schemas::message_event)]
     pub status: String,
     pub at: DateTime<Utc>,
 }

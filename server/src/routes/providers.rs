@@ -57,6 +57,10 @@ pub struct CreateProviderRequest {
     /// Calls one worker process makes to this provider at once (1–1000, default 32).
     #[schema(minimum = 1, maximum = 1000)]
     pub max_concurrency: Option<i32>,
+    /// How long this provider's receipts may take (1–604800 seconds, default 86400): a message
+    /// still `sent` that long after the provider took it gets a `receipt_overdue` event.
+    #[schema(minimum = 1, maximum = 604_800)]
+    pub receipt_timeout_seconds: Option<i32>,
     pub enabled: Option<bool>,
 }
 
@@ -83,6 +87,10 @@ pub struct UpdateProviderRequest {
     /// Calls one worker process makes to this provider at once (1–1000).
     #[schema(minimum = 1, maximum = 1000)]
     pub max_concurrency: Option<i32>,
+    /// How long this provider's receipts may take (1–604800 seconds, default 86400): a message
+    /// still `sent` that long after the provider took it gets a `receipt_overdue` event.
+    #[schema(minimum = 1, maximum = 604_800)]
+    pub receipt_timeout_seconds: Option<i32>,
     pub enabled: Option<bool>,
 }
 
@@ -96,6 +104,7 @@ impl From<CreateProviderRequest> for ProviderInput {
             sender_ids: req.sender_ids.unwrap_or_default(),
             max_rate_per_sec: req.max_rate_per_sec,
             max_concurrency: req.max_concurrency,
+            receipt_timeout_seconds: req.receipt_timeout_seconds,
             enabled: req.enabled.unwrap_or(true),
         }
     }
@@ -110,6 +119,7 @@ impl From<UpdateProviderRequest> for ProviderPatch {
             sender_ids: req.sender_ids,
             max_rate_per_sec: req.max_rate_per_sec,
             max_concurrency: req.max_concurrency,
+            receipt_timeout_seconds: req.receipt_timeout_seconds,
             enabled: req.enabled,
         }
     }
@@ -134,6 +144,9 @@ pub struct ProviderView {
     pub sender_ids: Vec<String>,
     pub max_rate_per_sec: Option<i32>,
     pub max_concurrency: i32,
+    /// How long its receipts may take before a message still `sent` is marked
+    /// `receipt_overdue`.
+    pub receipt_timeout_seconds: i32,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -150,6 +163,7 @@ impl From<providers::Provider> for ProviderView {
             sender_ids: p.sender_ids,
             max_rate_per_sec: p.max_rate_per_sec,
             max_concurrency: p.max_concurrency,
+            receipt_timeout_seconds: p.receipt_timeout_seconds,
             enabled: p.enabled,
             created_at: p.created_at,
             updated_at: p.updated_at,

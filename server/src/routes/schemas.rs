@@ -21,6 +21,17 @@ pub fn message_status() -> Object {
     one_of(Status::ALL.map(Status::as_str))
 }
 
+/// What a message's event says: a status it moved to, `outcome_unknown` or `receipt_overdue`.
+pub fn message_event() -> Object {
+    use openclaw_core::db::messages::{OUTCOME_UNKNOWN, RECEIPT_OVERDUE};
+    one_of(
+        Status::ALL
+            .map(Status::as_str)
+            .into_iter()
+            .chain([OUTCOME_UNKNOWN, RECEIPT_OVERDUE]),
+    )
+}
+
 /// `day`, `provider`, `country` or `message_type`.
 pub fn spend_group_by() -> Object {
     one_of(GroupBy::NAMES)

@@ -6,8 +6,8 @@ use actix_web::{HttpResponse, web};
 use openclaw_core::domain::ProviderId;
 use openclaw_core::prices::PriceError;
 use openclaw_core::providers::service::{
-    self as service, Acting, DEFAULT_MAX_CONCURRENCY, PriceInput, ProviderError, ProviderInput,
-    ProviderPatch, number_from_text,
+    self as service, Acting, DEFAULT_MAX_CONCURRENCY, DEFAULT_RECEIPT_TIMEOUT_SECONDS, PriceInput,
+    ProviderError, ProviderInput, ProviderPatch, number_from_text,
 };
 use openclaw_core::providers::{PriceList, ProviderKind};
 
@@ -50,12 +50,20 @@ fn credentials_json(form: &[(String, String)], kind: Option<ProviderKind>) -> se
     serde_json::Value::Object(map)
 }
 
-/// `max_rate_per_sec` and `max_concurrency` as typed (empty: none).
-fn limits(form: &[(String, String)]) -> Result<(Option<i32>, Option<i32>), ProviderError> {
-    Ok((
-        number_from_text("max_rate_per_sec", &field(form, "max_rate_per_sec"))?,
-        number_from_text("max_concurrency", &field(form, "max_concurrency"))?,
-    ))
+/// The numbers on the add and the settings forms, as typed (empty: none).
+struct Limits {
+    max_rate_per_sec: Option<i32>,
+    max_concurrency: Option<i32>,
+    receipt_timeout_seconds: Option<i32>,
+}
+
+fn limits(form: &[(String, String)]) -> Result<Limits, ProviderError> {
+    let number = |name| number_from_text(name, &field(form, name));
+    Ok(Limits {
+        max_rate_per_sec: number("max_rate_per_sec")?,
+        max_concurrency: number("max_concurrency")?,
+        receipt_timeout_seconds: number("receipt_timeout_seconds")?,
+    })
 }
 
 fn provider_id(raw: &str) -> Option<uuid::Uuid> {
@@ -88,12 +96,13 @@ async fn create_as(ctx: &AppContext, who: Acting<'_>, form: Fields) -> HttpRespo
         "sender_ids",
         "max_rate_per_sec",
         "max_concurrency",
+        "receipt_timeout_seconds",
         "account_sid",
         "api_key",
     ]
     .map(|name| (name, field(&form, name)));
     let back = Back::to(ctx, back_to, "provider-new").keeping(keep);
-    let (max_rate_per_sec, max_concurrency) = match limits(&form) {
+    let limits = match limits(&form) {
         Ok(limits) => limits,
         Err(e) => return back.failed(e),
     };
@@ -106,8 +115,9 @@ async fn create_as(ctx: &AppContext, who: Acting<'_>, form: Fields) -> HttpRespo
             .unwrap_or_default(),
         base_url: Some(field(&form, "base_url")).filter(|u| !u.trim().is_empty()),
         sender_ids: split_senders(&field(&form, "sender_ids")),
-        max_rate_per_sec,
-        max_concurrency,
+        max_rate_per_sec: limits.max_rate_per_sec,
+        max_concurrency: limits.max_concurrency,
+        receipt_timeout_seconds: limits.receipt_timeout_seconds,
         enabled: true,
     };
     match service::create(&ctx.pool, &ctx.settings.master_key, who, input).await {
@@ -125,8 +135,8 @@ async fn create_as(ctx: &AppContext, who: Acting<'_>, form: Fields) -> HttpRespo
 
 /// The provider's settings form: every field is posted as shown, so the service's comparison
 /// with the stored provider decides what changed. Empty credential fields keep the stored
-/// credentials; an empty base URL is the provider's public API, an empty rate no limit and an
-/// empty concurrency the default.
+/// credentials; an empty base URL is the provider's public API, an empty rate no limit, an
+/// empty concurrency or receipt timeout the default.
 pub async fn update(
     ctx: web::Data<AppContext>,
     m: Member,
@@ -150,7 +160,7 @@ async fn update_as(ctx: &AppContext, who: Acting<'_>, raw_id: &str, form: Fields
     let Some(id) = provider_id(raw_id) else {
         return see_other(base(who)).finish();
     };
-    let (max_rate_per_sec, max_concurrency) = match limits(&form) {
+    let limits = match limits(&form) {
         Ok(limits) => limits,
         Err(e) => return back.failed(e),
     };
@@ -169,8 +179,13 @@ async fn update_as(ctx: &AppContext, who: Acting<'_>, raw_id: &str, form: Fields
             .any(|(k, _)| k == "base_url")
             .then(|| Some(field(&form, "base_url")).filter(|u| !u.trim().is_empty())),
         sender_ids: Some(split_senders(&field(&form, "sender_ids"))),
-        max_rate_per_sec: Some(max_rate_per_sec),
-        max_concurrency: Some(max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY)),
+        max_rate_per_sec: Some(limits.max_rate_per_sec),
+        max_concurrency: Some(limits.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY)),
+        receipt_timeout_seconds: Some(
+            limits
+                .receipt_timeout_seconds
+                .unwrap_or(DEFAULT_RECEIPT_TIMEOUT_SECONDS),
+        ),
         enabled: Some(field(&form, "enabled") == "on"),
     };
     match service::update(&ctx.pool, &ctx.settings.master_key, who, id, patch).await {

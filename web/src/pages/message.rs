@@ -1,8 +1,10 @@
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
+use openclaw_core::db::webhooks::{self, MessageDelivery};
 use openclaw_core::db::{messages, providers};
-use openclaw_core::domain::{MessageId, Money};
+use openclaw_core::domain::{DeliveryState, MessageId, Money, WebhookId};
 
 use crate::components::layout::Layout;
 use crate::routes::Who;
@@ -16,6 +18,74 @@ struct Detail {
     message: messages::Message,
     attempts: Vec<(String, messages::Attempt)>,
     provider: Option<String>,
+    deliveries: Vec<MessageDelivery>,
+}
+
+/// A line of a message's timeline: one of its events, or what became of a webhook delivery of
+/// one of its `message.status` events (each attempt, and a delivery still waiting).
+struct Line {
+    at: DateTime<Utc>,
+    /// What happened, in a word or two (an event's status, `webhook`).
+    what: String,
+    detail: String,
+    /// The endpoint whose deliveries page tells more.
+    endpoint: Option<WebhookId>,
+}
+
+fn timeline(events: Vec<messages::Event>, deliveries: Vec<MessageDelivery>) -> Vec<Line> {
+    let mut lines: Vec<Line> = events
+        .into_iter()
+        .map(|e| Line {
+            detail: match e.status.as_str() {
+                messages::RECEIPT_OVERDUE => {
+                    "No receipt from the provider within its receipt timeout; the message stays sent, and a late receipt still moves it on.".to_owned()
+                }
+                messages::OUTCOME_UNKNOWN => {
+                    "Whether the provider took it is unknown; it waits for the provider's receipt.".to_owned()
+                }
+                _ => String::new(),
+            },
+            what: e.status.replace('_', " "),
+            at: e.at,
+            endpoint: None,
+        })
+        .collect();
+    for d in deliveries {
+        let about = format!("message.status ({}) to {}", d.status, d.url);
+        let endpoint = d.delivery.endpoint_id.map(WebhookId::from);
+        let log: Vec<serde_json::Value> =
+            serde_json::from_value(d.delivery.log.clone()).unwrap_or_default();
+        for a in &log {
+            let Some(at) = a["at"]
+                .as_str()
+                .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+            else {
+                continue;
+            };
+            lines.push(Line {
+                at: at.with_timezone(&Utc),
+                what: "webhook".into(),
+                detail: format!("{about}: {}", super::webhooks::attempt_line(a)),
+                endpoint,
+            });
+        }
+        let waiting = match d.delivery.state {
+            DeliveryState::Pending if log.is_empty() => Some("waiting for its first attempt"),
+            DeliveryState::Pending => Some("waiting to be tried again"),
+            DeliveryState::Failed => Some("failed: no more attempts"),
+            _ => None,
+        };
+        if let Some(waiting) = waiting {
+            lines.push(Line {
+                at: d.delivery.finished_at.unwrap_or(d.delivery.due_at),
+                what: "webhook".into(),
+                detail: format!("{about}: {waiting}"),
+                endpoint,
+            });
+        }
+    }
+    lines.sort_by_key(|l| l.at);
+    lines
 }
 
 async fn detail(id: Option<MessageId>) -> Option<anyhow::Result<Option<Detail>>> {
@@ -39,8 +109,10 @@ async fn detail(id: Option<MessageId>) -> Option<anyhow::Result<Option<Detail>>>
                     .into_iter()
                     .map(|a| (name(&a.provider_id), a))
                     .collect();
+                let deliveries = webhooks::message_deliveries(conn, tenant_id, message.id).await?;
                 Ok(Some(Detail {
                     provider: message.provider_id.as_ref().map(name),
+                    deliveries,
                     attempts,
                     message,
                 }))
@@ -81,7 +153,7 @@ pub fn MessageDetail() -> impl IntoView {
                     }
                     Some(Ok(Some(d))) => {
                         let m = d.message;
-                        let events = m.events();
+                        let lines = timeline(m.events(), d.deliveries);
                         view! {
                             <Layout signed_in=true>
                                 <section class="card">
@@ -129,10 +201,15 @@ pub fn MessageDetail() -> impl IntoView {
                                     }}
                                 </section>
                                 <section class="card">
-                                    <h2>"Status history"</h2>
+                                    <h2>"Timeline"</h2>
+                                    <p class="hint">"Its status events, and the webhook deliveries of each (to your endpoints and the message's callback URL)."</p>
                                     <ol class="timeline">
-                                        {events.into_iter().map(|e| view! {
-                                            <li><strong>{e.status}</strong> " — " {e.at.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()}</li>
+                                        {lines.into_iter().map(|l| view! {
+                                            <li>
+                                                <strong>{l.what}</strong> " — " {l.at.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()}
+                                                {(!l.detail.is_empty()).then(|| view! { <br /><span class="detail">{l.detail}</span> })}
+                                                {l.endpoint.map(|e| view! { " " <a href=format!("/webhooks/{e}")>"(the endpoint's deliveries)"</a> })}
+                                            </li>
                                         }).collect_view()}
                                     </ol>
                                 </section>

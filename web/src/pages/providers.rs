@@ -5,7 +5,9 @@ use openclaw_core::accounts::Identity;
 use openclaw_core::db::providers::{self, Owner};
 use openclaw_core::domain::{Money, ProviderId};
 use openclaw_core::permissions::{Action, allowed};
-use openclaw_core::providers::service::{self, DEFAULT_MAX_CONCURRENCY, ProviderError};
+use openclaw_core::providers::service::{
+    self, DEFAULT_MAX_CONCURRENCY, DEFAULT_RECEIPT_TIMEOUT_SECONDS, ProviderError,
+};
 use openclaw_core::providers::{PriceList, ProviderKind};
 use openclaw_core::routing::Price;
 
@@ -220,15 +222,26 @@ fn ProviderList(side: Side) -> impl IntoView {
     }
 }
 
-/// `max_rate_per_sec` and `max_concurrency`, on the add and the settings forms. Plain text
-/// inputs, so a mistake gets the service's sentence (the same as the API's), not the
-/// browser's.
+/// A number of seconds in the largest unit that divides it: "1 day", "6 hours", "90 seconds".
+fn in_words(seconds: i32) -> String {
+    let (n, unit) = [(86_400, "day"), (3_600, "hour"), (60, "minute")]
+        .into_iter()
+        .find(|(size, _)| seconds % size == 0)
+        .map_or((seconds, "second"), |(size, unit)| (seconds / size, unit));
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// `max_rate_per_sec`, `max_concurrency` and `receipt_timeout_seconds`, on the add and the
+/// settings forms. Plain text inputs, so a mistake gets the service's sentence (the same as the
+/// API's), not the browser's.
 #[component]
 fn LimitFields(
     rate: String,
     concurrency: String,
+    receipt_timeout: String,
     rate_error: Option<String>,
     concurrency_error: Option<String>,
+    receipt_timeout_error: Option<String>,
 ) -> impl IntoView {
     let invalid = |e: &Option<String>| if e.is_some() { "true" } else { "false" };
     view! {
@@ -240,6 +253,11 @@ fn LimitFields(
         <input id="max_concurrency" name="max_concurrency" type="text" inputmode="numeric" value=concurrency
             aria-invalid=invalid(&concurrency_error) />
         {concurrency_error.map(|e| view! { <p class="field-error">{e}</p> })}
+        <label for="receipt_timeout_seconds">{format!("Seconds its receipts may take (1–604800; empty: {DEFAULT_RECEIPT_TIMEOUT_SECONDS})")}</label>
+        <input id="receipt_timeout_seconds" name="receipt_timeout_seconds" type="text" inputmode="numeric" value=receipt_timeout
+            aria-invalid=invalid(&receipt_timeout_error) aria-describedby="receipt-timeout-hint" />
+        {receipt_timeout_error.map(|e| view! { <p class="field-error">{e}</p> })}
+        <p class="hint" id="receipt-timeout-hint">"A message still sent, with no receipt, this long after the provider took it is marked receipt overdue."</p>
     }
 }
 
@@ -330,8 +348,10 @@ fn AddProvider(side: Side) -> impl IntoView {
                                 <LimitFields
                                     rate=flash.value("max_rate_per_sec")
                                     concurrency=flash.value("max_concurrency")
+                                    receipt_timeout=flash.value("receipt_timeout_seconds")
                                     rate_error=flash.error_for("max_rate_per_sec")
-                                    concurrency_error=flash.error_for("max_concurrency") />
+                                    concurrency_error=flash.error_for("max_concurrency")
+                                    receipt_timeout_error=flash.error_for("receipt_timeout_seconds") />
                                 <button type="submit">"Add provider"</button>
                             </form>
                         </section>
@@ -522,6 +542,7 @@ fn ProviderPage(side: Side) -> impl IntoView {
                                         <dt>"Sender ids"</dt><dd>{if p.sender_ids.is_empty() { "none".to_owned() } else { p.sender_ids.join(", ") }}</dd>
                                         <dt>"Rate limit"</dt><dd>{match p.max_rate_per_sec { Some(r) => format!("{r} messages per second"), None => "none".to_owned() }}</dd>
                                         <dt>"Concurrency"</dt><dd>{format!("{} calls at once per worker process", p.max_concurrency)}</dd>
+                                        <dt>"Receipts"</dt><dd>{format!("overdue {} after the send", in_words(p.receipt_timeout_seconds))}</dd>
                                         <dt>"State"</dt><dd>{if p.enabled { "enabled" } else { "disabled: no messages go here" }}</dd>
                                         {(side == Side::Tenant).then(|| view! {
                                             <dt>"Health, last 24 h"</dt>
@@ -572,8 +593,10 @@ fn ProviderPage(side: Side) -> impl IntoView {
                                             <LimitFields
                                                 rate=p.max_rate_per_sec.map(|r| r.to_string()).unwrap_or_default()
                                                 concurrency=p.max_concurrency.to_string()
+                                                receipt_timeout=p.receipt_timeout_seconds.to_string()
                                                 rate_error=flash.error_for("max_rate_per_sec")
-                                                concurrency_error=flash.error_for("max_concurrency") />
+                                                concurrency_error=flash.error_for("max_concurrency")
+                                                receipt_timeout_error=flash.error_for("receipt_timeout_seconds") />
                                             <label class="check"><input type="checkbox" name="enabled" value="on" checked=p.enabled /> " Enabled"</label>
                                             {credential_fields(kind).iter().map(|(name, label, input)| view! {
                                                 <label for=*name>{format!("New {} (leave empty to keep)", label.to_lowercase())}</label>

@@ -213,7 +213,7 @@ async fn detail(id: Option<WebhookId>) -> Option<anyhow::Result<Option<Detail>>>
 }
 
 /// One attempt of a delivery's log, as a line.
-fn attempt_line(a: &serde_json::Value) -> String {
+pub(crate) fn attempt_line(a: &serde_json::Value) -> String {
     let at = a["at"].as_str().unwrap_or_default().replace('T', " ");
     let at = at.split('.').next().unwrap_or_default().to_owned();
     let answer = match a["status"].as_i64() {

@@ -302,7 +302,8 @@ pub async fn finish_rounds(
                  WHERE r.id IN (SELECT id FROM upd)
                  ON CONFLICT (message_id) DO UPDATE SET round = excluded.round,
                      due_at = excluded.due_at),
-             {spend}
+             {spend},
+             {watch}
              SELECT id FROM upd",
             // The worker's result moves the status only where the rule allows: a receipt that
             // overtook it (sending → delivered) keeps its status, and a retry stays `sending`.
@@ -327,6 +328,8 @@ pub async fn finish_rounds(
                 "cost",
                 &format!("outcome = {}", lit(Status::Sent))
             ),
+            // The sends (a receipt that overtook one is seen to when the watch falls due).
+            watch = watch_receipts("upd", "via", &format!("f.outcome = {}", lit(Status::Sent))),
         )
     });
     let applied: Vec<Applied> = diesel::sql_query(FINISH.as_str())
@@ -485,14 +488,20 @@ pub async fn settle_orphans(
                    AND {taken} AND m.cost_micros IS NULL AND m.provider_id IS NOT NULL
                  RETURNING m.id, m.round, m.round AS attempt, m.tenant_id, m.mode, m.country,
                            m.message_type, m.currency, m.segments, m.fee_micros, m.provider_id,
-                           m.cost_micros, {fx}, {fee_fx}),
+                           m.cost_micros, {fx}, {fee_fx}, m.status),
              settled AS (
                  DELETE FROM message_outbox AS o USING upd
                  WHERE o.message_id = upd.id AND o.round = upd.round),
-             {spend}
+             {spend},
+             {watch}
              SELECT id FROM upd",
             taken = Status::sql_in("m.status", &Status::TAKEN),
             spend = spend_rollup("upd", "provider_id", "cost_micros", "true"),
+            watch = watch_receipts(
+                "upd",
+                "provider_id",
+                &format!("f.status = {}", lit(Status::Sent))
+            ),
             fx = FX_COLUMNS,
             fee_fx = FEE_FX_COLUMNS,
         )

@@ -66,6 +66,25 @@ fn append_event(target: &str, status: &str) -> String {
     )
 }
 
+/// The event a message still `sent` gets once its provider's `receipt_timeout_seconds` have
+/// passed with no receipt ([`mark_receipts_overdue`]); it stays `sent`.
+pub const RECEIPT_OVERDUE: &str = "receipt_overdue";
+
+/// SQL of a CTE `watch`: the rows of `from` (each a message a provider took, with its `id`)
+/// that match `filter` wait for their receipt — one `receipt_watches` row per receipt timeout
+/// of the providers in column `provider`, due when that timeout has passed. One row, not one
+/// per message, and no index on `messages` touched.
+fn watch_receipts(from: &str, provider: &str, filter: &str) -> String {
+    format!(
+        "watch AS (
+             INSERT INTO receipt_watches (due_at, message_ids)
+             SELECT now() + make_interval(secs => p.receipt_timeout_seconds), array_agg(f.id)
+             FROM {from} AS f JOIN providers AS p ON p.id = f.{provider}
+             WHERE {filter}
+             GROUP BY p.receipt_timeout_seconds)"
+    )
+}
+
 /// SQL of two CTEs, `ledger` and `spend`: the rows of `from` (each a message a provider took,
 /// with its id, `attempt` (the round it was taken in), tenant_id, mode, country, message_type,
 /// currency, segments, fee_micros and [`FEE_FX_COLUMNS`]) that match `filter` become spend

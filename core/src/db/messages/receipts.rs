@@ -176,12 +176,18 @@ pub async fn settle_in_doubt(
                  WHERE tenant_id = $1 AND id = $2 AND doubt_until IS NOT NULL AND {moves}
                  RETURNING m.id, m.round AS attempt, m.tenant_id, m.mode, m.country,
                            m.message_type, m.currency, m.segments, m.fee_micros, m.provider_id,
-                           m.cost_micros, {fx}, {fee_fx}),
-             {spend}
+                           m.cost_micros, {fx}, {fee_fx}, m.status),
+             {spend},
+             {watch}
              SELECT id FROM upd",
             event = append_event("m", "$3::text"),
             moves = Status::sql_may_become("m.status", "$3::text"),
             spend = spend_rollup("upd", "provider_id", "cost_micros", "true"),
+            watch = watch_receipts(
+                "upd",
+                "provider_id",
+                &format!("f.status = {}", lit(Status::Sent))
+            ),
             fx = FX_COLUMNS,
             fee_fx = FEE_FX_COLUMNS,
         )
@@ -201,6 +207,46 @@ pub async fn settle_in_doubt(
         .load(conn)
         .await?;
     Ok(!settled.is_empty())
+}
+
+/// Gives the messages of up to `limit` receipt watches that fell due a `receipt_overdue` event
+/// where they are still `sent` (no final receipt came in their provider's timeout; they stay
+/// `sent`), and ends those watches. Returns how many watches it ended and how many messages
+/// it marked. Workers at once take different watches.
+pub async fn mark_receipts_overdue(
+    conn: &mut AsyncPgConnection,
+    limit: i64,
+) -> QueryResult<(usize, usize)> {
+    #[derive(QueryableByName)]
+    struct Marked {
+        #[diesel(sql_type = BigInt)]
+        watches: i64,
+        #[diesel(sql_type = BigInt)]
+        marked: i64,
+    }
+    static MARK: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH due AS (
+                 DELETE FROM receipt_watches WHERE id IN (
+                     SELECT id FROM receipt_watches WHERE due_at <= now()
+                     ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+                 RETURNING message_ids),
+             marked AS (
+                 UPDATE messages AS m SET events = {event}
+                 FROM (SELECT DISTINCT unnest(message_ids) AS id FROM due) AS d
+                 WHERE m.id = d.id AND m.status = {sent}
+                 RETURNING m.id)
+             SELECT (SELECT count(*) FROM due) AS watches,
+                    (SELECT count(*) FROM marked) AS marked",
+            event = append_event("m", &format!("'{RECEIPT_OVERDUE}'")),
+            sent = lit(Status::Sent),
+        )
+    });
+    let m: Marked = diesel::sql_query(MARK.as_str())
+        .bind::<BigInt, _>(limit)
+        .get_result(conn)
+        .await?;
+    Ok((m.watches as usize, m.marked as usize))
 }
 
 /// Finds the message a provider's own id refers to (receipts that carry no reference of ours).

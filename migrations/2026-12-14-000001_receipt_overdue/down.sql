@@ -1,0 +1,2 @@
+DROP TABLE receipt_watches;
+ALTER TABLE providers DROP COLUMN receipt_timeout_seconds;
