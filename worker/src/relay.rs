@@ -1,6 +1,7 @@
 //! The relay: Postgres is the source of truth, and this task makes the broker agree with it.
-//! Every second it publishes what the outbox says is past due — messages the API committed but
-//! the broker never confirmed, scheduled messages whose time came, retries whose delayed queue
+//! Its webhook pump publishes due webhook deliveries as often as there are some (every 50 ms
+//! while busy), each endpoint only as much as it has room for. Every second it publishes what
+//! the outbox says is past due — messages the API committed but the broker never confirmed, scheduled messages whose time came, retries whose delayed queue
 //! message was never confirmed — and clears each outbox row once the broker confirms. It also
 //! publishes the jobs that are due (see [`crate::jobs`]) and, every [`SWEEP_EVERY`], raises
 //! the budget alerts that are due ([`openclaw_core::alerts::sweep`]) and marks the sends whose
@@ -27,6 +28,55 @@ pub async fn run(
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let channel = queue::confirm_channel(conn).await?;
+    let (pumped, relayed) = tokio::join!(
+        pump_webhooks(&shared, &channel, &stop),
+        relay(&shared, &channel, &stop)
+    );
+    let _ = channel.close(200, "worker stopping".into()).await;
+    pumped.and(relayed)
+}
+
+/// How long the webhook pump waits after a pass that published something: endpoints that keep
+/// up get their next deliveries as soon as they have room, not a second later.
+const PUMP_BUSY: Duration = Duration::from_millis(50);
+/// How long it waits after a pass that found nothing to publish.
+const PUMP_IDLE: Duration = Duration::from_millis(500);
+
+/// Publishes due webhook deliveries until `stop`, as often as there are some.
+async fn pump_webhooks(
+    shared: &Shared,
+    channel: &lapin::Channel,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
+    loop {
+        let wait = match publish_webhooks(shared, channel).await {
+            Ok(0) => PUMP_IDLE,
+            Ok(_) => PUMP_BUSY,
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "publishing webhook deliveries failed"
+                );
+                if !channel.status().connected() {
+                    return Err(e);
+                }
+                PUMP_IDLE
+            }
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// The outbox relay, the jobs and the sweeps, every second until `stop`.
+async fn relay(
+    shared: &Arc<Shared>,
+    channel: &lapin::Channel,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
+    let shared = shared.clone();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_sweep: Option<tokio::time::Instant> = None;
@@ -44,21 +94,16 @@ pub async fn run(
                 tracing::warn!(error = format!("{e:#}"), "receipt overdue sweep failed");
             }
         }
-        let jobs = publish_jobs(&shared, &channel).await;
-        if let Err(e) = publish_webhooks(&shared, &channel).await {
-            tracing::warn!(
-                error = format!("{e:#}"),
-                "publishing webhook deliveries failed"
-            );
-        }
-        if let Err(e) = jobs.and(relay_once(&shared, &channel).await) {
+        if let Err(e) = publish_jobs(&shared, &channel)
+            .await
+            .and(relay_once(&shared, &channel).await)
+        {
             tracing::warn!(error = format!("{e:#}"), "relay pass failed");
             if !channel.status().connected() {
                 return Err(e);
             }
         }
     }
-    let _ = channel.close(200, "worker stopping".into()).await;
     Ok(())
 }
 
@@ -144,15 +189,24 @@ pub async fn publish_webhooks(shared: &Shared, channel: &lapin::Channel) -> anyh
     for _ in 0..WEBHOOK_SCANS {
         let (due, confirmed) = publish_webhooks_once(shared, channel).await?;
         published += confirmed;
-        if due < SCAN_LIMIT as usize {
+        if due < WEBHOOK_FLOW.limit as usize {
             break;
         }
     }
     Ok(published)
 }
 
-/// Most scans of due webhook deliveries per relay pass.
+/// Most scans of due webhook deliveries per pump pass.
 const WEBHOOK_SCANS: usize = 10;
+/// What one scan takes: up to 2,000 deliveries, and from each endpoint no more than it has
+/// room for below 1,000 under way (about what one that answers at once finishes between two
+/// pump passes at a few thousand events a second; a 2 s endpoint, at 128 requests at once per
+/// worker, puts the rest off, so its backlog costs about 1,000 put-offs per put-off period).
+const WEBHOOK_FLOW: webhooks::Flow = webhooks::Flow {
+    limit: 2_000,
+    lease: Duration::ZERO,
+    per_endpoint: 1_000,
+};
 
 /// One scan: how many were due, and how many of those the broker confirmed.
 async fn publish_webhooks_once(
@@ -161,7 +215,11 @@ async fn publish_webhooks_once(
 ) -> anyhow::Result<(usize, usize)> {
     let due = {
         let mut conn = shared.pool.get().await?;
-        webhooks::take_due(&mut conn, SCAN_LIMIT, crate::webhooks::lease(shared)).await?
+        let flow = webhooks::Flow {
+            lease: crate::webhooks::lease(shared),
+            ..WEBHOOK_FLOW
+        };
+        webhooks::take_due(&mut conn, flow).await?
     };
     if due.is_empty() {
         return Ok((0, 0));

@@ -368,13 +368,30 @@ pub struct Due {
     pub fence: i32,
 }
 
-/// Takes up to `limit` deliveries that are due, for the relay to publish, leasing each for
-/// `lease` (one whose queue message is lost is due again when the lease ends).
-pub async fn take_due(
-    conn: &mut AsyncPgConnection,
-    limit: i64,
-    lease: Duration,
-) -> QueryResult<Vec<Due>> {
+/// How the relay feeds endpoints ([`take_due`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Flow {
+    /// Most deliveries taken in one scan, endpoints' and callback URLs' each.
+    pub limit: i64,
+    /// How long a taken delivery is leased (one whose queue message is lost is due again when
+    /// the lease ends).
+    pub lease: Duration,
+    /// An endpoint with this many deliveries under way (leased, claimed or put off, due again
+    /// within a lease) gets no more until some finish; one with fewer gets up to the
+    /// difference.
+    pub per_endpoint: i64,
+}
+
+/// Takes deliveries that are due, for the relay to publish, leasing each for `flow.lease`,
+/// ordered by endpoint (so an envelope mostly holds one endpoint's deliveries).
+///
+/// An endpoint's share is bounded by what it has under way: a slow or dead endpoint soon has
+/// `flow.per_endpoint` deliveries under way and gets nothing more, so its backlog waits in
+/// Postgres untouched (no lease, no publish, no put-off) instead of cycling through the broker,
+/// while the endpoints that keep up get everything due. The endpoints with due deliveries are
+/// found by skipping through the `(endpoint_id, due_at)` index, one probe each. Deliveries to
+/// messages' own callback URLs are taken in due order (the worker bounds them per host).
+pub async fn take_due(conn: &mut AsyncPgConnection, flow: Flow) -> QueryResult<Vec<Due>> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = diesel::sql_types::Uuid)]
@@ -383,13 +400,46 @@ pub async fn take_due(
         fence: i32,
     }
     let rows: Vec<Row> = diesel::sql_query(
-        "UPDATE webhook_deliveries SET due_at = now() + $2
-         WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND due_at <= now()
-                      ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-         RETURNING id, fence",
+        "WITH RECURSIVE eps(endpoint_id) AS (
+             (SELECT endpoint_id FROM webhook_deliveries
+               WHERE state = 'pending' AND endpoint_id IS NOT NULL AND due_at <= now()
+               ORDER BY endpoint_id LIMIT 1)
+             UNION ALL
+             SELECT (SELECT d.endpoint_id FROM webhook_deliveries AS d
+                      WHERE d.state = 'pending' AND d.endpoint_id > eps.endpoint_id
+                        AND d.due_at <= now()
+                      ORDER BY d.endpoint_id LIMIT 1)
+               FROM eps WHERE eps.endpoint_id IS NOT NULL),
+         open AS (
+             SELECT eps.endpoint_id,
+                    $3 - (SELECT count(*) FROM (
+                              SELECT 1 FROM webhook_deliveries AS f
+                               WHERE f.state = 'pending' AND f.endpoint_id = eps.endpoint_id
+                                 AND f.due_at > now() AND f.due_at <= now() + $2
+                               LIMIT $3) AS busy) AS room
+               FROM eps WHERE eps.endpoint_id IS NOT NULL),
+         picked AS (
+             SELECT p.id FROM open CROSS JOIN LATERAL (
+                 SELECT d.id FROM webhook_deliveries AS d
+                  WHERE d.state = 'pending' AND d.endpoint_id = open.endpoint_id
+                    AND d.due_at <= now()
+                  ORDER BY d.due_at LIMIT open.room
+                  FOR UPDATE SKIP LOCKED) AS p
+              WHERE open.room > 0
+              LIMIT $1),
+         callbacks AS (
+             SELECT id FROM webhook_deliveries
+              WHERE state = 'pending' AND endpoint_id IS NULL AND due_at <= now()
+              ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED),
+         upd AS (
+             UPDATE webhook_deliveries SET due_at = now() + $2
+              WHERE id IN (SELECT id FROM picked UNION ALL SELECT id FROM callbacks)
+              RETURNING id, fence, endpoint_id)
+         SELECT id, fence FROM upd ORDER BY endpoint_id",
     )
-    .bind::<diesel::sql_types::BigInt, _>(limit)
-    .bind::<Interval, _>(super::jobs::interval(lease))
+    .bind::<diesel::sql_types::BigInt, _>(flow.limit)
+    .bind::<Interval, _>(super::jobs::interval(flow.lease))
+    .bind::<diesel::sql_types::BigInt, _>(flow.per_endpoint)
     .load(conn)
     .await?;
     Ok(rows

@@ -509,3 +509,125 @@ async fn released_totals_of_gone_backends_merge_and_the_room_stays() {
     drop(conn);
     app.cleanup().await;
 }
+
+/// The relay's scan of due webhook deliveries (`webhooks::take_due`) gives each endpoint only
+/// what it has room for below `per_endpoint` under way, so a slow endpoint's backlog stays in
+/// Postgres untouched while the others are fed; a retry waiting beyond the lease takes no room;
+/// callback URLs' deliveries come in due order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_feeds_each_endpoint_only_what_it_has_room_for() {
+    use openclaw_core::db::webhooks::{self, Flow};
+    use openclaw_e2e::services::{execute, query_i64};
+    let app = TestApp::spawn_with(Options {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup().await;
+    let tenant = openclaw_core::domain::TenantId::parse(&owner.tenant_id)
+        .unwrap()
+        .uuid();
+    let (slow, fast) = (Uuid::now_v7(), Uuid::now_v7());
+    let url = &app.db.url;
+    execute(
+        url,
+        &format!(
+            "INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret_key_id, secret_enc)
+             VALUES ('{slow}', '{tenant}', 'https://slow.example/', '{{message.status}}', 'k', ''),
+                    ('{fast}', '{tenant}', 'https://fast.example/', '{{message.status}}', 'k', '')"
+        ),
+    )
+    .await;
+    execute(
+        url,
+        &format!(
+            "INSERT INTO webhook_events (id, tenant_id, kind, data)
+             VALUES ('{tenant}', '{tenant}', 'message.status', '{{}}')"
+        ),
+    )
+    .await;
+    // Due deliveries: 50 to the slow endpoint, 5 to the fast one, 3 to callback URLs.
+    let due = |endpoint: Option<Uuid>, n: usize| {
+        let target = match endpoint {
+            Some(e) => format!("'{e}', NULL"),
+            None => "NULL, 'https://callback.example/'".to_owned(),
+        };
+        format!(
+            "INSERT INTO webhook_deliveries (id, tenant_id, event_id, endpoint_id, url, due_at)
+             SELECT uuid_v7(), '{tenant}', '{tenant}', {target}, now() - interval '1 s'
+             FROM generate_series(1, {n})"
+        )
+    };
+    execute(url, &due(Some(slow), 50)).await;
+    execute(url, &due(Some(fast), 5)).await;
+    execute(url, &due(None, 3)).await;
+    let pool = openclaw_core::db::pool(url, 1).unwrap();
+    let flow = Flow {
+        limit: 100,
+        lease: std::time::Duration::from_secs(30),
+        per_endpoint: 10,
+    };
+    let take = || async {
+        let mut conn = pool.get().await.unwrap();
+        webhooks::take_due(&mut conn, flow).await.unwrap().len()
+    };
+    let leased = |endpoint: Uuid| {
+        format!(
+            "SELECT count(*) FROM webhook_deliveries
+             WHERE endpoint_id = '{endpoint}' AND due_at > now()"
+        )
+    };
+    // Room for 10 at the slow endpoint, all 5 of the fast one's, every callback.
+    assert_eq!(take().await, 18);
+    assert_eq!(query_i64(url, &leased(slow)).await, 10);
+    assert_eq!(query_i64(url, &leased(fast)).await, 5);
+    // Nothing more while they are under way, though 40 are due.
+    assert_eq!(take().await, 0);
+    // The fast endpoint's new events go out at once; the slow one's backlog waits.
+    execute(url, &due(Some(fast), 4)).await;
+    assert_eq!(
+        take().await,
+        4,
+        "5 under way leave the fast endpoint room for 5"
+    );
+    execute(
+        url,
+        &format!("UPDATE webhook_deliveries SET state = 'succeeded' WHERE endpoint_id = '{fast}'"),
+    )
+    .await;
+    // Four of the slow endpoint's finish: four more go.
+    execute(
+        url,
+        &format!(
+            "UPDATE webhook_deliveries SET state = 'succeeded' WHERE id IN (
+                 SELECT id FROM webhook_deliveries
+                 WHERE endpoint_id = '{slow}' AND due_at > now() LIMIT 4)"
+        ),
+    )
+    .await;
+    assert_eq!(take().await, 4);
+    // Three fail and wait an hour for their retry: they take no room.
+    execute(
+        url,
+        &format!(
+            "UPDATE webhook_deliveries SET due_at = now() + interval '1 hour' WHERE id IN (
+                 SELECT id FROM webhook_deliveries
+                 WHERE endpoint_id = '{slow}' AND state = 'pending' AND due_at > now() LIMIT 3)"
+        ),
+    )
+    .await;
+    assert_eq!(take().await, 3);
+    assert_eq!(
+        query_i64(
+            url,
+            &format!(
+                "SELECT count(*) FROM webhook_deliveries
+                 WHERE endpoint_id = '{slow}' AND state = 'pending' AND due_at <= now()"
+            )
+        )
+        .await,
+        50 - 10 - 4 - 3,
+        "the rest of the backlog is untouched"
+    );
+    app.cleanup().await;
+}
