@@ -72,11 +72,10 @@ async fn pump_webhooks(
 
 /// The outbox relay, the jobs and the sweeps, every second until `stop`.
 async fn relay(
-    shared: &Arc<Shared>,
+    shared: &Shared,
     channel: &lapin::Channel,
     stop: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let shared = shared.clone();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_sweep: Option<tokio::time::Instant> = None;
@@ -90,13 +89,13 @@ async fn relay(
             if let Err(e) = openclaw_core::alerts::sweep(&shared.pool).await {
                 tracing::warn!(error = format!("{e:#}"), "budget alert sweep failed");
             }
-            if let Err(e) = mark_receipts_overdue(&shared).await {
+            if let Err(e) = mark_receipts_overdue(shared).await {
                 tracing::warn!(error = format!("{e:#}"), "receipt overdue sweep failed");
             }
         }
-        if let Err(e) = publish_jobs(&shared, &channel)
+        if let Err(e) = publish_jobs(shared, channel)
             .await
-            .and(relay_once(&shared, &channel).await)
+            .and(relay_once(shared, channel).await)
         {
             tracing::warn!(error = format!("{e:#}"), "relay pass failed");
             if !channel.status().connected() {

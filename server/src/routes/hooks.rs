@@ -216,6 +216,11 @@ pub async fn provider_status(
     };
     let Some((message_id, tenant_id)) = target else {
         // Unknown to us: acknowledge so the provider stops retrying.
+        tracing::info!(
+            provider_id = %ProviderId::from(provider_uuid),
+            provider_message_id = %receipt.provider_message_id,
+            "a receipt for a message we do not know was acknowledged and changed nothing"
+        );
         return Ok(HttpResponse::NoContent().finish());
     };
     openclaw_core::trace::record_message(message_id);
@@ -234,7 +239,15 @@ pub async fn provider_status(
             from: Some((provider_uuid, receipt.provider_message_id.clone())),
         })
         .await?;
-    tracing::debug!(status = new_status.as_str(), "receipt applied");
+    match &applied {
+        // Debug only: with Twilio every message's `sent` callback usually comes after the
+        // worker recorded `sent`.
+        ReceiptApplied::Unchanged => tracing::debug!(
+            status = new_status.as_str(),
+            "a receipt changed nothing (repeated, late, or for a message this tenant does not have)"
+        ),
+        _ => tracing::debug!(status = new_status.as_str(), "receipt applied"),
+    }
     if let ReceiptApplied::InDoubt(message) = applied {
         let mut conn = state.pool.get().await?;
         // The send's outcome was unknown; this provider's receipt says it took the message.
