@@ -74,7 +74,7 @@ fn validate_exempt_types(types: &[String]) -> Result<Vec<MessageType>, SettingsE
     };
     let mut chosen = Vec::new();
     for raw in types {
-        match MessageType::parse(raw.trim()) {
+        match MessageType::parse(raw) {
             Some(t) if t.may_skip_opt_outs() => chosen.push(t),
             Some(t) => {
                 return Err(invalid(format!(
@@ -207,7 +207,7 @@ mod tests {
         let valid = SettingsChange {
             name: Some(" Acme ".into()),
             default_sender_ids: Some(vec!["Acme".into(), "+1 415 555 0100".into()]),
-            opt_out_exempt_types: Some(vec!["otp".into(), " transactional".into(), "otp".into()]),
+            opt_out_exempt_types: Some(vec!["otp".into(), "transactional".into(), "otp".into()]),
         }
         .validate()
         .unwrap();
@@ -235,7 +235,12 @@ mod tests {
             };
             assert_eq!(field_of(change), "default_sender_ids");
         }
-        for types in [vec!["marketing"], vec!["otp", "promo"], vec![""]] {
+        for types in [
+            vec!["marketing"],
+            vec!["otp", "promo"],
+            vec![""],
+            vec![" otp"],
+        ] {
             let change = SettingsChange {
                 opt_out_exempt_types: Some(types.iter().map(|t| t.to_string()).collect()),
                 ..Default::default()

@@ -71,7 +71,6 @@ pub fn opt_out_exempt_types() -> Array {
                 .filter(|t| t.may_skip_opt_outs())
                 .map(MessageType::as_str),
         ))))
-        .max_items(Some(MessageType::ALL.len()))
         .build()
 }
 
