@@ -57,6 +57,18 @@ pub async fn create_endpoint(
         .await
 }
 
+/// Holds, until the transaction ends, the tenant's lock on the number of its endpoints (a
+/// transaction-level advisory lock): a creation counts them under it.
+pub async fn lock_endpoints(conn: &mut AsyncPgConnection, tenant: Uuid) -> QueryResult<()> {
+    diesel::sql_query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('openclaw.webhook_endpoints.' || $1, 0))",
+    )
+    .bind::<Text, _>(tenant.to_string())
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
 pub async fn list_endpoints(
     conn: &mut AsyncPgConnection,
     tenant: Uuid,

@@ -255,6 +255,8 @@ pub async fn create(
     let (secret, sealed) = mint(keys);
     let tenant = manager.tenant;
     change(pool, manager, async |c, audit| {
+        // Two creations at once count one after the other, so the limit holds.
+        store::lock_endpoints(c, tenant).await?;
         if store::list_endpoints(c, tenant).await?.len() >= MAX_ENDPOINTS {
             return Err(invalid(
                 "url",

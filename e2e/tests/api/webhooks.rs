@@ -165,6 +165,37 @@ async fn endpoints_are_checked_listed_by_role_and_never_show_their_secret() {
     app.cleanup().await;
 }
 
+/// Many creations at once still leave at most `MAX_ENDPOINTS`: each counts under the tenant's
+/// lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_created_all_at_once_stop_at_the_limit() {
+    let app = TestApp::spawn_with(Options {
+        worker: false,
+        ..Options::default()
+    })
+    .await;
+    let owner = app.api.signup().await;
+    let limit = openclaw_core::webhooks::MAX_ENDPOINTS;
+    let statuses: Vec<u16> = futures::future::join_all((0..limit + 8).map(|i| {
+        let (api, token) = (&app.api, owner.access_token.clone());
+        async move {
+            let url = format!("https://hooks.example.com/{i}");
+            create(api, &token, &url, &["message.status"]).await.0
+        }
+    }))
+    .await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        limit,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 8);
+    let listed = app.api.get("/v1/webhooks", &owner.access_token).await;
+    let listed: Value = listed.json().await.unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), limit);
+    app.cleanup().await;
+}
+
 #[tokio::test]
 async fn status_events_reach_endpoints_and_callback_urls_signed_once_each() {
     let app = local_app(vec![]).await;
