@@ -109,6 +109,32 @@ pub async fn opt_outs_journey(javascript: bool) {
     let text = browser.text().await;
     assert!(text.contains("opted back in"), "{text}");
     assert!(!text.contains("+4915112345678"), "{text}");
+
+    // One-time codes go to the list all the same once the settings say so.
+    browser.goto(&app.url("/settings")).await;
+    browser.click("#exempt-otp").await;
+    browser.click("form[action='/settings'] button").await;
+    assert!(browser.text().await.contains("Saved."));
+    assert!(
+        browser
+            .client
+            .find(Locator::Id("exempt-otp"))
+            .await
+            .expect("the otp box")
+            .prop("checked")
+            .await
+            .unwrap()
+            .as_deref()
+            == Some("true"),
+        "the box stays ticked"
+    );
+    browser.screenshot("settings-opt-out-exemptions").await;
+    browser.goto(&app.url("/opt-outs")).await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("send otp messages to these numbers all the same"),
+        "{text}"
+    );
     browser.close().await;
     app.cleanup().await;
 }

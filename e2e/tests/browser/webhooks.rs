@@ -1,6 +1,7 @@
 //! Webhooks in the browser: the owner adds an endpoint (a mistake said next to its field, the
 //! secret shown once), events reach the receiver signed with it, the endpoint's page lists the
-//! deliveries with their attempts, one is replayed; the callback secret is made.
+//! deliveries with their attempts, one is replayed, and the message's timeline shows them; the
+//! callback secret is made.
 
 use std::time::Duration;
 
@@ -56,7 +57,7 @@ pub async fn webhooks_journey(javascript: bool) {
     browser.screenshot("webhooks-created").await;
     rx.set_secrets(&[&secret]);
 
-    app.send_delivered(&key).await;
+    let sent = app.send_delivered(&key).await;
     rx.wait_until("both events, signed", Duration::from_secs(30), |got| {
         got.iter().filter(|r| r.verified()).count() >= 2
     })
@@ -75,6 +76,23 @@ pub async fn webhooks_journey(javascript: bool) {
         got.len() >= 3
     })
     .await;
+
+    // The message's own page tells the same story in its timeline.
+    let message = sent["id"].as_str().unwrap();
+    browser
+        .goto(&app.url(&format!("/messages/{message}#timeline")))
+        .await;
+    let text = browser.text().await;
+    assert!(text.contains("Timeline"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "message.status (delivered) to {}",
+            rx.url("/events")
+        )),
+        "{text}"
+    );
+    assert!(text.contains("answered 200"), "{text}");
+    browser.screenshot("message-timeline").await;
 
     browser.goto(&app.url("/webhooks")).await;
     browser

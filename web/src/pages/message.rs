@@ -65,7 +65,7 @@ fn timeline(events: Vec<messages::Event>, deliveries: Vec<MessageDelivery>) -> V
             lines.push(Line {
                 at: at.with_timezone(&Utc),
                 what: "webhook".into(),
-                detail: format!("{about}: {}", super::webhooks::attempt_line(a)),
+                detail: format!("{about}: {}", super::webhooks::attempt_outcome(a)),
                 endpoint,
             });
         }
@@ -201,7 +201,7 @@ pub fn MessageDetail() -> impl IntoView {
                                     }}
                                 </section>
                                 <section class="card">
-                                    <h2>"Timeline"</h2>
+                                    <h2 id="timeline">"Timeline"</h2>
                                     <p class="hint">"Its status events, and the webhook deliveries of each (to your endpoints and the message's callback URL)."</p>
                                     <ol class="timeline">
                                         {lines.into_iter().map(|l| view! {
