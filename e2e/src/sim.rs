@@ -14,8 +14,11 @@
 //! - `PUT /_sim/behaviour`, `PUT /_sim/accounts/{account}/behaviour` (account = Twilio
 //!   AccountSid or Vonage api_key): `{"mode": "accept"|"slow"|"error_5xx"|"throttle"|"refuse"|
 //!   "timeout", "delay_ms": 0, "receipt": "delivered"|"undelivered"|"failed"|"none",
-//!   "receipt_delay_ms": 200, "fail_first": null|N}`. With `fail_first: N` only the first N
-//!   requests get the mode; later ones are accepted.
+//!   "receipt_delay_ms": 200, "fail_first": null|N, "receipt_copies": 1,
+//!   "receipts_reversed": false}`. With `fail_first: N` only the first N requests get the
+//!   mode; later ones are accepted. A message's receipts (Twilio: `sent`, then the final one;
+//!   Vonage: `buffered`, then the final one; in that order, once each, by default) can be posted `receipt_copies` times each, and
+//!   the last first (`receipts_reversed`), as gateways do when callbacks race or are retried.
 //! - `GET /_sim/behaviour`, `POST /_sim/reset`.
 //!   `late_answer` takes the message (its receipts follow) but answers only after `delay_ms`:
 //!   a gateway whose answer is lost to a timeout although it sent the message.
@@ -81,6 +84,32 @@ pub struct Behaviour {
     pub signature_secret: Option<String>,
     #[serde(default)]
     pub signature_method: Option<String>,
+    /// How many times each receipt is posted (1: once).
+    #[serde(default = "one")]
+    pub receipt_copies: u32,
+    /// Whether a message's final receipt is posted before the step before it.
+    #[serde(default)]
+    pub receipts_reversed: bool,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Behaviour {
+    /// A message's receipts in the order and number they are posted: `steps` in order (or
+    /// the last first), each `receipt_copies` times.
+    fn receipt_order<T: Copy>(&self, steps: [T; 2]) -> Vec<T> {
+        let steps = if self.receipts_reversed {
+            [steps[1], steps[0]]
+        } else {
+            steps
+        };
+        steps
+            .into_iter()
+            .flat_map(|s| std::iter::repeat_n(s, self.receipt_copies.max(1) as usize))
+            .collect()
+    }
 }
 
 fn default_receipt_delay() -> u64 {
@@ -97,6 +126,8 @@ impl Default for Behaviour {
             fail_first: None,
             signature_secret: None,
             signature_method: None,
+            receipt_copies: 1,
+            receipts_reversed: false,
         }
     }
 }
@@ -426,6 +457,7 @@ async fn twilio_create(
             from.unwrap_or_default(),
             resource["to"].as_str().unwrap_or_default().to_owned(),
         );
+        let order = behaviour.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(behaviour.receipt_delay_ms)).await;
             let Ok(_slot) = sim.callbacks.acquire().await else {
@@ -436,7 +468,7 @@ async fn twilio_create(
                 ReceiptKind::Undelivered => "undelivered",
                 _ => "failed",
             };
-            for status in ["sent", final_status] {
+            for status in order.receipt_order(["sent", final_status]) {
                 let mut params: Vec<(String, String)> = vec![
                     ("AccountSid".into(), sid.clone()),
                     ("ApiVersion".into(), "2010-04-01".into()),
@@ -658,39 +690,42 @@ async fn vonage_send(sim: web::Data<Sim>, form: web::Form<Vec<(String, String)>>
             from.to_owned(),
             ids[0].clone(),
         );
+        let order = behaviour.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(behaviour.receipt_delay_ms)).await;
             let Ok(_slot) = sim.callbacks.acquire().await else {
                 return;
             };
-            let (status, err) = match behaviour.receipt {
+            let last = match behaviour.receipt {
                 ReceiptKind::Delivered => ("delivered", "0"),
                 ReceiptKind::Undelivered => ("expired", "1"),
                 _ => ("failed", "6"),
             };
-            let now = Utc::now();
-            let mut dlr = json!({
-                "msisdn": to,
-                "to": from,
-                "network-code": "12345",
-                "messageId": id,
-                "price": "0.03330000",
-                "status": status,
-                "scts": now.format("%y%m%d%H%M").to_string(),
-                "err-code": err,
-                "api-key": key,
-                "message-timestamp": now.format("%Y-%m-%d %H:%M:%S").to_string(),
-            });
-            if let Some(r) = client_ref {
-                dlr["client-ref"] = json!(r);
+            for (status, err) in order.receipt_order([("buffered", "0"), last]) {
+                let now = Utc::now();
+                let mut dlr = json!({
+                    "msisdn": to,
+                    "to": from,
+                    "network-code": "12345",
+                    "messageId": id,
+                    "price": "0.03330000",
+                    "status": status,
+                    "scts": now.format("%y%m%d%H%M").to_string(),
+                    "err-code": err,
+                    "api-key": key,
+                    "message-timestamp": now.format("%Y-%m-%d %H:%M:%S").to_string(),
+                });
+                if let Some(r) = &client_ref {
+                    dlr["client-ref"] = json!(r);
+                }
+                if let Some(secret) = &behaviour.signature_secret {
+                    dlr["timestamp"] = json!(now.timestamp().to_string());
+                    dlr["nonce"] = json!(uuid::Uuid::new_v4().to_string());
+                    let method = behaviour.signature_method.as_deref().unwrap_or("md5hash");
+                    dlr["sig"] = json!(vonage_signature(&dlr, method, secret));
+                }
+                let _ = sim.http.post(&url).json(&dlr).send().await;
             }
-            if let Some(secret) = &behaviour.signature_secret {
-                dlr["timestamp"] = json!(now.timestamp().to_string());
-                dlr["nonce"] = json!(uuid::Uuid::new_v4().to_string());
-                let method = behaviour.signature_method.as_deref().unwrap_or("md5hash");
-                dlr["sig"] = json!(vonage_signature(&dlr, method, secret));
-            }
-            let _ = sim.http.post(&url).json(&dlr).send().await;
         });
     }
     if behaviour.mode == Mode::LateAnswer {
@@ -886,4 +921,37 @@ async fn stats(sim: web::Data<Sim>) -> HttpResponse {
 async fn reset(sim: web::Data<Sim>) -> HttpResponse {
     *sim.lock() = State::default();
     HttpResponse::NoContent().finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipts_come_in_order_once_each_unless_told_otherwise() {
+        let mut b = Behaviour::default();
+        assert_eq!(
+            b.receipt_order(["sent", "delivered"]),
+            ["sent", "delivered"]
+        );
+        b.receipts_reversed = true;
+        b.receipt_copies = 3;
+        assert_eq!(
+            b.receipt_order(["sent", "delivered"]),
+            [
+                "delivered",
+                "delivered",
+                "delivered",
+                "sent",
+                "sent",
+                "sent"
+            ]
+        );
+        let parsed: Behaviour =
+            serde_json::from_value(json!({"receipt_copies": 2, "receipts_reversed": true}))
+                .unwrap();
+        assert_eq!(parsed.receipt_order([1, 2]), [2, 2, 1, 1]);
+        let plain: Behaviour = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(plain.receipt_order([1, 2]), [1, 2]);
+    }
 }

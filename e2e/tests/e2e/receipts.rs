@@ -438,3 +438,103 @@ async fn a_receipt_that_does_not_come_in_time_is_marked_overdue_and_a_late_one_s
     assert!(page.contains("answered 200"), "{page}");
     relay.cleanup().await;
 }
+
+/// The same from the simulator itself: each message's receipts come last first and several
+/// times over, in both wire formats, as gateways' callbacks do when they race or are retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulators_reversed_and_repeated_receipts_move_each_message_forward_once() {
+    let sim = Simulator::start();
+    let relay = Relay::start(&[
+        ("OPENCLAW_ALLOW_HTTP_WEBHOOKS", "1"),
+        ("OPENCLAW_ALLOW_PRIVATE_WEBHOOKS", "1"),
+    ])
+    .await;
+    let rx = Receiver::spawn().await;
+    let owner = relay.signup().await;
+    let (twilio, vonage) = two_providers(&relay, &sim, &owner).await;
+    let key = relay.api_key(&owner, "live").await;
+    let res = relay
+        .post(
+            "/v1/webhooks",
+            &owner.access_token,
+            &json!({"url": rx.url("/events"), "events": ["message.status"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let hook: Value = res.json().await.unwrap();
+    rx.set_secrets(&[hook["secret"].as_str().unwrap()]);
+    behave(
+        &sim,
+        TWILIO_SID,
+        json!({"mode": "accept", "receipt": "delivered", "receipt_delay_ms": 50,
+               "receipt_copies": 3, "receipts_reversed": true}),
+    )
+    .await;
+    behave(
+        &sim,
+        VONAGE_KEY,
+        json!({"mode": "accept", "receipt": "undelivered", "receipt_delay_ms": 50,
+               "receipt_copies": 2, "receipts_reversed": true}),
+    )
+    .await;
+    let mut sent = Vec::new();
+    for i in 0..2 * EACH {
+        if i == EACH {
+            behave(&sim, TWILIO_SID, json!({"mode": "refuse"})).await;
+        }
+        let (provider, last) = if i < EACH {
+            (&twilio, "delivered")
+        } else {
+            (&vonage, "undelivered")
+        };
+        let id = send(&relay, &key, "+14155552671", &format!("reversed {i}")).await;
+        let m = relay.wait_for_status(&key, &id, &[last], LONG).await;
+        assert_eq!(&m["provider_id"], provider, "{m:#}");
+        sent.push((id, last));
+    }
+    // Let every copy arrive.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut expected: HashMap<(String, String), usize> = HashMap::new();
+    for (id, last) in &sent {
+        let m: Value = relay
+            .get(&format!("/v1/messages/{id}"), &key)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(m["status"], *last, "{m:#}");
+        let events: Vec<&str> = m["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["status"].as_str().unwrap())
+            .collect();
+        // `sent` is there unless the final receipt overtook the worker's own record of it;
+        // either way each status once, forward.
+        assert!(
+            events == ["queued", "sending", "sent", *last]
+                || events == ["queued", "sending", *last],
+            "{id}: {events:?}"
+        );
+        for status in &events[2..] {
+            expected.insert((id.clone(), (*status).to_owned()), 1);
+        }
+    }
+    let want = expected.len();
+    let got = rx
+        .wait_until("every status change", LONG, |got| got.len() >= want)
+        .await;
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    for r in &got {
+        assert!(r.verified(), "signed with the endpoint's secret");
+        let data = &r.event["data"];
+        *seen
+            .entry((
+                data["message_id"].as_str().unwrap().to_owned(),
+                data["status"].as_str().unwrap().to_owned(),
+            ))
+            .or_default() += 1;
+    }
+    assert_eq!(seen, expected);
+    relay.cleanup().await;
+}
