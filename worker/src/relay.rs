@@ -188,7 +188,7 @@ pub async fn publish_webhooks(shared: &Shared, channel: &lapin::Channel) -> anyh
     for _ in 0..WEBHOOK_SCANS {
         let (due, confirmed) = publish_webhooks_once(shared, channel).await?;
         published += confirmed;
-        if due < WEBHOOK_FLOW.limit as usize {
+        if due < WEBHOOK_SCAN as usize {
             break;
         }
     }
@@ -197,15 +197,21 @@ pub async fn publish_webhooks(shared: &Shared, channel: &lapin::Channel) -> anyh
 
 /// Most scans of due webhook deliveries per pump pass.
 const WEBHOOK_SCANS: usize = 10;
-/// What one scan takes: up to 2,000 deliveries, and from each endpoint no more than it has
-/// room for below 1,000 under way (about what one that answers at once finishes between two
-/// pump passes at a few thousand events a second; a 2 s endpoint, at 128 requests at once per
-/// worker, puts the rest off, so its backlog costs about 1,000 put-offs per put-off period).
-const WEBHOOK_FLOW: webhooks::Flow = webhooks::Flow {
-    limit: 2_000,
-    lease: Duration::ZERO,
-    per_endpoint: 1_000,
-};
+/// Most deliveries one scan takes.
+const WEBHOOK_SCAN: i64 = 2_000;
+
+/// What one scan takes: up to [`WEBHOOK_SCAN`] deliveries, each leased for a claim's lease, and
+/// from each endpoint no more than it has room for below 1,000 under way (about what one that
+/// answers at once finishes between two pump passes at a few thousand events a second; a 2 s
+/// endpoint, at 128 requests at once per worker, puts the rest off, so its backlog costs about
+/// 1,000 put-offs per put-off period).
+fn webhook_flow(shared: &Shared) -> webhooks::Flow {
+    webhooks::Flow {
+        limit: WEBHOOK_SCAN,
+        lease: crate::webhooks::lease(shared),
+        per_endpoint: 1_000,
+    }
+}
 
 /// One scan: how many were due, and how many of those the broker confirmed.
 async fn publish_webhooks_once(
@@ -214,11 +220,7 @@ async fn publish_webhooks_once(
 ) -> anyhow::Result<(usize, usize)> {
     let due = {
         let mut conn = shared.pool.get().await?;
-        let flow = webhooks::Flow {
-            lease: crate::webhooks::lease(shared),
-            ..WEBHOOK_FLOW
-        };
-        webhooks::take_due(&mut conn, flow).await?
+        webhooks::take_due(&mut conn, webhook_flow(shared)).await?
     };
     if due.is_empty() {
         return Ok((0, 0));

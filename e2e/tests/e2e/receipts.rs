@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures::StreamExt;
+use openclaw_e2e::app::Owner;
 use openclaw_e2e::procs::{Relay, Simulator};
-use openclaw_e2e::receiver::Receiver;
+use openclaw_e2e::receiver::{Received, Receiver};
 use openclaw_e2e::sim::twilio_signature;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -84,6 +85,70 @@ impl Callback {
     }
 }
 
+/// A relay with a simulator, a tenant with a Twilio and a Vonage provider at it (Twilio the
+/// cheaper), a live key, and an endpoint for `message.status` at a receiver.
+struct World {
+    sim: Simulator,
+    relay: Relay,
+    rx: Receiver,
+    owner: Owner,
+    key: String,
+    twilio: String,
+    vonage: String,
+}
+
+impl World {
+    async fn start() -> World {
+        let sim = Simulator::start();
+        let relay = Relay::start(&[
+            ("OPENCLAW_ALLOW_HTTP_WEBHOOKS", "1"),
+            ("OPENCLAW_ALLOW_PRIVATE_WEBHOOKS", "1"),
+        ])
+        .await;
+        let rx = Receiver::spawn().await;
+        let owner = relay.signup().await;
+        let (twilio, vonage) = two_providers(&relay, &sim, &owner).await;
+        let key = relay.api_key(&owner, "live").await;
+        listen_for_status(&relay, &owner, &rx).await;
+        World {
+            sim,
+            relay,
+            rx,
+            owner,
+            key,
+            twilio,
+            vonage,
+        }
+    }
+}
+
+/// The statuses of a message's events, as the API lists them.
+fn statuses(message: &Value) -> Vec<&str> {
+    message["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect()
+}
+
+/// How many signed `message.status` events arrived per (message, status); each must be
+/// signed with the endpoint's secret.
+fn per_message_and_status(got: &[Received]) -> HashMap<(String, String), usize> {
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    for r in got {
+        assert!(r.verified(), "signed with the endpoint's secret");
+        let data = &r.event["data"];
+        *seen
+            .entry((
+                data["message_id"].as_str().unwrap().to_owned(),
+                data["status"].as_str().unwrap().to_owned(),
+            ))
+            .or_default() += 1;
+    }
+    seen
+}
+
 /// `url` with its `message_id` query value replaced by `id`.
 fn for_message(url: &str, id: &str) -> String {
     let (base, _) = url
@@ -94,26 +159,15 @@ fn for_message(url: &str, id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shuffled_and_repeated_receipts_in_both_wire_formats_move_each_message_forward_once() {
-    let sim = Simulator::start();
-    let relay = Relay::start(&[
-        ("OPENCLAW_ALLOW_HTTP_WEBHOOKS", "1"),
-        ("OPENCLAW_ALLOW_PRIVATE_WEBHOOKS", "1"),
-    ])
-    .await;
-    let rx = Receiver::spawn().await;
-    let owner = relay.signup().await;
-    let (twilio, vonage) = two_providers(&relay, &sim, &owner).await;
-    let key = relay.api_key(&owner, "live").await;
-    let res = relay
-        .post(
-            "/v1/webhooks",
-            &owner.access_token,
-            &json!({"url": rx.url("/events"), "events": ["message.status"]}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let hook: Value = res.json().await.unwrap();
-    rx.set_secrets(&[hook["secret"].as_str().unwrap()]);
+    let World {
+        sim,
+        relay,
+        rx,
+        owner: _,
+        key,
+        twilio,
+        vonage,
+    } = World::start().await;
 
     // Twilio takes the first messages; then it refuses, and Vonage takes the rest. Neither
     // sends receipts of its own: the test posts them.
@@ -244,12 +298,7 @@ async fn shuffled_and_repeated_receipts_in_both_wire_formats_move_each_message_f
     for (id, status) in &want {
         let m = relay.wait_for_status(&key, id, &[status], LONG).await;
         // Each status once, in order: no step back, no second event.
-        let events: Vec<&str> = m["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["status"].as_str().unwrap())
-            .collect();
+        let events = statuses(&m);
         assert_eq!(events, ["queued", "sending", "sent", *status], "{m:#}");
         if *status == "undelivered" {
             // Twilio's 30003 and Vonage's err-code 2 are the same thing in OpenClaw's words.
@@ -269,17 +318,7 @@ async fn shuffled_and_repeated_receipts_in_both_wire_formats_move_each_message_f
     } else {
         got
     };
-    let mut seen: HashMap<(String, String), usize> = HashMap::new();
-    for r in &got {
-        assert!(r.verified(), "signed with the endpoint's secret");
-        let data = &r.event["data"];
-        *seen
-            .entry((
-                data["message_id"].as_str().unwrap().to_owned(),
-                data["status"].as_str().unwrap().to_owned(),
-            ))
-            .or_default() += 1;
-    }
+    let seen = per_message_and_status(&got);
     let mut expected: HashMap<(String, String), usize> = HashMap::new();
     for (id, status) in &want {
         expected.insert((id.clone(), "sent".into()), 1);
@@ -291,26 +330,15 @@ async fn shuffled_and_repeated_receipts_in_both_wire_formats_move_each_message_f
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receipt_that_does_not_come_in_time_is_marked_overdue_and_a_late_one_still_counts() {
-    let sim = Simulator::start();
-    let relay = Relay::start(&[
-        ("OPENCLAW_ALLOW_HTTP_WEBHOOKS", "1"),
-        ("OPENCLAW_ALLOW_PRIVATE_WEBHOOKS", "1"),
-    ])
-    .await;
-    let rx = Receiver::spawn().await;
-    let owner = relay.signup().await;
-    let (twilio, _vonage) = two_providers(&relay, &sim, &owner).await;
-    let key = relay.api_key(&owner, "live").await;
-    let res = relay
-        .post(
-            "/v1/webhooks",
-            &owner.access_token,
-            &json!({"url": rx.url("/events"), "events": ["message.status"]}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let hook: Value = res.json().await.unwrap();
-    rx.set_secrets(&[hook["secret"].as_str().unwrap()]);
+    let World {
+        sim,
+        relay,
+        rx,
+        owner,
+        key,
+        twilio,
+        vonage: _,
+    } = World::start().await;
 
     // Twilio's receipts may take 2 s here (a day by default); out of range is refused.
     let patch = |body: Value| {
@@ -370,12 +398,7 @@ async fn a_receipt_that_does_not_come_in_time_is_marked_overdue_and_a_late_one_s
     let done = relay
         .wait_for_status(&key, &late, &["delivered"], LONG)
         .await;
-    let events: Vec<&str> = done["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["status"].as_str().unwrap())
-        .collect();
+    let events = statuses(&done);
     assert_eq!(
         events,
         ["queued", "sending", "sent", "receipt_overdue", "delivered"]
@@ -443,26 +466,15 @@ async fn a_receipt_that_does_not_come_in_time_is_marked_overdue_and_a_late_one_s
 /// times over, in both wire formats, as gateways' callbacks do when they race or are retried.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_simulators_reversed_and_repeated_receipts_move_each_message_forward_once() {
-    let sim = Simulator::start();
-    let relay = Relay::start(&[
-        ("OPENCLAW_ALLOW_HTTP_WEBHOOKS", "1"),
-        ("OPENCLAW_ALLOW_PRIVATE_WEBHOOKS", "1"),
-    ])
-    .await;
-    let rx = Receiver::spawn().await;
-    let owner = relay.signup().await;
-    let (twilio, vonage) = two_providers(&relay, &sim, &owner).await;
-    let key = relay.api_key(&owner, "live").await;
-    let res = relay
-        .post(
-            "/v1/webhooks",
-            &owner.access_token,
-            &json!({"url": rx.url("/events"), "events": ["message.status"]}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let hook: Value = res.json().await.unwrap();
-    rx.set_secrets(&[hook["secret"].as_str().unwrap()]);
+    let World {
+        sim,
+        relay,
+        rx,
+        owner: _,
+        key,
+        twilio,
+        vonage,
+    } = World::start().await;
     behave(
         &sim,
         TWILIO_SID,
@@ -503,12 +515,7 @@ async fn the_simulators_reversed_and_repeated_receipts_move_each_message_forward
             .await
             .unwrap();
         assert_eq!(m["status"], *last, "{m:#}");
-        let events: Vec<&str> = m["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["status"].as_str().unwrap())
-            .collect();
+        let events = statuses(&m);
         // `sent` is there unless the final receipt overtook the worker's own record of it;
         // either way each status once, forward.
         assert!(
@@ -524,17 +531,7 @@ async fn the_simulators_reversed_and_repeated_receipts_move_each_message_forward
     let got = rx
         .wait_until("every status change", LONG, |got| got.len() >= want)
         .await;
-    let mut seen: HashMap<(String, String), usize> = HashMap::new();
-    for r in &got {
-        assert!(r.verified(), "signed with the endpoint's secret");
-        let data = &r.event["data"];
-        *seen
-            .entry((
-                data["message_id"].as_str().unwrap().to_owned(),
-                data["status"].as_str().unwrap().to_owned(),
-            ))
-            .or_default() += 1;
-    }
+    let seen = per_message_and_status(&got);
     assert_eq!(seen, expected);
     relay.cleanup().await;
 }

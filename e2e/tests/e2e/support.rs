@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use openclaw_e2e::app::Owner;
 use openclaw_e2e::procs::{Relay, Simulator};
+use openclaw_e2e::receiver::Receiver;
 use serde_json::{Value, json};
 
 pub const TWILIO_SID: &str = "AC00000000000000000000000000000001";
@@ -104,3 +105,17 @@ pub async fn send(relay: &Relay, key: &str, to: &str, body: &str) -> String {
 }
 
 pub const LONG: Duration = Duration::from_secs(60);
+
+/// Gives `owner` an endpoint for `message.status` at `rx` (which then checks its secret).
+pub async fn listen_for_status(relay: &Relay, owner: &Owner, rx: &Receiver) {
+    let res = relay
+        .post(
+            "/v1/webhooks",
+            &owner.access_token,
+            &json!({"url": rx.url("/events"), "events": ["message.status"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let hook: Value = res.json().await.unwrap();
+    rx.set_secrets(&[hook["secret"].as_str().unwrap()]);
+}

@@ -30,16 +30,7 @@ async fn a_worker_killed_mid_backlog_loses_no_event() {
         .provider(&owner, "sandbox", json!({}), None, &[("*", "0.0050")])
         .await;
     let key = relay.api_key(&owner, "live").await;
-    let res = relay
-        .post(
-            "/v1/webhooks",
-            &owner.access_token,
-            &json!({"url": rx.url("/events"), "events": ["message.status"]}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let hook: Value = res.json().await.unwrap();
-    rx.set_secrets(&[hook["secret"].as_str().unwrap()]);
+    crate::support::listen_for_status(&relay, &owner, &rx).await;
 
     for chunk in 0..(MESSAGES / 100) {
         let messages: Vec<Value> = (0..100)
